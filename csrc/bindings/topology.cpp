@@ -1,0 +1,74 @@
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "arrays.h"
+#include "podsim/fabric/topology.h"
+
+namespace py = pybind11;
+using podsim::Topology;
+using podsim_bindings::to_numpy;
+
+void register_topology(py::module_& m) {
+  py::class_<Topology>(m, "Topology")
+      .def(py::init<>())
+      .def("add_endpoint", &Topology::add_endpoint, py::arg("name"), py::arg("buffer_bytes"),
+           py::arg("latency_ps") = 0, py::arg("max_ports") = 0)
+      .def("add_switch", &Topology::add_switch, py::arg("name"), py::arg("latency_ps"), py::arg("buffer_bytes"),
+           py::arg("cut_through"), py::arg("max_ports") = 0)
+      .def("connect", &Topology::connect, py::arg("a"), py::arg("b"), py::arg("rate_Bps"), py::arg("latency_ps"))
+      .def_property_readonly("num_nodes", &Topology::num_nodes)
+      .def_property_readonly("num_channels", &Topology::num_channels)
+      .def_property_readonly("num_endpoints", &Topology::num_endpoints)
+      .def_property_readonly("endpoints", [](const Topology& t) { return to_numpy(t.endpoints()); })
+      .def_property_readonly("node_names",
+                             [](const Topology& t) {
+                               std::vector<std::string> names;
+                               names.reserve(t.num_nodes());
+                               for (podsim::NodeId n = 0; n < t.num_nodes(); ++n) names.push_back(t.node(n).name);
+                               return names;
+                             })
+      .def("node_columns",
+           [](const Topology& t) {
+             const std::size_t n = t.num_nodes();
+             std::vector<std::uint8_t> kind(n), cut(n);
+             std::vector<std::uint64_t> lat(n), buf(n);
+             std::vector<std::uint32_t> ports(n);
+             for (podsim::NodeId i = 0; i < n; ++i) {
+               const auto& nd = t.node(i);
+               kind[i] = static_cast<std::uint8_t>(nd.kind);
+               cut[i] = nd.cut_through;
+               lat[i] = nd.latency_ps;
+               buf[i] = nd.buffer_bytes;
+               ports[i] = nd.max_ports;
+             }
+             py::dict d;
+             d["kind"] = to_numpy(kind);
+             d["latency_ps"] = to_numpy(lat);
+             d["buffer_bytes"] = to_numpy(buf);
+             d["cut_through"] = to_numpy(cut);
+             d["max_ports"] = to_numpy(ports);
+             return d;
+           })
+      .def("channel_columns", [](const Topology& t) {
+        const std::size_t n = t.num_channels();
+        std::vector<std::uint32_t> src(n), dst(n), rev(n);
+        std::vector<std::uint64_t> lat(n);
+        std::vector<double> rate(n);
+        for (podsim::ChannelId c = 0; c < n; ++c) {
+          const auto& ch = t.channel(c);
+          src[c] = ch.src;
+          dst[c] = ch.dst;
+          rev[c] = ch.reverse;
+          lat[c] = ch.latency_ps;
+          rate[c] = static_cast<double>(ch.rate) / 1000.0;
+        }
+        py::dict d;
+        d["src"] = to_numpy(src);
+        d["dst"] = to_numpy(dst);
+        d["reverse"] = to_numpy(rev);
+        d["latency_ps"] = to_numpy(lat);
+        d["rate_Bps"] = to_numpy(rate);
+        return d;
+      });
+}

@@ -1,0 +1,27 @@
+// Run parameters of a simulation that are not part of the topology.
+#pragma once
+
+#include <cstdint>
+
+namespace podsim {
+
+enum class RoutingPolicy : std::uint8_t {
+  kEcmp = 0,      // one path per message: a hash of (message, node, seed) picks the port
+  kSpray = 1,     // per packet round robin over the candidate ports
+  kAdaptive = 2,  // least occupied candidate output (queued + unacknowledged bytes)
+};
+
+struct SimConfig {
+  std::uint32_t mtu_bytes = 4096;     // largest packet on the wire, header included
+  std::uint32_t header_bytes = 32;    // per-packet header on the wire
+  std::uint32_t ack_bytes = 32;       // wire size of a write acknowledgement
+  std::uint32_t request_bytes = 32;   // wire size of a read request
+  RoutingPolicy routing = RoutingPolicy::kAdaptive;
+  std::uint64_t seed = 1;
+  // Packets an endpoint keeps queued at its ports ahead of transmission; 0 = 2 per port.
+  // Small values defer the port choice, which is what makes adaptive routing adaptive.
+  std::uint32_t endpoint_window_packets = 0;
+  bool check = false;                 // verify ledger and credit identities after every event
+};
+
+}  // namespace podsim

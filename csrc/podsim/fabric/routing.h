@@ -1,0 +1,38 @@
+// Minimal-path routing tables. For every (node, destination endpoint) the table holds the
+// candidate output ports that lie on a shortest path; the run-time policy picks one of them
+// per packet. Endpoints never forward: paths run through switches only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "podsim/fabric/topology.h"
+
+namespace podsim {
+
+class RoutingTable {
+ public:
+  explicit RoutingTable(const Topology& topo);
+
+  // Local output-port indices of `node` on a minimal path to endpoint index `dst_ep`
+  // (empty when unreachable or when node is the destination).
+  std::span<const std::uint16_t> candidates(NodeId node, std::uint32_t dst_ep) const {
+    const std::uint32_t set = set_of_[static_cast<std::size_t>(node) * num_eps_ + dst_ep];
+    return {pool_.data() + set_begin_[set], pool_.data() + set_begin_[set + 1]};
+  }
+  // Number of channels on a minimal path from node to endpoint dst_ep; kUnreachable if none.
+  std::uint16_t hops(NodeId node, std::uint32_t dst_ep) const {
+    return hops_[static_cast<std::size_t>(node) * num_eps_ + dst_ep];
+  }
+  static constexpr std::uint16_t kUnreachable = 0xFFFF;
+
+ private:
+  std::size_t num_eps_;
+  std::vector<std::uint16_t> hops_;       // [node * num_eps + ep]
+  std::vector<std::uint32_t> set_of_;     // [node * num_eps + ep] -> candidate-set id
+  std::vector<std::uint32_t> set_begin_;  // candidate set s is pool_[set_begin_[s], set_begin_[s+1])
+  std::vector<std::uint16_t> pool_;
+};
+
+}  // namespace podsim

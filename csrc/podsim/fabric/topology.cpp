@@ -1,0 +1,81 @@
+#include "podsim/fabric/topology.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace podsim {
+
+namespace {
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+void Topology::check_node(NodeId id, const char* what) const {
+  if (id >= nodes_.size())
+    throw std::invalid_argument(std::string(what) + ": node id " + std::to_string(id) +
+                                " does not exist (valid: 0.." + std::to_string(nodes_.size()) + ")");
+}
+
+NodeId Topology::add_node(Node node) {
+  if (node.name.empty()) throw std::invalid_argument("name: must not be empty");
+  const auto id = static_cast<NodeId>(nodes_.size());
+  if (id == kNone) throw std::invalid_argument("topology: too many nodes");
+  nodes_.push_back(std::move(node));
+  out_.emplace_back();
+  in_.emplace_back();
+  endpoint_index_.push_back(kNone);
+  return id;
+}
+
+NodeId Topology::add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps,
+                              std::uint32_t max_ports) {
+  if (buffer_bytes == 0)
+    throw std::invalid_argument("buffer_bytes: must be > 0 for endpoint " + quoted(name));
+  const NodeId id = add_node(Node{name, NodeKind::kEndpoint, latency_ps, buffer_bytes, false, max_ports});
+  endpoint_index_[id] = static_cast<std::uint32_t>(endpoints_.size());
+  endpoints_.push_back(id);
+  return id;
+}
+
+NodeId Topology::add_switch(const std::string& name, Time latency_ps, std::uint64_t buffer_bytes,
+                            bool cut_through, std::uint32_t max_ports) {
+  if (buffer_bytes == 0)
+    throw std::invalid_argument("buffer_bytes: must be > 0 for switch " + quoted(name));
+  return add_node(Node{name, NodeKind::kSwitch, latency_ps, buffer_bytes, cut_through, max_ports});
+}
+
+ChannelId Topology::connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps) {
+  check_node(a, "connect a");
+  check_node(b, "connect b");
+  if (a == b) throw std::invalid_argument("connect: a node cannot be linked to itself (" + quoted(nodes_[a].name) + ")");
+  if (!std::isfinite(rate_Bps) || rate_Bps < 1.0 || rate_Bps > 1e15)
+    throw std::invalid_argument("rate_Bps: must be a finite number in [1, 1e15] bytes/s, got " +
+                                std::to_string(rate_Bps));
+  if (latency_ps == 0)
+    throw std::invalid_argument("latency_ps: must be > 0 (credits and acknowledgements travel on "
+                                "channels with non-zero latency), link " + quoted(nodes_[a].name) +
+                                " - " + quoted(nodes_[b].name));
+  for (const NodeId n : {a, b}) {
+    const Node& nd = nodes_[n];
+    if (nd.max_ports != 0 && out_[n].size() >= nd.max_ports)
+      throw std::invalid_argument("connect: " + quoted(nd.name) + " already uses all of its " +
+                                  std::to_string(nd.max_ports) + " ports");
+  }
+  if (channels_.size() + 2 >= kNone) throw std::invalid_argument("topology: too many channels");
+  const auto rate = static_cast<RateMilliBps>(std::floor(rate_Bps * 1000.0));
+  const auto ab = static_cast<ChannelId>(channels_.size());
+  const ChannelId ba = ab + 1;
+  channels_.push_back(Channel{a, b, rate, latency_ps, ba, static_cast<std::uint32_t>(out_[a].size()),
+                              static_cast<std::uint32_t>(in_[b].size())});
+  out_[a].push_back(ab);
+  in_[b].push_back(ab);
+  channels_.push_back(Channel{b, a, rate, latency_ps, ab, static_cast<std::uint32_t>(out_[b].size()),
+                              static_cast<std::uint32_t>(in_[a].size())});
+  out_[b].push_back(ba);
+  in_[a].push_back(ba);
+  return ab;
+}
+
+}  // namespace podsim

@@ -1,0 +1,72 @@
+// The fabric graph: endpoints and switches joined by unidirectional channels. A topology is
+// pure description; the Simulator turns it into state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "podsim/sim/time.h"
+
+namespace podsim {
+
+using NodeId = std::uint32_t;
+using ChannelId = std::uint32_t;
+inline constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+
+enum class NodeKind : std::uint8_t { kEndpoint = 0, kSwitch = 1 };
+
+struct Node {
+  std::string name;
+  NodeKind kind;
+  Time latency_ps;            // pipeline (switch) or receive-processing (endpoint) latency
+  std::uint64_t buffer_bytes; // receive buffer per input port: what credits count
+  bool cut_through;           // switches only: forward once the head has arrived
+  std::uint32_t max_ports;    // 0 = unlimited; connect() refuses to exceed it
+};
+
+struct Channel {
+  NodeId src;
+  NodeId dst;
+  RateMilliBps rate;
+  Time latency_ps;            // propagation, > 0 (credits and acks need lookahead)
+  ChannelId reverse;          // the channel of the opposite direction of the same link
+  std::uint32_t src_port;     // index of this channel among src's outputs
+  std::uint32_t dst_port;     // index of this channel among dst's inputs
+};
+
+class Topology {
+ public:
+  NodeId add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps = 0,
+                      std::uint32_t max_ports = 0);
+  NodeId add_switch(const std::string& name, Time latency_ps, std::uint64_t buffer_bytes,
+                    bool cut_through, std::uint32_t max_ports = 0);
+  // Joins a and b by a link: two channels, a->b (the returned id) and b->a (the returned id + 1).
+  ChannelId connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps);
+
+  std::size_t num_nodes() const { return nodes_.size(); }
+  std::size_t num_channels() const { return channels_.size(); }
+  std::size_t num_endpoints() const { return endpoints_.size(); }
+  const Node& node(NodeId id) const { return nodes_.at(id); }
+  const Channel& channel(ChannelId id) const { return channels_.at(id); }
+  const std::vector<ChannelId>& out_channels(NodeId id) const { return out_.at(id); }
+  const std::vector<ChannelId>& in_channels(NodeId id) const { return in_.at(id); }
+  const std::vector<NodeId>& endpoints() const { return endpoints_; }
+  // Index of an endpoint among endpoints (dense, 0..num_endpoints-1), or kNone for a switch.
+  std::uint32_t endpoint_index(NodeId id) const { return endpoint_index_.at(id); }
+  bool is_endpoint(NodeId id) const { return nodes_.at(id).kind == NodeKind::kEndpoint; }
+
+  void check_node(NodeId id, const char* what) const;
+
+ private:
+  NodeId add_node(Node node);
+
+  std::vector<Node> nodes_;
+  std::vector<Channel> channels_;
+  std::vector<std::vector<ChannelId>> out_;
+  std::vector<std::vector<ChannelId>> in_;
+  std::vector<NodeId> endpoints_;
+  std::vector<std::uint32_t> endpoint_index_;
+};
+
+}  // namespace podsim

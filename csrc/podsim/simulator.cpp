@@ -1,0 +1,596 @@
+#include "podsim/simulator.h"
+
+#include <algorithm>
+#include <bit>
+#include <string>
+
+#include "podsim/sim/rng.h"
+
+namespace podsim {
+
+namespace {
+
+const char* event_name(EventType t) {
+  switch (t) {
+    case EventType::kArrive: return "arrive";
+    case EventType::kKick: return "kick";
+    case EventType::kCredit: return "credit";
+    case EventType::kMessageStart: return "message-start";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Simulator::Simulator(Topology topology, const SimConfig& config)
+    : topo_(std::move(topology)), cfg_(config), routes_(topo_) {
+  if (cfg_.mtu_bytes <= cfg_.header_bytes)
+    throw std::invalid_argument("mtu: must be larger than header_bytes (" + std::to_string(cfg_.header_bytes) +
+                                "), got " + std::to_string(cfg_.mtu_bytes));
+  if (cfg_.mtu_bytes > (1U << 30)) throw std::invalid_argument("mtu: must be <= 2^30 bytes");
+  if (cfg_.ack_bytes == 0 || cfg_.ack_bytes > cfg_.mtu_bytes)
+    throw std::invalid_argument("ack_bytes: must be in [1, mtu], got " + std::to_string(cfg_.ack_bytes));
+  if (cfg_.request_bytes == 0 || cfg_.request_bytes > cfg_.mtu_bytes)
+    throw std::invalid_argument("request_bytes: must be in [1, mtu], got " + std::to_string(cfg_.request_bytes));
+
+  const std::size_t nc = topo_.num_channels();
+  out_.resize(nc);
+  credit_.resize(nc);
+  chan_stats_.wire_bytes.assign(nc, 0);
+  chan_stats_.payload_bytes.assign(nc, 0);
+  chan_stats_.packets.assign(nc, 0);
+  chan_stats_.busy_ps.assign(nc, 0);
+  std::size_t rr_total = 0;
+  std::size_t voq_total = 0;
+  voq_base_.resize(topo_.num_nodes());
+  for (NodeId n = 0; n < topo_.num_nodes(); ++n) {
+    const std::size_t inputs = topo_.in_channels(n).size() + 1;  // + local injection
+    voq_base_[n] = voq_total;
+    voq_total += inputs * topo_.out_channels(n).size();
+    for (const ChannelId c : topo_.out_channels(n)) {
+      out_[c].rr_base = static_cast<std::uint32_t>(rr_total);
+      rr_total += inputs;
+    }
+  }
+  rr_.assign(rr_total, 0);
+  voqs_.assign(voq_total, Queue{});
+  for (ChannelId c = 0; c < nc; ++c) {
+    const Channel& ch = topo_.channel(c);
+    const std::uint64_t buf = topo_.node(ch.dst).buffer_bytes;
+    if (buf < cfg_.mtu_bytes)
+      throw std::invalid_argument("buffer_bytes: node '" + topo_.node(ch.dst).name + "' has " + std::to_string(buf) +
+                                  " bytes per input, less than one MTU (" + std::to_string(cfg_.mtu_bytes) +
+                                  "); a full packet could never be sent to it");
+    credit_[c] = CreditState{buf, buf, 0, 0, 0};
+  }
+  const std::size_t ne = topo_.num_endpoints();
+  eps_.resize(ne);
+  for (std::uint32_t e = 0; e < ne; ++e) {
+    const std::size_t ports = topo_.out_channels(topo_.endpoints()[e]).size();
+    eps_[e].window = cfg_.endpoint_window_packets ? cfg_.endpoint_window_packets
+                                                  : static_cast<std::uint32_t>(std::max<std::size_t>(2 * ports, 1));
+  }
+  ledger_.injected_bytes.assign(ne, 0);
+  ledger_.delivered_bytes.assign(ne, 0);
+  ledger_.injected_packets.assign(ne, 0);
+  ledger_.delivered_packets.assign(ne, 0);
+  ledger_.received_bytes.assign(ne, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages and their dependencies
+
+void Simulator::validate_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind,
+                                 std::size_t index) const {
+  const std::string at = " (message " + std::to_string(index) + ")";
+  topo_.check_node(src, ("src" + at).c_str());
+  topo_.check_node(dst, ("dst" + at).c_str());
+  if (!topo_.is_endpoint(src)) throw std::invalid_argument("src: node '" + topo_.node(src).name + "' is not an endpoint" + at);
+  if (!topo_.is_endpoint(dst)) throw std::invalid_argument("dst: node '" + topo_.node(dst).name + "' is not an endpoint" + at);
+  if (src == dst) throw std::invalid_argument("dst: equals src ('" + topo_.node(src).name + "')" + at);
+  if (size == 0 || size > kMaxMessageBytes)
+    throw std::invalid_argument("size: must be in [1, 2^48] bytes, got " + std::to_string(size) + at);
+  if (kind != MessageKind::kWrite && kind != MessageKind::kRead)
+    throw std::invalid_argument("kind: must be write (0) or read (1)" + at);
+  if (routes_.hops(src, topo_.endpoint_index(dst)) == RoutingTable::kUnreachable ||
+      routes_.hops(dst, topo_.endpoint_index(src)) == RoutingTable::kUnreachable)
+    throw std::invalid_argument("dst: endpoint '" + topo_.node(dst).name + "' and '" + topo_.node(src).name +
+                                "' are not connected both ways" + at);
+}
+
+std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
+                                        std::uint64_t tag) {
+  if (msgs_.src.size() >= kNone - 1) throw std::invalid_argument("messages: too many (limit 2^32 - 2)");
+  const auto m = static_cast<std::uint32_t>(msgs_.src.size());
+  msgs_.src.push_back(src);
+  msgs_.dst.push_back(dst);
+  msgs_.size.push_back(size);
+  msgs_.kind.push_back(kind);
+  msgs_.delay_ps.push_back(delay_ps);
+  msgs_.tag.push_back(tag);
+  msgs_.start_ps.push_back(kNever);
+  msgs_.first_byte_ps.push_back(kNever);
+  msgs_.delivered_ps.push_back(kNever);
+  msgs_.end_ps.push_back(kNever);
+  pending_deps_.push_back(0);
+  deps_ready_ps_.push_back(now_);
+  const std::uint64_t payload = cfg_.mtu_bytes - cfg_.header_bytes;
+  npackets_.push_back((size + payload - 1) / payload);
+  emitted_.push_back(0);
+  delivered_pkts_.push_back(0);
+  first_succ_.push_back(kNone);
+  ++messages_incomplete_;
+  return m;
+}
+
+void Simulator::add_dependency(std::uint32_t before, std::uint32_t after) {
+  if (msgs_.delivered_ps[before] != kNever) {
+    deps_ready_ps_[after] = std::max(deps_ready_ps_[after], msgs_.delivered_ps[before]);
+    return;
+  }
+  ++pending_deps_[after];
+  edge_succ_.push_back(after);
+  edge_next_.push_back(first_succ_[before]);
+  first_succ_[before] = static_cast<std::uint32_t>(edge_succ_.size() - 1);
+}
+
+void Simulator::schedule_start_if_ready(std::uint32_t m) {
+  if (pending_deps_[m] == 0) {
+    const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m];
+    if (t < now_) throw std::invalid_argument("delay_ps: start time overflows");
+    queue_.push(t, EventType::kMessageStart, m);
+  }
+}
+
+std::uint32_t Simulator::add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
+                                     std::uint64_t tag, std::span<const std::uint32_t> deps) {
+  const std::size_t index = msgs_.src.size();
+  validate_message(src, dst, size, kind, index);
+  for (const std::uint32_t d : deps)
+    if (d >= index)
+      throw std::invalid_argument("deps: message " + std::to_string(d) + " does not exist yet (have " +
+                                  std::to_string(index) + ")");
+  const std::uint32_t m = append_message(src, dst, size, kind, delay_ps, tag);
+  for (const std::uint32_t d : deps) add_dependency(d, m);
+  schedule_start_if_ready(m);
+  return m;
+}
+
+std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<const NodeId> dst,
+                                      std::span<const std::uint64_t> size, std::span<const MessageKind> kind,
+                                      std::span<const Time> delay_ps, std::span<const std::uint64_t> tag,
+                                      std::span<const std::uint32_t> dep_before,
+                                      std::span<const std::uint32_t> dep_after) {
+  const std::size_t n = src.size();
+  if (dst.size() != n || size.size() != n || kind.size() != n || delay_ps.size() != n || tag.size() != n)
+    throw std::invalid_argument("messages: src, dst, size, kind, delay_ps and tag must have the same length");
+  if (dep_before.size() != dep_after.size())
+    throw std::invalid_argument("deps: 'before' and 'after' must have the same length");
+  const std::size_t first = msgs_.src.size();
+  if (first + n >= kNone - 1) throw std::invalid_argument("messages: too many (limit 2^32 - 2)");
+  for (std::size_t i = 0; i < n; ++i) validate_message(src[i], dst[i], size[i], kind[i], i);
+  // Kahn's algorithm over the batch: every message must be reachable from the roots.
+  std::vector<std::uint32_t> indeg(n, 0);
+  std::vector<std::uint32_t> offs(n + 1, 0);
+  for (std::size_t k = 0; k < dep_before.size(); ++k) {
+    const std::uint32_t b = dep_before[k];
+    const std::uint32_t a = dep_after[k];
+    if (b >= n || a >= n)
+      throw std::invalid_argument("deps: pair " + std::to_string(k) + " (" + std::to_string(b) + ", " +
+                                  std::to_string(a) + ") names a message outside 0.." + std::to_string(n - 1));
+    if (a == b) throw std::invalid_argument("deps: message " + std::to_string(a) + " depends on itself");
+    ++indeg[a];
+    ++offs[b + 1];
+  }
+  for (std::size_t i = 0; i < n; ++i) offs[i + 1] += offs[i];
+  std::vector<std::uint32_t> succ(dep_before.size());
+  {
+    std::vector<std::uint32_t> fill(offs.begin(), offs.end() - 1);
+    for (std::size_t k = 0; k < dep_before.size(); ++k) succ[fill[dep_before[k]]++] = dep_after[k];
+  }
+  std::vector<std::uint32_t> order;
+  order.reserve(n);
+  std::vector<std::uint32_t> deg = indeg;
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (deg[i] == 0) order.push_back(i);
+  for (std::size_t h = 0; h < order.size(); ++h)
+    for (std::uint32_t k = offs[order[h]]; k < offs[order[h] + 1]; ++k)
+      if (--deg[succ[k]] == 0) order.push_back(succ[k]);
+  if (order.size() != n) {
+    std::size_t culprit = 0;
+    while (deg[culprit] == 0) ++culprit;
+    throw std::invalid_argument("deps: the dependencies form a cycle (message " + std::to_string(culprit) +
+                                " is on or behind one)");
+  }
+  for (std::size_t i = 0; i < n; ++i) append_message(src[i], dst[i], size[i], kind[i], delay_ps[i], tag[i]);
+  for (std::size_t k = 0; k < dep_before.size(); ++k)
+    add_dependency(static_cast<std::uint32_t>(first + dep_before[k]), static_cast<std::uint32_t>(first + dep_after[k]));
+  for (std::size_t i = 0; i < n; ++i) schedule_start_if_ready(static_cast<std::uint32_t>(first + i));
+  return static_cast<std::uint32_t>(first);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run loop
+
+StopReason Simulator::run(Time until, std::uint64_t max_events) {
+  std::uint64_t done = 0;
+  completion_pending_ = false;
+  while (!queue_.empty()) {
+    if (queue_.next_time() > until) return StopReason::kTime;
+    if (done >= max_events) return StopReason::kEvents;
+    const Event e = queue_.pop();
+    now_ = e.time;
+    ++events_;
+    ++done;
+    if (cfg_.check) {
+      current_event_ = &e;
+      touched_.clear();
+    }
+    dispatch(e);
+    if (cfg_.check) {
+      for (const ChannelId c : touched_) check_channel(c, "after event");
+      std::uint64_t injected = 0;
+      std::uint64_t delivered = 0;
+      for (std::size_t i = 0; i < ledger_.injected_packets.size(); ++i) {
+        injected += ledger_.injected_packets[i];
+        delivered += ledger_.delivered_packets[i];
+      }
+      if (injected - delivered != live_packets_)
+        violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
+                  std::to_string(live_packets_) + " packets exist");
+      current_event_ = nullptr;
+    }
+    if (completion_pending_ && stop_on_completion_) return StopReason::kCompletion;
+  }
+  return StopReason::kIdle;
+}
+
+void Simulator::advance_until(Time t) {
+  while (run(t, ~0ULL) == StopReason::kCompletion) {
+  }
+  if (t > now_) now_ = t;
+}
+
+void Simulator::run_until_idle() {
+  while (run(kNever, ~0ULL) == StopReason::kCompletion) {
+  }
+  throw_if_stalled();
+}
+
+void Simulator::throw_if_stalled() const {
+  if (queue_.empty() && messages_incomplete_ > 0)
+    throw Deadlock("simulation stalled at t=" + std::to_string(now_) + " ps: " +
+                   std::to_string(messages_incomplete_) + " messages unfinished and " +
+                   std::to_string(live_packets_) +
+                   " packets stuck with no event left to move them (a cyclic buffer dependency in this "
+                   "topology and routing)");
+}
+
+std::vector<std::uint32_t> Simulator::take_completed() {
+  std::vector<std::uint32_t> out;
+  out.swap(completed_);
+  return out;
+}
+
+void Simulator::dispatch(const Event& e) {
+  switch (e.type()) {
+    case EventType::kArrive: on_arrive(e.arg); break;
+    case EventType::kKick:
+      out_[e.arg].kick_pending = false;
+      try_send(e.arg);
+      break;
+    case EventType::kCredit: {
+      CreditState& cr = credit_[e.arg];
+      cr.returning -= e.aux;
+      cr.credits += e.aux;
+      if (cfg_.check) touched_.push_back(e.arg);
+      try_send(e.arg);
+      break;
+    }
+    case EventType::kMessageStart: on_message_start(e.arg); break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packets
+
+std::uint32_t Simulator::new_packet() {
+  ++live_packets_;
+  if (!free_pkts_.empty()) {
+    const std::uint32_t p = free_pkts_.back();
+    free_pkts_.pop_back();
+    return p;
+  }
+  if (pkts_.size() >= kNone) throw std::length_error("packets: more than 2^32 in flight");
+  pkts_.emplace_back();
+  return static_cast<std::uint32_t>(pkts_.size() - 1);
+}
+
+void Simulator::free_packet(std::uint32_t p) {
+  --live_packets_;
+  free_pkts_.push_back(p);
+}
+
+std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) const {
+  const std::size_t k = cand.size();
+  if (k == 1) return cand[0];
+  const std::uint64_t flow = hash_combine(hash_combine(cfg_.seed, pk.msg), n);
+  switch (cfg_.routing) {
+    case RoutingPolicy::kEcmp: return cand[flow % k];
+    case RoutingPolicy::kSpray: return cand[(flow + pk.seq) % k];
+    case RoutingPolicy::kAdaptive: break;
+  }
+  // Least occupied output: bytes queued for it here plus bytes it has sent that the next hop has
+  // not yet freed. Scanning from a per-packet rotating start spreads ties.
+  const auto& outs = topo_.out_channels(n);
+  const std::size_t start = (flow + pk.seq) % k;
+  std::uint32_t best = cand[start];
+  std::uint64_t best_load = ~0ULL;
+  for (std::size_t j = 0; j < k; ++j) {
+    const std::uint32_t o = cand[(start + j) % k];
+    const ChannelId c = outs[o];
+    const std::uint64_t load = out_[c].queued_bytes + (credit_[c].buffer - credit_[c].credits);
+    if (load < best_load) {
+      best_load = load;
+      best = o;
+    }
+  }
+  return best;
+}
+
+void Simulator::enqueue(NodeId n, std::uint32_t input, std::uint32_t p) {
+  Packet& pk = pkts_[p];
+  const auto cand = routes_.candidates(n, pk.dst_ep);
+  if (cand.empty()) violation("no route from '" + topo_.node(n).name + "' to endpoint " + std::to_string(pk.dst_ep));
+  const std::uint32_t o = choose_port(n, pk, cand);
+  const ChannelId c = topo_.out_channels(n)[o];
+  Queue& q = voq(n, input, o);
+  pk.next = kNone;
+  if (q.tail == kNone) {
+    q.head = p;
+    Output& out = out_[c];
+    const std::uint32_t cap = injection_input(n) + 1;
+    rr_[out.rr_base + (out.rr_head + out.rr_count) % cap] = input;
+    ++out.rr_count;
+  } else {
+    pkts_[q.tail].next = p;
+  }
+  q.tail = p;
+  out_[c].queued_bytes += pk.wire;
+  try_send(c);
+}
+
+void Simulator::schedule_kick(ChannelId c, Time t) {
+  Output& out = out_[c];
+  if (out.kick_pending) return;
+  out.kick_pending = true;
+  queue_.push(t, EventType::kKick, c);
+  peak_queue_ = std::max(peak_queue_, queue_.size());
+}
+
+void Simulator::try_send(ChannelId c) {
+  Output& out = out_[c];
+  if (out.rr_count == 0) return;
+  if (out.busy_until > now_) {
+    schedule_kick(c, out.busy_until);
+    return;
+  }
+  const Channel& ch = topo_.channel(c);
+  const NodeId n = ch.src;
+  const std::uint32_t cap = injection_input(n) + 1;
+  const std::uint32_t input = rr_[out.rr_base + out.rr_head];
+  Queue& q = voq(n, input, ch.src_port);
+  const std::uint32_t p = q.head;
+  Packet& pk = pkts_[p];
+  CreditState& cr = credit_[c];
+  if (pk.wire > cr.credits) return;  // the next credit return kicks this channel again
+
+  // Dequeue, and serve the inputs round robin.
+  q.head = pk.next;
+  if (q.head == kNone) q.tail = kNone;
+  out.queued_bytes -= pk.wire;
+  out.rr_head = (out.rr_head + 1) % cap;
+  --out.rr_count;
+  if (q.head != kNone) {
+    rr_[out.rr_base + (out.rr_head + out.rr_count) % cap] = input;
+    ++out.rr_count;
+  }
+
+  // Serialize.
+  cr.credits -= pk.wire;
+  cr.on_wire += pk.wire;
+  const Time end = std::max(now_ + serialization_ps(pk.wire, ch.rate), pk.tail_ps);
+  out.busy_until = end;
+  chan_stats_.wire_bytes[c] += pk.wire;
+  chan_stats_.payload_bytes[c] += pk.payload;
+  ++chan_stats_.packets[c];
+  chan_stats_.busy_ps[c] += end - now_;
+  ++packet_hops_;
+  if (cfg_.check) touched_.push_back(c);
+
+  // Free the packet's place at this node.
+  const bool injected = input == cap - 1;
+  if (injected)
+    --eps_[topo_.endpoint_index(n)].queued;
+  else
+    release_input(pk.in_channel, pk.wire, end);
+
+  // Head and tail times at the next node.
+  const Node& next = topo_.node(ch.dst);
+  Time arrive;
+  if (next.kind == NodeKind::kSwitch && next.cut_through) {
+    arrive = now_ + ch.latency_ps + next.latency_ps;
+    pk.tail_ps = end + ch.latency_ps + next.latency_ps;
+  } else {
+    arrive = end + ch.latency_ps + next.latency_ps;
+    pk.tail_ps = arrive;
+  }
+  pk.in_channel = c;
+  queue_.push(arrive, EventType::kArrive, p);
+  peak_queue_ = std::max(peak_queue_, queue_.size());
+  if (out.rr_count > 0) schedule_kick(c, end);
+  if (injected) refill(topo_.endpoint_index(n));
+}
+
+void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
+  CreditState& cr = credit_[c];
+  cr.buffered -= bytes;
+  cr.returning += bytes;
+  if (cfg_.check) touched_.push_back(c);
+  // The credit travels back over the reverse direction of the same link.
+  queue_.push(when + topo_.channel(topo_.channel(c).reverse).latency_ps, EventType::kCredit, c, bytes);
+}
+
+void Simulator::on_arrive(std::uint32_t p) {
+  Packet& pk = pkts_[p];
+  const ChannelId c = pk.in_channel;
+  const Channel& ch = topo_.channel(c);
+  CreditState& cr = credit_[c];
+  cr.on_wire -= pk.wire;
+  cr.buffered += pk.wire;
+  if (cfg_.check) touched_.push_back(c);
+  const NodeId n = ch.dst;
+  if (topo_.is_endpoint(n)) {
+    if (topo_.endpoint_index(n) != pk.dst_ep)
+      violation("packet for endpoint " + std::to_string(pk.dst_ep) + " arrived at '" + topo_.node(n).name + "'");
+    release_input(c, pk.wire, now_);
+    deliver(p, n);
+  } else {
+    enqueue(n, ch.dst_port, p);
+  }
+}
+
+void Simulator::deliver(std::uint32_t p, NodeId at) {
+  const Packet pk = pkts_[p];
+  free_packet(p);
+  ++ledger_.delivered_packets[pk.src_ep];
+  const std::uint32_t m = pk.msg;
+  switch (pk.kind) {
+    case PacketKind::kData: {
+      ledger_.delivered_bytes[pk.src_ep] += pk.payload;
+      ledger_.received_bytes[topo_.endpoint_index(at)] += pk.payload;
+      const Time lat = now_ - pk.created_ps;
+      ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
+      if (msgs_.first_byte_ps[m] == kNever) msgs_.first_byte_ps[m] = now_;
+      if (++delivered_pkts_[m] < npackets_[m]) return;
+      msgs_.delivered_ps[m] = now_;
+      for (std::uint32_t k = first_succ_[m]; k != kNone; k = edge_next_[k]) {
+        const std::uint32_t s = edge_succ_[k];
+        deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
+        --pending_deps_[s];
+        schedule_start_if_ready(s);
+      }
+      if (msgs_.kind[m] == MessageKind::kWrite)
+        send_control(PacketKind::kAck, m, msgs_.dst[m], msgs_.src[m]);
+      else
+        complete(m);
+      return;
+    }
+    case PacketKind::kRequest: {
+      const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+      eps_[ep].active.push_back(m);
+      refill(ep);
+      return;
+    }
+    case PacketKind::kAck: complete(m); return;
+  }
+}
+
+void Simulator::complete(std::uint32_t m) {
+  msgs_.end_ps[m] = now_;
+  --messages_incomplete_;
+  completed_.push_back(m);
+  completion_pending_ = true;
+  if (on_complete_) on_complete_(m, now_);
+}
+
+void Simulator::on_message_start(std::uint32_t m) {
+  msgs_.start_ps[m] = now_;
+  if (msgs_.kind[m] == MessageKind::kRead) {
+    send_control(PacketKind::kRequest, m, msgs_.dst[m], msgs_.src[m]);
+  } else {
+    const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+    eps_[ep].active.push_back(m);
+    refill(ep);
+  }
+}
+
+void Simulator::send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to) {
+  const std::uint32_t p = new_packet();
+  const std::uint32_t ep = topo_.endpoint_index(from);
+  Packet& pk = pkts_[p];
+  pk = Packet{m, kind == PacketKind::kAck ? cfg_.ack_bytes : cfg_.request_bytes, 0, kNone,
+              topo_.endpoint_index(to), ep, kNone, kind, 0, now_, now_};
+  ++ledger_.injected_packets[ep];
+  ++eps_[ep].queued;
+  enqueue(from, injection_input(from), p);
+}
+
+void Simulator::refill(std::uint32_t ep) {
+  EndpointState& st = eps_[ep];
+  if (st.refilling) return;
+  st.refilling = true;
+  const NodeId n = topo_.endpoints()[ep];
+  const std::uint64_t payload_max = cfg_.mtu_bytes - cfg_.header_bytes;
+  while (st.queued < st.window && !st.active.empty()) {
+    const std::uint32_t m = st.active.front();
+    st.active.pop_front();
+    const std::uint64_t seq = emitted_[m]++;
+    if (emitted_[m] < npackets_[m]) st.active.push_back(m);
+    const std::uint64_t offset = seq * payload_max;
+    const auto payload = static_cast<std::uint32_t>(std::min<std::uint64_t>(payload_max, msgs_.size[m] - offset));
+    const std::uint32_t p = new_packet();
+    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, topo_.endpoint_index(msgs_.dst[m]),
+                      ep, kNone, PacketKind::kData, seq, now_, now_};
+    ++ledger_.injected_packets[ep];
+    ledger_.injected_bytes[ep] += payload;
+    ++st.queued;
+    enqueue(n, injection_input(n), p);
+  }
+  st.refilling = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Self-check
+
+void Simulator::violation(const std::string& what) const {
+  std::string where = "t=" + std::to_string(now_) + " ps";
+  if (current_event_)
+    where += ", event " + std::to_string(events_) + " (" + event_name(current_event_->type()) + " " +
+             std::to_string(current_event_->arg) + ")";
+  throw InvariantViolation("invariant violated at " + where + ": " + what);
+}
+
+void Simulator::check_channel(ChannelId c, const char* during) const {
+  const CreditState& cr = credit_[c];
+  const std::uint64_t sum = cr.credits + cr.on_wire + cr.buffered + cr.returning;
+  if (cr.credits > cr.buffer || sum != cr.buffer) {
+    const Channel& ch = topo_.channel(c);
+    violation(std::string(during) + ": channel " + std::to_string(c) + " ('" + topo_.node(ch.src).name + "' -> '" +
+              topo_.node(ch.dst).name + "'): credits " + std::to_string(cr.credits) + " + on wire " +
+              std::to_string(cr.on_wire) + " + buffered " + std::to_string(cr.buffered) + " + returning " +
+              std::to_string(cr.returning) + " != buffer " + std::to_string(cr.buffer));
+  }
+}
+
+void Simulator::check_invariants() const {
+  for (ChannelId c = 0; c < credit_.size(); ++c) check_channel(c, "check");
+  std::uint64_t injected = 0;
+  std::uint64_t delivered = 0;
+  for (std::size_t e = 0; e < ledger_.injected_packets.size(); ++e) {
+    if (ledger_.delivered_bytes[e] > ledger_.injected_bytes[e] ||
+        ledger_.delivered_packets[e] > ledger_.injected_packets[e])
+      violation("endpoint " + std::to_string(e) + " delivered more than it injected");
+    injected += ledger_.injected_packets[e];
+    delivered += ledger_.delivered_packets[e];
+  }
+  if (injected - delivered != live_packets_)
+    violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
+              std::to_string(live_packets_) + " packets exist");
+  if (queue_.empty()) {
+    for (ChannelId c = 0; c < credit_.size(); ++c)
+      if (credit_[c].credits != credit_[c].buffer) violation("idle, but channel " + std::to_string(c) + " lacks credits");
+  }
+}
+
+}  // namespace podsim

@@ -1,0 +1,237 @@
+// The packet-level fabric engine. One Simulator owns all state (no globals): many can run side
+// by side, in threads or in a host simulator.
+//
+// Model, per packet and hop:
+//  * A channel sends one packet at a time; serialization takes ceil(wire bytes / rate) and a
+//    packet leaves only when the receiver's input buffer has room (credit-based, lossless).
+//  * A switch holds an arrived packet in its input buffer, queued per output (virtual output
+//    queues, so no head-of-line blocking between outputs); each output serves its inputs round
+//    robin. The input buffer space returns to the upstream sender as a credit when the packet's
+//    tail has left, after the reverse channel's latency.
+//  * Store-and-forward: a packet is eligible at a switch when its tail has arrived plus the
+//    pipeline latency. Cut-through: when its head has arrived plus the pipeline latency; its tail
+//    can then not leave before the tail arrived plus the pipeline latency.
+//  * Endpoints cut messages into packets (MTU including the header), spread them over their
+//    ports by the routing policy, and reassemble them: a message is delivered with its last byte.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "podsim/config.h"
+#include "podsim/fabric/routing.h"
+#include "podsim/fabric/topology.h"
+#include "podsim/sim/event_queue.h"
+#include "podsim/sim/time.h"
+#include "podsim/traffic/messages.h"
+
+namespace podsim {
+
+// Raised by the self-check mode on the first broken identity, naming the event, time and channel.
+class InvariantViolation : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Raised when the run cannot finish: packets are stuck in buffers with no event left to move them
+// (a cyclic buffer dependency of the topology and routing).
+class Deadlock : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class StopReason : std::uint8_t { kIdle = 0, kTime = 1, kEvents = 2, kCompletion = 3 };
+
+struct ChannelCounters {
+  std::vector<std::uint64_t> wire_bytes;     // bytes serialized, headers and control packets included
+  std::vector<std::uint64_t> payload_bytes;  // message data bytes serialized
+  std::vector<std::uint64_t> packets;
+  std::vector<Time> busy_ps;                 // time spent serializing
+};
+
+// Bytes and packets per endpoint. "injected"/"delivered" count by the endpoint that created the
+// packet; "received" by the endpoint that consumed it. Bytes are message payload; packets include
+// acknowledgements and read requests.
+struct Ledger {
+  std::vector<std::uint64_t> injected_bytes;
+  std::vector<std::uint64_t> delivered_bytes;
+  std::vector<std::uint64_t> injected_packets;
+  std::vector<std::uint64_t> delivered_packets;
+  std::vector<std::uint64_t> received_bytes;
+};
+
+// Credit state of one channel. Identity: credits + on_wire + buffered + returning == buffer.
+struct CreditState {
+  std::uint64_t buffer;
+  std::uint64_t credits;
+  std::uint64_t on_wire;    // sent, not yet arrived at the receiver
+  std::uint64_t buffered;   // in the receiver's input buffer
+  std::uint64_t returning;  // freed at the receiver, credit still travelling back
+};
+
+class Simulator {
+ public:
+  Simulator(Topology topology, const SimConfig& config);
+
+  const Topology& topology() const { return topo_; }
+  const RoutingTable& routing() const { return routes_; }
+  const SimConfig& config() const { return cfg_; }
+
+  // Adds one message; it starts `delay_ps` after its dependencies (earlier message ids) are
+  // delivered, or after now() when it has none. Returns its id.
+  std::uint32_t add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
+                            std::uint64_t tag, std::span<const std::uint32_t> deps = {});
+  // Adds many messages at once; dependency pairs (before, after) are indices into this batch.
+  // Rejects dependency cycles. Returns the id of the first message.
+  std::uint32_t add_messages(std::span<const NodeId> src, std::span<const NodeId> dst,
+                             std::span<const std::uint64_t> size, std::span<const MessageKind> kind,
+                             std::span<const Time> delay_ps, std::span<const std::uint64_t> tag,
+                             std::span<const std::uint32_t> dep_before, std::span<const std::uint32_t> dep_after);
+
+  Time now() const { return now_; }
+  Time next_event_time() const { return queue_.next_time(); }
+  // Processes events up to and including time `until`, at most `max_events` of them.
+  StopReason run(Time until, std::uint64_t max_events);
+  // Processes every event at or before t, then sets now() = t.
+  void advance_until(Time t);
+  // Runs until no event is left. Throws Deadlock if messages remain unfinished then.
+  void run_until_idle();
+  // Throws Deadlock when no event is left but messages are unfinished.
+  void throw_if_stalled() const;
+  // When set, run() returns kCompletion right after an event that completed a message, so that a
+  // host can react (inject more) at the completion time.
+  void set_stop_on_completion(bool on) { stop_on_completion_ = on; }
+  // Messages completed since the last call, in completion order.
+  std::vector<std::uint32_t> take_completed();
+  // Called for each completed message (id, end time), inside the event loop.
+  void set_completion_callback(std::function<void(std::uint32_t, Time)> cb) { on_complete_ = std::move(cb); }
+
+  bool idle() const { return queue_.empty(); }
+  std::uint64_t events() const { return events_; }
+  std::uint64_t packet_hops() const { return packet_hops_; }
+  std::uint64_t packets_in_flight() const { return live_packets_; }
+  std::uint64_t messages_incomplete() const { return messages_incomplete_; }
+  std::size_t peak_pending_events() const { return peak_queue_; }
+
+  const MessageColumns& messages() const { return msgs_; }
+  const ChannelCounters& channel_counters() const { return chan_stats_; }
+  const Ledger& ledger() const { return ledger_; }
+  const std::vector<CreditState>& credit_states() const { return credit_; }
+  // Data-packet latency (creation at the source to delivery) histogram: bucket k counts packets
+  // with latency in [2^k, 2^(k+1)) ps; bucket 0 also counts latency 0.
+  const std::vector<std::uint64_t>& packet_latency_histogram() const { return latency_hist_; }
+
+  // Verifies every ledger and credit identity now; throws InvariantViolation naming the first
+  // broken one.
+  void check_invariants() const;
+
+ private:
+  enum class PacketKind : std::uint8_t { kData, kAck, kRequest };
+  struct Packet {
+    std::uint32_t msg;
+    std::uint32_t wire;      // bytes on the wire
+    std::uint32_t payload;   // message bytes carried
+    std::uint32_t next;      // intrusive queue link
+    std::uint32_t dst_ep;    // destination endpoint index
+    std::uint32_t src_ep;    // endpoint that created it (ledger)
+    ChannelId in_channel;    // channel it arrived on at the current node; kNone at its source
+    PacketKind kind;
+    std::uint64_t seq;       // index within the message (spray rotation)
+    Time tail_ps;            // earliest time its tail may leave the current node
+    Time created_ps;
+  };
+  struct Queue {
+    std::uint32_t head = kNone;
+    std::uint32_t tail = kNone;
+  };
+  struct Output {            // per channel, at its sending node
+    Time busy_until = 0;
+    std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
+    std::uint32_t rr_base = 0;       // round-robin ring of inputs with packets for this output
+    std::uint32_t rr_head = 0;
+    std::uint32_t rr_count = 0;
+    bool kick_pending = false;
+  };
+  struct EndpointState {
+    std::deque<std::uint32_t> active;  // messages with packets left to emit, served round robin
+    std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
+    std::uint32_t window = 0;
+    bool refilling = false;
+  };
+
+  std::uint32_t append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
+                               std::uint64_t tag);
+  void validate_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, std::size_t index) const;
+  void add_dependency(std::uint32_t before, std::uint32_t after);
+  void schedule_start_if_ready(std::uint32_t m);
+
+  void dispatch(const Event& e);
+  void on_arrive(std::uint32_t p);
+  void on_message_start(std::uint32_t m);
+  void try_send(ChannelId c);
+  void schedule_kick(ChannelId c, Time t);
+  void release_input(ChannelId c, std::uint32_t bytes, Time when);
+  void deliver(std::uint32_t p, NodeId at);
+  void complete(std::uint32_t m);
+  void refill(std::uint32_t ep);
+  void send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to);
+  void enqueue(NodeId n, std::uint32_t input, std::uint32_t p);
+  std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) const;
+  std::uint32_t new_packet();
+  void free_packet(std::uint32_t p);
+  Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) {
+    return voqs_[voq_base_[n] + static_cast<std::size_t>(input) * topo_.out_channels(n).size() + output];
+  }
+  std::uint32_t injection_input(NodeId n) const { return static_cast<std::uint32_t>(topo_.in_channels(n).size()); }
+  void check_channel(ChannelId c, const char* during) const;
+  [[noreturn]] void violation(const std::string& what) const;
+
+  Topology topo_;
+  SimConfig cfg_;
+  RoutingTable routes_;
+  EventQueue queue_;
+  Time now_ = 0;
+
+  std::vector<Output> out_;
+  std::vector<CreditState> credit_;
+  std::vector<std::uint32_t> rr_;        // ring storage for all outputs
+  std::vector<Queue> voqs_;
+  std::vector<std::size_t> voq_base_;
+  std::vector<EndpointState> eps_;
+
+  std::vector<Packet> pkts_;
+  std::vector<std::uint32_t> free_pkts_;
+  std::uint64_t live_packets_ = 0;
+
+  MessageColumns msgs_;
+  std::vector<std::uint32_t> pending_deps_;
+  std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
+  std::vector<std::uint64_t> npackets_;
+  std::vector<std::uint64_t> emitted_;
+  std::vector<std::uint64_t> delivered_pkts_;
+  std::vector<std::uint32_t> first_succ_;  // dependency edges as linked lists
+  std::vector<std::uint32_t> edge_next_;
+  std::vector<std::uint32_t> edge_succ_;
+  std::uint64_t messages_incomplete_ = 0;
+
+  ChannelCounters chan_stats_;
+  Ledger ledger_;
+  std::vector<std::uint64_t> latency_hist_ = std::vector<std::uint64_t>(64, 0);
+  std::uint64_t events_ = 0;
+  std::uint64_t packet_hops_ = 0;
+  std::size_t peak_queue_ = 0;
+
+  std::vector<std::uint32_t> completed_;
+  bool stop_on_completion_ = false;
+  bool completion_pending_ = false;
+  std::function<void(std::uint32_t, Time)> on_complete_;
+  // Channels touched by the current event, verified after it in check mode.
+  std::vector<ChannelId> touched_;
+  const Event* current_event_ = nullptr;
+};
+
+}  // namespace podsim

@@ -1,0 +1,72 @@
+"""Argument checks shared by the public API: every failure names the field and the allowed range."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+U64_MAX = (1 << 64) - 1
+
+
+def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:
+    """Return ``value`` as an int in ``[lo, hi]`` or raise TypeError/ValueError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{field}: expected an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if not lo <= value <= hi:
+        raise ValueError(f"{field}: must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def positive_float(value: Any, field: str, hi: float = math.inf) -> float:
+    """Return ``value`` as a finite float in ``(0, hi]`` or raise naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{field}: expected a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0 or value > hi:
+        raise ValueError(f"{field}: must be a finite number in (0, {hi:g}], got {value!r}")
+    return value
+
+
+def name(value: Any, field: str = "name") -> str:
+    """Return a non-empty string or raise naming ``field``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field}: expected a string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{field}: must not be empty")
+    return value
+
+
+def int_array(values: Any, field: str, n: int | None, lo: int, hi: int, dtype: type) -> np.ndarray:
+    """Convert to a 1-D integer array of ``dtype`` with every entry in ``[lo, hi]``.
+
+    A scalar is broadcast to length ``n``. Floats are accepted only when integral; nothing is
+    silently truncated or wrapped.
+    """
+    arr = np.asarray(values)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{field}: expected integers, got an array of dtype {arr.dtype}")
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{field}: expected integers, got booleans")
+    if arr.ndim == 0 and n is not None:
+        arr = np.full(n, arr)
+    if arr.ndim != 1:
+        raise ValueError(f"{field}: expected a 1-D sequence, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{field}: expected {n} entries, got {arr.shape[0]}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.floor(arr)):
+            bad = arr[~(np.isfinite(arr) & (arr == np.floor(arr)))][0]
+            raise ValueError(f"{field}: entries must be whole numbers, got {bad!r}")
+    if arr.size:
+        amin, amax = arr.min(), arr.max()
+        if amin < lo or amax > hi:
+            bad = amin if amin < lo else amax
+            raise ValueError(f"{field}: entries must be in [{lo}, {hi}], got {bad!r}")
+    return np.ascontiguousarray(arr.astype(dtype))

@@ -1,0 +1,208 @@
+"""Results of a run: numpy columns for messages, channels and the conservation ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: Marks a time that has not happened (message not started, not delivered...), in ps columns.
+NOT_YET = np.iinfo(np.uint64).max
+
+
+@dataclass(frozen=True)
+class MessageStats:
+    """Per message, in id order. Times are ps; :data:`NOT_YET` where the event has not happened.
+
+    ``start_ps``: dependencies met plus delay; ``first_byte_ps``/``delivered_ps``: first/last data
+    byte at dst; ``end_ps``: complete at the initiator (a write's acknowledgement back at src, a
+    read's last byte at dst).
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    size: np.ndarray
+    kind: np.ndarray
+    tag: np.ndarray
+    delay_ps: np.ndarray
+    start_ps: np.ndarray
+    first_byte_ps: np.ndarray
+    delivered_ps: np.ndarray
+    end_ps: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Boolean per message: True once it has ended."""
+        return self.end_ps != NOT_YET
+
+    @property
+    def latency_ps(self) -> np.ndarray:
+        """``end_ps - start_ps`` per message (int64 ps); -1 for messages not complete."""
+        out = self.end_ps.astype(np.int64) - self.start_ps.astype(np.int64)
+        out[~self.complete] = -1
+        return out
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per message; times not yet reached are <NA>."""
+        df = pd.DataFrame({k: getattr(self, k) for k in self.__dataclass_fields__})
+        df["kind"] = np.where(self.kind == 0, "write", "read")
+        for col in ("start_ps", "first_byte_ps", "delivered_ps", "end_ps"):
+            s = df[col].astype("UInt64")
+            df[col] = s.mask(s == NOT_YET)
+        df["latency_ps"] = pd.array(self.latency_ps, dtype="Int64")
+        df.loc[~self.complete, "latency_ps"] = pd.NA
+        return df
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """Per unidirectional channel, in channel id order.
+
+    ``wire_bytes`` counts everything serialized (headers, acks, requests); ``payload_bytes`` only
+    message data. ``busy_ps`` is the time spent serializing. ``rate_Bps`` is per direction (uni).
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    rate_Bps: np.ndarray
+    latency_ps: np.ndarray
+    wire_bytes: np.ndarray
+    payload_bytes: np.ndarray
+    packets: np.ndarray
+    busy_ps: np.ndarray
+    duration_ps: int
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @property
+    def utilization(self) -> np.ndarray:
+        """Fraction of the run's duration each channel spent serializing, in [0, 1]."""
+        if self.duration_ps == 0:
+            return np.zeros(len(self), dtype=float)
+        return self.busy_ps / float(self.duration_ps)
+
+    @property
+    def bytes(self) -> np.ndarray:
+        """Alias of ``wire_bytes``: all bytes the channel carried."""
+        return self.wire_bytes
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per channel, with utilization."""
+        cols = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "duration_ps"}
+        df = pd.DataFrame(cols)
+        df["utilization"] = self.utilization
+        return df
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Conservation ledger per endpoint (index order of ``Topology.endpoints``).
+
+    ``injected``/``delivered`` count by the endpoint that created a packet; ``received_bytes``
+    by the endpoint that consumed it. Bytes are message payload; packets include
+    acknowledgements and read requests. ``engine_packets_in_flight`` is the engine's own count of
+    live packets, kept apart from the per-endpoint counters so the two can be compared.
+    """
+
+    endpoint: np.ndarray
+    injected_bytes: np.ndarray
+    delivered_bytes: np.ndarray
+    injected_packets: np.ndarray
+    delivered_packets: np.ndarray
+    received_bytes: np.ndarray
+    engine_packets_in_flight: int
+
+    @property
+    def in_flight_bytes(self) -> np.ndarray:
+        """Payload bytes injected but not yet delivered, per endpoint."""
+        return self.injected_bytes - self.delivered_bytes
+
+    @property
+    def in_flight_packets(self) -> np.ndarray:
+        """Packets injected but not yet delivered, per endpoint."""
+        return self.injected_packets - self.delivered_packets
+
+    @property
+    def balanced(self) -> bool:
+        """True when injected = delivered + in flight holds per endpoint and globally, and the
+        global in-flight count equals the engine's count of live packets."""
+        return bool(
+            np.all(self.delivered_bytes <= self.injected_bytes)
+            and np.all(self.delivered_packets <= self.injected_packets)
+            and int(self.in_flight_packets.sum()) == self.engine_packets_in_flight
+            and int(self.delivered_bytes.sum()) == int(self.received_bytes.sum())
+        )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per endpoint."""
+        return pd.DataFrame(
+            {
+                "endpoint": self.endpoint,
+                "injected_bytes": self.injected_bytes,
+                "delivered_bytes": self.delivered_bytes,
+                "in_flight_bytes": self.in_flight_bytes,
+                "injected_packets": self.injected_packets,
+                "delivered_packets": self.delivered_packets,
+                "in_flight_packets": self.in_flight_packets,
+                "received_bytes": self.received_bytes,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run produced. All times are integer picoseconds; rates bytes/s.
+
+    Attributes:
+        messages: per-message times (:class:`MessageStats`).
+        channels: per-channel counters (:class:`ChannelStats`).
+        ledger: per-endpoint conservation ledger (:class:`Ledger`).
+        events: events the engine processed.
+        packet_hops: packet transmissions over channels (one per packet per hop).
+        now_ps: simulated time when the run stopped.
+        wall_s: wall-clock seconds the run took.
+        packet_latency_histogram: data-packet latency counts, bucket k = [2^k, 2^(k+1)) ps.
+        complete: True when every message ended.
+    """
+
+    messages: MessageStats
+    channels: ChannelStats
+    ledger: Ledger
+    events: int
+    packet_hops: int
+    now_ps: int
+    wall_s: float
+    packet_latency_histogram: np.ndarray = field(repr=False)
+    complete: bool
+
+    @property
+    def makespan_ps(self) -> int:
+        """From the first message start to the last message end, ps (0 if nothing completed)."""
+        done = self.messages.complete
+        if not done.any():
+            return 0
+        return int(self.messages.end_ps[done].max()) - int(self.messages.start_ps.min())
+
+    def achieved_bandwidth(self) -> float:
+        """Payload bytes delivered per second of simulated time, all endpoints together (uni).
+
+        The window runs from the first message start to the last delivery.
+        """
+        delivered = self.messages.delivered_ps
+        got = delivered != NOT_YET
+        if not got.any():
+            return 0.0
+        window = int(delivered[got].max()) - int(self.messages.start_ps.min())
+        if window <= 0:
+            return 0.0
+        return float(self.ledger.delivered_bytes.sum()) / (window * 1e-12)
+
+    @property
+    def events_per_second(self) -> float:
+        """Engine events per wall-clock second."""
+        return self.events / self.wall_s if self.wall_s > 0 else float("nan")

@@ -1,0 +1,281 @@
+"""Running the engine: a stepping :class:`Simulation` and the one-call :func:`simulate`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, Union
+
+import numpy as np
+
+from podsim import _core
+from podsim import _validate as v
+from podsim.messages import KINDS, MAX_MESSAGE_BYTES, Messages
+from podsim.results import ChannelStats, Ledger, MessageStats, Result
+from podsim.topology import Topology
+
+#: Routing policies: how a node picks among the candidate ports of its minimal paths.
+ROUTING = {"ecmp": 0, "spray": 1, "adaptive": 2}
+
+#: A progress callback receives (simulated time in ps, events processed so far).
+ProgressFn = Callable[[int, int], None]
+#: A completion callback receives (message id, end time in ps).
+CompletionFn = Callable[[int, int], None]
+
+_NEVER = (1 << 64) - 1
+_STOP_IDLE, _STOP_TIME, _STOP_EVENTS, _STOP_COMPLETION = 0, 1, 2, 3
+
+InvariantViolation = _core.InvariantViolation
+Deadlock = _core.Deadlock
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by :func:`simulate` on Ctrl-C; ``result`` holds what was simulated up to then."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(f"interrupted at t={result.now_ps} ps after {result.events} events")
+        self.result = result
+
+
+class HasTopology(Protocol):
+    """Anything that carries a fabric, such as a :class:`podsim.System`."""
+
+    @property
+    def topology(self) -> Topology: ...
+
+
+FabricLike = Union[Topology, HasTopology]
+
+
+def _topology(fabric: FabricLike) -> Topology:
+    if isinstance(fabric, Topology):
+        return fabric
+    topo = getattr(fabric, "topology", None)
+    if isinstance(topo, Topology):
+        return topo
+    raise TypeError(f"topology: expected a podsim.Topology or a system with one, got {type(fabric).__name__}")
+
+
+def _seed(seed: int | np.random.SeedSequence) -> int:
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.generate_state(1, dtype=np.uint64)[0])
+    return v.integer(seed, "seed")
+
+
+class Simulation:
+    """A simulation you can step: inject messages, advance time, read results at any point.
+
+    Args:
+        topology: a :class:`Topology` (or a system holding one).
+        mtu: largest packet on the wire, header included, bytes (> header_bytes).
+        header_bytes: per-packet header on the wire, bytes.
+        ack_bytes: wire size of a write acknowledgement, bytes (default: header_bytes).
+        request_bytes: wire size of a read request, bytes (default: header_bytes).
+        routing: ``"ecmp"`` (hash per message and hop), ``"spray"`` (per packet round robin) or
+            ``"adaptive"`` (least occupied candidate output).
+        seed: integer or ``numpy.random.SeedSequence``; same inputs and seed give identical results.
+        endpoint_window_packets: packets an endpoint keeps queued at its ports ahead of
+            transmission (default 2 per port).
+        check: verify the ledger and credit identities after every event and raise
+            :class:`InvariantViolation` on the first broken one (slow; off by default).
+    """
+
+    def __init__(
+        self,
+        topology: FabricLike,
+        *,
+        mtu: int = 4096,
+        header_bytes: int = 32,
+        ack_bytes: int | None = None,
+        request_bytes: int | None = None,
+        routing: str = "adaptive",
+        seed: int | np.random.SeedSequence = 1,
+        endpoint_window_packets: int | None = None,
+        check: bool = False,
+    ) -> None:
+        self._topology = _topology(topology)
+        if routing not in ROUTING:
+            raise ValueError(f"routing: must be one of {sorted(ROUTING)}, got {routing!r}")
+        mtu = v.integer(mtu, "mtu", 2, 1 << 30)
+        header_bytes = v.integer(header_bytes, "header_bytes", 0, 1 << 30)
+        if mtu <= header_bytes:
+            raise ValueError(f"mtu: must be larger than header_bytes ({header_bytes}), got {mtu}")
+        ack = header_bytes if ack_bytes is None else ack_bytes
+        req = header_bytes if request_bytes is None else request_bytes
+        self._core = _core.Simulator(
+            self._topology._core,
+            mtu,
+            header_bytes,
+            v.integer(ack, "ack_bytes", 1, mtu),
+            v.integer(req, "request_bytes", 1, mtu),
+            ROUTING[routing],
+            _seed(seed),
+            0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
+            bool(check),
+        )
+        self.routing = routing
+        self.mtu = mtu
+        self.header_bytes = header_bytes
+        self._callbacks: list[CompletionFn] = []
+        self._wall_s = 0.0
+
+    @property
+    def topology(self) -> Topology:
+        """The fabric being simulated."""
+        return self._topology
+
+    @property
+    def now(self) -> int:
+        """Current simulated time, ps."""
+        return self._core.now
+
+    @property
+    def next_event_ps(self) -> int | None:
+        """Time of the next pending event, ps, or None when idle."""
+        t = self._core.next_event_time
+        return None if t == _NEVER else t
+
+    @property
+    def idle(self) -> bool:
+        """True when no event is pending."""
+        return self._core.idle
+
+    def inject(
+        self,
+        src: int,
+        dst: int,
+        size: int,
+        *,
+        kind: str = "write",
+        delay_ps: int = 0,
+        deps: Sequence[int] = (),
+        tag: int = 0,
+    ) -> int:
+        """Add one message now; returns its id.
+
+        It starts ``delay_ps`` after ``now`` (or after its dependencies, earlier message ids, are
+        delivered). ``src``/``dst`` are endpoint node ids; ``size`` payload bytes in [1, 2**48].
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind: must be one of {sorted(KINDS)}, got {kind!r}")
+        dep_list = [v.integer(d, "deps", 0, 2**32 - 1) for d in deps]
+        return self._core.add_message(
+            v.integer(src, "src", 0, 2**32 - 2),
+            v.integer(dst, "dst", 0, 2**32 - 2),
+            v.integer(size, "size", 1, MAX_MESSAGE_BYTES),
+            KINDS[kind],
+            v.integer(delay_ps, "delay_ps"),
+            v.integer(tag, "tag"),
+            dep_list,
+        )
+
+    def add(self, messages: Messages) -> np.ndarray:
+        """Add a batch of messages now; returns their ids. Dependencies stay within the batch."""
+        if not isinstance(messages, Messages):
+            raise TypeError(f"messages: expected podsim.Messages, got {type(messages).__name__}")
+        first = self._core.add_messages(
+            messages.src,
+            messages.dst,
+            messages.size,
+            messages.kind,
+            messages.delay_ps,
+            messages.tag,
+            np.ascontiguousarray(messages.deps[:, 0]),
+            np.ascontiguousarray(messages.deps[:, 1]),
+        )
+        return np.arange(first, first + len(messages), dtype=np.uint32)
+
+    def on_complete(self, fn: CompletionFn) -> None:
+        """Call ``fn(message_id, end_ps)`` whenever a message completes, with :attr:`now` equal to
+        its end time, so the callback may :meth:`inject` follow-up work."""
+        if not callable(fn):
+            raise TypeError("on_complete: expected a callable")
+        self._callbacks.append(fn)
+        self._core.set_stop_on_completion(True)
+
+    def run_until(self, t_ps: int, *, progress: ProgressFn | None = None) -> None:
+        """Process every event at or before ``t_ps``, then set :attr:`now` to ``t_ps``."""
+        t_ps = v.integer(t_ps, "t_ps")
+        if t_ps < self.now:
+            raise ValueError(f"t_ps: must be >= now ({self.now}), got {t_ps}")
+        self._drive(t_ps, progress)
+        self._core.advance_until(t_ps)
+
+    def run(self, *, progress: ProgressFn | None = None) -> None:
+        """Run until no event is left. Raises :class:`Deadlock` if messages are then unfinished."""
+        self._drive(_NEVER, progress)
+        self._core.throw_if_stalled()
+
+    def _drive(self, until: int, progress: ProgressFn | None) -> None:
+        t0 = time.perf_counter()
+        try:
+            while self._core.run(until, _NEVER, progress) == _STOP_COMPLETION:
+                # The engine paused right after the completing event, so now is the end time.
+                for m in self._core.take_completed():
+                    for fn in self._callbacks:
+                        fn(int(m), self.now)
+        finally:
+            self._wall_s += time.perf_counter() - t0
+
+    def check_invariants(self) -> None:
+        """Verify every credit and ledger identity now; raises :class:`InvariantViolation`."""
+        self._core.check_invariants()
+
+    def result(self) -> Result:
+        """A snapshot of everything measured so far."""
+        core = self._core
+        mc = core.message_columns()
+        ch = self._topology.channels()
+        cc = core.channel_columns()
+        lc = core.ledger_columns()
+        return Result(
+            messages=MessageStats(
+                src=mc["src"], dst=mc["dst"], size=mc["size"], kind=mc["kind"], tag=mc["tag"],
+                delay_ps=mc["delay_ps"], start_ps=mc["start_ps"], first_byte_ps=mc["first_byte_ps"],
+                delivered_ps=mc["delivered_ps"], end_ps=mc["end_ps"],
+            ),
+            channels=ChannelStats(
+                src=ch.src, dst=ch.dst, rate_Bps=ch.rate_Bps, latency_ps=ch.latency_ps,
+                wire_bytes=cc["wire_bytes"], payload_bytes=cc["payload_bytes"], packets=cc["packets"],
+                busy_ps=cc["busy_ps"], duration_ps=core.now,
+            ),
+            ledger=Ledger(endpoint=self._topology.endpoints, engine_packets_in_flight=core.packets_in_flight, **lc),
+            events=core.events,
+            packet_hops=core.packet_hops,
+            now_ps=core.now,
+            wall_s=self._wall_s,
+            packet_latency_histogram=core.packet_latency_histogram(),
+            complete=core.messages_incomplete == 0,
+        )
+
+
+def simulate(
+    topology: FabricLike,
+    messages: Messages,
+    *,
+    mtu: int = 4096,
+    header_bytes: int = 32,
+    ack_bytes: int | None = None,
+    request_bytes: int | None = None,
+    routing: str = "adaptive",
+    seed: int | np.random.SeedSequence = 1,
+    endpoint_window_packets: int | None = None,
+    check: bool = False,
+    progress: ProgressFn | None = None,
+) -> Result:
+    """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
+
+    Parameters are those of :class:`Simulation`; ``progress(now_ps, events)`` is called about every
+    million events. The run releases the GIL. Ctrl-C raises :class:`Interrupted` carrying the
+    partial result. A run that cannot finish raises :class:`Deadlock`.
+    """
+    sim = Simulation(
+        topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
+        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check,
+    )
+    sim.add(messages)
+    try:
+        sim.run(progress=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(sim.result()) from None
+    return sim.result()

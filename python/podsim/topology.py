@@ -1,0 +1,199 @@
+"""Fabric graphs: endpoints and switches joined by links (two unidirectional channels each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from podsim import _core
+from podsim import _validate as v
+
+#: Default receive buffer per input port of an endpoint, bytes.
+DEFAULT_ENDPOINT_BUFFER = 256 << 10
+#: Largest rate the engine accepts, bytes/s per direction.
+MAX_RATE_BPS = 1e15
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    """The channels of a topology as columns; channel ``i`` of a link ``a - b`` runs ``src[i] -> dst[i]``.
+
+    ``rate_Bps`` is per direction (uni), bytes per second. ``reverse[i]`` is the channel of the
+    opposite direction of the same link, over which credits for channel ``i`` return.
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    reverse: np.ndarray
+    rate_Bps: np.ndarray
+    latency_ps: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per channel."""
+        return pd.DataFrame(self.__dict__)
+
+
+class Topology:
+    """A fabric: endpoints (NPU dies, GPUs, CPUs) and switches joined by links.
+
+    Node ids are dense integers in order of creation; names are unique and readable
+    (``node07/npu3/die1``). A link created by :meth:`connect` is two channels, one per direction,
+    each with its own rate, serialization and credits.
+
+    Example::
+
+        t = Topology()
+        a, b = t.add_endpoint("a"), t.add_endpoint("b")
+        s = t.add_switch("s", latency_ps=150_000, buffer_bytes=64 << 10)
+        t.connect(a, s, rate_Bps=28e9, latency_ps=10_000)
+        t.connect(s, b, rate_Bps=28e9, latency_ps=10_000)
+    """
+
+    def __init__(self) -> None:
+        self._core = _core.Topology()
+        self._ids: dict[str, int] = {}
+
+    def _add_name(self, name: str) -> str:
+        name = v.name(name)
+        if name in self._ids:
+            raise ValueError(f"name: {name!r} is already used by node {self._ids[name]}")
+        return name
+
+    def add_endpoint(
+        self,
+        name: str,
+        *,
+        buffer_bytes: int = DEFAULT_ENDPOINT_BUFFER,
+        latency_ps: int = 0,
+        max_ports: int | None = None,
+    ) -> int:
+        """Add an endpoint; returns its node id.
+
+        Args:
+            name: unique, human-readable name.
+            buffer_bytes: receive buffer per input port (what credits count), bytes, >= 1.
+            latency_ps: receive-processing latency added before a packet counts as delivered, ps.
+            max_ports: number of ports the device has; :meth:`connect` refuses more. None = no limit.
+        """
+        name = self._add_name(name)
+        nid = self._core.add_endpoint(
+            name,
+            v.integer(buffer_bytes, "buffer_bytes", 1),
+            v.integer(latency_ps, "latency_ps"),
+            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
+        )
+        self._ids[name] = nid
+        return nid
+
+    def add_switch(
+        self,
+        name: str,
+        *,
+        latency_ps: int,
+        buffer_bytes: int,
+        cut_through: bool = False,
+        max_ports: int | None = None,
+    ) -> int:
+        """Add a switch; returns its node id.
+
+        Args:
+            name: unique, human-readable name.
+            latency_ps: pipeline latency from eligibility at the input to the output, ps.
+            buffer_bytes: buffer per input port, bytes (credits count it; must hold one MTU).
+            cut_through: forward as soon as the head has arrived (else store-and-forward).
+            max_ports: ports of the switch chip; :meth:`connect` refuses more. None = no limit.
+        """
+        name = self._add_name(name)
+        if not isinstance(cut_through, (bool, np.bool_)):
+            raise TypeError(f"cut_through: expected a bool, got {type(cut_through).__name__}")
+        nid = self._core.add_switch(
+            name,
+            v.integer(latency_ps, "latency_ps"),
+            v.integer(buffer_bytes, "buffer_bytes", 1),
+            bool(cut_through),
+            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
+        )
+        self._ids[name] = nid
+        return nid
+
+    def connect(self, a: int, b: int, *, rate_Bps: float, latency_ps: int) -> int:
+        """Join ``a`` and ``b`` by a link; returns the id of channel ``a -> b`` (``b -> a`` is that + 1).
+
+        Args:
+            rate_Bps: rate of each direction (uni), bytes/s, in (0, 1e15]. Held exactly to
+                1e-3 B/s; serialization rounds up, so a channel never beats its rate.
+            latency_ps: propagation latency of each direction, ps, >= 1 (credit returns and
+                acknowledgements need a non-zero latency).
+        """
+        a = self._node(a, "a")
+        b = self._node(b, "b")
+        rate = v.positive_float(rate_Bps, "rate_Bps", MAX_RATE_BPS)
+        if rate < 1.0:
+            raise ValueError(f"rate_Bps: must be >= 1 byte/s, got {rate!r}")
+        return self._core.connect(a, b, rate, v.integer(latency_ps, "latency_ps", 1))
+
+    def _node(self, node: int, field: str) -> int:
+        node = v.integer(node, field)
+        if node >= self.num_nodes:
+            raise ValueError(f"{field}: node id {node} does not exist (this topology has {self.num_nodes} nodes)")
+        return node
+
+    @property
+    def num_nodes(self) -> int:
+        """Number of nodes (endpoints and switches)."""
+        return self._core.num_nodes
+
+    @property
+    def num_channels(self) -> int:
+        """Number of unidirectional channels (two per link)."""
+        return self._core.num_channels
+
+    @property
+    def num_endpoints(self) -> int:
+        """Number of endpoints."""
+        return self._core.num_endpoints
+
+    @property
+    def endpoints(self) -> np.ndarray:
+        """Node ids of the endpoints, in order of creation (the endpoint index order)."""
+        return self._core.endpoints
+
+    @property
+    def names(self) -> list[str]:
+        """Node names, indexed by node id."""
+        return self._core.node_names
+
+    def id_of(self, name: str) -> int:
+        """Node id of the node called ``name``."""
+        try:
+            return self._ids[name]
+        except KeyError:
+            raise ValueError(f"name: no node called {name!r}") from None
+
+    def is_endpoint(self) -> np.ndarray:
+        """Boolean array over node ids: True for endpoints."""
+        return self._core.node_columns()["kind"] == 0
+
+    def channels(self) -> ChannelTable:
+        """All channels as columns."""
+        return ChannelTable(**self._core.channel_columns())
+
+    def nodes(self) -> pd.DataFrame:
+        """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports."""
+        cols = self._core.node_columns()
+        df = pd.DataFrame(cols)
+        df["kind"] = np.where(cols["kind"] == 0, "endpoint", "switch")
+        df["cut_through"] = df["cut_through"].astype(bool)
+        df.insert(0, "name", self.names)
+        return df
+
+    def __repr__(self) -> str:
+        return (
+            f"Topology({self.num_endpoints} endpoints, {self.num_nodes - self.num_endpoints} switches, "
+            f"{self.num_channels // 2} links)"
+        )
