@@ -22,6 +22,9 @@ struct SimConfig {
   // Small values defer the port choice, which is what makes adaptive routing adaptive.
   std::uint32_t endpoint_window_packets = 0;
   bool check = false;                 // verify ledger and credit identities after every event
+  // Record each packet transmission (channel, start, end, bytes) up to this many records;
+  // 0 = no trace. Transmissions past the limit are counted, never silently lost.
+  std::uint64_t trace_limit = 0;
 };
 
 }  // namespace podsim

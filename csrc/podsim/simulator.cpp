@@ -407,6 +407,12 @@ void Simulator::try_send(ChannelId c) {
   chan_stats_.busy_ps[c] += end - now_;
   ++packet_hops_;
   if (cfg_.check) touched_.push_back(c);
+  if (cfg_.trace_limit) {
+    if (trace_.records.size() < cfg_.trace_limit)
+      trace_.records.push_back(TransmissionRecord{now_, end, c, pk.msg, pk.wire, pk.payload});
+    else
+      ++trace_.dropped;
+  }
 
   // Free the packet's place at this node.
   const bool injected = input == cap - 1;

@@ -44,6 +44,21 @@ class Deadlock : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One packet transmission over one channel.
+struct TransmissionRecord {
+  Time start_ps;
+  Time end_ps;
+  ChannelId channel;
+  std::uint32_t msg;
+  std::uint32_t wire_bytes;
+  std::uint32_t payload_bytes;
+};
+
+struct Trace {
+  std::vector<TransmissionRecord> records;
+  std::uint64_t dropped = 0;  // transmissions not recorded because the limit was reached
+};
+
 enum class StopReason : std::uint8_t { kIdle = 0, kTime = 1, kEvents = 2, kCompletion = 3 };
 
 struct ChannelCounters {
@@ -124,6 +139,7 @@ class Simulator {
   // Data-packet latency (creation at the source to delivery) histogram: bucket k counts packets
   // with latency in [2^k, 2^(k+1)) ps; bucket 0 also counts latency 0.
   const std::vector<std::uint64_t>& packet_latency_histogram() const { return latency_hist_; }
+  const Trace& trace() const { return trace_; }
 
   // Verifies every ledger and credit identity now; throws InvariantViolation naming the first
   // broken one.
@@ -221,6 +237,7 @@ class Simulator {
   ChannelCounters chan_stats_;
   Ledger ledger_;
   std::vector<std::uint64_t> latency_hist_ = std::vector<std::uint64_t>(64, 0);
+  Trace trace_;
   std::uint64_t events_ = 0;
   std::uint64_t packet_hops_ = 0;
   std::size_t peak_queue_ = 0;

@@ -24,8 +24,9 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         f"from outside the source tree. Original error: {err}"
     ) from err
 
+from podsim import fabrics
 from podsim.messages import Messages
-from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result
+from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.simulation import (
     ROUTING,
     Deadlock,
@@ -52,6 +53,8 @@ __all__ = [
     "Result",
     "Simulation",
     "Topology",
+    "TransmissionTrace",
     "__version__",
+    "fabrics",
     "simulate",
 ]
