@@ -97,6 +97,7 @@ void register_simulator(py::module_& m) {
       .def("advance_until", &Simulator::advance_until, py::arg("t"), py::call_guard<py::gil_scoped_release>())
       .def("throw_if_stalled", &Simulator::throw_if_stalled)
       .def("check_invariants", &Simulator::check_invariants)
+      .def("settle_credits", &Simulator::settle_credits)
       .def("set_stop_on_completion", &Simulator::set_stop_on_completion, py::arg("on"))
       .def("take_completed", [](Simulator& s) { return to_numpy(s.take_completed()); })
       .def_property_readonly("now", &Simulator::now)
@@ -138,7 +139,8 @@ void register_simulator(py::module_& m) {
              return d;
            })
       .def("credit_columns",
-           [](const Simulator& s) {
+           [](Simulator& s) {
+             s.settle_credits();
              const auto& cs = s.credit_states();
              std::vector<std::uint64_t> buffer(cs.size()), credits(cs.size()), wire(cs.size()), buffered(cs.size()),
                  returning(cs.size());

@@ -36,6 +36,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   const std::size_t nc = topo_.num_channels();
   out_.resize(nc);
   credit_.resize(nc);
+  pending_credits_.resize(nc);
   chan_stats_.wire_bytes.assign(nc, 0);
   chan_stats_.payload_bytes.assign(nc, 0);
   chan_stats_.packets.assign(nc, 0);
@@ -215,10 +216,10 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
 StopReason Simulator::run(Time until, std::uint64_t max_events) {
   std::uint64_t done = 0;
   completion_pending_ = false;
+  Event e;
   while (!queue_.empty()) {
-    if (queue_.next_time() > until) return StopReason::kTime;
     if (done >= max_events) return StopReason::kEvents;
-    const Event e = queue_.pop();
+    if (!queue_.pop_until(until, e)) return StopReason::kTime;
     now_ = e.time;
     ++events_;
     ++done;
@@ -274,20 +275,16 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 
 void Simulator::dispatch(const Event& e) {
   switch (e.type()) {
-    case EventType::kArrive: on_arrive(e.arg); break;
+    case EventType::kArrive: on_arrive(e.arg()); break;
     case EventType::kKick:
-      out_[e.arg].kick_pending = false;
-      try_send(e.arg);
+      out_[e.arg()].kick_pending = false;
+      try_send(e.arg());
       break;
-    case EventType::kCredit: {
-      CreditState& cr = credit_[e.arg];
-      cr.returning -= e.aux;
-      cr.credits += e.aux;
-      if (cfg_.check) touched_.push_back(e.arg);
-      try_send(e.arg);
+    case EventType::kCredit:
+      if (out_[e.arg()].credit_wake == now_) out_[e.arg()].credit_wake = kNever;
+      try_send(e.arg());
       break;
-    }
-    case EventType::kMessageStart: on_message_start(e.arg); break;
+    case EventType::kMessageStart: on_message_start(e.arg()); break;
   }
 }
 
@@ -311,7 +308,7 @@ void Simulator::free_packet(std::uint32_t p) {
   free_pkts_.push_back(p);
 }
 
-std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) const {
+std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) {
   const std::size_t k = cand.size();
   if (k == 1) return cand[0];
   const std::uint64_t flow = hash_combine(hash_combine(cfg_.seed, pk.msg), n);
@@ -329,6 +326,7 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   for (std::size_t j = 0; j < k; ++j) {
     const std::uint32_t o = cand[(start + j) % k];
     const ChannelId c = outs[o];
+    absorb_credits(c);
     const std::uint64_t load = out_[c].queued_bytes + (credit_[c].buffer - credit_[c].credits);
     if (load < best_load) {
       best_load = load;
@@ -383,7 +381,15 @@ void Simulator::try_send(ChannelId c) {
   const std::uint32_t p = q.head;
   Packet& pk = pkts_[p];
   CreditState& cr = credit_[c];
-  if (pk.wire > cr.credits) return;  // the next credit return kicks this channel again
+  absorb_credits(c);
+  if (pk.wire > cr.credits) {
+    // Wait for credits: wake at the earliest return already on its way (later releases at the
+    // next hop schedule their own wake-up, see release_input).
+    out.credit_blocked = true;
+    if (!pending_credits_[c].empty()) wake_for_credits(c, pending_credits_[c].front().arrives);
+    return;
+  }
+  out.credit_blocked = false;
 
   // Dequeue, and serve the inputs round robin.
   q.head = pk.next;
@@ -444,7 +450,39 @@ void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
   cr.returning += bytes;
   if (cfg_.check) touched_.push_back(c);
   // The credit travels back over the reverse direction of the same link.
-  queue_.push(when + topo_.channel(topo_.channel(c).reverse).latency_ps, EventType::kCredit, c, bytes);
+  const Time arrives = when + topo_.channel(topo_.channel(c).reverse).latency_ps;
+  auto& pending = pending_credits_[c];
+  pending.push_back(PendingCredit{arrives, bytes});
+  std::push_heap(pending.begin(), pending.end(), std::greater<>{});
+  Output& out = out_[c];
+  out.next_credit = pending.front().arrives;
+  if (out.credit_blocked) wake_for_credits(c, arrives);
+}
+
+void Simulator::absorb_credits(ChannelId c) {
+  Output& out = out_[c];
+  if (out.next_credit > now_) return;
+  auto& pending = pending_credits_[c];
+  CreditState& cr = credit_[c];
+  do {
+    cr.returning -= pending.front().bytes;
+    cr.credits += pending.front().bytes;
+    std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
+    pending.pop_back();
+  } while (!pending.empty() && pending.front().arrives <= now_);
+  out.next_credit = pending.empty() ? kNever : pending.front().arrives;
+  if (cfg_.check) touched_.push_back(c);
+}
+
+void Simulator::wake_for_credits(ChannelId c, Time t) {
+  Output& out = out_[c];
+  if (t >= out.credit_wake) return;  // an earlier wake-up is already scheduled
+  out.credit_wake = t;
+  queue_.push(t, EventType::kCredit, c);
+}
+
+void Simulator::settle_credits() {
+  for (ChannelId c = 0; c < credit_.size(); ++c) absorb_credits(c);
 }
 
 void Simulator::on_arrive(std::uint32_t p) {
@@ -563,7 +601,7 @@ void Simulator::violation(const std::string& what) const {
   std::string where = "t=" + std::to_string(now_) + " ps";
   if (current_event_)
     where += ", event " + std::to_string(events_) + " (" + event_name(current_event_->type()) + " " +
-             std::to_string(current_event_->arg) + ")";
+             std::to_string(current_event_->arg()) + ")";
   throw InvariantViolation("invariant violated at " + where + ": " + what);
 }
 
@@ -579,7 +617,8 @@ void Simulator::check_channel(ChannelId c, const char* during) const {
   }
 }
 
-void Simulator::check_invariants() const {
+void Simulator::check_invariants() {
+  settle_credits();
   for (ChannelId c = 0; c < credit_.size(); ++c) check_channel(c, "check");
   std::uint64_t injected = 0;
   std::uint64_t delivered = 0;
@@ -594,8 +633,10 @@ void Simulator::check_invariants() const {
     violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
               std::to_string(live_packets_) + " packets exist");
   if (queue_.empty()) {
+    // Idle: nothing is on a wire or in a buffer (credit returns may still be on their way back).
     for (ChannelId c = 0; c < credit_.size(); ++c)
-      if (credit_[c].credits != credit_[c].buffer) violation("idle, but channel " + std::to_string(c) + " lacks credits");
+      if (credit_[c].on_wire != 0 || credit_[c].buffered != 0)
+        violation("idle, but channel " + std::to_string(c) + " still holds bytes");
   }
 }
 

@@ -7,7 +7,9 @@
 //  * A switch holds an arrived packet in its input buffer, queued per output (virtual output
 //    queues, so no head-of-line blocking between outputs); each output serves its inputs round
 //    robin. The input buffer space returns to the upstream sender as a credit when the packet's
-//    tail has left, after the reverse channel's latency.
+//    tail has left, after the reverse channel's latency. A sender sees exactly the credits that
+//    have arrived by now; they are absorbed when it looks (to send, or to rate its load), and an
+//    event wakes it only when it is waiting for credits.
 //  * Store-and-forward: a packet is eligible at a switch when its tail has arrived plus the
 //    pipeline latency. Cut-through: when its head has arrived plus the pipeline latency; its tail
 //    can then not leave before the tail arrived plus the pipeline latency.
@@ -142,8 +144,10 @@ class Simulator {
   const Trace& trace() const { return trace_; }
 
   // Verifies every ledger and credit identity now; throws InvariantViolation naming the first
-  // broken one.
-  void check_invariants() const;
+  // broken one. Credits that have arrived by now are absorbed first.
+  void check_invariants();
+  // Absorbs every credit return that has arrived by now, so credit_states() is current.
+  void settle_credits();
 
  private:
   enum class PacketKind : std::uint8_t { kData, kAck, kRequest };
@@ -164,8 +168,16 @@ class Simulator {
     std::uint32_t head = kNone;
     std::uint32_t tail = kNone;
   };
+  struct PendingCredit {     // a credit return on its way back to a channel's sender
+    Time arrives;
+    std::uint32_t bytes;
+    bool operator>(const PendingCredit& o) const { return arrives > o.arrives; }
+  };
   struct Output {            // per channel, at its sending node
     Time busy_until = 0;
+    Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
+    Time next_credit = kNever;       // earliest pending credit arrival (kept here: a cheap check)
+    bool credit_blocked = false;     // the head packet waits for credits
     std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
     std::uint32_t rr_base = 0;       // round-robin ring of inputs with packets for this output
     std::uint32_t rr_head = 0;
@@ -191,12 +203,14 @@ class Simulator {
   void try_send(ChannelId c);
   void schedule_kick(ChannelId c, Time t);
   void release_input(ChannelId c, std::uint32_t bytes, Time when);
+  void absorb_credits(ChannelId c);
+  void wake_for_credits(ChannelId c, Time t);
   void deliver(std::uint32_t p, NodeId at);
   void complete(std::uint32_t m);
   void refill(std::uint32_t ep);
   void send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to);
   void enqueue(NodeId n, std::uint32_t input, std::uint32_t p);
-  std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) const;
+  std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand);
   std::uint32_t new_packet();
   void free_packet(std::uint32_t p);
   Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) {
@@ -214,6 +228,7 @@ class Simulator {
 
   std::vector<Output> out_;
   std::vector<CreditState> credit_;
+  std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, a min-heap by arrival
   std::vector<std::uint32_t> rr_;        // ring storage for all outputs
   std::vector<Queue> voqs_;
   std::vector<std::size_t> voq_base_;

@@ -35,6 +35,8 @@ struct Channel {
   std::uint32_t dst_port;     // index of this channel among dst's inputs
 };
 
+// Accessors taking ids do not check them (they sit on the engine's hot path); ids are validated
+// where they enter: connect(), check_node(), and the Simulator's message validation.
 class Topology {
  public:
   NodeId add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps = 0,
@@ -47,14 +49,14 @@ class Topology {
   std::size_t num_nodes() const { return nodes_.size(); }
   std::size_t num_channels() const { return channels_.size(); }
   std::size_t num_endpoints() const { return endpoints_.size(); }
-  const Node& node(NodeId id) const { return nodes_.at(id); }
-  const Channel& channel(ChannelId id) const { return channels_.at(id); }
-  const std::vector<ChannelId>& out_channels(NodeId id) const { return out_.at(id); }
-  const std::vector<ChannelId>& in_channels(NodeId id) const { return in_.at(id); }
+  const Node& node(NodeId id) const { return nodes_[id]; }
+  const Channel& channel(ChannelId id) const { return channels_[id]; }
+  const std::vector<ChannelId>& out_channels(NodeId id) const { return out_[id]; }
+  const std::vector<ChannelId>& in_channels(NodeId id) const { return in_[id]; }
   const std::vector<NodeId>& endpoints() const { return endpoints_; }
   // Index of an endpoint among endpoints (dense, 0..num_endpoints-1), or kNone for a switch.
-  std::uint32_t endpoint_index(NodeId id) const { return endpoint_index_.at(id); }
-  bool is_endpoint(NodeId id) const { return nodes_.at(id).kind == NodeKind::kEndpoint; }
+  std::uint32_t endpoint_index(NodeId id) const { return endpoint_index_[id]; }
+  bool is_endpoint(NodeId id) const { return nodes_[id].kind == NodeKind::kEndpoint; }
 
   void check_node(NodeId id, const char* what) const;
 
