@@ -4,6 +4,7 @@
 
 #include "arrays.h"
 #include "podsim/fabric/topology.h"
+#include "podsim/fabric/topology_io.h"
 
 namespace py = pybind11;
 using podsim::Topology;
@@ -17,6 +18,8 @@ void register_topology(py::module_& m) {
       .def("add_switch", &Topology::add_switch, py::arg("name"), py::arg("latency_ps"), py::arg("buffer_bytes"),
            py::arg("cut_through"), py::arg("max_ports") = 0)
       .def("connect", &Topology::connect, py::arg("a"), py::arg("b"), py::arg("rate_Bps"), py::arg("latency_ps"))
+      .def("save", [](const Topology& t, const std::string& path) { podsim::save_topology(t, path); }, py::arg("path"))
+      .def_static("load", [](const std::string& path) { return podsim::load_topology(path); }, py::arg("path"))
       .def_property_readonly("num_nodes", &Topology::num_nodes)
       .def_property_readonly("num_channels", &Topology::num_channels)
       .def_property_readonly("num_endpoints", &Topology::num_endpoints)

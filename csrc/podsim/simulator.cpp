@@ -546,6 +546,28 @@ void Simulator::complete(std::uint32_t m) {
   completed_.push_back(m);
   completion_pending_ = true;
   if (on_complete_) on_complete_(m, now_);
+  if (!message_callbacks_.empty()) {
+    const auto it = message_callbacks_.find(m);
+    if (it != message_callbacks_.end()) {
+      const CompletionCallback cb = std::move(it->second);
+      message_callbacks_.erase(it);
+      cb(m, now_);
+    }
+  }
+}
+
+std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                                CompletionCallback on_complete, Time delay_ps) {
+  const std::uint32_t m = add_message(src, dst, bytes, kind, delay_ps, tag);
+  if (on_complete) message_callbacks_.emplace(m, std::move(on_complete));
+  return m;
+}
+
+std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                                CompletionFn on_complete, void* ctx, Time delay_ps) {
+  CompletionCallback cb;
+  if (on_complete) cb = [on_complete, ctx](std::uint32_t msg, Time end) { on_complete(ctx, msg, end); };
+  return inject(src, dst, bytes, kind, tag, std::move(cb), delay_ps);
 }
 
 void Simulator::on_message_start(std::uint32_t m) {

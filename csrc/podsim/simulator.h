@@ -22,6 +22,7 @@
 #include <functional>
 #include <span>
 #include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 #include "podsim/config.h"
@@ -125,7 +126,18 @@ class Simulator {
   // Messages completed since the last call, in completion order.
   std::vector<std::uint32_t> take_completed();
   // Called for each completed message (id, end time), inside the event loop.
-  void set_completion_callback(std::function<void(std::uint32_t, Time)> cb) { on_complete_ = std::move(cb); }
+  using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
+  void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
+
+  // The embedding form of add_message: a message starting now (plus delay_ps) whose completion
+  // calls `on_complete(msg, end_ps)` from inside the event loop, at the completion time. The
+  // callback may inject further messages.
+  std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                       CompletionCallback on_complete, Time delay_ps = 0);
+  // The same with a C function pointer and a context pointer (for hosts that are not C++).
+  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time end_ps);
+  std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                       CompletionFn on_complete, void* ctx, Time delay_ps = 0);
 
   bool idle() const { return queue_.empty(); }
   std::uint64_t events() const { return events_; }
@@ -260,7 +272,8 @@ class Simulator {
   std::vector<std::uint32_t> completed_;
   bool stop_on_completion_ = false;
   bool completion_pending_ = false;
-  std::function<void(std::uint32_t, Time)> on_complete_;
+  CompletionCallback on_complete_;
+  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;  // only injected ones
   // Channels touched by the current event, verified after it in check mode.
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;

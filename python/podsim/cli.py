@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``podsim`` command."""
     parser = argparse.ArgumentParser(prog="podsim", description="Packet-level simulation of AI scale-up supernodes.")
     parser.add_argument("--version", action="version", version=f"podsim {podsim.__version__}")
+    parser.add_argument("--cmake-dir", action="store_true", help="print the CMake package directory (for find_package(podsim)) and exit")
+    parser.add_argument("--include-dir", action="store_true", help="print the C++ include directory and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="run a small all-to-all on a CloudMatrix-shaped Clos")
     demo.add_argument("--groups", type=int, default=2, choices=range(1, 49), metavar="N", help="groups of 16 endpoints (1-48)")
@@ -59,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.cmake_dir or args.include_dir:
+        root = Path(podsim.__file__).parent
+        print(root / "lib" / "cmake" / "podsim" if args.cmake_dir else root / "include")
+        return 0
     if args.command is None:
         args = parser.parse_args(["demo"])
     try:

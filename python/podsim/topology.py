@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,6 +137,21 @@ class Topology:
         if rate < 1.0:
             raise ValueError(f"rate_Bps: must be >= 1 byte/s, got {rate!r}")
         return self._core.connect(a, b, rate, v.integer(latency_ps, "latency_ps", 1))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fabric to a plain-text file that C++ hosts load with ``podsim::load_topology``
+        (see ``csrc/podsim/fabric/topology_io.h``); rates are kept exactly."""
+        self._core.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Topology:
+        """Read a fabric written by :meth:`save` (or by ``podsim export``)."""
+        topo = cls.__new__(cls)
+        topo._core = _core.Topology.load(os.fspath(path))
+        topo._ids = {name: i for i, name in enumerate(topo._core.node_names)}
+        if len(topo._ids) != topo.num_nodes:
+            raise ValueError(f"path: {os.fspath(path)!r} has duplicate node names")
+        return topo
 
     def _node(self, node: int, field: str) -> int:
         node = v.integer(node, field)

@@ -45,6 +45,8 @@ class Topology {
                     bool cut_through, std::uint32_t max_ports = 0);
   // Joins a and b by a link: two channels, a->b (the returned id) and b->a (the returned id + 1).
   ChannelId connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps);
+  // The same with the rate already in the engine's exact unit (milli-bytes per second).
+  ChannelId connect_exact(NodeId a, NodeId b, RateMilliBps rate, Time latency_ps);
 
   std::size_t num_nodes() const { return nodes_.size(); }
   std::size_t num_channels() const { return channels_.size(); }
