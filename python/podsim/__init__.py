@@ -35,6 +35,7 @@ from podsim.simulation import (
     simulate,
 )
 from podsim.topology import ChannelTable, Topology
+from podsim.systems import Comparison, Peak, System, compare, list_systems, system
 
 __version__ = "0.1.0"
 
@@ -43,15 +44,21 @@ __all__ = [
     "ROUTING",
     "ChannelStats",
     "ChannelTable",
+    "Comparison",
     "Deadlock",
     "Interrupted",
     "InvariantViolation",
     "Ledger",
     "MessageStats",
     "Messages",
+    "Peak",
     "Result",
     "Simulation",
+    "System",
     "Topology",
     "__version__",
+    "compare",
+    "list_systems",
     "simulate",
+    "system",
 ]

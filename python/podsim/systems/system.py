@@ -1,0 +1,105 @@
+"""The :class:`System`: a spec, the fabric built from it, and what can be computed about it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from podsim.systems import clos, graph, single_tier
+from podsim.systems import inventory as _inventory
+from podsim.systems import peak as _peak
+from podsim.systems.fabric import Fabric
+from podsim.systems.quantity import SpecError
+from podsim.systems.spec import SystemSpec, load_spec
+from podsim.topology import Topology
+
+_BUILDERS: dict[str, Callable[[SystemSpec], Fabric]] = {
+    "two-tier-clos": clos.build,
+    "single-tier": single_tier.build,
+}
+
+
+class System:
+    """A scale-up system built from a spec: its fabric graph, ranks, inventory and peak figures.
+
+    Pass it anywhere a fabric is expected (``podsim.simulate(system, messages)``).
+
+    Attributes:
+        name: system name (``"cloudmatrix384"``).
+        title: human-readable title.
+        spec: the validated :class:`~podsim.systems.spec.SystemSpec` (sourced values).
+        topology: the engine graph (:class:`podsim.Topology`).
+        ranks: endpoint node ids of the compute ranks in rank order (dies on CloudMatrix, GPUs on
+            NVL72/HGX); int64 array.
+        rank_group: per rank, the index of its scale-up node / compute tray / board; int64 array.
+        cpus: endpoint node ids of the CPUs on the scale-up fabric (may be empty); int64 array.
+    """
+
+    def __init__(self, spec: SystemSpec) -> None:
+        if not isinstance(spec, SystemSpec):
+            raise TypeError(f"spec: expected a SystemSpec, got {type(spec).__name__}")
+        fab = _BUILDERS[spec.builder](spec)
+        bad = graph.unreachable(fab.topology)
+        if bad is not None:
+            a, b = (fab.topology.names[i] for i in bad)
+            field, value = _blame(spec, fab.role[bad[0]])
+            raise SpecError(spec.file, field, f"= {value}: endpoint {a!r} cannot reach {b!r} through the switches")
+        self.spec = spec
+        self.name = spec.name
+        self.title = spec.title
+        self._fabric = fab
+        self.topology: Topology = fab.topology
+        self.ranks: np.ndarray = fab.rank_array()
+        self.rank_group: np.ndarray = np.asarray(fab.rank_group, dtype=np.int64)
+        self.cpus: np.ndarray = np.asarray(fab.cpus, dtype=np.int64)
+        self._inventory = _inventory.count(spec, fab)
+
+    def inventory(self) -> _inventory.Inventory:
+        """Counts of chips, dies, CPUs, switch chips and links per tier, optical modules, racks."""
+        return self._inventory
+
+    def peak(self) -> _peak.Peak:
+        """Peak compute, HBM, scale-up/out bandwidth, optics and power (see :mod:`podsim.systems.peak`)."""
+        return _peak.compute(self.spec, self._fabric, self._inventory)
+
+    def roles(self) -> np.ndarray:
+        """Role name of every node, indexed by node id (``"die"``, ``"gpu"``, ``"cpu"``, ``"l1"``, ...)."""
+        return np.asarray(self._fabric.role)
+
+    def __repr__(self) -> str:
+        inv = self._inventory
+        return f"System({self.name!r}: {inv.chips} chips, {inv.ranks} ranks, {inv.switch_chips} switch chips)"
+
+
+def _blame(spec: SystemSpec, role: str) -> tuple[str, Any]:
+    """The spec field that gives endpoints of ``role`` their links, and its value."""
+    if role == "cpu":
+        return "topology.cpu_link.links_per_l1", spec.topology["cpu_link"]["links_per_l1"].value
+    if "link_split" in spec.topology:
+        return "topology.link_split", list(spec.topology["link_split"].value)
+    return f"chips.{spec.chip_name}.scale_up_links", spec.chip["scale_up_links"].value
+
+
+def system(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> System:
+    """Build a shipped system by name, or a user's system from a ``.toml`` spec file.
+
+    Args:
+        name_or_path: one of :func:`list_systems` (``"cloudmatrix384"``, ``"gb300-nvl72"``, ...) or
+            a path to a spec file (which may ``extends`` a shipped system and define its own
+            ``[chips.*]``, ``[links.*]``, ``[transceivers.*]``, ``[switches.*]``).
+        overrides: ``{"dotted.field": value}``, value in the field's own unit; e.g.
+            ``{"chip.compute.bf16_dense": 752}`` (TFLOPS; 752 and 800 are listed alternatives and
+            keep their source), ``{"switches.ub-l1.latency": 200}`` (ns),
+            ``{"topology.cpu_link.links_per_l1": 2}``.
+
+    Raises:
+        ValueError: the spec is invalid; the message names the file, the field and the value.
+    """
+    if not isinstance(name_or_path, (str, Path)):
+        raise TypeError(f"name_or_path: expected a system name or a path, got {type(name_or_path).__name__}")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides: expected a mapping of dotted field paths to values, got {type(overrides).__name__}")
+    return System(load_spec(name_or_path, overrides))
