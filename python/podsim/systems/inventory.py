@@ -3,8 +3,8 @@
 Switch and link counts come from the built graph (node roles and channels), not from the spec's
 counts, so they double as a check of the builder. Optical modules are derived from the optical
 link tiers: each end of a link needs module capacity, and one module carries
-``electrical_lanes x lane_rate`` worth of links (hardware.md §1.6: a 400G module = 4 x 112 Gb/s
-= two 224 Gb/s UB links).
+``electrical_lanes x lane_rate_uni`` worth of links (hardware.md §1.6: a 400G module's four electrical
+lanes carry exactly two 224 Gb/s UB links).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Inventory:
 
 def modules_per_end(links: int, rate_Bps: float, module: dict[str, Any]) -> int:
     """Optical modules needed at one end of ``links`` links of ``rate_Bps`` (uni) each."""
-    capacity = module["electrical_lanes"].value * module["lane_rate"].si
+    capacity = module["electrical_lanes"].value * module["lane_rate_uni"].si
     if rate_Bps <= capacity * (1 + _RATE_SLACK):
         per_module = math.floor(capacity / rate_Bps * (1 + _RATE_SLACK))
         return math.ceil(links / per_module)

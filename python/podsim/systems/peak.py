@@ -9,8 +9,8 @@ How each figure is counted (the same way the CloudMatrix paper, SemiAnalysis and
   910C die-to-die link and the switch-to-switch tier are not counted: they are not the chips'
   scale-up ports.
 * **compute**: chips x dense per-chip rate (no sparsity).
-* **HBM bandwidth**: chips x stacks x bus bits per stack x Gb/s per pin / 8 (read + write share
-  the bus, so there is no uni/bidi split). **HBM capacity**: chips x stacks x capacity per stack.
+* **HBM bandwidth**: chips x stacks x bus bits per stack x Gb/s per pin / 8. HBM is a
+  half-duplex bus: the figure is the rate in the one direction it carries at a time (uni). **HBM capacity**: chips x stacks x capacity per stack.
 * **scale-out**: chips x per-chip NIC rate, uni.
 * **power**: the spec's system (all-in) figure; per-watt values divide by it.
 """
@@ -37,7 +37,7 @@ class Peak:
         bf16_flops, fp8_flops, fp4_flops: dense tensor FLOP/s of the whole system.
         int8_ops: dense INT8 OP/s of the whole system.
         hbm_capacity_bytes: HBM capacity, bytes (GB = 1e9).
-        hbm_bandwidth_Bps: HBM bandwidth, bytes/s (read and write share it).
+        hbm_bandwidth_uni_Bps: HBM bandwidth, bytes/s (half-duplex: reads or writes at a time).
         scale_up_uni_Bps, scale_up_bidi_Bps: scale-up bandwidth, one direction / both summed.
         scale_out_uni_Bps: scale-out (NIC) bandwidth, one direction.
         transceivers, transceivers_scale_up, transceivers_scale_out: optical modules.
@@ -52,7 +52,7 @@ class Peak:
     fp4_flops: float | None
     int8_ops: float | None
     hbm_capacity_bytes: float
-    hbm_bandwidth_Bps: float
+    hbm_bandwidth_uni_Bps: float
     scale_up_uni_Bps: float
     scale_up_bidi_Bps: float
     scale_out_uni_Bps: float | None
@@ -63,7 +63,7 @@ class Peak:
     chip_power_W: float
 
     #: Fields that are system totals and so have per-chip and per-watt forms.
-    RATES: ClassVar[tuple[str, ...]] = ("bf16_flops", "fp8_flops", "fp4_flops", "int8_ops", "hbm_capacity_bytes", "hbm_bandwidth_Bps",
+    RATES: ClassVar[tuple[str, ...]] = ("bf16_flops", "fp8_flops", "fp4_flops", "int8_ops", "hbm_capacity_bytes", "hbm_bandwidth_uni_Bps",
              "scale_up_uni_Bps", "scale_up_bidi_Bps", "scale_out_uni_Bps")
 
     def per_chip(self) -> dict[str, float | None]:
@@ -112,7 +112,7 @@ def compute(spec: SystemSpec, fab: Fabric, inv: Inventory) -> Peak:
         fp4_flops=chips * comp["fp4_dense"].si if "fp4_dense" in comp else None,
         int8_ops=int8,
         hbm_capacity_bytes=chips * hbm["stacks"].value * hbm["capacity_per_stack"].si,
-        hbm_bandwidth_Bps=chips * pins * hbm["gbps_per_pin"].value * 1e9 / 8,
+        hbm_bandwidth_uni_Bps=chips * pins * hbm["gbps_per_pin"].value * 1e9 / 8,
         scale_up_uni_Bps=scale_up_uni,
         scale_up_bidi_Bps=2 * scale_up_uni,
         scale_out_uni_Bps=None if out is None else chips * out.si,

@@ -91,13 +91,13 @@ _CHIP = {
             "bus_bits_per_stack": _Q("bits", integer=True),
             "gbps_per_pin": _Q("pin_rate"),
             "capacity_per_stack": _Q("bytes"),
-            "bandwidth_quoted": _Q("bandwidth", optional=True),
+            "bandwidth_quoted_uni": _Q("bandwidth", optional=True),
         },
         optional=True,
     ),
 }
 _LINK = {"title": _Str(), "rate_uni": _Q("bandwidth")}
-_TRANSCEIVER = {"title": _Str(), "rate": _Q("bandwidth"), "electrical_lanes": _COUNT, "lane_rate": _Q("bandwidth")}
+_TRANSCEIVER = {"title": _Str(), "rate_uni": _Q("bandwidth"), "electrical_lanes": _COUNT, "lane_rate_uni": _Q("bandwidth")}
 _SWITCH = {
     "title": _Str(),
     "ports": _COUNT,
@@ -308,16 +308,16 @@ def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
     if "int8_dense" in compute and "int8_per_bf16" in compute:
         raise SpecError(file, f"{where}.compute.int8_per_bf16", "give int8_dense or int8_per_bf16, not both")
     hbm = chip.get("hbm")
-    if hbm and "bandwidth_quoted" in hbm:
+    if hbm and "bandwidth_quoted_uni" in hbm:
         pins = hbm["stacks"].value * hbm["bus_bits_per_stack"].value
         computed = pins * hbm["gbps_per_pin"].value * 1e9 / 8  # B/s
-        quoted = hbm["bandwidth_quoted"].si
+        quoted = hbm["bandwidth_quoted_uni"].si
         if abs(computed - quoted) > HBM_QUOTE_TOLERANCE * quoted:
             raise SpecError(
                 file,
                 f"{where}.hbm.gbps_per_pin",
                 f"stacks x bus bits x {hbm['gbps_per_pin'].value} Gb/s = {computed / 1e12:.3f} TB/s, "
-                f"more than {HBM_QUOTE_TOLERANCE:.0%} from bandwidth_quoted {quoted / 1e12:.3f} TB/s",
+                f"more than {HBM_QUOTE_TOLERANCE:.0%} from bandwidth_quoted_uni {quoted / 1e12:.3f} TB/s",
             )
 
 
