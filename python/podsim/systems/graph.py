@@ -131,8 +131,9 @@ def unreachable(topology: Topology) -> tuple[int, int] | None:
             touching.setdefault(int(s), root(int(d)))
     lonely = [int(e) for e in eps if int(e) not in touching]
     if lonely:
-        other = next(int(e) for e in eps if int(e) != lonely[0])
-        return lonely[0], other
+        a = lonely[0]
+        direct = set(ch.dst[ch.src == a].tolist()) | {a}
+        return a, next(int(e) for e in eps if int(e) not in direct)
     first = int(eps[0])
     for e in eps[1:]:
         if touching[int(e)] != touching[first]:

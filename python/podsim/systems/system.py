@@ -46,7 +46,7 @@ class System:
         if bad is not None:
             a, b = (fab.topology.names[i] for i in bad)
             field, value = _blame(spec, fab.role[bad[0]])
-            raise SpecError(spec.file, field, f"= {value}: endpoint {a!r} cannot reach {b!r} through the switches")
+            raise SpecError(spec.file, field, f"value {value}: endpoint {a!r} cannot reach {b!r} (no route through the switches)")
         self.spec = spec
         self.name = spec.name
         self.title = spec.title
