@@ -95,7 +95,16 @@ def test_hop_counts(cm: podsim.System, nvl: podsim.System) -> None:
     hist = hop_histogram(cm.topology, cm.ranks)
     # Ordered rank pairs: 0 switches (same NPU), 1 (same node), 3 (other node).
     assert hist == {0: 768, 1: 48 * 16 * 14, 3: 768 * (768 - 16)}
-    assert hop_histogram(nvl.topology, nvl.ranks) == {1: 72 * 71}
+    assert hop_histogram(nvl.topology, nvl.ranks) == {1: 72 * 71} == nvl.hop_histogram()
+
+
+def test_system_fact_methods(nvl: podsim.System) -> None:
+    assert nvl.path_count("gpu00", "gpu13") == (2, 18) == nvl.path_count(int(nvl.ranks[0]), int(nvl.ranks[13]))
+    assert nvl.bisection_bandwidth_uni() == pytest.approx(36 * 18 * 50e9)
+    with pytest.raises(ValueError, match="a: node id"):
+        nvl.path_count(10_000, 0)
+    with pytest.raises(TypeError, match="b: expected a node id or name"):
+        nvl.path_count(0, 1.5)  # type: ignore[arg-type]
 
 
 def test_bisection(cm: podsim.System, nvl: podsim.System) -> None:

@@ -65,6 +65,31 @@ class System:
         """Peak compute, HBM, scale-up/out bandwidth, optics and power (see :mod:`podsim.systems.peak`)."""
         return _peak.compute(self.spec, self._fabric, self._inventory)
 
+    def path_count(self, a: int | str, b: int | str) -> tuple[int, int]:
+        """(channels on a minimal path, number of distinct minimal paths) from ``a`` to ``b``.
+
+        ``a``/``b`` are node ids or names (``"node00/npu0/die0"``); counted on the built graph.
+        """
+        return graph.path_count(self.topology, self._node(a, "a"), self._node(b, "b"))
+
+    def hop_histogram(self) -> dict[int, int]:
+        """{switches crossed: ordered rank pairs} over all pairs of ranks, from the built graph."""
+        return graph.hop_histogram(self.topology, self.ranks)
+
+    def bisection_bandwidth_uni(self) -> float:
+        """Max-flow rate, B/s one direction, from the first half of the ranks to the second half
+        (ranks are in node order, so whole nodes/trays sit on each side)."""
+        return graph.bisection_bandwidth(self.topology, self.ranks)
+
+    def _node(self, node: int | str, field: str) -> int:
+        if isinstance(node, str):
+            return self.topology.id_of(node)
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)):
+            raise TypeError(f"{field}: expected a node id or name, got {type(node).__name__}")
+        if not 0 <= int(node) < self.topology.num_nodes:
+            raise ValueError(f"{field}: node id must be in [0, {self.topology.num_nodes - 1}], got {node}")
+        return int(node)
+
     def roles(self) -> np.ndarray:
         """Role name of every node, indexed by node id (``"die"``, ``"gpu"``, ``"cpu"``, ``"l1"``, ...)."""
         return np.asarray(self._fabric.role)
