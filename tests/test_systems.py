@@ -163,6 +163,15 @@ def test_cloudmatrix_extra_figures(cm: podsim.System) -> None:
     assert nv.fp4_flops == pytest.approx(1080e15) and nv.transceivers_scale_up == 0 and nv.transceivers is None
 
 
+def test_rank_memory(cm: podsim.System, nvl: podsim.System) -> None:
+    die = cm.rank_memory
+    assert (die.type, die.stacks, die.gbps_per_pin) == ("HBM2E", 4, 3.125)
+    assert die.bandwidth_uni_Bps == pytest.approx(1.6e12) and die.capacity_bytes == pytest.approx(64e9)
+    assert die.bandwidth_uni_Bps * len(cm.ranks) == pytest.approx(cm.peak().hbm_bandwidth_uni_Bps)
+    gpu = nvl.rank_memory
+    assert (gpu.type, gpu.stacks) == ("HBM3E", 8) and gpu.bandwidth_uni_Bps == pytest.approx(8e12)
+
+
 def test_user_system_file(tmp_path: Path) -> None:
     """A user's own system: a new chip and link on a small two-tier Clos, next to shipped parts."""
     path = tmp_path / "mini.toml"

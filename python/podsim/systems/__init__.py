@@ -11,6 +11,7 @@ from __future__ import annotations
 from podsim.systems.compare import Comparison, compare
 from podsim.systems.graph import bisection_bandwidth, hop_histogram, minimal_paths, path_count
 from podsim.systems.inventory import Inventory
+from podsim.systems.memory import RankMemory
 from podsim.systems.peak import Peak
 from podsim.systems.quantity import Quantity, SpecError
 from podsim.systems.spec import SystemSpec, list_systems, load_spec, quantities
@@ -21,6 +22,7 @@ __all__ = [
     "Inventory",
     "Peak",
     "Quantity",
+    "RankMemory",
     "SpecError",
     "System",
     "SystemSpec",

@@ -12,6 +12,7 @@ from podsim.systems import clos, graph, single_tier
 from podsim.systems import inventory as _inventory
 from podsim.systems import peak as _peak
 from podsim.systems.fabric import Fabric
+from podsim.systems.memory import RankMemory, rank_memory
 from podsim.systems.quantity import SpecError
 from podsim.systems.spec import SystemSpec, load_spec
 from podsim.topology import Topology
@@ -56,14 +57,27 @@ class System:
         self.rank_group: np.ndarray = np.asarray(fab.rank_group, dtype=np.int64)
         self.cpus: np.ndarray = np.asarray(fab.cpus, dtype=np.int64)
         self._inventory = _inventory.count(spec, fab)
+        self._memory = rank_memory(spec)
 
     def inventory(self) -> _inventory.Inventory:
         """Counts of chips, dies, CPUs, switch chips and links per tier, optical modules, racks."""
         return self._inventory
 
     def peak(self) -> _peak.Peak:
-        """Peak compute, HBM, scale-up/out bandwidth, optics and power (see :mod:`podsim.systems.peak`)."""
+        """Peak compute, HBM, scale-up/out bandwidth, optics and power, from counts x rates.
+
+        Scale-up bandwidth is counted the way the CloudMatrix paper, SemiAnalysis and NVIDIA count
+        it: the rates of the compute ranks' own links into the switch fabric, summed over ranks
+        (per-NPU UB ports x port rate x NPUs; 18 NVLinks x 50 GB/s x GPUs), ``uni`` one direction,
+        ``bidi`` = 2 x uni. CPU links, the 910C die-to-die link and switch-to-switch links are not
+        counted. Details: :mod:`podsim.systems.peak`.
+        """
         return _peak.compute(self.spec, self._fabric, self._inventory)
+
+    @property
+    def rank_memory(self) -> RankMemory:
+        """HBM owned by each rank (910C die: 4 of the package's 8 stacks; a GPU: all of them)."""
+        return self._memory
 
     def path_count(self, a: int | str, b: int | str) -> tuple[int, int]:
         """(channels on a minimal path, number of distinct minimal paths) from ``a`` to ``b``.
