@@ -47,31 +47,31 @@ def build(spec: SystemSpec) -> Fabric:
     up_lat = time_ps(top["uplink"]["latency"], 1)
     die_lat = top.get("die_link", {}).get("latency")
 
+    if n_cpus:
+        cpu_rate = spec.cpu["scale_up_bandwidth_uni"].si / (n_l1 * cpu_links)
+        cpu_lat = time_ps(top["cpu_link"]["latency"], 1)
     fab = Fabric(chips=nodes * per_node)
     if "transceiver" in top["uplink"]:
         fab.optical[tier_name("l1", "l2")] = top["uplink"]["transceiver"]
     if "transceiver" in top["rank_link"]:
         fab.optical[tier_name(rank_role(chip), "l1")] = top["rank_link"]["transceiver"]
-    wn, wp, wl2 = width(nodes), width(n_l1), width(n_l2)
+    wn, wc, wp, wl2 = width(nodes), width(per_node), width(n_l1), width(n_l2)
     l1_of_node: list[list[int]] = []
     for n in range(nodes):
         node = f"node{n:0{wn}d}"
-        l1 = [fab.switch(f"{node}/l1sw{k}", "l1", l1_sw) for k in range(n_l1)]
+        l1 = [fab.switch(f"{node}/l1sw{k:0{wp}d}", "l1", l1_sw) for k in range(n_l1)]
         l1_of_node.append(l1)
         for c in range(per_node):
-            for r in fab.add_chip(f"{node}/npu{c}" if chip["kind"] == "npu" else f"{node}/{chip['kind']}{c}", chip, n, die_lat, file):
+            for r in fab.add_chip(f"{node}/{chip['kind']}{c:0{wc}d}", chip, n, die_lat, file):
                 for s in l1:
                     for _ in range(links_each):
                         fab.topology.connect(r, s, rate_Bps=rank_rate, latency_ps=rank_lat)
-        if n_cpus:
-            cpu_rate = spec.cpu["scale_up_bandwidth_uni"].si / (n_l1 * cpu_links)
-            cpu_lat = time_ps(top["cpu_link"]["latency"], 1)
-            for c in range(n_cpus):
-                cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links)
-                fab.cpus.append(cpu)
-                for s in l1:
-                    for _ in range(cpu_links):
-                        fab.topology.connect(cpu, s, rate_Bps=cpu_rate, latency_ps=cpu_lat)
+        for c in range(n_cpus):
+            cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links)
+            fab.cpus.append(cpu)
+            for s in l1:
+                for _ in range(cpu_links):
+                    fab.topology.connect(cpu, s, rate_Bps=cpu_rate, latency_ps=cpu_lat)
     for k in range(n_l1):
         for j in range(n_l2):
             l2 = fab.switch(f"plane{k:0{wp}d}/l2sw{j:0{wl2}d}", "l2", l2_sw)
