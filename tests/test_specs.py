@@ -220,3 +220,28 @@ def test_no_headline_aggregate_is_a_literal() -> None:
         for i, line in enumerate(path.read_text().splitlines(), 1):
             m = re.search(r"value = ([\d.]+)", line)
             assert not (m and headline.fullmatch(m.group(1))), f"{path}:{i}: {line.strip()}"
+
+
+#: Source keys of the hardware reference's index (hardware.md §0); other sources must point into it
+#: by section ("hardware.md §2.3 (...)") or be "assumption".
+REFERENCE_KEYS = {"CM-v2", "CM-v3", "SA-CM384", "TH-2025", "WP-SuperPod", "CN-notes", "CANN-ini", "NV-GB200",
+                  "NV-GB300", "NV-H200", "NV-BU", "NV-GB200-blog", "Ramulator2", "DRAMsim3", "JEDEC-HBM3",
+                  "Samsung-HBM2E"}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_source_keys_point_into_the_reference(name: str) -> None:
+    for path, q in quantities(load_spec(name)).items():
+        ok = q.source in REFERENCE_KEYS or q.source.startswith("hardware.md §") or q.source == "assumption"
+        assert ok, f"{path}: source {q.source!r}"
+        assert (q.source == "assumption") == (q.evidence == "assumption"), path
+
+
+def test_sa_variant_differs_only_in_the_ub_link() -> None:
+    """The whole gap between 301 and 269 TB/s is the link type: every other value is identical."""
+    paper, sa = quantities(load_spec("cloudmatrix384")), quantities(load_spec("cloudmatrix384-sa"))
+    only_paper = {k for k in paper if k not in sa or paper[k] != sa[k]}
+    only_sa = {k for k in sa if k not in paper or paper[k] != sa[k]}
+    assert only_paper == {"links.ub-224g.rate_uni"}
+    assert only_sa == {"links.ub-sa-200g.rate_uni"}
+    assert load_spec("cloudmatrix384-sa").topology["rank_link"]["link"] == "ub-sa-200g"
