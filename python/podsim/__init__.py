@@ -36,6 +36,7 @@ from podsim.simulation import (
     simulate,
 )
 from podsim.topology import ChannelTable, Topology
+from podsim.systems import Comparison, Peak, System, compare, list_systems, system
 
 __version__ = "0.1.0"
 
@@ -44,17 +45,23 @@ __all__ = [
     "ROUTING",
     "ChannelStats",
     "ChannelTable",
+    "Comparison",
     "Deadlock",
     "Interrupted",
     "InvariantViolation",
     "Ledger",
     "MessageStats",
     "Messages",
+    "Peak",
     "Result",
     "Simulation",
+    "System",
     "Topology",
     "TransmissionTrace",
     "__version__",
+    "compare",
     "fabrics",
+    "list_systems",
     "simulate",
+    "system",
 ]

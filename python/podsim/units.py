@@ -37,7 +37,7 @@ def format_bytes(n: float) -> str:
 
 
 def format_rate(bytes_per_s: float, direction: str) -> str:
-    """``2.688e14, 'bidi' -> '268.8 TB/s bidi'``: decimal prefixes, with the direction spelled out."""
+    """``1.5e12, 'uni' -> '1.5 TB/s uni'``: decimal prefixes, with the direction spelled out."""
     if direction not in ("uni", "bidi"):
         raise ValueError(f"direction: must be 'uni' or 'bidi', got {direction!r}")
     for unit, scale in (("PB/s", 1e15), ("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
