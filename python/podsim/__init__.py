@@ -35,6 +35,7 @@ from podsim.simulation import (
     simulate,
 )
 from podsim.topology import ChannelTable, Topology
+from podsim import workloads
 
 __version__ = "0.1.0"
 
