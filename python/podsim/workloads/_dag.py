@@ -100,8 +100,11 @@ class Template:
         self.steps = 0
         self._cols: list[tuple[np.ndarray, ...]] = []
         self._deps: list[np.ndarray] = []
-        # Latest message into each rank: what a rank forwards or reduces in its next round.
+        # Latest message into each rank (the data its next send forwards or reduces) and each rank's
+        # latest send (program order), for round().
         self._last_in = np.full(n, -1, dtype=np.int64)
+        self._last_out = np.full(n, -1, dtype=np.int64)
+        self._unsent = np.zeros(n, dtype=bool)  # received since its last send
 
     def add(self, src: Any, dst: Any, lo: Any, hi: Any, phase: str, step: Any = None) -> np.ndarray:
         """Append messages ``src -> dst`` carrying units ``[lo, hi)``; returns their template ids.
@@ -131,15 +134,26 @@ class Template:
     def round(self, src: Any, dst: Any, lo: Any, hi: Any, phase: str) -> np.ndarray:
         """Append one round of a step-synchronous algorithm (each rank receives at most once).
 
-        Each message depends on the latest earlier message into its sender: the data a ring or
-        recursive-halving step forwards is exactly what arrived in the sender's previous round.
+        A rank's send waits for the latest message into it (the data a ring or recursive-halving
+        step forwards) and for its own previous send (steps run in program order, as with
+        MPI_Sendrecv). Together these make every earlier message into the sender an ancestor, so
+        a send that carries data received several steps ago (recursive doubling, the unfold of
+        non-power-of-two ranks, a hierarchical all-gather) still waits for all of it.
         """
-        ids = self.add(src, dst, lo, hi, phase)
         src = np.asarray(src, dtype=np.int64).reshape(-1)
-        prev = self._last_in[src]
-        has = prev >= 0
-        self.depend(prev[has], ids[has])
-        self._last_in[np.asarray(dst, dtype=np.int64).reshape(-1)] = ids
+        dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+        if np.any(self._unsent[dst] & ~np.isin(dst, src)):
+            # A rank receiving twice without sending in between would lose the first message
+            # from its later sends' ancestry; no built-in algorithm does this.
+            raise RuntimeError("Template.round: a rank receives twice without sending in between")
+        ids = self.add(src, dst, lo, hi, phase)
+        for prev in (self._last_in[src], self._last_out[src]):
+            has = prev >= 0
+            self.depend(prev[has], ids[has])
+        self._last_out[src] = ids
+        self._unsent[src] = False
+        self._last_in[dst] = ids
+        self._unsent[dst] = True
         return ids
 
     def columns(self) -> tuple[np.ndarray, ...]:
