@@ -525,3 +525,18 @@ def test_moe_phases_on_the_engine() -> None:
     assert comb.start_ps >= disp.start_ps + delay and st.time_s * 1e12 >= disp.latency_s * 1e12 + delay
     assert comb.bytes / disp.bytes == pytest.approx(14336 / 7456)
     assert 0 < disp.rank_send_Bps.max() <= RATE and 0 < comb.rank_send_Bps.max() <= RATE
+
+
+def test_gating_is_successive_sampling_without_replacement() -> None:
+    from podsim.workloads.moe import _gate
+
+    tokens = 60_000
+    chosen, prob = _gate(np.random.default_rng(4), tokens, 4, 2, 2.0)
+    assert np.all(chosen[:, 0] != chosen[:, 1])
+    got = np.bincount(chosen[:, 0] * 4 + chosen[:, 1], minlength=16).reshape(4, 4) / tokens
+    exact = prob[:, None] * prob[None, :] / (1 - prob[:, None])
+    np.fill_diagonal(exact, 0)
+    sigma = np.sqrt(exact * (1 - exact) / tokens)
+    assert np.all(np.abs(got - exact) <= 5 * sigma + 1e-12)
+    eight, _ = _gate(np.random.default_rng(5), 5000, 256, 8, 1.2)
+    assert np.all(np.diff(np.sort(eight, axis=1), axis=1) > 0)  # top-8 distinct per token

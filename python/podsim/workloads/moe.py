@@ -5,7 +5,8 @@ Model (each assumption is a parameter where it matters):
 * Every EP rank (one NPU die on CloudMatrix 384, one GPU on NVL72) holds ``tokens_per_rank``
   tokens. Each token picks ``top_k`` distinct routed experts; expert ``e`` is picked with
   probability proportional to ``(popularity_rank(e) + 1) ** -skew`` (Zipf; ``skew = 0`` is
-  uniform), sampled without replacement with the Gumbel-top-k trick. Which experts are hot is a
+  uniform), sampled successively without replacement. Tokens are independent: real gating is
+  correlated across tokens and layers, which this does not model. Which experts are hot is a
   seeded random permutation, so hot experts do not all sit on the first ranks.
 * Expert slots (``num_experts`` routed experts plus ``redundant_experts`` extra copies of the
   hottest experts, as EPLB does) are laid out in contiguous balanced blocks over the first
@@ -39,9 +40,6 @@ from podsim.workloads.workload import Workload
 
 #: Bytes per element of the dtypes a token can travel in.
 DTYPE_BYTES = {"int8": 1, "fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
-
-#: Token-expert scores handled per Gumbel-top-k block: bounds temporary memory to ~32 MB.
-_BLOCK_SCORES = 1 << 22
 
 
 def token_bytes(
@@ -82,18 +80,30 @@ def token_bytes(
 
 
 def _gate(rng: np.random.Generator, tokens: int, experts: int, top_k: int, skew: float) -> tuple[np.ndarray, np.ndarray]:
-    """``top_k`` distinct experts per token (tokens × top_k) and each expert's probability."""
+    """``top_k`` distinct experts per token (tokens × top_k) and each expert's probability.
+
+    Successive sampling without replacement, one column at a time by inverse CDF: a point drawn
+    in the mass of the experts not yet taken is mapped back onto the full CDF by skipping the
+    taken experts' intervals in ascending order. O(tokens × top_k²), no tokens × experts matrix.
+    """
     popularity = rng.permutation(experts)
     prob = (popularity + 1.0) ** -skew
     prob /= prob.sum()
-    logp = np.log(prob).astype(np.float32)
+    cdf = np.cumsum(prob)
+    cdf[-1] = 1.0
+    begin = cdf - prob
     out = np.empty((tokens, top_k), dtype=np.int64)
-    block = max(1, _BLOCK_SCORES // experts)
-    for lo in range(0, tokens, block):
-        hi = min(tokens, lo + block)
-        # Gumbel-top-k: the k largest of log p + Gumbel noise are a sample without replacement.
-        keys = logp - np.log(-np.log(rng.random((hi - lo, experts), dtype=np.float32) + np.float32(1e-38)))
-        out[lo:hi] = np.argpartition(keys, experts - top_k, axis=1)[:, experts - top_k:]
+    for j in range(top_k):
+        rows = np.arange(tokens)
+        while len(rows):
+            taken = np.sort(out[rows, :j], axis=1)
+            x = rng.random(len(rows)) * (1.0 - prob[taken].sum(axis=1))
+            for c in range(j):
+                x += np.where(begin[taken[:, c]] <= x, prob[taken[:, c]], 0.0)
+            pick = np.minimum(np.searchsorted(cdf, x, side="right"), experts - 1)
+            out[rows, j] = pick
+            # Rounding can land a point on a taken expert's interval edge: draw those rows again.
+            rows = rows[(taken == pick[:, None]).any(axis=1)]
     return out, prob
 
 
