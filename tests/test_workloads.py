@@ -28,6 +28,24 @@ def star(n: int, *, buffer_bytes: int = 1 << 20) -> tuple[podsim.Topology, np.nd
     return t, eps
 
 
+def clos(leaves: int, hosts: int, spines: int) -> tuple[podsim.Topology, np.ndarray, np.ndarray]:
+    """A two-level Clos: ``hosts`` endpoints per leaf, every leaf linked to every spine at
+    ``hosts / spines`` times the host rate (full bisection). Returns topology, ranks, leaf per rank."""
+    t = podsim.Topology()
+    top = [t.add_switch(f"spine{k}", latency_ps=SWITCH_PS, buffer_bytes=1 << 20) for k in range(spines)]
+    ranks, group = [], []
+    for leaf in range(leaves):
+        sw = t.add_switch(f"leaf{leaf}", latency_ps=SWITCH_PS, buffer_bytes=1 << 20)
+        for k in top:
+            t.connect(sw, k, rate_Bps=RATE * hosts / spines, latency_ps=LINK_PS)
+        for h in range(hosts):
+            e = t.add_endpoint(f"leaf{leaf}/h{h}")
+            t.connect(e, sw, rate_Bps=RATE, latency_ps=LINK_PS)
+            ranks.append(e)
+            group.append(leaf)
+    return t, np.array(ranks), np.array(group)
+
+
 class FakeSystem:
     """Duck-typed stand-in for podsim's System: n ranks on a star, groups of ``g``."""
 
@@ -335,6 +353,26 @@ def test_other_all_reduce_algorithms_run_and_respect_link_rate(algorithm: str) -
     assert st.time_s * 1e12 == pytest.approx(res.messages.delivered_ps.max() - res.messages.start_ps.min())
     assert st.busbw_Bps == pytest.approx(st.algbw_Bps * 2 * 7 / 8)
     assert sum(p.messages for p in st.phases.values()) == len(wl)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda r, g: W.all_reduce(r, 1 << 18, algorithm="hierarchical", groups=g, chunks=2),
+        lambda r, g: W.all_reduce(r, 1 << 18, algorithm="rhd"),
+        lambda r, g: W.all_to_all(r, 1 << 14),
+        lambda r, g: W.moe(r, 16, seed=2),
+        lambda r, g: W.synthetic(r, "bisection", message_bytes=4096, load=0.5, duration_s=5e-6, rate_Bps=RATE),
+    ],
+)
+def test_workloads_complete_on_a_two_level_clos(make) -> None:
+    t, ranks, group = clos(4, 4, 2)
+    wl = make(ranks, group)
+    res = podsim.simulate(t, wl, routing="adaptive")
+    st = wl.evaluate(res)
+    assert res.complete and res.ledger.balanced and st.time_s > 0
+    assert sum(p.messages for p in st.phases.values()) == len(wl)
+    assert int(res.ledger.delivered_bytes.sum()) == wl.total_bytes
 
 
 def test_evaluate_checks_the_result_and_offsets() -> None:
