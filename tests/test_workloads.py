@@ -55,18 +55,21 @@ class FakeSystem:
         self.name = f"toy{n}"
 
 
-def sent(wl: W.Workload, mask: np.ndarray | None = None) -> np.ndarray:
-    """Payload bytes sent per rank (rank order; the tests' rank ids are ascending)."""
-    pos = np.searchsorted(wl.ranks, wl.src)
-    w = wl.size.astype(float) if mask is None else np.where(mask, wl.size, 0).astype(float)
+def per_rank(wl: W.Workload, side: str, mask: np.ndarray | None = None) -> np.ndarray:
+    """Payload bytes per rank (rank order; the tests' rank ids ascend) by ``side`` "src" or "dst"."""
+    pos = np.searchsorted(wl.ranks, getattr(wl, side))
+    w = np.where(True if mask is None else mask, wl.size, 0).astype(float)
     return np.bincount(pos, weights=w, minlength=len(wl.ranks))
+
+
+def sent(wl: W.Workload, mask: np.ndarray | None = None) -> np.ndarray:
+    """Payload bytes sent per rank."""
+    return per_rank(wl, "src", mask)
 
 
 def received(wl: W.Workload, mask: np.ndarray | None = None) -> np.ndarray:
-    """Payload bytes received per rank (rank order)."""
-    pos = np.searchsorted(wl.ranks, wl.dst)
-    w = wl.size.astype(float) if mask is None else np.where(mask, wl.size, 0).astype(float)
-    return np.bincount(pos, weights=w, minlength=len(wl.ranks))
+    """Payload bytes received per rank."""
+    return per_rank(wl, "dst", mask)
 
 
 def in_phase(wl: W.Workload, name: str) -> np.ndarray:
@@ -313,6 +316,11 @@ def test_binary_tree_is_a_balanced_tree() -> None:
         (lambda: W.moe([0, 1], 4, shared_expert_ranks=2), ValueError, "shared_expert_ranks"),
         (lambda: W.moe([0, 1], 4, dedup=1), TypeError, "dedup"),
         (lambda: W.token_bytes(dtype="int4"), ValueError, "dtype"),
+        (lambda: W.moe([0, 1], 4, combine_dtype="fp4"), ValueError, "combine_dtype"),
+        (lambda: W.moe([0, 1], 4, dispatch_bytes=0), ValueError, "dispatch_bytes"),
+        (lambda: W.moe([0, 1], 4, compute_delay_ps=[1, 2, 3]), ValueError, "compute_delay_ps"),
+        (lambda: W.synthetic([0, 1], "hotspot", message_bytes=64, load=0.5, duration_s=1e-6, rate_Bps=1e9, hot_fraction=2), ValueError, "hot_fraction"),
+        (lambda: W.point_to_point([0, 1], pattern="bandwidth", iterations=4, window=5), ValueError, "window"),
         (lambda: W.point_to_point([0, 1], peer=0), ValueError, "peer"),
         (lambda: W.point_to_point([0, 1], pattern="ping_pong", kind="read"), ValueError, "kind"),
         (lambda: W.point_to_point([0, 1], pattern="flood"), ValueError, "pattern"),
@@ -472,6 +480,14 @@ def test_synthetic_uniform_below_saturation_is_accepted() -> None:
 
 
 # --- MoE ---------------------------------------------------------------------------------------
+
+
+def test_moe_dtypes_set_bytes_per_token() -> None:
+    bf16 = W.moe(np.arange(8), 8, dispatch_dtype="bf16", combine_dtype="fp32", seed=1)
+    assert bf16.info["dispatch_bytes_per_token"] == 2 * 7168 + 8 * 8
+    assert bf16.info["combine_bytes_per_token"] == 4 * 7168
+    given = W.moe(np.arange(8), 8, hidden=4096, dispatch_bytes=4200, seed=1)
+    assert given.info["dispatch_bytes_per_token"] == 4200 and given.info["combine_bytes_per_token"] == 8192
 
 
 def test_token_bytes_closed_forms() -> None:

@@ -158,8 +158,6 @@ class Template:
 
     def columns(self) -> tuple[np.ndarray, ...]:
         """``(src, dst, lo, hi, step, phase, deps)`` over all messages added so far."""
-        if not self._cols:
-            raise ValueError("ranks: this collective needs no messages for the given ranks")
         cols = tuple(np.concatenate(c) for c in zip(*self._cols))
         deps = np.concatenate(self._deps) if self._deps else np.zeros((0, 2), dtype=np.int64)
         return (*cols, deps)

@@ -68,9 +68,13 @@ def _ring_rounds(t: Template, rings: np.ndarray, seg_lo: np.ndarray, width: int,
         t.round(src, dst, lo, lo + width, phase)
 
 
+def _phases(op: str) -> tuple[str, ...]:
+    """Phase names of a ring or recursive halving/doubling ``op``: an all-reduce is two."""
+    return ("reduce_scatter", "all_gather") if op == "all_reduce" else (op,)
+
+
 def _ring(n: int, op: str) -> Template:
-    phases = {"all_reduce": ("reduce_scatter", "all_gather")}.get(op, (op,))
-    t = Template(n, n, phases)
+    t = Template(n, n, _phases(op))
     rings, seg_lo = np.arange(n)[None, :], np.arange(n)[None, :]
     if op == "all_reduce":
         _ring_rounds(t, rings, seg_lo, 1, range(0, n - 1), "reduce_scatter")
@@ -86,8 +90,7 @@ def _rhd(n: int, op: str) -> Template:
     their whole buffer to ``1, 3, .., 2r-1`` and get the result back at the end (Rabenseifner)."""
     m = 1 << (n.bit_length() - 1)
     r = n - m
-    phases = ("fold",) * bool(r) + {"all_reduce": ("reduce_scatter", "all_gather")}.get(op, (op,)) + ("unfold",) * bool(r)
-    t = Template(n, m, phases)
+    t = Template(n, m, ("fold",) * bool(r) + _phases(op) + ("unfold",) * bool(r))
     part = np.concatenate([np.arange(1, 2 * r, 2), np.arange(2 * r, n)])
     q = np.arange(m)
     if r:

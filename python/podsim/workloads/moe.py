@@ -42,6 +42,12 @@ from podsim.workloads.workload import Workload
 DTYPE_BYTES = {"int8": 1, "fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
 
 
+def _dtype(value: Any, field: str) -> str:
+    if value not in DTYPE_BYTES:
+        raise ValueError(f"{field}: must be one of {sorted(DTYPE_BYTES)}, got {value!r}")
+    return str(value)
+
+
 def token_bytes(
     hidden: int = 7168,
     dtype: str = "int8",
@@ -68,8 +74,7 @@ def token_bytes(
         route_bytes: metadata bytes per routed expert, in [0, 64].
     """
     hidden = v.integer(hidden, "hidden", 1, 1 << 20)
-    if dtype not in DTYPE_BYTES:
-        raise ValueError(f"dtype: must be one of {sorted(DTYPE_BYTES)}, got {dtype!r}")
+    _dtype(dtype, "dtype")
     top_k = v.integer(top_k, "top_k", 0, 1024)
     quant_group = v.integer(quant_group, "quant_group", 1, hidden)
     scale_bytes = v.integer(scale_bytes, "scale_bytes", 0, 16)
@@ -117,6 +122,8 @@ def moe(
     redundant_experts: int = 0,
     shared_expert_ranks: int = 0,
     skew: float = 0.0,
+    dispatch_dtype: str = "int8",
+    combine_dtype: str = "bf16",
     dispatch_bytes: int | None = None,
     combine_bytes: int | None = None,
     compute_delay_ps: Any = 0,
@@ -137,8 +144,13 @@ def moe(
         redundant_experts: extra copies of the hottest experts, in [0, 2**16].
         shared_expert_ranks: ranks (the last ones) dedicated to shared experts, in [0, n - 1].
         skew: Zipf exponent of expert popularity, in [0, 10]; 0 is uniform.
-        dispatch_bytes: bytes per dispatched token; default ``token_bytes(hidden, "int8", top_k=top_k)``.
-        combine_bytes: bytes per combined token; default ``token_bytes(hidden, "bf16", top_k=0)``.
+        dispatch_dtype: dtype of dispatched tokens; their size is
+            ``token_bytes(hidden, dispatch_dtype, top_k=top_k)`` (7456 B for INT8/FP8, hidden 7168).
+        combine_dtype: dtype of combined tokens; ``token_bytes(hidden, combine_dtype, top_k=0)``
+            (14,336 B for BF16).
+        dispatch_bytes: bytes per dispatched token, in [1, 2**30], overriding ``dispatch_dtype``
+            (e.g. to calibrate against a measured system).
+        combine_bytes: bytes per combined token, in [1, 2**30], overriding ``combine_dtype``.
         compute_delay_ps: expert compute time between a rank's last dispatch arrival and its
             combine sends, ps; a scalar or one value per rank.
         dedup: one dispatch copy per destination rank (True) or per expert (False).
@@ -161,8 +173,14 @@ def moe(
         raise TypeError(f"skew: expected a number, got {type(skew).__name__}")
     if not 0.0 <= float(skew) <= 10.0:
         raise ValueError(f"skew: must be in [0, 10], got {skew!r}")
-    d_bytes = token_bytes(hidden, "int8", top_k=top_k) if dispatch_bytes is None else v.integer(dispatch_bytes, "dispatch_bytes", 1, 1 << 30)
-    c_bytes = token_bytes(hidden, "bf16", top_k=0) if combine_bytes is None else v.integer(combine_bytes, "combine_bytes", 1, 1 << 30)
+    if dispatch_bytes is None:
+        d_bytes = token_bytes(hidden, _dtype(dispatch_dtype, "dispatch_dtype"), top_k=top_k)
+    else:
+        d_bytes = v.integer(dispatch_bytes, "dispatch_bytes", 1, 1 << 30)
+    if combine_bytes is None:
+        c_bytes = token_bytes(hidden, _dtype(combine_dtype, "combine_dtype"), top_k=0)
+    else:
+        c_bytes = v.integer(combine_bytes, "combine_bytes", 1, 1 << 30)
     delay = v.int_array(compute_delay_ps, "compute_delay_ps", n, 0, v.U64_MAX, np.uint64)
     if not isinstance(dedup, (bool, np.bool_)):
         raise TypeError(f"dedup: expected a bool, got {type(dedup).__name__}")
@@ -185,12 +203,10 @@ def moe(
     src = np.repeat(np.arange(n), tokens)
     if shared:
         dest = np.concatenate([dest, (hosts + src % shared)[:, None]], axis=1)
-    if dedup:
+    keep = np.ones(dest.shape, dtype=bool)
+    if dedup:  # one copy per destination rank: drop repeats in each sorted row
         dest = np.sort(dest, axis=1)
-        keep = np.ones(dest.shape, dtype=bool)
         keep[:, 1:] = dest[:, 1:] != dest[:, :-1]
-    else:
-        keep = np.ones(dest.shape, dtype=bool)
     remote = keep & (dest != src[:, None])
     pair = (src[:, None] * n + dest)[remote]
     count = np.bincount(pair, minlength=n * n)

@@ -8,6 +8,7 @@ Poisson process (seeded) over ``duration_s``, and each message starts at its arr
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,7 @@ def synthetic(
     duration = v.positive_float(duration_s, "duration_s", 1e3)
     shift = v.integer(shift, "shift", 1, n - 1)
     hot = v.integer(hot_rank, "hot_rank", 0, n - 1)
-    if not isinstance(hot_fraction, (int, float)) or not 0.0 <= float(hot_fraction) <= 1.0:
+    if isinstance(hot_fraction, bool) or not isinstance(hot_fraction, numbers.Real) or not 0.0 <= float(hot_fraction) <= 1.0:
         raise ValueError(f"hot_fraction: must be a number in [0, 1], got {hot_fraction!r}")
     if pattern == "bisection" and n % 2:
         raise ValueError(f"ranks: bisection pairs rank i with i + n/2, so n must be even, got {n}")
