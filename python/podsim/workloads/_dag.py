@@ -142,7 +142,9 @@ class Template:
         """
         src = np.asarray(src, dtype=np.int64).reshape(-1)
         dst = np.asarray(dst, dtype=np.int64).reshape(-1)
-        if np.any(self._unsent[dst] & ~np.isin(dst, src)):
+        sending = np.zeros(self.n, dtype=bool)
+        sending[src] = True
+        if np.any(self._unsent[dst] & ~sending[dst]):
             # A rank receiving twice without sending in between would lose the first message
             # from its later sends' ancestry; no built-in algorithm does this.
             raise RuntimeError("Template.round: a rank receives twice without sending in between")
@@ -183,9 +185,10 @@ def expand(
             f"size_bytes: {what} cuts the data into {t.den} units per chunk, so it needs at least "
             f"chunks × {t.den} = {chunks * t.den} bytes (every message at least one byte), got {size_bytes}"
         )
-    # Exact integer split: unit j of chunk c starts at byte floor(j * bytes_c / den).
-    cb = per_chunk[:, None]
-    size = (hi[None, :] * cb) // t.den - (lo[None, :] * cb) // t.den
+    # Exact integer split: unit j of chunk c starts at byte floor(j * bytes_c / den); a small
+    # table of those offsets turns the per-message sizes into gathers instead of divisions.
+    start = (np.arange(t.den + 1, dtype=np.int64)[None, :] * per_chunk[:, None]) // t.den
+    size = start[:, hi] - start[:, lo]
     n_t = t.count
     offsets = (np.arange(chunks, dtype=np.int64) * n_t)[:, None, None]
     all_deps = [(deps[None, :, :] + offsets).reshape(-1, 2)]
