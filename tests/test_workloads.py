@@ -84,8 +84,9 @@ CHUNKS = [1, 3]
 
 @pytest.mark.parametrize("n", NS)
 @pytest.mark.parametrize("chunks", CHUNKS)
-def test_ring_all_reduce_closed_form(n: int, chunks: int) -> None:
-    S = n * chunks * 1000
+@pytest.mark.parametrize("unit", [1, 1000, 65536])
+def test_ring_all_reduce_closed_form(n: int, chunks: int, unit: int) -> None:
+    S = n * chunks * unit
     wl = W.all_reduce(np.arange(n) + 7, S, algorithm="ring", chunks=chunks)
     assert len(wl) == 2 * (n - 1) * n * chunks
     np.testing.assert_array_equal(sent(wl), 2 * (n - 1) / n * S)
@@ -93,6 +94,20 @@ def test_ring_all_reduce_closed_form(n: int, chunks: int) -> None:
     np.testing.assert_array_equal(wl.dst - 7, (wl.src - 7 + 1) % n)  # the ring
     assert wl.bus_factor == pytest.approx(2 * (n - 1) / n)
     assert wl.size_bytes == S
+
+
+@pytest.mark.parametrize("algorithm", ["ring", "tree", "rhd", "hierarchical"])
+@pytest.mark.parametrize("S", [4 * 8 * 2 * 3 + 5, 1_000_003])
+def test_uneven_sizes_split_exactly(algorithm: str, S: int) -> None:
+    """Sizes that do not divide evenly: totals stay exact, per-rank bytes within rounding."""
+    n, chunks = 8, 3
+    wl = W.all_reduce(FakeSystem(n, 4), S, algorithm=algorithm, chunks=chunks)
+    assert wl.total_bytes == 2 * (n - 1) * S
+    assert wl.size.min() >= 1
+    if algorithm != "tree":  # the double tree's per-rank bytes depend on its shape (tested above)
+        assert np.abs(sent(wl) - 2 * (n - 1) / n * S).max() <= 2 * (n - 1) * chunks
+    df = wl.to_pandas()
+    assert list(df["phase"].unique()) == [p for p in wl.phase_names if (wl.phase == wl.phase_names.index(p)).any()]
 
 
 @pytest.mark.parametrize("op", ["all_gather", "reduce_scatter"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from podsim import _validate as v
 from podsim.messages import Messages
@@ -144,10 +145,10 @@ class Workload(Messages):
         sel = self.phase == index
         if not sel.any():
             return PhaseStats(self.phase_names[index], 0, 0, 0, 0, 0.0, 0.0, np.zeros(len(self.ranks)))
-        s, d, size, src = start[sel], delivered[sel], self.size[sel].astype(np.float64), self.src[sel]
+        s, d, size = start[sel], delivered[sel], self.size[sel].astype(np.float64)
         # Per-rank windows with ufunc.at over rank positions: no Python loop over messages.
-        pos = np.searchsorted(self.ranks, src, sorter=np.argsort(self.ranks))
-        rank_of = np.argsort(self.ranks)[pos]
+        order = np.argsort(self.ranks)
+        rank_of = order[np.searchsorted(self.ranks, self.src[sel], sorter=order)]
         k = len(self.ranks)
         first = np.full(k, np.iinfo(np.int64).max)
         last = np.full(k, -1, dtype=np.int64)
@@ -167,6 +168,12 @@ class Workload(Messages):
             mean_message_latency_s=float((d - s).mean()) * 1e-12,
             rank_send_Bps=bw,
         )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per message: the :class:`Messages` columns plus its phase name."""
+        df = super().to_pandas()
+        df["phase"] = np.asarray(self.phase_names)[self.phase]
+        return df
 
     def __repr__(self) -> str:
         return (
