@@ -34,8 +34,8 @@ from podsim.simulation import (
     Simulation,
     simulate,
 )
-from podsim.topology import ChannelTable, Topology
 from podsim import workloads
+from podsim.topology import ChannelTable, Topology
 
 __version__ = "0.1.0"
 
