@@ -79,6 +79,10 @@ class Simulation:
             transmission (default 2 per port).
         check: verify the ledger and credit identities after every event and raise
             :class:`InvariantViolation` on the first broken one (slow; off by default).
+        txn_bytes: bytes per memory transaction. A write transaction is acknowledged by its
+            target, a read transaction is one request answered by its data; endpoints keep at most
+            their ``max_outstanding_reads``/``writes`` in flight. None: each message is one
+            transaction (one request or one acknowledgement).
         trace: record up to this many packet transmissions (channel, start, end, bytes) into
             :attr:`Result.trace`; None records nothing. Transmissions past the limit are counted
             in ``trace.dropped`` and :meth:`result` warns about them.
@@ -97,6 +101,7 @@ class Simulation:
         endpoint_window_packets: int | None = None,
         check: bool = False,
         trace: int | None = None,
+        txn_bytes: int | None = None,
     ) -> None:
         self._topology = _topology(topology)
         if routing not in ROUTING:
@@ -118,6 +123,7 @@ class Simulation:
             0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
             bool(check),
             0 if trace is None else v.integer(trace, "trace", 1),
+            0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
         )
         self._tracing = trace is not None
         self.routing = routing
@@ -281,6 +287,7 @@ def simulate(
     endpoint_window_packets: int | None = None,
     check: bool = False,
     trace: int | None = None,
+    txn_bytes: int | None = None,
     progress: ProgressFn | None = None,
 ) -> Result:
     """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
@@ -291,7 +298,7 @@ def simulate(
     """
     sim = Simulation(
         topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
-        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace,
+        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace, txn_bytes=txn_bytes,
     )
     sim.add(messages)
     try:
