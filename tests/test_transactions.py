@@ -122,3 +122,44 @@ def test_endpoint_parameters_survive_save_and_load(tmp_path) -> None:
     r1 = podsim.simulate(t, podsim.Messages([a], [b], [50_000], kind="read"), txn_bytes=4096)
     r2 = podsim.simulate(back, podsim.Messages([a], [b], [50_000], kind="read"), txn_bytes=4096)
     assert r1.messages.end_ps[0] == r2.messages.end_ps[0]
+
+
+def test_target_write_engine_commits_at_its_rate() -> None:
+    """Commit-limited: the last byte counts as delivered when the engine has committed every
+    packet, one after another, from the first packet's arrival."""
+    rate = 7_000_000_000
+    t, a, b = pair(write_rate_Bps=rate)
+    size = 100_000  # fits the 256 KiB receive buffer: no credit stall
+    res = podsim.simulate(t, podsim.Messages([a], [b], [size]))
+    wires = packet_sizes(size, MTU, HDR)
+    commit = sum(ser_ps(w - HDR, rate) for w in wires)
+    assert res.messages.delivered_ps[0] == ser_ps(wires[0], RATE) + LAT + commit
+
+
+def test_slow_target_throttles_its_writer_through_credits() -> None:
+    rate = 7_000_000_000
+    t, a, b = pair(write_rate_Bps=rate)
+    size = 8 << 20
+    res = podsim.simulate(t, podsim.Messages([a], [b], [size]), check=True)
+    achieved = size / (res.messages.delivered_ps[0] * 1e-12)
+    assert achieved == pytest.approx(rate, rel=0.01)
+    # The sender could not run ahead: its link was busy only about rate/link-rate of the time.
+    assert res.channels.busy_ps[0] < 0.3 * res.messages.delivered_ps[0]
+
+
+def test_target_read_engine_fetches_at_its_rate() -> None:
+    rate = 9_000_000_000
+    t, a, b = pair(read_rate_Bps=rate)
+    size = 8 << 20
+    res = podsim.simulate(t, podsim.Messages([a], [b], [size], kind="read"), txn_bytes=64 << 10)
+    achieved = size / ((res.messages.delivered_ps[0] - res.messages.start_ps[0]) * 1e-12)
+    assert achieved == pytest.approx(rate, rel=0.01)
+
+
+def test_read_responses_are_not_committed_by_the_write_engine() -> None:
+    """Only incoming write data goes through the write engine; read data lands at line rate."""
+    slow = pair(write_rate_Bps=1_000_000_000)
+    plain = pair()
+    r_slow = podsim.simulate(slow[0], podsim.Messages([slow[1]], [slow[2]], [1 << 20], kind="read"))
+    r_plain = podsim.simulate(plain[0], podsim.Messages([plain[1]], [plain[2]], [1 << 20], kind="read"))
+    assert r_slow.messages.end_ps[0] == r_plain.messages.end_ps[0]

@@ -17,6 +17,7 @@ const char* event_name(EventType t) {
     case EventType::kCredit: return "credit";
     case EventType::kMessageStart: return "message-start";
     case EventType::kTargetReady: return "target-ready";
+    case EventType::kCommitted: return "committed";
   }
   return "?";
 }
@@ -301,6 +302,7 @@ void Simulator::dispatch(const Event& e) {
       break;
     case EventType::kMessageStart: on_message_start(e.arg()); break;
     case EventType::kTargetReady: on_target_ready(e.arg()); break;
+    case EventType::kCommitted: on_committed(e.arg()); break;
   }
 }
 
@@ -513,11 +515,28 @@ void Simulator::on_arrive(std::uint32_t p) {
   if (topo_.is_endpoint(n)) {
     if (topo_.endpoint_index(n) != pk.dst_ep)
       violation("packet for endpoint " + std::to_string(pk.dst_ep) + " arrived at '" + topo_.node(n).name + "'");
+    const RateMilliBps rate = topo_.node(n).ep.write_rate;
+    if (rate != 0 && pk.kind == PacketKind::kData && msgs_.kind[pk.msg] == MessageKind::kWrite) {
+      // The write engine commits packets one after another; the packet holds its buffer space
+      // (and counts as delivered) until it is committed.
+      Time& engine = eps_[pk.dst_ep].write_engine_free;
+      engine = std::max(engine, now_) + serialization_ps(pk.payload, rate);
+      if (engine > now_) {
+        queue_.push(engine, EventType::kCommitted, p);
+        return;
+      }
+    }
     release_input(c, pk.wire, now_);
     deliver(p, n);
   } else {
     enqueue(n, ch.dst_port, p);
   }
+}
+
+void Simulator::on_committed(std::uint32_t p) {
+  const ChannelId c = pkts_[p].in_channel;
+  release_input(c, pkts_[p].wire, now_);
+  deliver(p, topo_.channel(c).dst);
 }
 
 void Simulator::deliver(std::uint32_t p, NodeId at) {
@@ -562,9 +581,21 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
         txn_done(m, topo_.endpoint_index(at));
       return;
     }
-    case PacketKind::kRequest:
-      target_work(m, static_cast<std::uint32_t>(pk.seq), MessageKind::kRead, topo_.node(at).ep.read_fetch_ps);
+    case PacketKind::kRequest: {
+      // The read engine fetches transactions one after another at its rate; the data leaves
+      // after the fetch latency, and not before the engine has produced it.
+      const EndpointParams& par = topo_.node(at).ep;
+      const auto k = static_cast<std::uint32_t>(pk.seq);
+      Time ready = now_ + par.read_fetch_ps;
+      if (par.read_rate != 0) {
+        Time& engine = eps_[topo_.endpoint_index(at)].read_engine_free;
+        const std::uint64_t bytes = std::min<std::uint64_t>(msgs_.size[m], (k + 1ULL) * txn_size_[m]) - k * txn_size_[m];
+        engine = std::max(engine, now_) + serialization_ps(bytes, par.read_rate);
+        ready = std::max(ready, engine);
+      }
+      target_work(m, k, MessageKind::kRead, ready - now_);
       return;
+    }
     case PacketKind::kAck: txn_done(m, topo_.endpoint_index(at)); return;
   }
 }

@@ -208,6 +208,8 @@ class Simulator {
     std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
     std::uint32_t writes_out = 0;      // unacknowledged write transactions it initiated
     std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
+    Time write_engine_free = 0;        // when its write engine can commit the next packet
+    Time read_engine_free = 0;         // when its read engine can fetch the next transaction
     std::uint32_t window = 0;
     bool refilling = false;
   };
@@ -227,6 +229,7 @@ class Simulator {
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
   void on_target_ready(std::uint32_t w);
+  void on_committed(std::uint32_t p);
   void issue(std::uint32_t ep);
   void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
   void txn_done(std::uint32_t m, std::uint32_t initiator_ep);

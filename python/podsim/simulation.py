@@ -39,7 +39,8 @@ class Interrupted(KeyboardInterrupt):
 
 
 class HasTopology(Protocol):
-    """Anything that carries a fabric, such as a :class:`podsim.System`."""
+    """Anything that carries a fabric, such as a :class:`podsim.System`. A system may also offer
+    ``run_defaults()``: packet and transaction sizes used when a run does not give them."""
 
     @property
     def topology(self) -> Topology: ...
@@ -57,6 +58,17 @@ def _topology(fabric: FabricLike) -> Topology:
     raise TypeError(f"topology: expected a podsim.Topology or a system with one, got {type(fabric).__name__}")
 
 
+#: Sizes a run uses when neither the caller nor the system gives them.
+DEFAULT_SIZES = {"mtu": 4096, "header_bytes": 32}
+
+
+def _sizes(fabric: FabricLike, given: dict[str, int | None]) -> dict[str, int | None]:
+    """The caller's sizes, else the system's ``run_defaults()``, else :data:`DEFAULT_SIZES`."""
+    system = getattr(fabric, "run_defaults", None)
+    defaults = {**DEFAULT_SIZES, **(system() if callable(system) else {})}
+    return {k: defaults.get(k) if val is None else val for k, val in given.items()}
+
+
 def _seed(seed: int | np.random.SeedSequence) -> int:
     if isinstance(seed, np.random.SeedSequence):
         return int(seed.generate_state(1, dtype=np.uint64)[0])
@@ -68,7 +80,8 @@ class Simulation:
 
     Args:
         topology: a :class:`Topology` (or a system holding one).
-        mtu: largest packet on the wire, header included, bytes (> header_bytes).
+        mtu: largest packet on the wire, header included, bytes (> header_bytes). Sizes left as
+            None come from the system's ``[transport]`` spec, else 4096 (mtu) and 32 (header).
         header_bytes: per-packet header on the wire, bytes.
         ack_bytes: wire size of a write acknowledgement, bytes (default: header_bytes).
         request_bytes: wire size of a read request, bytes (default: header_bytes).
@@ -92,8 +105,8 @@ class Simulation:
         self,
         topology: FabricLike,
         *,
-        mtu: int = 4096,
-        header_bytes: int = 32,
+        mtu: int | None = None,
+        header_bytes: int | None = None,
         ack_bytes: int | None = None,
         request_bytes: int | None = None,
         routing: str = "adaptive",
@@ -104,6 +117,11 @@ class Simulation:
         txn_bytes: int | None = None,
     ) -> None:
         self._topology = _topology(topology)
+        sizes = _sizes(
+            topology,
+            {"mtu": mtu, "header_bytes": header_bytes, "ack_bytes": ack_bytes, "request_bytes": request_bytes, "txn_bytes": txn_bytes},
+        )
+        mtu, header_bytes, ack_bytes, request_bytes, txn_bytes = sizes.values()
         if routing not in ROUTING:
             raise ValueError(f"routing: must be one of {sorted(ROUTING)}, got {routing!r}")
         mtu = v.integer(mtu, "mtu", 2, 1 << 30)
@@ -278,8 +296,8 @@ def simulate(
     topology: FabricLike,
     messages: Messages,
     *,
-    mtu: int = 4096,
-    header_bytes: int = 32,
+    mtu: int | None = None,
+    header_bytes: int | None = None,
     ack_bytes: int | None = None,
     request_bytes: int | None = None,
     routing: str = "adaptive",

@@ -77,6 +77,8 @@ class Topology:
         write_latency_ps: int = 0,
         max_outstanding_reads: int | None = None,
         max_outstanding_writes: int | None = None,
+        read_rate_Bps: float | None = None,
+        write_rate_Bps: float | None = None,
     ) -> int:
         """Add an endpoint; returns its node id.
 
@@ -95,6 +97,12 @@ class Topology:
             max_outstanding_reads: read transactions this endpoint may have in flight as an
                 initiator; None = no limit. (Transactions are ``txn_bytes`` of a run.)
             max_outstanding_writes: unacknowledged write transactions it may have; None = no limit.
+            read_rate_Bps: as a target, throughput of its read engine, bytes/s (transactions are
+                fetched one after another); None = unlimited.
+            write_rate_Bps: as a target, throughput of its write engine, bytes/s: incoming write
+                data is committed packet by packet at this rate and frees its buffer space
+                (credits) only when committed, so a slow target throttles its writers; None =
+                unlimited.
         """
         name = self._add_name(name)
         nid = self._core.add_endpoint(
@@ -107,6 +115,8 @@ class Topology:
             v.integer(write_latency_ps, "write_latency_ps"),
             0 if max_outstanding_reads is None else v.integer(max_outstanding_reads, "max_outstanding_reads", 1, 2**32 - 1),
             0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, 2**32 - 1),
+            0.0 if read_rate_Bps is None else v.positive_float(read_rate_Bps, "read_rate_Bps", MAX_RATE_BPS),
+            0.0 if write_rate_Bps is None else v.positive_float(write_rate_Bps, "write_rate_Bps", MAX_RATE_BPS),
         )
         self._ids[name] = nid
         return nid
@@ -221,7 +231,8 @@ class Topology:
 
     def nodes(self) -> pd.DataFrame:
         """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports and the
-        endpoint parameters (issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes)."""
+        endpoint parameters (issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes,
+        read_rate_Bps, write_rate_Bps)."""
         cols = self._core.node_columns()
         df = pd.DataFrame(cols)
         df["kind"] = np.where(cols["kind"] == 0, "endpoint", "switch")

@@ -24,6 +24,11 @@ struct EndpointParams {
   Time write_commit_ps = 0;        // target: from a write transaction's last byte to its ack leaving
   std::uint32_t max_reads = 0;     // read transactions this endpoint may have outstanding; 0 = no limit
   std::uint32_t max_writes = 0;    // write transactions this endpoint may have unacknowledged; 0 = no limit
+  // Target engine throughput, milli-bytes/s (0 = unlimited). Incoming write data is committed at
+  // write_rate, one packet after another, and its buffer space (credits) frees only as it is
+  // committed, so a slow target throttles its writers; read data is fetched at read_rate.
+  RateMilliBps read_rate = 0;
+  RateMilliBps write_rate = 0;
 };
 
 struct Node {

@@ -29,6 +29,7 @@ enum class EventType : std::uint32_t {
   kCredit,        // wake a channel's sender that waits for credits (arg: channel)
   kMessageStart,  // a message's dependencies, delay and issue latency are satisfied (arg: message)
   kTargetReady,   // a target has fetched read data or committed a write (arg: target work item)
+  kCommitted,     // a target's write engine has committed an arrived write packet (arg: packet)
 };
 
 struct Event {
