@@ -1,9 +1,12 @@
 // Unit tests of the ASTRA-sim adapter on a one-switch fabric whose timings have closed forms:
 // time conversions, send/recv matching in both orders, byte counting, scheduled callbacks.
 // Plays the part of ASTRA-sim's system layer by hand; it is not ASTRA-sim. Exits 1 on a failure.
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -199,6 +202,108 @@ void test_schedule_order() {
   expect_eq(log.at == std::vector<Time>{2000, 2000, 5000, 5000}, true, "schedule: times");
 }
 
+// Random sends and receives (random times, sizes, tags, either order): the j-th receive posted for
+// a (src, dst, tag) completes when the bytes delivered for that key (delivery times from the
+// engine's own message table) cover the first j receives, and not before it was posted.
+void test_random_matching() {
+  Fixture f;
+  std::mt19937_64 rng(2024);
+  auto pick = [&rng](std::uint64_t lo, std::uint64_t hi) { return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng); };
+  struct Op {
+    Fixture* fx;
+    int src, dst, tag;
+    std::uint64_t bytes;
+    Time posted = podsim::kNever;
+    Time done = podsim::kNever;
+    int calls = 0;
+    std::size_t order = 0;  // position among the receives posted for its key
+  };
+  constexpr int kOps = 80;
+  std::vector<Op> sends;
+  std::vector<Op> recvs;
+  sends.reserve(kOps);  // handlers hold pointers into these
+  recvs.reserve(kOps);
+  for (int i = 0; i < kOps; ++i) {
+    const int src = static_cast<int>(pick(0, 3));
+    const int dst = static_cast<int>((static_cast<std::uint64_t>(src) + pick(1, 3)) % 4);
+    const int tag = static_cast<int>(pick(0, 2));
+    const std::uint64_t bytes = pick(1, 20'000);
+    sends.push_back(Op{&f, src, dst, tag, bytes});
+    recvs.push_back(Op{&f, src, dst, tag, bytes});
+  }
+  std::map<std::tuple<int, int, int>, std::size_t> posted_per_key;
+  struct PostCtx {
+    Op* op;
+    std::map<std::tuple<int, int, int>, std::size_t>* counts;
+  };
+  std::vector<PostCtx> post_ctx;
+  post_ctx.reserve(kOps);
+  for (int i = 0; i < kOps; ++i) {
+    Op& s = sends[static_cast<std::size_t>(i)];
+    f.api[static_cast<std::size_t>(s.src)]->sim_schedule(
+        {podsim_astra::NS, static_cast<long double>(pick(0, 5'000))},
+        [](void* a) {
+          auto* op = static_cast<Op*>(a);
+          op->fx->api[static_cast<std::size_t>(op->src)]->sim_send(nullptr, op->bytes, 0, op->dst, op->tag, nullptr,
+                                                                   nullptr, nullptr);
+        },
+        &s);
+    post_ctx.push_back(PostCtx{&recvs[static_cast<std::size_t>(i)], &posted_per_key});
+    f.api[static_cast<std::size_t>(s.dst)]->sim_schedule(
+        {podsim_astra::NS, static_cast<long double>(pick(0, 10'000))},
+        [](void* a) {
+          auto* ctx = static_cast<PostCtx*>(a);
+          Op* op = ctx->op;
+          op->posted = op->fx->net.now_ps();
+          op->order = (*ctx->counts)[{op->src, op->dst, op->tag}]++;
+          op->fx->api[static_cast<std::size_t>(op->dst)]->sim_recv(
+              nullptr, op->bytes, 0, op->src, op->tag, nullptr,
+              [](void* b) {
+                auto* r = static_cast<Op*>(b);
+                r->done = r->fx->net.now_ps();
+                ++r->calls;
+              },
+              op);
+        },
+        &post_ctx.back());
+  }
+  f.net.run();
+
+  // Expected, per key: deliveries in time order against receives in posting order.
+  const podsim::MessageColumns& m = f.net.simulator().messages();
+  const auto& eps = f.net.simulator().topology().endpoints();
+  auto rank_of = [&eps](podsim::NodeId n) { return static_cast<int>(std::find(eps.begin(), eps.end(), n) - eps.begin()); };
+  std::map<std::tuple<int, int, int>, std::vector<std::pair<Time, std::uint64_t>>> arrivals;
+  for (std::size_t i = 0; i < m.src.size(); ++i)
+    arrivals[{rank_of(m.src[i]), rank_of(m.dst[i]), static_cast<int>(m.tag[i])}].emplace_back(m.delivered_ps[i], m.size[i]);
+  std::map<std::tuple<int, int, int>, std::vector<const Op*>> by_key;
+  for (const Op& r : recvs) by_key[{r.src, r.dst, r.tag}].push_back(&r);
+  int late = 0;
+  for (auto& [key, list] : by_key) {
+    std::sort(list.begin(), list.end(), [](const Op* a, const Op* b) { return a->order < b->order; });
+    auto& arr = arrivals[key];
+    std::sort(arr.begin(), arr.end());
+    std::uint64_t need = 0;
+    std::uint64_t have = 0;
+    std::size_t next = 0;
+    Time covered = 0;
+    for (const Op* r : list) {
+      need += r->bytes;
+      while (have < need) {
+        covered = arr.at(next).first;
+        have += arr.at(next++).second;
+      }
+      const Time want = std::max(covered, r->posted);
+      late += r->posted > covered ? 1 : 0;
+      expect_eq(r->done, want, "random: receive completion");
+      expect_eq(r->calls, 1, "random: receive handler once");
+    }
+  }
+  expect_eq(f.net.pending_receives() + f.net.unclaimed_bytes(), std::uint64_t{0}, "random: all matched");
+  // Both orders occurred, so both matching paths were checked.
+  expect_eq(late > 0 && late < kOps, true, "random: receives posted both before and after their data");
+}
+
 void test_metadata_and_errors() {
   Fixture f;
   int size = 0;
@@ -226,6 +331,7 @@ int main() {
     test_send_first();
     test_byte_counting();
     test_schedule_order();
+    test_random_matching();
     test_metadata_and_errors();
   } catch (const std::exception& err) {
     std::cerr << "FAIL: unexpected exception: " << err.what() << "\n";
