@@ -13,15 +13,10 @@ import pytest
 
 import podsim
 from podsim.fabrics import LinkParams
-from podsim.sweep import PointFailedWarning
+from podsim.sweep import PointFailedWarning, grid
 
 # 2 link rates x 3 buffer sizes x 3 routing policies = 18 small simulations.
-POINTS = [
-    {"rate_Bps": rate, "buffer_bytes": buf, "routing": routing}
-    for rate in (25e9, 50e9)
-    for buf in (8 << 10, 32 << 10, 128 << 10)
-    for routing in ("ecmp", "spray", "adaptive")
-]
+POINTS = grid(rate_Bps=[25e9, 50e9], buffer_bytes=[8 << 10, 32 << 10, 128 << 10], routing=["ecmp", "spray", "adaptive"])
 SEED = 7
 
 
@@ -224,6 +219,21 @@ def test_results_may_not_overwrite_parameters() -> None:
         df = podsim.sweep(clashing_point, [{"rate_Bps": 5.0}], executor=pool, progress=False)
     assert "named like parameters" in df.loc[0, "error"]
     assert df.loc[0, "rate_Bps"] == 5.0
+
+
+def test_grid_order() -> None:
+    assert grid(a=[1, 2], b=["x", "y", "z"])[:4] == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"}, {"a": 2, "b": "x"},
+    ]
+    assert len(POINTS) == 18 and POINTS[-1] == {"rate_Bps": 50e9, "buffer_bytes": 128 << 10, "routing": "adaptive"}
+    with pytest.raises(TypeError, match="non-empty sequence"):
+        grid(a="abc")
+
+
+def test_points_from_a_dataframe(reference: pd.DataFrame) -> None:
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        df = podsim.sweep(fabric_point, pd.DataFrame(POINTS[:4]), seed=SEED, executor=pool, progress=False)
+    pd.testing.assert_frame_equal(without_wall(df), without_wall(reference.iloc[:4]), check_exact=True)
 
 
 def test_no_points() -> None:

@@ -7,7 +7,7 @@
         res = podsim.simulate(t, traffic(t, seed), routing=point["routing"], seed=seed)
         return {"makespan_ps": int(res.now_ps)}
 
-    points = [{"rate": r, "routing": p} for r in (25e9, 50e9) for p in ("ecmp", "adaptive")]
+    points = grid(rate=[25e9, 50e9], routing=["ecmp", "adaptive"])   # or any list of dicts
     df = podsim.sweep(run_point, points, seed=42, out_dir="sweep-out")
 
 Point ``i`` gets child ``i`` of ``SeedSequence(seed)``, so a point's result depends only on the
@@ -28,6 +28,7 @@ level of an importable module (not a lambda, not in ``__main__`` under ``spawn``
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import multiprocessing
 import numbers
 import os
@@ -174,7 +175,21 @@ def _file_format(requested: str) -> str:
     return "parquet"
 
 
-def _points(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """All combinations of the given parameter values, the last axis varying fastest.
+
+    ``grid(rate_Bps=[25e9, 50e9], routing=["ecmp", "adaptive"])`` gives 4 points, from
+    ``{"rate_Bps": 25e9, "routing": "ecmp"}`` to ``{"rate_Bps": 50e9, "routing": "adaptive"}``.
+    """
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise TypeError(f"{name}: expected a non-empty sequence of values, got {values!r}")
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def _points(points: Sequence[Mapping[str, Any]] | pd.DataFrame) -> list[dict[str, Any]]:
+    if isinstance(points, pd.DataFrame):
+        return _points(points.to_dict("records"))
     if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
         raise TypeError(f"points: expected a sequence of dicts, got {type(points).__name__}")
     out = []
@@ -220,7 +235,7 @@ def _progress(progress: bool | ProgressFn | None) -> ProgressFn | None:
 
 def sweep(
     fn: PointFn,
-    points: Sequence[Mapping[str, Any]],
+    points: Sequence[Mapping[str, Any]] | pd.DataFrame,
     *,
     seed: int | np.random.SeedSequence = 0,
     executor: cf.Executor | None = None,
@@ -238,7 +253,8 @@ def sweep(
             ``numpy.random.default_rng``. It returns a mapping of results (one row) or a
             DataFrame (several rows, e.g. one per message). Must be picklable for process-based
             executors.
-        points: the design points, dicts of scalar parameters (they become columns).
+        points: the design points: dicts of scalar parameters (they become columns), e.g. from
+            :func:`grid`, or a DataFrame with one point per row.
         seed: root of the seeds; point ``i`` gets child ``i`` of ``SeedSequence(seed)``. A given
             SeedSequence is not modified.
         executor: any ``concurrent.futures.Executor`` (thread pool, Dask's
