@@ -212,6 +212,8 @@ def test_bad_executor_arguments() -> None:
         podsim.sweep(fabric_point, POINTS, executor=pool, max_workers=2)
     with pytest.raises(TypeError, match="Executor"):
         podsim.sweep(fabric_point, POINTS, executor=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="pickle"):
+        podsim.sweep(lambda point, seed: {}, POINTS)
 
 
 def test_results_may_not_overwrite_parameters() -> None:

@@ -21,8 +21,9 @@ points finish. Any ``concurrent.futures.Executor`` runs the points:
 * MPI: ``mpi4py.futures.MPIPoolExecutor()``, launched as
   ``mpiexec -n N python -m mpi4py.futures script.py``.
 
-For executors that run in other processes, ``fn`` must be picklable: a function defined at the top
-level of an importable module (not a lambda, not in ``__main__`` under ``spawn``).
+For executors that run in other processes, ``fn`` must be picklable and importable by the workers:
+a function defined at the top level of a module or script (not a lambda, not a function defined in
+a notebook; there, use a ``ThreadPoolExecutor`` or move it to a module).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import itertools
 import multiprocessing
 import numbers
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -320,6 +322,13 @@ def sweep(
     own = executor is None and bool(todo)
     pool: cf.Executor | None = executor
     if own:
+        try:
+            pickle.dumps(fn)
+        except (pickle.PicklingError, TypeError, AttributeError) as err:
+            raise TypeError(
+                f"fn: the default process pool needs a function it can pickle (defined at the top level of a "
+                f"module), got {fn!r} ({err}); or pass executor=concurrent.futures.ThreadPoolExecutor()"
+            ) from err
         pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         if todo:
