@@ -573,6 +573,14 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
           --pending_deps_[s];
           schedule_start_if_ready(s);
         }
+        if (!delivery_callbacks_.empty()) {
+          const auto it = delivery_callbacks_.find(m);
+          if (it != delivery_callbacks_.end()) {
+            const CompletionCallback cb = std::move(it->second);
+            delivery_callbacks_.erase(it);
+            cb(m, now_);
+          }
+        }
       }
       if (!txn_complete) return;
       if (msgs_.kind[m] == MessageKind::kWrite)
@@ -681,17 +689,21 @@ void Simulator::complete(std::uint32_t m) {
 }
 
 std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                                CompletionCallback on_complete, Time delay_ps) {
+                                CompletionCallback on_complete, Time delay_ps, CompletionCallback on_delivered) {
   const std::uint32_t m = add_message(src, dst, bytes, kind, delay_ps, tag);
   if (on_complete) message_callbacks_.emplace(m, std::move(on_complete));
+  if (on_delivered) delivery_callbacks_.emplace(m, std::move(on_delivered));
   return m;
 }
 
 std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                                CompletionFn on_complete, void* ctx, Time delay_ps) {
-  CompletionCallback cb;
-  if (on_complete) cb = [on_complete, ctx](std::uint32_t msg, Time end) { on_complete(ctx, msg, end); };
-  return inject(src, dst, bytes, kind, tag, std::move(cb), delay_ps);
+                                CompletionFn on_complete, void* ctx, Time delay_ps, CompletionFn on_delivered) {
+  const auto wrap = [ctx](CompletionFn fn) {
+    CompletionCallback cb;
+    if (fn) cb = [fn, ctx](std::uint32_t msg, Time t) { fn(ctx, msg, t); };
+    return cb;
+  };
+  return inject(src, dst, bytes, kind, tag, wrap(on_complete), delay_ps, wrap(on_delivered));
 }
 
 void Simulator::on_message_start(std::uint32_t m) {

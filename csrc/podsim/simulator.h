@@ -129,15 +129,17 @@ class Simulator {
   using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
   void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
 
-  // The embedding form of add_message: a message starting now (plus delay_ps) whose completion
-  // calls `on_complete(msg, end_ps)` from inside the event loop, at the completion time. The
-  // callback may inject further messages.
+  // The embedding form of add_message: a message starting now (plus delay_ps). From inside the
+  // event loop, `on_delivered(msg, t)` is called when its last byte has arrived at dst (what a
+  // receiver waits for), and `on_complete(msg, t)` when it is complete at the initiator (a
+  // write's acknowledgement back at src; for a read, at delivery). Either may be empty; the
+  // callbacks may inject further messages.
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                       CompletionCallback on_complete, Time delay_ps = 0);
-  // The same with a C function pointer and a context pointer (for hosts that are not C++).
-  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time end_ps);
+                       CompletionCallback on_complete, Time delay_ps = 0, CompletionCallback on_delivered = {});
+  // The same with C function pointers and a context pointer (for hosts that are not C++).
+  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time t_ps);
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                       CompletionFn on_complete, void* ctx, Time delay_ps = 0);
+                       CompletionFn on_complete, void* ctx, Time delay_ps = 0, CompletionFn on_delivered = nullptr);
 
   bool idle() const { return queue_.empty(); }
   std::uint64_t events() const { return events_; }
@@ -308,7 +310,8 @@ class Simulator {
   bool stop_on_completion_ = false;
   bool completion_pending_ = false;
   CompletionCallback on_complete_;
-  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;  // only injected ones
+  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;    // only injected ones
+  std::unordered_map<std::uint32_t, CompletionCallback> delivery_callbacks_;
   // Channels touched by the current event, verified after it in check mode.
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;

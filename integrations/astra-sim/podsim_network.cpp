@@ -90,11 +90,13 @@ std::uint32_t PodsimBackend::send(int src, int dst, int tag, std::uint64_t bytes
   check_rank(dst, "dst");
   // The tag goes into podsim's free tag column (sign-extended), so results can be grouped by it.
   const auto podsim_tag = static_cast<std::uint64_t>(static_cast<std::int64_t>(tag));
-  const std::uint32_t m = sim_.inject(node_of(src), node_of(dst), bytes, podsim::MessageKind::kWrite, podsim_tag,
-                                      [on_sent, arg](std::uint32_t, podsim::Time) {
-                                        if (on_sent != nullptr) on_sent(arg);
-                                      });
-  in_flight_.push_back(InFlight{m, Key{src, dst, tag}, bytes});
+  const Key key{src, dst, tag};
+  const std::uint32_t m = sim_.inject(
+      node_of(src), node_of(dst), bytes, podsim::MessageKind::kWrite, podsim_tag,
+      [on_sent, arg](std::uint32_t, podsim::Time) {
+        if (on_sent != nullptr) on_sent(arg);
+      },
+      0, [this, key, bytes](std::uint32_t, podsim::Time) { arrived(key, bytes); });
   ++stats_.sends;
   return m;
 }
@@ -129,28 +131,14 @@ void PodsimBackend::arrived(const Key& key, std::uint64_t bytes) {
   }
 }
 
-// podsim reports completion at the sender only, so a message's arrival at the receiver is found
-// by looking at its delivery time after each network event (see step()).
-void PodsimBackend::collect_arrivals() {
-  const podsim::MessageColumns& msgs = sim_.messages();
-  std::vector<InFlight> done;
-  std::erase_if(in_flight_, [&](const InFlight& f) {
-    if (msgs.delivered_ps[f.msg] == podsim::kNever) return false;
-    done.push_back(f);
-    return true;
-  });
-  // Handlers may send (growing in_flight_), so they run only after the scan.
-  for (const InFlight& f : done) arrived(f.key, f.bytes);
-}
-
 bool PodsimBackend::step() {
   const podsim::Time t_net = sim_.next_event_time();
   const podsim::Time t_host = host_.empty() ? podsim::kNever : host_.top().time;
   if (t_net == podsim::kNever && t_host == podsim::kNever) return false;
   if (t_net <= t_host) {
-    // One event at a time, so that a receive handler runs at the very time its last byte arrived.
+    // One event at a time: a receive handler (called by podsim at the very time the last byte
+    // arrives) may schedule host work that must run before the next network event.
     sim_.run(t_net, 1);
-    collect_arrivals();
     return true;
   }
   sim_.advance_until(t_host);  // no network event is due before t_host: this only moves the clock

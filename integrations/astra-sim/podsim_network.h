@@ -97,11 +97,6 @@ class PodsimBackend {
     std::uint64_t unclaimed = 0;     // arrived, not yet claimed by a receive
     std::deque<PendingRecv> waiting;  // posted receives, in order
   };
-  struct InFlight {
-    std::uint32_t msg;
-    Key key;
-    std::uint64_t bytes;
-  };
   struct HostEvent {
     podsim::Time time;
     std::uint64_t seq;  // ties at one time run in scheduling order: runs are deterministic
@@ -111,7 +106,7 @@ class PodsimBackend {
   };
 
   void check_rank(int rank, const char* what) const;
-  void collect_arrivals();
+  // Called by podsim (on_delivered) when a send's last byte reaches its receiver.
   void arrived(const Key& key, std::uint64_t bytes);
 
   std::vector<podsim::NodeId> rank_nodes_;
@@ -119,7 +114,6 @@ class PodsimBackend {
   std::priority_queue<HostEvent, std::vector<HostEvent>, std::greater<>> host_;
   std::uint64_t host_seq_ = 0;
   std::map<Key, Mailbox> mailboxes_;
-  std::vector<InFlight> in_flight_;  // sent, last byte not yet at the receiver
   MatchStats stats_;
   int finished_ranks_ = 0;
 };

@@ -65,5 +65,6 @@ __all__ = [
     "fabrics",
     "list_systems",
     "simulate",
+    "sweep",
     "system",
 ]
