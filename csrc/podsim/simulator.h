@@ -235,9 +235,9 @@ class Simulator {
   void issue(std::uint32_t ep);
   void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
   void txn_done(std::uint32_t m, std::uint32_t initiator_ep);
-  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ppt_[m]; }
+  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ms_[m].ppt; }
   std::uint64_t txn_end_packet(std::uint32_t m, std::uint64_t k) const {
-    return std::min(npackets_[m], (k + 1) * ppt_[m]);
+    return std::min(ms_[m].npackets, (k + 1) * ms_[m].ppt);
   }
   std::uint32_t payload_of(std::uint32_t m, std::uint64_t seq) const;
   void try_send(ChannelId c);
@@ -279,21 +279,29 @@ class Simulator {
   std::uint64_t live_packets_ = 0;
 
   MessageColumns msgs_;
-  std::vector<std::uint32_t> pending_deps_;
+  // Per-message engine state that packet events touch, kept together: with hundreds of thousands
+  // of messages, each message's fields in separate arrays cost a cache miss apiece.
+  struct MessageState {
+    std::uint64_t size;
+    std::uint64_t npackets;
+    std::uint64_t delivered_pkts;
+    std::uint64_t txn_size;        // bytes per transaction
+    std::uint64_t ppt;             // packets per (full) transaction
+    std::uint32_t ntxn;
+    std::uint32_t started_txn;
+    std::uint32_t done_txn;
+    std::uint32_t pending_deps;
+    std::uint32_t first_succ;      // dependency edges as linked lists
+    std::uint32_t dst_ep;          // destination endpoint index
+    MessageKind kind;
+  };
+  std::vector<MessageState> ms_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
-  std::vector<std::uint64_t> npackets_;
-  std::vector<std::uint64_t> delivered_pkts_;
-  std::vector<std::uint64_t> txn_size_;    // bytes per transaction of each message
-  std::vector<std::uint64_t> ppt_;         // packets per (full) transaction
-  std::vector<std::uint32_t> ntxn_;
-  std::vector<std::uint32_t> started_txn_;
-  std::vector<std::uint32_t> done_txn_;
   // Packets delivered so far of transactions in progress, for messages of several transactions,
   // keyed by (message << 32 | transaction).
   std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
   std::vector<TargetWork> work_;
   std::vector<std::uint32_t> free_work_;
-  std::vector<std::uint32_t> first_succ_;  // dependency edges as linked lists
   std::vector<std::uint32_t> edge_next_;
   std::vector<std::uint32_t> edge_succ_;
   std::uint64_t messages_incomplete_ = 0;
