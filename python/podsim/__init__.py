@@ -24,6 +24,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         f"from outside the source tree. Original error: {err}"
     ) from err
 
+from podsim import hbm
 from podsim.messages import Messages
 from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result
 from podsim.simulation import (
@@ -53,5 +54,6 @@ __all__ = [
     "Simulation",
     "Topology",
     "__version__",
+    "hbm",
     "simulate",
 ]
