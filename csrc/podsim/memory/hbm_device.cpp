@@ -249,33 +249,52 @@ void HbmDevice::issue(std::uint32_t pc, const Access& a, Time t) {
   }
   // One column command per burst, bank groups in turn.
   Time first_col = 0;
-  Time done = 0;
+  Time last_col = 0;
   const Time lat = a.is_write ? tm.tCWL : tm.tCL;
-  for (std::uint32_t k = 0; k < a.bursts; ++k) {
-    const std::uint32_t j = a.first + k;
-    const std::uint32_t bg = a.bg_base + j % spread;
+  // State after a column command of burst k at `col` (constraints on later commands).
+  const auto apply = [&](std::uint32_t k, Time col) {
+    const std::uint32_t bg = a.bg_base + (a.first + k) % spread;
     Bank& bank = p.banks[bg * cfg_.banks_per_group + a.bank];
-    Time col = std::max({t, p.col_ok, p.col_ok_bg[bg], a.is_write ? bank.wr_ok : bank.rd_ok});
-    col = a.is_write ? std::max(col, p.wr_ok) : std::max({col, p.rd_ok, p.rd_ok_bg[bg]});
-    if (p.bus_free > col + lat) col = p.bus_free - lat;  // the data bus carries one burst at a time
     const Time data_end = col + lat + burst_ps_;
-    record(col, pc, a.is_write ? CommandType::kWrite : CommandType::kRead, bg, a.bank, 0);
-    if (k == 0) first_col = col;
     p.bus_free = data_end;
     p.col_ok = col + tm.tCCD_S;
     p.col_ok_bg[bg] = col + tm.tCCD_L;
     if (a.is_write) {
-      ++c.write_bursts;
       p.rd_ok = std::max(p.rd_ok, data_end + tm.tWTR_S);
       p.rd_ok_bg[bg] = std::max(p.rd_ok_bg[bg], data_end + tm.tWTR_L);
       bank.pre_ok = std::max(bank.pre_ok, data_end + tm.tWR);
     } else {
-      ++c.read_bursts;
       p.wr_ok = std::max(p.wr_ok, col + tm.tRTW);
       bank.pre_ok = std::max(bank.pre_ok, col + tm.tRTP);
     }
-    done = data_end;
+    last_col = col;
+  };
+  // Once every bank group of the access has had its first burst, the bursts' own bounds (tRCD,
+  // turnaround, refresh) are behind them and only tCCD_S, the bus and tCCD_L remain. If
+  // spread x max(tCCD_S, burst) >= tCCD_L the last two never bind, so the rest of the access is
+  // one burst per max(tCCD_S, burst): computed in closed form. The trace needs every command, so
+  // it takes the burst-by-burst path (tests compare both).
+  const Time step = std::max(tm.tCCD_S, burst_ps_);
+  const bool closed_form = !cfg_.trace && a.bursts > spread && Time{spread} * step >= tm.tCCD_L;
+  const std::uint32_t explicit_bursts = closed_form ? spread : a.bursts;
+  for (std::uint32_t k = 0; k < explicit_bursts; ++k) {
+    const std::uint32_t bg = a.bg_base + (a.first + k) % spread;
+    const Bank& bank = p.banks[bg * cfg_.banks_per_group + a.bank];
+    Time col = std::max({t, p.col_ok, p.col_ok_bg[bg], a.is_write ? bank.wr_ok : bank.rd_ok});
+    col = a.is_write ? std::max(col, p.wr_ok) : std::max({col, p.rd_ok, p.rd_ok_bg[bg]});
+    if (p.bus_free > col + lat) col = p.bus_free - lat;  // the data bus carries one burst at a time
+    record(col, pc, a.is_write ? CommandType::kWrite : CommandType::kRead, bg, a.bank, 0);
+    if (k == 0) first_col = col;
+    apply(k, col);
   }
+  if (closed_form) {
+    // The last `spread` bursts are the last of each bank group: only they leave state behind.
+    const Time base = last_col;
+    for (std::uint32_t k = std::max(spread, a.bursts - spread); k < a.bursts; ++k)
+      apply(k, base + Time{k - (spread - 1)} * step);
+  }
+  const Time done = last_col + lat + burst_ps_;
+  (a.is_write ? c.write_bursts : c.read_bursts) += a.bursts;
   c.busy_ps += Time{a.bursts} * burst_ps_;
   ++c.accesses;
   if (hit) ++c.row_hits;
