@@ -119,6 +119,8 @@ void HbmDevice::submit(std::uint64_t addr, std::uint64_t bytes, bool is_write, s
     a.bg_base = static_cast<std::uint16_t>(field[static_cast<std::size_t>(MapField::kBankGroup)] * cfg_.bg_spread);
     a.first = static_cast<std::uint16_t>(in_chunk);
     a.bursts = static_cast<std::uint16_t>(end - b);
+    a.bg_first = static_cast<std::uint16_t>(in_chunk % cfg_.bg_spread);
+    a.touched = static_cast<std::uint16_t>(std::min<std::uint64_t>(a.bursts, cfg_.bg_spread));
     a.is_write = is_write;
     pcs_[pc].queue.push_back(a);
     ++requests_[slot].pending;
@@ -177,19 +179,13 @@ void HbmDevice::decide(std::uint32_t pc, Time t) {
   for (std::size_t i = 0; i < scan; ++i) {
     const Access& a = p.queue[i];
     if (a.arrival > t) break;
-    bool hit = true;
-    const std::uint32_t touched = std::min<std::uint32_t>(a.bursts, cfg_.bg_spread);
-    for (std::uint32_t k = 0; k < touched && hit; ++k) {
-      const std::uint32_t bg = a.bg_base + (a.first + k) % cfg_.bg_spread;
-      hit = p.banks[bg * cfg_.banks_per_group + a.bank].open_row == a.row;
-    }
-    if (hit) {
+    if (row_hit(p, a)) {
       pick = i;
       break;
     }
   }
   const Access a = p.queue[pick];
-  p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(pick));
+  p.queue.remove(pick);
   issue(pc, a, t);
   if (!p.queue.empty()) schedule(pc, t);
 }
@@ -219,7 +215,7 @@ void HbmDevice::issue(std::uint32_t pc, const Access& a, Time t) {
   PcCounters& c = counters_[pc];
   const HbmTiming& tm = cfg_.t;
   const std::uint32_t spread = cfg_.bg_spread;
-  const std::uint32_t touched = std::min<std::uint32_t>(a.bursts, spread);
+  const std::uint32_t touched = a.touched;
   bool hit = true;
   // Open the row in every bank the access touches (PRE if another row is open, then ACT).
   for (std::uint32_t k = 0; k < touched; ++k) {

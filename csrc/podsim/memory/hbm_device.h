@@ -23,7 +23,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <queue>
 #include <vector>
 
@@ -100,10 +99,37 @@ class HbmDevice {
     std::uint16_t bg_base;    // first of the bg_spread bank groups
     std::uint16_t first;      // first burst within the chunk
     std::uint16_t bursts;
+    std::uint16_t bg_first;   // bank group offset (within the spread) of the first burst
+    std::uint16_t touched;    // bank groups the access touches: min(bursts, bg_spread)
     bool is_write;
   };
+  // Accesses of one PC in arrival order. The scheduler removes entries near the front only (among
+  // the oldest queue_depth), so removal shifts the few older entries up by one.
+  class AccessQueue {
+   public:
+    bool empty() const { return head_ == items_.size(); }
+    std::size_t size() const { return items_.size() - head_; }
+    const Access& operator[](std::size_t i) const { return items_[head_ + i]; }
+    const Access& front() const { return items_[head_]; }
+    void push_back(const Access& a) { items_.push_back(a); }
+    void remove(std::size_t i) {
+      for (std::size_t k = head_ + i; k > head_; --k) items_[k] = items_[k - 1];
+      ++head_;
+      if (head_ == items_.size()) {
+        items_.clear();
+        head_ = 0;
+      } else if (head_ >= 4096 && 2 * head_ >= items_.size()) {
+        items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
+    }
+
+   private:
+    std::vector<Access> items_;
+    std::size_t head_ = 0;
+  };
   struct Pc {
-    std::deque<Access> queue;
+    AccessQueue queue;
     std::vector<Bank> banks;
     std::vector<Time> act_ok_bg;  // tRRD_L
     std::vector<Time> col_ok_bg;  // tCCD_L
@@ -140,6 +166,15 @@ class HbmDevice {
   void decide(std::uint32_t pc, Time t);
   void refresh(std::uint32_t pc, Time due);
   void issue(std::uint32_t pc, const Access& a, Time t);
+  // True when every bank the access touches has its row open (in the committed future state).
+  bool row_hit(const Pc& p, const Access& a) const {
+    std::uint32_t r = a.bg_first;
+    for (std::uint32_t k = 0; k < a.touched; ++k) {
+      if (p.banks[(a.bg_base + r) * cfg_.banks_per_group + a.bank].open_row != a.row) return false;
+      if (++r == cfg_.bg_spread) r = 0;
+    }
+    return true;
+  }
   void record(Time time, std::uint32_t pc, CommandType type, std::uint32_t bg, std::uint32_t bank, std::uint32_t row);
 
   HbmConfig cfg_;
