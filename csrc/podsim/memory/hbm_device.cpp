@@ -173,15 +173,25 @@ void HbmDevice::decide(std::uint32_t pc, Time t) {
       p.ref_due += cfg_.t.tREFI;
     }
   }
-  // FR-FCFS over the oldest `queue_depth` accesses that have arrived: first row hit, else oldest.
+  // FR-FCFS over the oldest `queue_depth` accesses that have arrived: the oldest row hit; else
+  // the oldest access whose banks can be opened by the time the PC may activate at all; else the
+  // one whose banks free up first. ACTs are committed in order, so picking an access whose bank
+  // is still busy (tRC, tRAS, tWR) would hold back every later ACT of the PC.
   std::size_t pick = 0;
+  Time best = kNever;
+  const Time act_floor = std::max(t, p.act_ok);
   const std::size_t scan = std::min<std::size_t>(p.queue.size(), cfg_.queue_depth);
   for (std::size_t i = 0; i < scan; ++i) {
     const Access& a = p.queue[i];
     if (a.arrival > t) break;
-    if (row_hit(p, a)) {
+    const Time ready = open_time(p, a);
+    if (ready == 0) {  // row hit
       pick = i;
       break;
+    }
+    if (std::max(ready, act_floor) < best) {
+      best = std::max(ready, act_floor);
+      pick = i;
     }
   }
   const Access a = p.queue[pick];

@@ -3,7 +3,7 @@
 // A request is cut at the interleave granularity into accesses; each access lives in one
 // pseudo-channel (PC), one row and one bank index, spread over `bg_spread` bank groups. A PC keeps
 // its accesses in arrival order and an FR-FCFS scheduler picks the next one (the oldest row hit
-// among the `queue_depth` oldest, else the oldest). Picking an access *commits* all its DRAM
+// among the `queue_depth` oldest, else the oldest whose banks are free first). Picking an access *commits* all its DRAM
 // commands at once: PRE/ACT for every bank it touches that is not open at its row, then one column
 // command per burst. Their times are computed in closed form from the per-bank and per-PC state,
 // so a request of many bursts costs one scheduling step per PC it touches, not one event per
@@ -22,6 +22,7 @@
 // Embedding: submit(), next_event_time(), advance_until(). One object owns all its state.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <queue>
 #include <vector>
@@ -166,14 +167,20 @@ class HbmDevice {
   void decide(std::uint32_t pc, Time t);
   void refresh(std::uint32_t pc, Time due);
   void issue(std::uint32_t pc, const Access& a, Time t);
-  // True when every bank the access touches has its row open (in the committed future state).
-  bool row_hit(const Pc& p, const Access& a) const {
+  // 0 when every bank the access touches has its row open (a row hit); otherwise the earliest
+  // time all of them could take their ACT (after a PRE where another row is open).
+  Time open_time(const Pc& p, const Access& a) const {
+    Time ready = 0;
     std::uint32_t r = a.bg_first;
     for (std::uint32_t k = 0; k < a.touched; ++k) {
-      if (p.banks[(a.bg_base + r) * cfg_.banks_per_group + a.bank].open_row != a.row) return false;
+      const Bank& b = p.banks[(a.bg_base + r) * cfg_.banks_per_group + a.bank];
+      if (b.open_row != a.row) {
+        const Time act = b.open_row == kNoRow ? b.act_ok : std::max(b.act_ok, b.pre_ok + cfg_.t.tRP);
+        ready = std::max({ready, act, Time{1}});
+      }
       if (++r == cfg_.bg_spread) r = 0;
     }
-    return true;
+    return ready;
   }
   void record(Time time, std::uint32_t pc, CommandType type, std::uint32_t bg, std::uint32_t bank, std::uint32_t row);
 

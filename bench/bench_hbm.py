@@ -1,0 +1,61 @@
+"""HBM model throughput: requests simulated per second of wall time (pytest-benchmark).
+
+Run: ``pytest bench/bench_hbm.py --benchmark-only``. Figures land in ``benchmark.extra_info``;
+nothing here asserts on wall time (this VM's wall time swings by about 30 %).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import podsim
+from podsim.hbm import Device, preset, simulate
+
+H = podsim.hbm
+CM384_DIES = 768  # 384 Ascend 910C packages x 2 dies (hardware.md §1.1, §1.2)
+
+
+def die_910c() -> Device:
+    """One Ascend 910C die: 4 HBM2E stacks at 3.125 Gb/s (hardware.md §1.2, §2.6)."""
+    return Device(preset("HBM2E", gbps_per_pin=3.125), stacks=4)
+
+
+def _record(benchmark, res: H.Result) -> None:
+    wall = benchmark.stats.stats.min
+    benchmark.extra_info.update(
+        requests=res.requests,
+        requests_per_s=res.requests / wall,
+        bytes_64B_equivalent_per_s=(res.read_bytes + res.write_bytes) / 64 / wall,
+        simulated_ps=res.duration_ps,
+        devices=res.devices,
+        efficiency=res.efficiency,
+        achieved_TBps=res.achieved_Bps / 1e12,
+        peak_TBps=res.peak_Bps / 1e12,
+        row_hit_rate=res.row_hit_rate,
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [H.sequential_read(4096), H.copy(4096), H.random(request_bytes=64), H.mix(0.3)],
+    ids=["seq-read-4KiB", "copy-4KiB", "random-64B", "mix30w-64B"],
+)
+def test_one_die_streaming(benchmark, pattern: H.Pattern) -> None:
+    die = die_910c()
+    res = benchmark.pedantic(
+        lambda: simulate(die, pattern, duration_ps=100_000_000, outstanding=1024), rounds=3, iterations=1
+    )
+    _record(benchmark, res)
+
+
+def test_cloudmatrix384_all_dies_streaming(benchmark) -> None:
+    """All 768 dies stream sequential reads together for a short window; the 1 ms wall time is extrapolated."""
+    die = die_910c()
+    window_ps = 20_000_000
+    res = benchmark.pedantic(
+        lambda: simulate(die, H.sequential_read(4096), duration_ps=window_ps, devices=CM384_DIES, outstanding=1024),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, res)
+    benchmark.extra_info["extrapolated_wall_s_for_1ms"] = benchmark.stats.stats.min * 1e9 / window_ps
