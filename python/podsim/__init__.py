@@ -54,6 +54,5 @@ __all__ = [
     "Simulation",
     "Topology",
     "__version__",
-    "hbm",
     "simulate",
 ]

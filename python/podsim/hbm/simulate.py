@@ -88,7 +88,11 @@ class Result:
 
     @property
     def refresh_fraction(self) -> float:
-        """Share of PC time spent in refresh: refreshes x tRFC / (PCs x devices x duration)."""
+        """Share of PC time spent in refresh: refreshes x tRFC / (PCs x devices x duration).
+
+        Refresh is placed when a PC next schedules, so a PC idle at the end of the window has not
+        yet booked its last refreshes: on streams that leave PCs idle this reads low.
+        """
         pcs = self.counters["refreshes"].size
         return int(self.counters["refreshes"].sum()) * self.trfc_ps / (pcs * self.duration_ps) if self.duration_ps else 0.0
 
