@@ -119,7 +119,7 @@ class HbmDevice {
       if (head_ == items_.size()) {
         items_.clear();
         head_ = 0;
-      } else if (head_ >= 4096 && 2 * head_ >= items_.size()) {
+      } else if (head_ >= 64 && 2 * head_ >= items_.size()) {  // at most half dead: amortised O(1)
         items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;
       }

@@ -54,6 +54,8 @@ class Result:
             ``bank``, ``row``, ``command`` with codes :data:`COMMANDS`), or None.
         done_ps: completion time of each request of a :class:`Requests` list, else None.
         wall_s: wall-clock seconds the engine ran.
+        cpu_s: CPU seconds of the calling thread meanwhile (the engine runs there; steadier than
+            wall time on a shared machine).
         trfc_ps: the device's tRFC in ps (for :attr:`refresh_fraction`).
     """
 
@@ -68,6 +70,7 @@ class Result:
     trace: dict[str, np.ndarray] | None = field(default=None, repr=False)
     done_ps: np.ndarray | None = field(default=None, repr=False)
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     trfc_ps: int = 0
 
     @property
@@ -184,7 +187,7 @@ def simulate(
         pattern.footprint_bytes, float(pattern.write_fraction), devices, outstanding, max_requests, seed,
     )  # fmt: skip
     chunk = max(_MIN_CHUNK_PS, _CHUNK_DEVICE_PS // devices)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     t = 0
     while True:
         t = min(t + chunk, until) if until is not None else t + chunk
@@ -193,7 +196,7 @@ def simulate(
             progress(t, stream.completed)
         if (until is not None and t >= until) or (until is None and finished):
             break
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.thread_time() - cpu_start
     lat = stream.latency()
     return Result(
         devices=devices,
@@ -206,6 +209,7 @@ def simulate(
         counters=stream.counters(),
         trace=_sorted_trace(stream.trace()) if trace else None,
         wall_s=wall,
+        cpu_s=cpu,
         trfc_ps=device.preset.timing_ps["tRFC"],
     )
 
@@ -217,9 +221,9 @@ def _replay(device: Device, cfg: _core.HbmConfig, req: Requests, devices: int) -
     if req.addr.size and np.any(req.addr.astype(object) + req.bytes.astype(object) > cap):
         raise ValueError(f"addr: every [addr, addr + bytes) must lie inside the capacity of {cap} bytes")
     dev = _core.HbmDevice(cfg)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     done = dev.replay(req.arrival_ps, req.addr, req.bytes, req.is_write)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.thread_time() - cpu_start
     lat = (done - req.arrival_ps).astype(np.int64)
     w = req.is_write.astype(bool)
     duration = int(done.max()) if done.size else 0
@@ -243,6 +247,7 @@ def _replay(device: Device, cfg: _core.HbmConfig, req: Requests, devices: int) -
         trace=_sorted_trace(dev.trace()) if cfg.trace else None,
         done_ps=done,
         wall_s=wall,
+        cpu_s=cpu,
         trfc_ps=device.preset.timing_ps["tRFC"],
     )
 
