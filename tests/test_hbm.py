@@ -407,3 +407,34 @@ def test_closed_form_bursts_equal_burst_by_burst(pattern: H.Pattern, bg_spread: 
     assert fast.latency == slow.latency and fast.read_bytes == slow.read_bytes
     for k in fast.counters:
         assert np.array_equal(fast.counters[k], slow.counters[k]), k
+
+
+@pytest.mark.parametrize("mapping", [("pc", "bg", "ba", "co", "ro"), ("co", "ba", "pc", "ro", "bg")])
+@pytest.mark.parametrize("type_, stacks", [("HBM2E", 1), ("HBM3", 5)])  # 5 stacks: 160 PCs, not a power of two
+def test_address_map_is_the_documented_mixed_radix(mapping, type_: str, stacks: int) -> None:
+    dev = Device(preset(type_), stacks=stacks, mapping=mapping, rows=16, refresh=False)
+    org = dev.preset.organisation
+    s, burst = dev.bg_spread, org["burst_bytes"]
+    chunk_bursts = dev.interleave_bytes // burst
+    radix = {
+        "pc": dev.pcs,
+        "bg": org["bank_groups"] // s,
+        "ba": org["banks_per_group"],
+        "co": org["row_bytes"] // burst // (chunk_bursts // s),
+        "ro": dev.rows,
+    }
+    addr, size = 3 * dev.interleave_bytes + 96, 200_000  # many chunks, unaligned ends
+    expected = set()
+    for b in range(addr // burst, (addr + size - 1) // burst + 1):
+        rest, digit = b // chunk_bursts, {}
+        for f in mapping:
+            rest, digit[f] = divmod(rest, radix[f])
+        bg = digit["bg"] * s + (b % chunk_bursts) % s
+        expected.add((digit["pc"], bg, digit["ba"], digit["ro"]))
+    res = simulate(dev, Requests.of([0], [addr], size, False), trace=True)
+    tr = res.trace
+    reads = tr["command"] == 2
+    assert np.count_nonzero(reads) == (addr + size - 1) // burst - addr // burst + 1
+    acts = tr["command"] == 0
+    got = set(zip(*(tr[k][acts].tolist() for k in ("pc", "bank_group", "bank", "row"))))
+    assert got == expected

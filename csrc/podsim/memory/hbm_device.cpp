@@ -98,18 +98,20 @@ void HbmDevice::submit(std::uint64_t addr, std::uint64_t bytes, bool is_write, s
   const std::uint64_t last = (addr + bytes - 1) / cfg_.burst_bytes;
   requests_[slot] = Request{id, now, now, bytes, 0, is_write};
   ++in_flight_;
+  // The address-map digits of the first chunk; later chunks of the request count up from there
+  // (mixed radix, lowest field first), which spares the divisions.
+  std::uint64_t field[kMapFields];
+  std::uint64_t rest = first / chunk_bursts_;
+  for (MapField f : cfg_.order) {
+    const auto i = static_cast<std::size_t>(f);
+    field[i] = rest % radix_[i];
+    rest /= radix_[i];
+  }
   // One access per interleave chunk the burst range touches.
   for (std::uint64_t b = first; b <= last;) {
     const std::uint64_t chunk = b / chunk_bursts_;
-    const auto in_chunk = static_cast<std::uint32_t>(b % chunk_bursts_);
+    const auto in_chunk = static_cast<std::uint32_t>(b - chunk * chunk_bursts_);
     const std::uint64_t end = std::min<std::uint64_t>(last + 1, (chunk + 1) * chunk_bursts_);
-    std::uint64_t field[kMapFields];
-    std::uint64_t rest = chunk;
-    for (MapField f : cfg_.order) {
-      const auto i = static_cast<std::size_t>(f);
-      field[i] = rest % radix_[i];
-      rest /= radix_[i];
-    }
     const auto pc = static_cast<std::uint32_t>(field[static_cast<std::size_t>(MapField::kPc)]);
     Access a{};
     a.arrival = now;
@@ -126,6 +128,11 @@ void HbmDevice::submit(std::uint64_t addr, std::uint64_t bytes, bool is_write, s
     ++requests_[slot].pending;
     if (!pcs_[pc].scheduled) schedule(pc, now);
     b = end;
+    for (MapField f : cfg_.order) {
+      const auto i = static_cast<std::size_t>(f);
+      if (++field[i] < radix_[i]) break;
+      field[i] = 0;
+    }
   }
 }
 
