@@ -240,7 +240,9 @@ def test_trace_never_violates_timing(data, n, policy, bg_spread, interleave, loo
         queue_depth=queue_depth,
     )
     cap = dev.capacity_bytes
-    gaps = data.draw(st.lists(st.integers(0, 400_000), min_size=n, max_size=n))
+    # mostly back-to-back traffic, sometimes idle gaps across several refresh intervals
+    gap = st.one_of(st.integers(0, 400_000), st.integers(0, 400_000), st.integers(0, 20_000_000))
+    gaps = data.draw(st.lists(gap, min_size=n, max_size=n))
     arrival = np.cumsum(gaps)
     size = np.array(data.draw(st.lists(st.integers(1, 1024), min_size=n, max_size=n)))
     addr = np.array(data.draw(st.lists(st.integers(0, cap - 1), min_size=n, max_size=n)))
@@ -438,3 +440,14 @@ def test_address_map_is_the_documented_mixed_radix(mapping, type_: str, stacks: 
     acts = tr["command"] == 0
     got = set(zip(*(tr[k][acts].tolist() for k in ("pc", "bank_group", "bank", "row"))))
     assert got == expected
+
+
+def test_long_idle_gap_books_refreshes_without_walking_them() -> None:
+    dev = hbm2e(stacks=1)
+    t = dev.preset.timing_ps
+    gap = 10**15  # 1,000 s idle: 2.6e8 refresh intervals per PC
+    res = simulate(dev, Requests.of([0, gap], [0, 0], 32, False))
+    assert res.latency.max_ps == t["tRCDRD"] + t["tCL"] + dev.burst_ps  # the row was closed by refresh
+    assert int(res.counters["refreshes"][0, 0]) == gap // t["tREFI"]
+    with pytest.raises(ValueError, match="arrival_ps"):
+        Requests.of([2**63], [0], 32, False)

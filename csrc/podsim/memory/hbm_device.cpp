@@ -83,6 +83,7 @@ HbmDevice::HbmDevice(const HbmConfig& cfg) : cfg_(cfg) {
 void HbmDevice::submit(std::uint64_t addr, std::uint64_t bytes, bool is_write, std::uint64_t id, Time now) {
   require(bytes >= 1, "bytes: must be >= 1");
   require(now >= now_, "now: must be >= the device time (" + std::to_string(now_) + " ps)");
+  require(now <= kMaxSubmitTime, "now: must be <= 2^62 ps (so that no time can overflow)");
   const std::uint64_t cap = cfg_.capacity_bytes();
   require(addr < cap && bytes <= cap - addr,
           "addr: the range [addr, addr + bytes) must lie inside the capacity of " + std::to_string(cap) + " bytes");
@@ -174,10 +175,19 @@ void HbmDevice::decide(std::uint32_t pc, Time t) {
   Pc& p = pcs_[pc];
   p.scheduled = false;
   p.last_decision = t;
-  if (cfg_.refresh) {
-    while (p.ref_due <= t) {
-      refresh(pc, p.ref_due);
-      p.ref_due += cfg_.t.tREFI;
+  if (cfg_.refresh && p.ref_due <= t) {
+    refresh(pc, p.ref_due);
+    p.ref_due += cfg_.t.tREFI;
+    if (p.ref_due <= t) {
+      // The PC sat idle through more refresh intervals: with every bank now closed, each of those
+      // refreshes goes exactly at its due time (tREFI > tRFC), so they are booked in one step
+      // (the trace shows the last of them) and a long idle gap costs no time to simulate.
+      const std::uint64_t n = (t - p.ref_due) / cfg_.t.tREFI + 1;
+      const Time last = p.ref_due + (n - 1) * cfg_.t.tREFI;
+      record(last, pc, CommandType::kRefresh, 0, 0, 0);
+      counters_[pc].refreshes += n;
+      for (Bank& k : p.banks) k.act_ok = last + cfg_.t.tRFC;
+      p.ref_due = last + cfg_.t.tREFI;
     }
   }
   // FR-FCFS over the oldest `queue_depth` accesses that have arrived: the oldest row hit; else

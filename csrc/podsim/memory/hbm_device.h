@@ -63,6 +63,9 @@ struct PcCounters {
   Time busy_ps = 0;  // data bus occupied
 };
 
+// Latest submission time accepted: leaves ample headroom below 2^64 ps for every later command.
+inline constexpr Time kMaxSubmitTime = Time{1} << 62;
+
 class HbmDevice {
  public:
   explicit HbmDevice(const HbmConfig& cfg);

@@ -15,6 +15,8 @@ import numpy as np
 
 from podsim._validate import U64_MAX, int_array, integer
 
+#: Latest arrival time accepted, ps (2**62, about 53 days: no later engine time can overflow).
+MAX_TIME_PS = 1 << 62
 #: Pattern kinds and their engine codes.
 KINDS: dict[str, int] = {"sequential": 0, "strided": 1, "random": 2, "copy": 3}
 
@@ -118,7 +120,7 @@ class Requests:
     def of(cls, arrival_ps: Any, addr: Any, bytes: Any, is_write: Any) -> Requests:  # noqa: A002
         """Validate and convert array-likes (scalars broadcast to the length of ``addr``)."""
         n = int(np.asarray(addr).size)
-        arrival = int_array(arrival_ps, "arrival_ps", n, 0, U64_MAX, np.uint64)
+        arrival = int_array(arrival_ps, "arrival_ps", n, 0, MAX_TIME_PS, np.uint64)
         a = int_array(addr, "addr", n, 0, U64_MAX, np.uint64)
         b = int_array(bytes, "bytes", n, 1, 1 << 40, np.uint64)
         w = np.asarray(is_write)

@@ -11,7 +11,7 @@ import numpy as np
 from podsim import _core
 from podsim._validate import U64_MAX, integer
 from podsim.hbm.device import Device
-from podsim.hbm.patterns import KINDS, Pattern, Requests
+from podsim.hbm.patterns import KINDS, MAX_TIME_PS, Pattern, Requests
 
 #: Command codes in :attr:`Result.trace` ``["command"]``.
 COMMANDS: dict[int, str] = {0: "ACT", 1: "PRE", 2: "RD", 3: "WR", 4: "REF"}
@@ -139,7 +139,7 @@ def simulate(
     Args:
         device: the :class:`Device` configuration.
         pattern: a :class:`Pattern` or :class:`Requests`.
-        duration_ps: simulated window in integer ps, >= 1.
+        duration_ps: simulated window in integer ps, in [1, 2**62].
         requests: requests per device, >= 1.
         seed: integer in [0, 2**64 - 1].
         devices: devices simulated together, in [1, 1_000_000].
@@ -168,7 +168,7 @@ def simulate(
     if (duration_ps is None) == (requests is None):
         raise ValueError("duration_ps, requests: give exactly one")
     if duration_ps is not None:
-        until = integer(duration_ps, "duration_ps", 1, U64_MAX >> 1)
+        until = integer(duration_ps, "duration_ps", 1, MAX_TIME_PS)
         max_requests = U64_MAX
     else:
         until = None
