@@ -15,10 +15,11 @@ from podsim.hbm.patterns import KINDS, MAX_TIME_PS, Pattern, Requests
 
 #: Command codes in :attr:`Result.trace` ``["command"]``.
 COMMANDS: dict[int, str] = {0: "ACT", 1: "PRE", 2: "RD", 3: "WR", 4: "REF"}
-# Simulated time per GIL-free engine call: 10 us of one device, shared out over the devices, so a
-# call costs about the same wall time at any device count and Ctrl-C stays responsive.
+# Simulated time per GIL-free engine call: 10 us of one device, shared out over the devices so a
+# call costs about the same wall time at any device count and Ctrl-C stays responsive; but at
+# least 1 us, so each device runs a few hundred requests per visit while its state is in cache.
 _CHUNK_DEVICE_PS = 10_000_000
-_MIN_CHUNK_PS = 10_000
+_MIN_CHUNK_PS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def simulate(
         outstanding: requests kept in flight per device, in [1, 1_000_000].
         trace: record every DRAM command (debug; one device only).
         progress: called as ``progress(now_ps, completed_requests)`` between engine calls (each
-            covers 10 us / devices of simulated time, at least 10 ns).
+            covers 10 us / devices of simulated time, at least 1 us).
 
     Raises:
         TypeError, ValueError: naming the argument and its allowed range.
