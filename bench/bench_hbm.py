@@ -40,7 +40,7 @@ def _record(benchmark, res: H.Result) -> None:
 # needs more in flight to keep banks busy.
 @pytest.mark.parametrize(
     "pattern, outstanding",
-    [(H.sequential_read(4096), 64), (H.copy(4096), 64), (H.random(request_bytes=64), 1024), (H.mix(0.3), 1024)],
+    [(H.sequential_read(4096), 64), (H.copy(4096), 256), (H.random(request_bytes=64), 1024), (H.mix(0.3), 1024)],
     ids=["seq-read-4KiB", "copy-4KiB", "random-64B", "mix30w-64B"],
 )
 def test_one_die_streaming(benchmark, pattern: H.Pattern, outstanding: int) -> None:
