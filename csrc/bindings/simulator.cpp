@@ -48,7 +48,7 @@ void register_simulator(py::module_& m) {
   py::class_<Simulator>(m, "Simulator")
       .def(py::init([](const Topology& topo, std::uint32_t mtu, std::uint32_t header_bytes, std::uint32_t ack_bytes,
                        std::uint32_t request_bytes, int routing, std::uint64_t seed, std::uint32_t window,
-                       bool check) {
+                       bool check, std::uint64_t trace_limit, std::uint64_t txn_bytes) {
              SimConfig cfg;
              cfg.mtu_bytes = mtu;
              cfg.header_bytes = header_bytes;
@@ -59,11 +59,13 @@ void register_simulator(py::module_& m) {
              cfg.seed = seed;
              cfg.endpoint_window_packets = window;
              cfg.check = check;
+             cfg.trace_limit = trace_limit;
+             cfg.txn_bytes = txn_bytes;
              return new Simulator(topo, cfg);
            }),
            py::arg("topology"), py::arg("mtu"), py::arg("header_bytes"), py::arg("ack_bytes"),
            py::arg("request_bytes"), py::arg("routing"), py::arg("seed"), py::arg("endpoint_window_packets"),
-           py::arg("check"))
+           py::arg("check"), py::arg("trace_limit"), py::arg("txn_bytes"))
       .def("add_message",
            [](Simulator& s, NodeId src, NodeId dst, std::uint64_t size, int kind, Time delay_ps, std::uint64_t tag,
               const std::vector<std::uint32_t>& deps) {
@@ -96,6 +98,7 @@ void register_simulator(py::module_& m) {
       .def("advance_until", &Simulator::advance_until, py::arg("t"), py::call_guard<py::gil_scoped_release>())
       .def("throw_if_stalled", &Simulator::throw_if_stalled)
       .def("check_invariants", &Simulator::check_invariants)
+      .def("settle_credits", &Simulator::settle_credits)
       .def("set_stop_on_completion", &Simulator::set_stop_on_completion, py::arg("on"))
       .def("take_completed", [](Simulator& s) { return to_numpy(s.take_completed()); })
       .def_property_readonly("now", &Simulator::now)
@@ -137,7 +140,8 @@ void register_simulator(py::module_& m) {
              return d;
            })
       .def("credit_columns",
-           [](const Simulator& s) {
+           [](Simulator& s) {
+             s.settle_credits();
              const auto& cs = s.credit_states();
              std::vector<std::uint64_t> buffer(cs.size()), credits(cs.size()), wire(cs.size()), buffered(cs.size()),
                  returning(cs.size());
@@ -165,6 +169,31 @@ void register_simulator(py::module_& m) {
              d["injected_packets"] = to_numpy(l.injected_packets);
              d["delivered_packets"] = to_numpy(l.delivered_packets);
              d["received_bytes"] = to_numpy(l.received_bytes);
+             return d;
+           })
+      .def("trace_columns",
+           [](const Simulator& s) {
+             const Trace& tr = s.trace();
+             const std::size_t n = tr.records.size();
+             std::vector<std::uint64_t> start(n), end(n);
+             std::vector<std::uint32_t> channel(n), msg(n), wire(n), payload(n);
+             for (std::size_t i = 0; i < n; ++i) {
+               const auto& r = tr.records[i];
+               start[i] = r.start_ps;
+               end[i] = r.end_ps;
+               channel[i] = r.channel;
+               msg[i] = r.msg;
+               wire[i] = r.wire_bytes;
+               payload[i] = r.payload_bytes;
+             }
+             py::dict d;
+             d["start_ps"] = to_numpy(start);
+             d["end_ps"] = to_numpy(end);
+             d["channel"] = to_numpy(channel);
+             d["msg"] = to_numpy(msg);
+             d["wire_bytes"] = to_numpy(wire);
+             d["payload_bytes"] = to_numpy(payload);
+             d["dropped"] = tr.dropped;
              return d;
            })
       .def("packet_latency_histogram", [](const Simulator& s) { return to_numpy(s.packet_latency_histogram()); })

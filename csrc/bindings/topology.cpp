@@ -4,6 +4,7 @@
 
 #include "arrays.h"
 #include "podsim/fabric/topology.h"
+#include "podsim/fabric/topology_io.h"
 
 namespace py = pybind11;
 using podsim::Topology;
@@ -12,11 +13,21 @@ using podsim_bindings::to_numpy;
 void register_topology(py::module_& m) {
   py::class_<Topology>(m, "Topology")
       .def(py::init<>())
-      .def("add_endpoint", &Topology::add_endpoint, py::arg("name"), py::arg("buffer_bytes"),
-           py::arg("latency_ps") = 0, py::arg("max_ports") = 0)
+      .def("add_endpoint",
+           [](Topology& t, const std::string& name, std::uint64_t buffer_bytes, podsim::Time latency_ps,
+              std::uint32_t max_ports, podsim::Time issue_ps, podsim::Time read_fetch_ps, podsim::Time write_commit_ps,
+              std::uint32_t max_reads, std::uint32_t max_writes) {
+             return t.add_endpoint(name, buffer_bytes, latency_ps, max_ports,
+                                   podsim::EndpointParams{issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes});
+           },
+           py::arg("name"), py::arg("buffer_bytes"), py::arg("latency_ps") = 0, py::arg("max_ports") = 0,
+           py::arg("issue_ps") = 0, py::arg("read_fetch_ps") = 0, py::arg("write_commit_ps") = 0,
+           py::arg("max_reads") = 0, py::arg("max_writes") = 0)
       .def("add_switch", &Topology::add_switch, py::arg("name"), py::arg("latency_ps"), py::arg("buffer_bytes"),
            py::arg("cut_through"), py::arg("max_ports") = 0)
       .def("connect", &Topology::connect, py::arg("a"), py::arg("b"), py::arg("rate_Bps"), py::arg("latency_ps"))
+      .def("save", [](const Topology& t, const std::string& path) { podsim::save_topology(t, path); }, py::arg("path"))
+      .def_static("load", [](const std::string& path) { return podsim::load_topology(path); }, py::arg("path"))
       .def_property_readonly("num_nodes", &Topology::num_nodes)
       .def_property_readonly("num_channels", &Topology::num_channels)
       .def_property_readonly("num_endpoints", &Topology::num_endpoints)
@@ -32,8 +43,8 @@ void register_topology(py::module_& m) {
            [](const Topology& t) {
              const std::size_t n = t.num_nodes();
              std::vector<std::uint8_t> kind(n), cut(n);
-             std::vector<std::uint64_t> lat(n), buf(n);
-             std::vector<std::uint32_t> ports(n);
+             std::vector<std::uint64_t> lat(n), buf(n), issue(n), fetch(n), commit(n);
+             std::vector<std::uint32_t> ports(n), reads(n), writes(n);
              for (podsim::NodeId i = 0; i < n; ++i) {
                const auto& nd = t.node(i);
                kind[i] = static_cast<std::uint8_t>(nd.kind);
@@ -41,6 +52,11 @@ void register_topology(py::module_& m) {
                lat[i] = nd.latency_ps;
                buf[i] = nd.buffer_bytes;
                ports[i] = nd.max_ports;
+               issue[i] = nd.ep.issue_ps;
+               fetch[i] = nd.ep.read_fetch_ps;
+               commit[i] = nd.ep.write_commit_ps;
+               reads[i] = nd.ep.max_reads;
+               writes[i] = nd.ep.max_writes;
              }
              py::dict d;
              d["kind"] = to_numpy(kind);
@@ -48,6 +64,11 @@ void register_topology(py::module_& m) {
              d["buffer_bytes"] = to_numpy(buf);
              d["cut_through"] = to_numpy(cut);
              d["max_ports"] = to_numpy(ports);
+             d["issue_ps"] = to_numpy(issue);
+             d["read_fetch_ps"] = to_numpy(fetch);
+             d["write_commit_ps"] = to_numpy(commit);
+             d["max_reads"] = to_numpy(reads);
+             d["max_writes"] = to_numpy(writes);
              return d;
            })
       .def("channel_columns", [](const Topology& t) {

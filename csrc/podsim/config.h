@@ -16,12 +16,19 @@ struct SimConfig {
   std::uint32_t header_bytes = 32;    // per-packet header on the wire
   std::uint32_t ack_bytes = 32;       // wire size of a write acknowledgement
   std::uint32_t request_bytes = 32;   // wire size of a read request
+  // Bytes per memory transaction: a write transaction is acknowledged, a read transaction is one
+  // request answered by its data; endpoints bound how many they keep outstanding. 0 = each
+  // message is a single transaction.
+  std::uint64_t txn_bytes = 0;
   RoutingPolicy routing = RoutingPolicy::kAdaptive;
   std::uint64_t seed = 1;
   // Packets an endpoint keeps queued at its ports ahead of transmission; 0 = 2 per port.
   // Small values defer the port choice, which is what makes adaptive routing adaptive.
   std::uint32_t endpoint_window_packets = 0;
   bool check = false;                 // verify ledger and credit identities after every event
+  // Record each packet transmission (channel, start, end, bytes) up to this many records;
+  // 0 = no trace. Transmissions past the limit are counted, never silently lost.
+  std::uint64_t trace_limit = 0;
 };
 
 }  // namespace podsim

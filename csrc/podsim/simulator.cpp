@@ -16,6 +16,7 @@ const char* event_name(EventType t) {
     case EventType::kKick: return "kick";
     case EventType::kCredit: return "credit";
     case EventType::kMessageStart: return "message-start";
+    case EventType::kTargetReady: return "target-ready";
   }
   return "?";
 }
@@ -36,6 +37,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   const std::size_t nc = topo_.num_channels();
   out_.resize(nc);
   credit_.resize(nc);
+  pending_credits_.resize(nc);
   chan_stats_.wire_bytes.assign(nc, 0);
   chan_stats_.payload_bytes.assign(nc, 0);
   chan_stats_.packets.assign(nc, 0);
@@ -92,6 +94,9 @@ void Simulator::validate_message(NodeId src, NodeId dst, std::uint64_t size, Mes
     throw std::invalid_argument("size: must be in [1, 2^48] bytes, got " + std::to_string(size) + at);
   if (kind != MessageKind::kWrite && kind != MessageKind::kRead)
     throw std::invalid_argument("kind: must be write (0) or read (1)" + at);
+  if (cfg_.txn_bytes && (size - 1) / cfg_.txn_bytes >= kNone)
+    throw std::invalid_argument("size: " + std::to_string(size) + " bytes is more than 2^32 transactions of txn_bytes = " +
+                                std::to_string(cfg_.txn_bytes) + at);
   if (routes_.hops(src, topo_.endpoint_index(dst)) == RoutingTable::kUnreachable ||
       routes_.hops(dst, topo_.endpoint_index(src)) == RoutingTable::kUnreachable)
     throw std::invalid_argument("dst: endpoint '" + topo_.node(dst).name + "' and '" + topo_.node(src).name +
@@ -114,9 +119,18 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   msgs_.end_ps.push_back(kNever);
   pending_deps_.push_back(0);
   deps_ready_ps_.push_back(now_);
+  // Transactions of txn bytes (the last one shorter), each cut into packets of up to `payload`.
   const std::uint64_t payload = cfg_.mtu_bytes - cfg_.header_bytes;
-  npackets_.push_back((size + payload - 1) / payload);
-  emitted_.push_back(0);
+  const std::uint64_t txn = cfg_.txn_bytes ? std::min<std::uint64_t>(cfg_.txn_bytes, size) : size;
+  const std::uint64_t ntxn = (size + txn - 1) / txn;
+  const std::uint64_t ppt = (txn + payload - 1) / payload;
+  const std::uint64_t last = size - (ntxn - 1) * txn;
+  npackets_.push_back((ntxn - 1) * ppt + (last + payload - 1) / payload);
+  txn_size_.push_back(txn);
+  ppt_.push_back(ppt);
+  ntxn_.push_back(static_cast<std::uint32_t>(ntxn));
+  started_txn_.push_back(0);
+  done_txn_.push_back(0);
   delivered_pkts_.push_back(0);
   first_succ_.push_back(kNone);
   ++messages_incomplete_;
@@ -136,7 +150,9 @@ void Simulator::add_dependency(std::uint32_t before, std::uint32_t after) {
 
 void Simulator::schedule_start_if_ready(std::uint32_t m) {
   if (pending_deps_[m] == 0) {
-    const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m];
+    // The event fires once the initiator has also done its issue work; start_ps excludes it.
+    const NodeId initiator = msgs_.kind[m] == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
+    const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m] + topo_.node(initiator).ep.issue_ps;
     if (t < now_) throw std::invalid_argument("delay_ps: start time overflows");
     queue_.push(t, EventType::kMessageStart, m);
   }
@@ -215,10 +231,10 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
 StopReason Simulator::run(Time until, std::uint64_t max_events) {
   std::uint64_t done = 0;
   completion_pending_ = false;
+  Event e;
   while (!queue_.empty()) {
-    if (queue_.next_time() > until) return StopReason::kTime;
     if (done >= max_events) return StopReason::kEvents;
-    const Event e = queue_.pop();
+    if (!queue_.pop_until(until, e)) return StopReason::kTime;
     now_ = e.time;
     ++events_;
     ++done;
@@ -274,20 +290,17 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 
 void Simulator::dispatch(const Event& e) {
   switch (e.type()) {
-    case EventType::kArrive: on_arrive(e.arg); break;
+    case EventType::kArrive: on_arrive(e.arg()); break;
     case EventType::kKick:
-      out_[e.arg].kick_pending = false;
-      try_send(e.arg);
+      out_[e.arg()].kick_pending = false;
+      try_send(e.arg());
       break;
-    case EventType::kCredit: {
-      CreditState& cr = credit_[e.arg];
-      cr.returning -= e.aux;
-      cr.credits += e.aux;
-      if (cfg_.check) touched_.push_back(e.arg);
-      try_send(e.arg);
+    case EventType::kCredit:
+      if (out_[e.arg()].credit_wake == now_) out_[e.arg()].credit_wake = kNever;
+      try_send(e.arg());
       break;
-    }
-    case EventType::kMessageStart: on_message_start(e.arg); break;
+    case EventType::kMessageStart: on_message_start(e.arg()); break;
+    case EventType::kTargetReady: on_target_ready(e.arg()); break;
   }
 }
 
@@ -311,7 +324,7 @@ void Simulator::free_packet(std::uint32_t p) {
   free_pkts_.push_back(p);
 }
 
-std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) const {
+std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) {
   const std::size_t k = cand.size();
   if (k == 1) return cand[0];
   const std::uint64_t flow = hash_combine(hash_combine(cfg_.seed, pk.msg), n);
@@ -329,6 +342,7 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   for (std::size_t j = 0; j < k; ++j) {
     const std::uint32_t o = cand[(start + j) % k];
     const ChannelId c = outs[o];
+    absorb_credits(c);
     const std::uint64_t load = out_[c].queued_bytes + (credit_[c].buffer - credit_[c].credits);
     if (load < best_load) {
       best_load = load;
@@ -383,7 +397,15 @@ void Simulator::try_send(ChannelId c) {
   const std::uint32_t p = q.head;
   Packet& pk = pkts_[p];
   CreditState& cr = credit_[c];
-  if (pk.wire > cr.credits) return;  // the next credit return kicks this channel again
+  absorb_credits(c);
+  if (pk.wire > cr.credits) {
+    // Wait for credits: wake at the earliest return already on its way (later releases at the
+    // next hop schedule their own wake-up, see release_input).
+    out.credit_blocked = true;
+    if (!pending_credits_[c].empty()) wake_for_credits(c, pending_credits_[c].front().arrives);
+    return;
+  }
+  out.credit_blocked = false;
 
   // Dequeue, and serve the inputs round robin.
   q.head = pk.next;
@@ -407,6 +429,12 @@ void Simulator::try_send(ChannelId c) {
   chan_stats_.busy_ps[c] += end - now_;
   ++packet_hops_;
   if (cfg_.check) touched_.push_back(c);
+  if (cfg_.trace_limit) {
+    if (trace_.records.size() < cfg_.trace_limit)
+      trace_.records.push_back(TransmissionRecord{now_, end, c, pk.msg, pk.wire, pk.payload});
+    else
+      ++trace_.dropped;
+  }
 
   // Free the packet's place at this node.
   const bool injected = input == cap - 1;
@@ -438,7 +466,39 @@ void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
   cr.returning += bytes;
   if (cfg_.check) touched_.push_back(c);
   // The credit travels back over the reverse direction of the same link.
-  queue_.push(when + topo_.channel(topo_.channel(c).reverse).latency_ps, EventType::kCredit, c, bytes);
+  const Time arrives = when + topo_.channel(topo_.channel(c).reverse).latency_ps;
+  auto& pending = pending_credits_[c];
+  pending.push_back(PendingCredit{arrives, bytes});
+  std::push_heap(pending.begin(), pending.end(), std::greater<>{});
+  Output& out = out_[c];
+  out.next_credit = pending.front().arrives;
+  if (out.credit_blocked) wake_for_credits(c, arrives);
+}
+
+void Simulator::absorb_credits(ChannelId c) {
+  Output& out = out_[c];
+  if (out.next_credit > now_) return;
+  auto& pending = pending_credits_[c];
+  CreditState& cr = credit_[c];
+  do {
+    cr.returning -= pending.front().bytes;
+    cr.credits += pending.front().bytes;
+    std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
+    pending.pop_back();
+  } while (!pending.empty() && pending.front().arrives <= now_);
+  out.next_credit = pending.empty() ? kNever : pending.front().arrives;
+  if (cfg_.check) touched_.push_back(c);
+}
+
+void Simulator::wake_for_credits(ChannelId c, Time t) {
+  Output& out = out_[c];
+  if (t >= out.credit_wake) return;  // an earlier wake-up is already scheduled
+  out.credit_wake = t;
+  queue_.push(t, EventType::kCredit, c);
+}
+
+void Simulator::settle_credits() {
+  for (ChannelId c = 0; c < credit_.size(); ++c) absorb_credits(c);
 }
 
 void Simulator::on_arrive(std::uint32_t p) {
@@ -472,28 +532,105 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       const Time lat = now_ - pk.created_ps;
       ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
       if (msgs_.first_byte_ps[m] == kNever) msgs_.first_byte_ps[m] = now_;
-      if (++delivered_pkts_[m] < npackets_[m]) return;
-      msgs_.delivered_ps[m] = now_;
-      for (std::uint32_t k = first_succ_[m]; k != kNone; k = edge_next_[k]) {
-        const std::uint32_t s = edge_succ_[k];
-        deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
-        --pending_deps_[s];
-        schedule_start_if_ready(s);
+      ++delivered_pkts_[m];
+      // Is this packet's transaction now complete? Packets of a transaction may arrive out of
+      // order (spraying), so count them.
+      bool txn_complete = false;
+      std::uint32_t k = 0;
+      if (ntxn_[m] == 1) {
+        txn_complete = delivered_pkts_[m] == npackets_[m];
+      } else {
+        k = static_cast<std::uint32_t>(pk.seq / ppt_[m]);
+        const std::uint64_t key = (static_cast<std::uint64_t>(m) << 32) | k;
+        const std::uint64_t got = ++txn_delivered_[key];
+        txn_complete = got == txn_end_packet(m, k) - txn_first_packet(m, k);
+        if (txn_complete) txn_delivered_.erase(key);
       }
+      if (delivered_pkts_[m] == npackets_[m]) {
+        msgs_.delivered_ps[m] = now_;
+        for (std::uint32_t e = first_succ_[m]; e != kNone; e = edge_next_[e]) {
+          const std::uint32_t s = edge_succ_[e];
+          deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
+          --pending_deps_[s];
+          schedule_start_if_ready(s);
+        }
+      }
+      if (!txn_complete) return;
       if (msgs_.kind[m] == MessageKind::kWrite)
-        send_control(PacketKind::kAck, m, msgs_.dst[m], msgs_.src[m]);
+        target_work(m, k, MessageKind::kWrite, topo_.node(at).ep.write_commit_ps);
       else
-        complete(m);
+        txn_done(m, topo_.endpoint_index(at));
       return;
     }
-    case PacketKind::kRequest: {
-      const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
-      eps_[ep].active.push_back(m);
-      refill(ep);
+    case PacketKind::kRequest:
+      target_work(m, static_cast<std::uint32_t>(pk.seq), MessageKind::kRead, topo_.node(at).ep.read_fetch_ps);
       return;
-    }
-    case PacketKind::kAck: complete(m); return;
+    case PacketKind::kAck: txn_done(m, topo_.endpoint_index(at)); return;
   }
+}
+
+void Simulator::target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency) {
+  if (latency > 0) {
+    std::uint32_t w;
+    if (!free_work_.empty()) {
+      w = free_work_.back();
+      free_work_.pop_back();
+      work_[w] = TargetWork{m, txn, kind};
+    } else {
+      w = static_cast<std::uint32_t>(work_.size());
+      work_.push_back(TargetWork{m, txn, kind});
+    }
+    queue_.push(now_ + latency, EventType::kTargetReady, w);
+    return;
+  }
+  if (kind == MessageKind::kWrite) {
+    send_control(PacketKind::kAck, m, txn, msgs_.dst[m], msgs_.src[m]);
+  } else {
+    const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+    eps_[ep].active.push_back(Job{m, txn_first_packet(m, txn), txn_end_packet(m, txn)});
+    refill(ep);
+  }
+}
+
+void Simulator::on_target_ready(std::uint32_t w) {
+  const TargetWork work = work_[w];
+  free_work_.push_back(w);
+  target_work(work.msg, work.txn, work.kind, 0);
+}
+
+void Simulator::txn_done(std::uint32_t m, std::uint32_t initiator_ep) {
+  EndpointState& st = eps_[initiator_ep];
+  if (msgs_.kind[m] == MessageKind::kWrite)
+    --st.writes_out;
+  else
+    --st.reads_out;
+  if (++done_txn_[m] == ntxn_[m]) complete(m);
+  issue(initiator_ep);
+}
+
+void Simulator::issue(std::uint32_t ep) {
+  EndpointState& st = eps_[ep];
+  const EndpointParams& par = topo_.node(topo_.endpoints()[ep]).ep;
+  bool jobs = false;
+  // Start transactions while the windows allow, round robin over the waiting messages.
+  while (!st.pending_writes.empty() && (par.max_writes == 0 || st.writes_out < par.max_writes)) {
+    const std::uint32_t m = st.pending_writes.front();
+    st.pending_writes.pop_front();
+    const std::uint32_t k = started_txn_[m]++;
+    if (started_txn_[m] < ntxn_[m]) st.pending_writes.push_back(m);
+    ++st.writes_out;
+    st.active.push_back(Job{m, txn_first_packet(m, k), txn_end_packet(m, k)});
+    jobs = true;
+  }
+  while (!st.pending_reads.empty() && (par.max_reads == 0 || st.reads_out < par.max_reads)) {
+    const std::uint32_t m = st.pending_reads.front();
+    st.pending_reads.pop_front();
+    const std::uint32_t k = started_txn_[m]++;
+    if (started_txn_[m] < ntxn_[m]) st.pending_reads.push_back(m);
+    ++st.reads_out;
+    send_control(PacketKind::kRequest, m, k, msgs_.dst[m], msgs_.src[m]);
+  }
+  if (jobs) refill(ep);
 }
 
 void Simulator::complete(std::uint32_t m) {
@@ -502,28 +639,56 @@ void Simulator::complete(std::uint32_t m) {
   completed_.push_back(m);
   completion_pending_ = true;
   if (on_complete_) on_complete_(m, now_);
-}
-
-void Simulator::on_message_start(std::uint32_t m) {
-  msgs_.start_ps[m] = now_;
-  if (msgs_.kind[m] == MessageKind::kRead) {
-    send_control(PacketKind::kRequest, m, msgs_.dst[m], msgs_.src[m]);
-  } else {
-    const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
-    eps_[ep].active.push_back(m);
-    refill(ep);
+  if (!message_callbacks_.empty()) {
+    const auto it = message_callbacks_.find(m);
+    if (it != message_callbacks_.end()) {
+      const CompletionCallback cb = std::move(it->second);
+      message_callbacks_.erase(it);
+      cb(m, now_);
+    }
   }
 }
 
-void Simulator::send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to) {
+std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                                CompletionCallback on_complete, Time delay_ps) {
+  const std::uint32_t m = add_message(src, dst, bytes, kind, delay_ps, tag);
+  if (on_complete) message_callbacks_.emplace(m, std::move(on_complete));
+  return m;
+}
+
+std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                                CompletionFn on_complete, void* ctx, Time delay_ps) {
+  CompletionCallback cb;
+  if (on_complete) cb = [on_complete, ctx](std::uint32_t msg, Time end) { on_complete(ctx, msg, end); };
+  return inject(src, dst, bytes, kind, tag, std::move(cb), delay_ps);
+}
+
+void Simulator::on_message_start(std::uint32_t m) {
+  const bool write = msgs_.kind[m] == MessageKind::kWrite;
+  const NodeId initiator = write ? msgs_.src[m] : msgs_.dst[m];
+  msgs_.start_ps[m] = now_ - topo_.node(initiator).ep.issue_ps;
+  const std::uint32_t ep = topo_.endpoint_index(initiator);
+  (write ? eps_[ep].pending_writes : eps_[ep].pending_reads).push_back(m);
+  issue(ep);
+}
+
+void Simulator::send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn, NodeId from, NodeId to) {
   const std::uint32_t p = new_packet();
   const std::uint32_t ep = topo_.endpoint_index(from);
   Packet& pk = pkts_[p];
   pk = Packet{m, kind == PacketKind::kAck ? cfg_.ack_bytes : cfg_.request_bytes, 0, kNone,
-              topo_.endpoint_index(to), ep, kNone, kind, 0, now_, now_};
+              topo_.endpoint_index(to), ep, kNone, kind, txn, now_, now_};
   ++ledger_.injected_packets[ep];
   ++eps_[ep].queued;
   enqueue(from, injection_input(from), p);
+}
+
+std::uint32_t Simulator::payload_of(std::uint32_t m, std::uint64_t seq) const {
+  const std::uint64_t payload_max = cfg_.mtu_bytes - cfg_.header_bytes;
+  const std::uint64_t k = seq / ppt_[m];
+  const std::uint64_t offset = k * txn_size_[m] + (seq - k * ppt_[m]) * payload_max;
+  const std::uint64_t txn_end = std::min(msgs_.size[m], (k + 1) * txn_size_[m]);
+  return static_cast<std::uint32_t>(std::min(payload_max, txn_end - offset));
 }
 
 void Simulator::refill(std::uint32_t ep) {
@@ -531,14 +696,13 @@ void Simulator::refill(std::uint32_t ep) {
   if (st.refilling) return;
   st.refilling = true;
   const NodeId n = topo_.endpoints()[ep];
-  const std::uint64_t payload_max = cfg_.mtu_bytes - cfg_.header_bytes;
   while (st.queued < st.window && !st.active.empty()) {
-    const std::uint32_t m = st.active.front();
+    Job job = st.active.front();
     st.active.pop_front();
-    const std::uint64_t seq = emitted_[m]++;
-    if (emitted_[m] < npackets_[m]) st.active.push_back(m);
-    const std::uint64_t offset = seq * payload_max;
-    const auto payload = static_cast<std::uint32_t>(std::min<std::uint64_t>(payload_max, msgs_.size[m] - offset));
+    const std::uint32_t m = job.msg;
+    const std::uint64_t seq = job.next_seq++;
+    if (job.next_seq < job.end_seq) st.active.push_back(job);
+    const std::uint32_t payload = payload_of(m, seq);
     const std::uint32_t p = new_packet();
     pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, topo_.endpoint_index(msgs_.dst[m]),
                       ep, kNone, PacketKind::kData, seq, now_, now_};
@@ -557,7 +721,7 @@ void Simulator::violation(const std::string& what) const {
   std::string where = "t=" + std::to_string(now_) + " ps";
   if (current_event_)
     where += ", event " + std::to_string(events_) + " (" + event_name(current_event_->type()) + " " +
-             std::to_string(current_event_->arg) + ")";
+             std::to_string(current_event_->arg()) + ")";
   throw InvariantViolation("invariant violated at " + where + ": " + what);
 }
 
@@ -573,7 +737,8 @@ void Simulator::check_channel(ChannelId c, const char* during) const {
   }
 }
 
-void Simulator::check_invariants() const {
+void Simulator::check_invariants() {
+  settle_credits();
   for (ChannelId c = 0; c < credit_.size(); ++c) check_channel(c, "check");
   std::uint64_t injected = 0;
   std::uint64_t delivered = 0;
@@ -588,8 +753,10 @@ void Simulator::check_invariants() const {
     violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
               std::to_string(live_packets_) + " packets exist");
   if (queue_.empty()) {
+    // Idle: nothing is on a wire or in a buffer (credit returns may still be on their way back).
     for (ChannelId c = 0; c < credit_.size(); ++c)
-      if (credit_[c].credits != credit_[c].buffer) violation("idle, but channel " + std::to_string(c) + " lacks credits");
+      if (credit_[c].on_wire != 0 || credit_[c].buffered != 0)
+        violation("idle, but channel " + std::to_string(c) + " still holds bytes");
   }
 }
 

@@ -7,7 +7,9 @@
 //  * A switch holds an arrived packet in its input buffer, queued per output (virtual output
 //    queues, so no head-of-line blocking between outputs); each output serves its inputs round
 //    robin. The input buffer space returns to the upstream sender as a credit when the packet's
-//    tail has left, after the reverse channel's latency.
+//    tail has left, after the reverse channel's latency. A sender sees exactly the credits that
+//    have arrived by now; they are absorbed when it looks (to send, or to rate its load), and an
+//    event wakes it only when it is waiting for credits.
 //  * Store-and-forward: a packet is eligible at a switch when its tail has arrived plus the
 //    pipeline latency. Cut-through: when its head has arrived plus the pipeline latency; its tail
 //    can then not leave before the tail arrived plus the pipeline latency.
@@ -20,6 +22,7 @@
 #include <functional>
 #include <span>
 #include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 #include "podsim/config.h"
@@ -42,6 +45,21 @@ class InvariantViolation : public std::runtime_error {
 class Deadlock : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// One packet transmission over one channel.
+struct TransmissionRecord {
+  Time start_ps;
+  Time end_ps;
+  ChannelId channel;
+  std::uint32_t msg;
+  std::uint32_t wire_bytes;
+  std::uint32_t payload_bytes;
+};
+
+struct Trace {
+  std::vector<TransmissionRecord> records;
+  std::uint64_t dropped = 0;  // transmissions not recorded because the limit was reached
 };
 
 enum class StopReason : std::uint8_t { kIdle = 0, kTime = 1, kEvents = 2, kCompletion = 3 };
@@ -108,7 +126,18 @@ class Simulator {
   // Messages completed since the last call, in completion order.
   std::vector<std::uint32_t> take_completed();
   // Called for each completed message (id, end time), inside the event loop.
-  void set_completion_callback(std::function<void(std::uint32_t, Time)> cb) { on_complete_ = std::move(cb); }
+  using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
+  void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
+
+  // The embedding form of add_message: a message starting now (plus delay_ps) whose completion
+  // calls `on_complete(msg, end_ps)` from inside the event loop, at the completion time. The
+  // callback may inject further messages.
+  std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                       CompletionCallback on_complete, Time delay_ps = 0);
+  // The same with a C function pointer and a context pointer (for hosts that are not C++).
+  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time end_ps);
+  std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
+                       CompletionFn on_complete, void* ctx, Time delay_ps = 0);
 
   bool idle() const { return queue_.empty(); }
   std::uint64_t events() const { return events_; }
@@ -124,10 +153,13 @@ class Simulator {
   // Data-packet latency (creation at the source to delivery) histogram: bucket k counts packets
   // with latency in [2^k, 2^(k+1)) ps; bucket 0 also counts latency 0.
   const std::vector<std::uint64_t>& packet_latency_histogram() const { return latency_hist_; }
+  const Trace& trace() const { return trace_; }
 
   // Verifies every ledger and credit identity now; throws InvariantViolation naming the first
-  // broken one.
-  void check_invariants() const;
+  // broken one. Credits that have arrived by now are absorbed first.
+  void check_invariants();
+  // Absorbs every credit return that has arrived by now, so credit_states() is current.
+  void settle_credits();
 
  private:
   enum class PacketKind : std::uint8_t { kData, kAck, kRequest };
@@ -140,7 +172,7 @@ class Simulator {
     std::uint32_t src_ep;    // endpoint that created it (ledger)
     ChannelId in_channel;    // channel it arrived on at the current node; kNone at its source
     PacketKind kind;
-    std::uint64_t seq;       // index within the message (spray rotation)
+    std::uint64_t seq;       // data: index within the message; ack/request: the transaction
     Time tail_ps;            // earliest time its tail may leave the current node
     Time created_ps;
   };
@@ -148,19 +180,41 @@ class Simulator {
     std::uint32_t head = kNone;
     std::uint32_t tail = kNone;
   };
+  struct PendingCredit {     // a credit return on its way back to a channel's sender
+    Time arrives;
+    std::uint32_t bytes;
+    bool operator>(const PendingCredit& o) const { return arrives > o.arrives; }
+  };
   struct Output {            // per channel, at its sending node
     Time busy_until = 0;
+    Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
+    Time next_credit = kNever;       // earliest pending credit arrival (kept here: a cheap check)
+    bool credit_blocked = false;     // the head packet waits for credits
     std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
     std::uint32_t rr_base = 0;       // round-robin ring of inputs with packets for this output
     std::uint32_t rr_head = 0;
     std::uint32_t rr_count = 0;
     bool kick_pending = false;
   };
+  struct Job {               // a transaction's data still to be cut into packets at its sender
+    std::uint32_t msg;
+    std::uint64_t next_seq;  // next packet (index within the message)
+    std::uint64_t end_seq;
+  };
   struct EndpointState {
-    std::deque<std::uint32_t> active;  // messages with packets left to emit, served round robin
+    std::deque<Job> active;            // transactions with packets left to emit, served round robin
+    std::deque<std::uint32_t> pending_reads;   // messages it initiates with transactions not yet started
+    std::deque<std::uint32_t> pending_writes;
+    std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
+    std::uint32_t writes_out = 0;      // unacknowledged write transactions it initiated
     std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
     std::uint32_t window = 0;
     bool refilling = false;
+  };
+  struct TargetWork {        // a read to fetch or a write to acknowledge, after the target's latency
+    std::uint32_t msg;
+    std::uint32_t txn;
+    MessageKind kind;
   };
 
   std::uint32_t append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
@@ -172,15 +226,26 @@ class Simulator {
   void dispatch(const Event& e);
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
+  void on_target_ready(std::uint32_t w);
+  void issue(std::uint32_t ep);
+  void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
+  void txn_done(std::uint32_t m, std::uint32_t initiator_ep);
+  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ppt_[m]; }
+  std::uint64_t txn_end_packet(std::uint32_t m, std::uint64_t k) const {
+    return std::min(npackets_[m], (k + 1) * ppt_[m]);
+  }
+  std::uint32_t payload_of(std::uint32_t m, std::uint64_t seq) const;
   void try_send(ChannelId c);
   void schedule_kick(ChannelId c, Time t);
   void release_input(ChannelId c, std::uint32_t bytes, Time when);
+  void absorb_credits(ChannelId c);
+  void wake_for_credits(ChannelId c, Time t);
   void deliver(std::uint32_t p, NodeId at);
   void complete(std::uint32_t m);
   void refill(std::uint32_t ep);
-  void send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to);
+  void send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn, NodeId from, NodeId to);
   void enqueue(NodeId n, std::uint32_t input, std::uint32_t p);
-  std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand) const;
+  std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand);
   std::uint32_t new_packet();
   void free_packet(std::uint32_t p);
   Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) {
@@ -198,6 +263,7 @@ class Simulator {
 
   std::vector<Output> out_;
   std::vector<CreditState> credit_;
+  std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, a min-heap by arrival
   std::vector<std::uint32_t> rr_;        // ring storage for all outputs
   std::vector<Queue> voqs_;
   std::vector<std::size_t> voq_base_;
@@ -211,8 +277,17 @@ class Simulator {
   std::vector<std::uint32_t> pending_deps_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
   std::vector<std::uint64_t> npackets_;
-  std::vector<std::uint64_t> emitted_;
   std::vector<std::uint64_t> delivered_pkts_;
+  std::vector<std::uint64_t> txn_size_;    // bytes per transaction of each message
+  std::vector<std::uint64_t> ppt_;         // packets per (full) transaction
+  std::vector<std::uint32_t> ntxn_;
+  std::vector<std::uint32_t> started_txn_;
+  std::vector<std::uint32_t> done_txn_;
+  // Packets delivered so far of transactions in progress, for messages of several transactions,
+  // keyed by (message << 32 | transaction).
+  std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
+  std::vector<TargetWork> work_;
+  std::vector<std::uint32_t> free_work_;
   std::vector<std::uint32_t> first_succ_;  // dependency edges as linked lists
   std::vector<std::uint32_t> edge_next_;
   std::vector<std::uint32_t> edge_succ_;
@@ -221,6 +296,7 @@ class Simulator {
   ChannelCounters chan_stats_;
   Ledger ledger_;
   std::vector<std::uint64_t> latency_hist_ = std::vector<std::uint64_t>(64, 0);
+  Trace trace_;
   std::uint64_t events_ = 0;
   std::uint64_t packet_hops_ = 0;
   std::size_t peak_queue_ = 0;
@@ -228,7 +304,8 @@ class Simulator {
   std::vector<std::uint32_t> completed_;
   bool stop_on_completion_ = false;
   bool completion_pending_ = false;
-  std::function<void(std::uint32_t, Time)> on_complete_;
+  CompletionCallback on_complete_;
+  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;  // only injected ones
   // Channels touched by the current event, verified after it in check mode.
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;

@@ -24,9 +24,10 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         f"from outside the source tree. Original error: {err}"
     ) from err
 
+from podsim import fabrics
 from podsim import hbm
 from podsim.messages import Messages
-from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result
+from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.simulation import (
     ROUTING,
     Deadlock,
@@ -35,7 +36,9 @@ from podsim.simulation import (
     Simulation,
     simulate,
 )
+from podsim import workloads
 from podsim.topology import ChannelTable, Topology
+from podsim.systems import Comparison, Peak, System, compare, list_systems, system
 
 __version__ = "0.1.0"
 
@@ -44,15 +47,23 @@ __all__ = [
     "ROUTING",
     "ChannelStats",
     "ChannelTable",
+    "Comparison",
     "Deadlock",
     "Interrupted",
     "InvariantViolation",
     "Ledger",
     "MessageStats",
     "Messages",
+    "Peak",
     "Result",
     "Simulation",
+    "System",
     "Topology",
+    "TransmissionTrace",
     "__version__",
+    "compare",
+    "fabrics",
+    "list_systems",
     "simulate",
+    "system",
 ]

@@ -155,6 +155,31 @@ class Ledger:
 
 
 @dataclass(frozen=True)
+class TransmissionTrace:
+    """Every packet transmission recorded by a run with ``trace=`` set, in order of start.
+
+    One row per packet per hop: ``channel`` carried ``wire_bytes`` (``payload_bytes`` of them
+    message data, of message ``msg``) from ``start_ps`` to ``end_ps``. ``dropped`` counts
+    transmissions past the record limit: when it is non-zero the trace is incomplete.
+    """
+
+    start_ps: np.ndarray
+    end_ps: np.ndarray
+    channel: np.ndarray
+    msg: np.ndarray
+    wire_bytes: np.ndarray
+    payload_bytes: np.ndarray
+    dropped: int
+
+    def __len__(self) -> int:
+        return len(self.start_ps)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per transmission."""
+        return pd.DataFrame({k: getattr(self, k) for k in self.__dataclass_fields__ if k != "dropped"})
+
+
+@dataclass(frozen=True)
 class Result:
     """What a run produced. All times are integer picoseconds; rates bytes/s.
 
@@ -168,6 +193,7 @@ class Result:
         wall_s: wall-clock seconds the run took.
         packet_latency_histogram: data-packet latency counts, bucket k = [2^k, 2^(k+1)) ps.
         complete: True when every message ended.
+        trace: the packet transmissions, when the run recorded them (else None).
     """
 
     messages: MessageStats
@@ -179,6 +205,7 @@ class Result:
     wall_s: float
     packet_latency_histogram: np.ndarray = field(repr=False)
     complete: bool
+    trace: TransmissionTrace | None = None
 
     @property
     def makespan_ps(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Protocol, Union
 
@@ -11,7 +12,7 @@ import numpy as np
 from podsim import _core
 from podsim import _validate as v
 from podsim.messages import KINDS, MAX_MESSAGE_BYTES, Messages
-from podsim.results import ChannelStats, Ledger, MessageStats, Result
+from podsim.results import ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.topology import Topology
 
 #: Routing policies: how a node picks among the candidate ports of its minimal paths.
@@ -78,6 +79,13 @@ class Simulation:
             transmission (default 2 per port).
         check: verify the ledger and credit identities after every event and raise
             :class:`InvariantViolation` on the first broken one (slow; off by default).
+        txn_bytes: bytes per memory transaction. A write transaction is acknowledged by its
+            target, a read transaction is one request answered by its data; endpoints keep at most
+            their ``max_outstanding_reads``/``writes`` in flight. None: each message is one
+            transaction (one request or one acknowledgement).
+        trace: record up to this many packet transmissions (channel, start, end, bytes) into
+            :attr:`Result.trace`; None records nothing. Transmissions past the limit are counted
+            in ``trace.dropped`` and :meth:`result` warns about them.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class Simulation:
         seed: int | np.random.SeedSequence = 1,
         endpoint_window_packets: int | None = None,
         check: bool = False,
+        trace: int | None = None,
+        txn_bytes: int | None = None,
     ) -> None:
         self._topology = _topology(topology)
         if routing not in ROUTING:
@@ -112,7 +122,10 @@ class Simulation:
             _seed(seed),
             0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
             bool(check),
+            0 if trace is None else v.integer(trace, "trace", 1),
+            0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
         )
+        self._tracing = trace is not None
         self.routing = routing
         self.mtu = mtu
         self.header_bytes = header_bytes
@@ -228,6 +241,17 @@ class Simulation:
         ch = self._topology.channels()
         cc = core.channel_columns()
         lc = core.ledger_columns()
+        trace = None
+        if self._tracing:
+            tc = core.trace_columns()
+            trace = TransmissionTrace(**tc)
+            if trace.dropped:
+                warnings.warn(
+                    f"trace: {trace.dropped} transmissions past the limit of {len(trace)} were not recorded; "
+                    "raise trace= to record them all",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return Result(
             messages=MessageStats(
                 src=mc["src"], dst=mc["dst"], size=mc["size"], kind=mc["kind"], tag=mc["tag"],
@@ -246,6 +270,7 @@ class Simulation:
             wall_s=self._wall_s,
             packet_latency_histogram=core.packet_latency_histogram(),
             complete=core.messages_incomplete == 0,
+            trace=trace,
         )
 
 
@@ -261,6 +286,8 @@ def simulate(
     seed: int | np.random.SeedSequence = 1,
     endpoint_window_packets: int | None = None,
     check: bool = False,
+    trace: int | None = None,
+    txn_bytes: int | None = None,
     progress: ProgressFn | None = None,
 ) -> Result:
     """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
@@ -271,7 +298,7 @@ def simulate(
     """
     sim = Simulation(
         topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
-        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check,
+        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace, txn_bytes=txn_bytes,
     )
     sim.add(messages)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,14 +72,29 @@ class Topology:
         buffer_bytes: int = DEFAULT_ENDPOINT_BUFFER,
         latency_ps: int = 0,
         max_ports: int | None = None,
+        issue_latency_ps: int = 0,
+        read_latency_ps: int = 0,
+        write_latency_ps: int = 0,
+        max_outstanding_reads: int | None = None,
+        max_outstanding_writes: int | None = None,
     ) -> int:
         """Add an endpoint; returns its node id.
 
         Args:
             name: unique, human-readable name.
             buffer_bytes: receive buffer per input port (what credits count), bytes, >= 1.
-            latency_ps: receive-processing latency added before a packet counts as delivered, ps.
+            latency_ps: receive processing: every packet arriving here counts as received this
+                long after its tail, ps.
             max_ports: number of ports the device has; :meth:`connect` refuses more. None = no limit.
+            issue_latency_ps: as an initiator, time from a message's start to its first
+                transaction (descriptor and doorbell work), ps.
+            read_latency_ps: as a target, time from a read request's arrival to its data
+                leaving (the memory fetch), ps.
+            write_latency_ps: as a target, time from a write transaction's last byte to its
+                acknowledgement leaving (the commit), ps.
+            max_outstanding_reads: read transactions this endpoint may have in flight as an
+                initiator; None = no limit. (Transactions are ``txn_bytes`` of a run.)
+            max_outstanding_writes: unacknowledged write transactions it may have; None = no limit.
         """
         name = self._add_name(name)
         nid = self._core.add_endpoint(
@@ -86,6 +102,11 @@ class Topology:
             v.integer(buffer_bytes, "buffer_bytes", 1),
             v.integer(latency_ps, "latency_ps"),
             0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
+            v.integer(issue_latency_ps, "issue_latency_ps"),
+            v.integer(read_latency_ps, "read_latency_ps"),
+            v.integer(write_latency_ps, "write_latency_ps"),
+            0 if max_outstanding_reads is None else v.integer(max_outstanding_reads, "max_outstanding_reads", 1, 2**32 - 1),
+            0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, 2**32 - 1),
         )
         self._ids[name] = nid
         return nid
@@ -137,6 +158,21 @@ class Topology:
             raise ValueError(f"rate_Bps: must be >= 1 byte/s, got {rate!r}")
         return self._core.connect(a, b, rate, v.integer(latency_ps, "latency_ps", 1))
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fabric to a plain-text file that C++ hosts load with ``podsim::load_topology``
+        (see ``csrc/podsim/fabric/topology_io.h``); rates are kept exactly."""
+        self._core.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Topology:
+        """Read a fabric written by :meth:`save` (or by ``podsim export``)."""
+        topo = cls.__new__(cls)
+        topo._core = _core.Topology.load(os.fspath(path))
+        topo._ids = {name: i for i, name in enumerate(topo._core.node_names)}
+        if len(topo._ids) != topo.num_nodes:
+            raise ValueError(f"path: {os.fspath(path)!r} has duplicate node names")
+        return topo
+
     def _node(self, node: int, field: str) -> int:
         node = v.integer(node, field)
         if node >= self.num_nodes:
@@ -184,7 +220,8 @@ class Topology:
         return ChannelTable(**self._core.channel_columns())
 
     def nodes(self) -> pd.DataFrame:
-        """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports."""
+        """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports and the
+        endpoint parameters (issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes)."""
         cols = self._core.node_columns()
         df = pd.DataFrame(cols)
         df["kind"] = np.where(cols["kind"] == 0, "endpoint", "switch")

@@ -30,10 +30,10 @@ NodeId Topology::add_node(Node node) {
 }
 
 NodeId Topology::add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps,
-                              std::uint32_t max_ports) {
+                              std::uint32_t max_ports, const EndpointParams& params) {
   if (buffer_bytes == 0)
     throw std::invalid_argument("buffer_bytes: must be > 0 for endpoint " + quoted(name));
-  const NodeId id = add_node(Node{name, NodeKind::kEndpoint, latency_ps, buffer_bytes, false, max_ports});
+  const NodeId id = add_node(Node{name, NodeKind::kEndpoint, latency_ps, buffer_bytes, false, max_ports, params});
   endpoint_index_[id] = static_cast<std::uint32_t>(endpoints_.size());
   endpoints_.push_back(id);
   return id;
@@ -43,16 +43,22 @@ NodeId Topology::add_switch(const std::string& name, Time latency_ps, std::uint6
                             bool cut_through, std::uint32_t max_ports) {
   if (buffer_bytes == 0)
     throw std::invalid_argument("buffer_bytes: must be > 0 for switch " + quoted(name));
-  return add_node(Node{name, NodeKind::kSwitch, latency_ps, buffer_bytes, cut_through, max_ports});
+  return add_node(Node{name, NodeKind::kSwitch, latency_ps, buffer_bytes, cut_through, max_ports, {}});
 }
 
 ChannelId Topology::connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps) {
-  check_node(a, "connect a");
-  check_node(b, "connect b");
-  if (a == b) throw std::invalid_argument("connect: a node cannot be linked to itself (" + quoted(nodes_[a].name) + ")");
   if (!std::isfinite(rate_Bps) || rate_Bps < 1.0 || rate_Bps > 1e15)
     throw std::invalid_argument("rate_Bps: must be a finite number in [1, 1e15] bytes/s, got " +
                                 std::to_string(rate_Bps));
+  return connect_exact(a, b, static_cast<RateMilliBps>(std::floor(rate_Bps * 1000.0)), latency_ps);
+}
+
+ChannelId Topology::connect_exact(NodeId a, NodeId b, RateMilliBps rate, Time latency_ps) {
+  check_node(a, "connect a");
+  check_node(b, "connect b");
+  if (a == b) throw std::invalid_argument("connect: a node cannot be linked to itself (" + quoted(nodes_[a].name) + ")");
+  if (rate < 1000 || rate > kMaxRateMilliBps)
+    throw std::invalid_argument("rate_Bps: must be in [1, 1e15] bytes/s, got " + std::to_string(rate) + " milli-bytes/s");
   if (latency_ps == 0)
     throw std::invalid_argument("latency_ps: must be > 0 (credits and acknowledgements travel on "
                                 "channels with non-zero latency), link " + quoted(nodes_[a].name) +
@@ -64,7 +70,6 @@ ChannelId Topology::connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps
                                   std::to_string(nd.max_ports) + " ports");
   }
   if (channels_.size() + 2 >= kNone) throw std::invalid_argument("topology: too many channels");
-  const auto rate = static_cast<RateMilliBps>(std::floor(rate_Bps * 1000.0));
   const auto ab = static_cast<ChannelId>(channels_.size());
   const ChannelId ba = ab + 1;
   channels_.push_back(Channel{a, b, rate, latency_ps, ba, static_cast<std::uint32_t>(out_[a].size()),

@@ -16,6 +16,16 @@ inline constexpr std::uint32_t kNone = 0xFFFFFFFFu;
 
 enum class NodeKind : std::uint8_t { kEndpoint = 0, kSwitch = 1 };
 
+// What an endpoint's own machinery adds to memory operations (all zero: an ideal endpoint).
+// These are the calibration knobs for measured point-to-point latency and bandwidth.
+struct EndpointParams {
+  Time issue_ps = 0;               // initiator: from a message's start to its first transaction
+  Time read_fetch_ps = 0;          // target: from a read request's arrival to its data leaving
+  Time write_commit_ps = 0;        // target: from a write transaction's last byte to its ack leaving
+  std::uint32_t max_reads = 0;     // read transactions this endpoint may have outstanding; 0 = no limit
+  std::uint32_t max_writes = 0;    // write transactions this endpoint may have unacknowledged; 0 = no limit
+};
+
 struct Node {
   std::string name;
   NodeKind kind;
@@ -23,6 +33,7 @@ struct Node {
   std::uint64_t buffer_bytes; // receive buffer per input port: what credits count
   bool cut_through;           // switches only: forward once the head has arrived
   std::uint32_t max_ports;    // 0 = unlimited; connect() refuses to exceed it
+  EndpointParams ep;          // endpoints only
 };
 
 struct Channel {
@@ -35,26 +46,30 @@ struct Channel {
   std::uint32_t dst_port;     // index of this channel among dst's inputs
 };
 
+// Accessors taking ids do not check them (they sit on the engine's hot path); ids are validated
+// where they enter: connect(), check_node(), and the Simulator's message validation.
 class Topology {
  public:
   NodeId add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps = 0,
-                      std::uint32_t max_ports = 0);
+                      std::uint32_t max_ports = 0, const EndpointParams& params = {});
   NodeId add_switch(const std::string& name, Time latency_ps, std::uint64_t buffer_bytes,
                     bool cut_through, std::uint32_t max_ports = 0);
   // Joins a and b by a link: two channels, a->b (the returned id) and b->a (the returned id + 1).
   ChannelId connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps);
+  // The same with the rate already in the engine's exact unit (milli-bytes per second).
+  ChannelId connect_exact(NodeId a, NodeId b, RateMilliBps rate, Time latency_ps);
 
   std::size_t num_nodes() const { return nodes_.size(); }
   std::size_t num_channels() const { return channels_.size(); }
   std::size_t num_endpoints() const { return endpoints_.size(); }
-  const Node& node(NodeId id) const { return nodes_.at(id); }
-  const Channel& channel(ChannelId id) const { return channels_.at(id); }
-  const std::vector<ChannelId>& out_channels(NodeId id) const { return out_.at(id); }
-  const std::vector<ChannelId>& in_channels(NodeId id) const { return in_.at(id); }
+  const Node& node(NodeId id) const { return nodes_[id]; }
+  const Channel& channel(ChannelId id) const { return channels_[id]; }
+  const std::vector<ChannelId>& out_channels(NodeId id) const { return out_[id]; }
+  const std::vector<ChannelId>& in_channels(NodeId id) const { return in_[id]; }
   const std::vector<NodeId>& endpoints() const { return endpoints_; }
   // Index of an endpoint among endpoints (dense, 0..num_endpoints-1), or kNone for a switch.
-  std::uint32_t endpoint_index(NodeId id) const { return endpoint_index_.at(id); }
-  bool is_endpoint(NodeId id) const { return nodes_.at(id).kind == NodeKind::kEndpoint; }
+  std::uint32_t endpoint_index(NodeId id) const { return endpoint_index_[id]; }
+  bool is_endpoint(NodeId id) const { return nodes_[id].kind == NodeKind::kEndpoint; }
 
   void check_node(NodeId id, const char* what) const;
 

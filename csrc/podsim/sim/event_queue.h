@@ -1,8 +1,21 @@
-// The pending-event set: a 4-ary min-heap ordered by (time, sequence number). The sequence
-// number is the order of scheduling, so events at the same picosecond run first-scheduled,
-// first-run and every run is deterministic.
+// The pending-event set.
+//
+// Events are ordered by (time, payload word). The payload (type, arg) makes the order total
+// over distinct events, so the order of same-picosecond events is fixed by the events themselves,
+// not by a data structure's internals: runs are deterministic whatever the queue implementation.
+//
+// Almost every event lands within a few microseconds of now (a serialization, a propagation
+// delay, a switch pipeline), so the queue is a calendar: a ring of 256 ps buckets covering
+// 4.2 us ahead of the current bucket, with a two-level occupancy bitmap to find the next busy
+// bucket, and a 4-ary heap for the rare events further ahead (delayed message starts). Ring
+// buckets are unsorted lists; when a bucket becomes current its events move into a small heap,
+// so a burst of simultaneous events (every endpoint starting at once) costs O(log k) each, not
+// O(k). The current heap and the far heap are compared on every pop, so the order is exactly
+// that of a single priority queue.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -13,72 +26,199 @@ namespace podsim {
 enum class EventType : std::uint32_t {
   kArrive,        // a packet becomes eligible at the node at the end of a channel (arg: packet)
   kKick,          // a channel has finished a transmission; arbitrate again (arg: channel)
-  kCredit,        // credits come back to the sender of a channel (arg: channel)
-  kMessageStart,  // a message's dependencies and delay are satisfied (arg: message)
+  kCredit,        // wake a channel's sender that waits for credits (arg: channel)
+  kMessageStart,  // a message's dependencies, delay and issue latency are satisfied (arg: message)
+  kTargetReady,   // a target has fetched read data or committed a write (arg: target work item)
 };
 
-// 24 bytes: the type rides in the low bits of the scheduling order, so ordering by
-// (time, order) is ordering by (time, sequence number).
 struct Event {
   Time time;
-  std::uint64_t order;  // (sequence number << 2) | type
-  std::uint32_t arg;    // packet, channel or message id
-  std::uint32_t aux;    // bytes, for credit returns
-  EventType type() const { return static_cast<EventType>(order & 3U); }
+  std::uint64_t word;  // type (3 bits) << 61 | arg (32 bits)
+  EventType type() const { return static_cast<EventType>(word >> 61); }
+  std::uint32_t arg() const { return static_cast<std::uint32_t>(word); }  // packet, channel or message id
+  bool before(const Event& o) const { return time < o.time || (time == o.time && word < o.word); }
 };
 
-class EventQueue {
+// A 4-ary min-heap of events (the calendar's overflow).
+class EventHeap {
  public:
   bool empty() const { return heap_.empty(); }
   std::size_t size() const { return heap_.size(); }
-  Time next_time() const { return heap_.empty() ? kNever : heap_.front().time; }
-
-  void push(Time time, EventType type, std::uint32_t arg, std::uint32_t aux = 0) {
-    heap_.push_back(Event{time, (next_seq_++ << 2) | static_cast<std::uint64_t>(type), arg, aux});
-    sift_up(heap_.size() - 1);
-  }
-
-  Event pop() {
-    Event top = heap_.front();
-    heap_.front() = heap_.back();
-    heap_.pop_back();
-    if (!heap_.empty()) sift_down(0);
-    return top;
-  }
-
- private:
-  static bool before(const Event& a, const Event& b) {
-    return a.time < b.time || (a.time == b.time && a.order < b.order);
-  }
-  void sift_up(std::size_t i) {
-    const Event e = heap_[i];
+  const Event& top() const { return heap_.front(); }
+  void push(const Event& e) {
+    heap_.push_back(e);
+    std::size_t i = heap_.size() - 1;
     while (i > 0) {
       const std::size_t parent = (i - 1) / 4;
-      if (!before(e, heap_[parent])) break;
+      if (!e.before(heap_[parent])) break;
       heap_[i] = heap_[parent];
       i = parent;
     }
     heap_[i] = e;
   }
-  void sift_down(std::size_t i) {
-    const Event e = heap_[i];
+  Event pop() {
+    const Event top = heap_.front();
+    const Event e = heap_.back();
+    heap_.pop_back();
     const std::size_t n = heap_.size();
+    if (n == 0) return top;
+    std::size_t i = 0;
     for (;;) {
       const std::size_t first = 4 * i + 1;
       if (first >= n) break;
       std::size_t best = first;
       const std::size_t last = first + 4 < n ? first + 4 : n;
       for (std::size_t c = first + 1; c < last; ++c)
-        if (before(heap_[c], heap_[best])) best = c;
-      if (!before(heap_[best], e)) break;
+        if (heap_[c].before(heap_[best])) best = c;
+      if (!heap_[best].before(e)) break;
       heap_[i] = heap_[best];
       i = best;
     }
     heap_[i] = e;
+    return top;
   }
 
+ private:
   std::vector<Event> heap_;
-  std::uint64_t next_seq_ = 0;
+};
+
+class EventQueue {
+ public:
+  EventQueue() : head_(kSlots, kNil), bits_(kWords, 0) {}
+
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+
+  // Time of the earliest event, kNever if none.
+  Time next_time() const {
+    Time t = kNever;
+    if (!now_.empty()) {
+      t = now_.top().time;
+    } else if (ring_size_ > 0) {
+      for (std::uint32_t n = head_[first_slot()]; n != kNil; n = nodes_[n].next) t = std::min(t, nodes_[n].event.time);
+    }
+    if (!far_.empty()) t = std::min(t, far_.top().time);
+    return t;
+  }
+
+  // Schedules an event. `time` must not be earlier than the last event popped (time never runs
+  // backwards).
+  void push(Time time, EventType type, std::uint32_t arg) {
+    const Event e{time, (static_cast<std::uint64_t>(type) << 61) | arg};
+    ++size_;
+    const std::uint64_t bucket = time >> kShift;
+    if (bucket <= current_) {
+      now_.push(e);
+      return;
+    }
+    if (bucket - current_ >= kSlots) {
+      far_.push(e);
+      return;
+    }
+    const auto slot = static_cast<std::uint32_t>(bucket & (kSlots - 1));
+    std::uint32_t node;
+    if (free_ != kNil) {
+      node = free_;
+      free_ = nodes_[node].next;
+    } else {
+      node = static_cast<std::uint32_t>(nodes_.size());
+      nodes_.push_back({});
+    }
+    nodes_[node] = Node{e, head_[slot]};
+    if (head_[slot] == kNil) set_bit(slot);
+    head_[slot] = node;
+    ++ring_size_;
+  }
+
+  // Removes the earliest event into `out` if its time is <= until; returns whether it did.
+  bool pop_until(Time until, Event& out) {
+    if (size_ == 0) return false;
+    if (now_.empty() && ring_size_ > 0) load_next_bucket();
+    const bool from_far = !far_.empty() && (now_.empty() || far_.top().before(now_.top()));
+    const Event& best = from_far ? far_.top() : now_.top();
+    if (best.time > until) return false;
+    out = best;
+    if (from_far) {
+      far_.pop();
+      // With nothing nearer pending, the ring restarts at this event so later events use it.
+      if (now_.empty() && ring_size_ == 0) current_ = std::max(current_, out.time >> kShift);
+    } else {
+      now_.pop();
+    }
+    --size_;
+    return true;
+  }
+
+ private:
+  static constexpr unsigned kShift = 8;              // 256 ps buckets
+  static constexpr std::uint32_t kSlots = 1U << 14;  // 4.2 us of ring
+  static constexpr std::uint32_t kWords = kSlots / 64;
+  static constexpr std::uint32_t kSummaryWords = kWords / 64;
+  static constexpr std::uint32_t kNil = 0xFFFFFFFFu;
+
+  struct Node {
+    Event event;
+    std::uint32_t next;
+  };
+
+  void set_bit(std::uint32_t slot) {
+    bits_[slot >> 6] |= 1ULL << (slot & 63);
+    summary_[slot >> 12] |= 1ULL << ((slot >> 6) & 63);
+  }
+  void clear_bit(std::uint32_t slot) {
+    const std::uint32_t w = slot >> 6;
+    bits_[w] &= ~(1ULL << (slot & 63));
+    if (bits_[w] == 0) summary_[w >> 6] &= ~(1ULL << (w & 63));
+  }
+  // First non-empty bitmap word at or after word index w (no wrap), or kNil.
+  std::uint32_t next_word(std::uint32_t w) const {
+    if (w >= kWords) return kNil;
+    std::uint32_t sw = w >> 6;
+    std::uint64_t m = summary_[sw] & (~0ULL << (w & 63));
+    for (;;) {
+      if (m) return (sw << 6) + static_cast<std::uint32_t>(std::countr_zero(m));
+      if (++sw == kSummaryWords) return kNil;
+      m = summary_[sw];
+    }
+  }
+  // First occupied ring slot in circular order after the current bucket: every ring event lies
+  // within kSlots buckets after it, so that is the earliest bucket.
+  std::uint32_t first_slot() const {
+    const auto pos = static_cast<std::uint32_t>((current_ + 1) & (kSlots - 1));
+    const std::uint32_t w = pos >> 6;
+    const std::uint64_t m = bits_[w] & (~0ULL << (pos & 63));
+    if (m) return (w << 6) + static_cast<std::uint32_t>(std::countr_zero(m));
+    std::uint32_t nw = next_word(w + 1);
+    if (nw == kNil) nw = next_word(0);  // wrap around (may come back to w, below pos)
+    return (nw << 6) + static_cast<std::uint32_t>(std::countr_zero(bits_[nw]));
+  }
+  // Moves the earliest ring bucket into the current-bucket heap.
+  void load_next_bucket() {
+    const std::uint32_t slot = first_slot();
+    current_ += 1 + ((slot - (current_ + 1)) & (kSlots - 1));
+    std::uint32_t n = head_[slot];
+    while (n != kNil) {
+      now_.push(nodes_[n].event);
+      const std::uint32_t next = nodes_[n].next;
+      nodes_[n].next = free_;
+      free_ = n;
+      n = next;
+      --ring_size_;
+    }
+    head_[slot] = kNil;
+    clear_bit(slot);
+  }
+
+  EventHeap now_;               // events of the current bucket (and any earlier)
+  std::vector<Node> nodes_;     // ring bucket lists
+  std::uint32_t free_ = kNil;
+  std::vector<std::uint32_t> head_;
+  std::vector<std::uint64_t> bits_;
+  std::uint64_t summary_[kSummaryWords] = {};
+  EventHeap far_;               // events kSlots buckets or more ahead when scheduled
+  std::uint64_t current_ = 0;   // absolute index of the current bucket
+  std::size_t size_ = 0;
+  std::size_t ring_size_ = 0;
 };
 
 }  // namespace podsim

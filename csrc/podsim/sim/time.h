@@ -22,6 +22,9 @@ inline constexpr RateMilliBps kMaxRateMilliBps = 1'000'000'000'000'000'000ULL;  
 // Time to serialize `bytes` on a channel of `rate`: ceil(bytes * 1e12 / rate_Bps) picoseconds.
 // Rounding up means no channel can ever carry more than its rate.
 inline Time serialization_ps(std::uint64_t bytes, RateMilliBps rate) {
+  // Packets up to 18,446 bytes fit the product in 64 bits; a 128-bit division is a library call.
+  constexpr std::uint64_t kScale = kPsPerSecond * 1000U;
+  if (bytes <= std::numeric_limits<std::uint64_t>::max() / kScale) return (bytes * kScale + rate - 1) / rate;
   __extension__ using u128 = unsigned __int128;
   const u128 num = static_cast<u128>(bytes) * static_cast<u128>(kPsPerSecond) * 1000U;
   return static_cast<Time>((num + rate - 1) / rate);

@@ -1,0 +1,26 @@
+// A plain-text topology format, so a fabric built in Python (for instance a shipped system built
+// from its spec) can be loaded by a C++ host without Python or a TOML parser.
+//
+//   podsim-topology 1
+//   endpoint <buffer_bytes> <latency_ps> <max_ports> <issue_ps> <read_fetch_ps> <write_commit_ps>
+//            <max_reads> <max_writes> <name...>
+//   switch <buffer_bytes> <latency_ps> <cut_through 0|1> <max_ports> <name...>
+//   link <a> <b> <rate_milli_Bps> <latency_ps>
+//
+// Node ids are the order of the node lines; the name is the rest of its line. Rates are written
+// in the engine's exact integer milli-bytes per second, so a round trip is lossless.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "podsim/fabric/topology.h"
+
+namespace podsim {
+
+void save_topology(const Topology& topo, std::ostream& out);
+Topology load_topology(std::istream& in);
+void save_topology(const Topology& topo, const std::string& path);
+Topology load_topology(const std::string& path);
+
+}  // namespace podsim

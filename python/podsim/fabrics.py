@@ -1,0 +1,102 @@
+"""Parametric fabrics for studies and tests: star, multi-plane two-tier folded Clos, ring, full mesh.
+
+The shipped machines (CloudMatrix 384, NVL72, ...) come from sourced specs via
+:func:`podsim.system`; these builders are the generic shapes behind them, with every parameter
+explicit. All rates are per direction (uni), bytes/s; latencies are ps; buffers are bytes per
+input port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podsim import _validate as v
+from podsim.topology import DEFAULT_ENDPOINT_BUFFER, Topology
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """What every link and switch of a parametric fabric shares.
+
+    Attributes:
+        rate_Bps: per-direction (uni) rate of every link, bytes/s.
+        latency_ps: propagation latency of every link, ps.
+        switch_latency_ps: switch pipeline latency, ps.
+        buffer_bytes: switch buffer per input port, bytes.
+        endpoint_buffer_bytes: endpoint receive buffer per input port, bytes.
+        cut_through: switches forward once the head has arrived.
+    """
+
+    rate_Bps: float
+    latency_ps: int
+    switch_latency_ps: int = 0
+    buffer_bytes: int = 64 << 10
+    endpoint_buffer_bytes: int = DEFAULT_ENDPOINT_BUFFER
+    cut_through: bool = False
+
+
+def _switch(t: Topology, name: str, p: LinkParams) -> int:
+    return t.add_switch(name, latency_ps=p.switch_latency_ps, buffer_bytes=p.buffer_bytes, cut_through=p.cut_through)
+
+
+def _link(t: Topology, a: int, b: int, p: LinkParams) -> None:
+    t.connect(a, b, rate_Bps=p.rate_Bps, latency_ps=p.latency_ps)
+
+
+def star(n: int, params: LinkParams) -> Topology:
+    """``n`` endpoints ``h000..`` on one switch ``sw``: an ideal full-bisection fabric."""
+    n = v.integer(n, "n", 2, 1 << 20)
+    t = Topology()
+    s = _switch(t, "sw", params)
+    for i in range(n):
+        _link(t, t.add_endpoint(f"h{i:03d}", buffer_bytes=params.endpoint_buffer_bytes), s, params)
+    return t
+
+
+def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params: LinkParams, *, planes: int = 1) -> Topology:
+    """A two-tier folded Clos with independent planes.
+
+    Each of ``groups`` groups has ``hosts_per_group`` endpoints (``g03/h05``) and, per plane, one
+    leaf switch (``p2/leaf03``); every endpoint has one port to the leaf of each plane of its group
+    (so ``planes`` ports), and every leaf one link to each of the ``spines_per_plane`` spines of its
+    plane (``p2/spine07``). ``planes=1`` is the classic leaf-spine; CloudMatrix 384's UB fabric has
+    this shape with 48 groups × 16 dies, 7 planes and 16 spines per plane.
+    """
+    groups = v.integer(groups, "groups", 1, 1 << 16)
+    hosts = v.integer(hosts_per_group, "hosts_per_group", 1, 1 << 16)
+    spines = v.integer(spines_per_plane, "spines_per_plane", 1, 1 << 16)
+    planes = v.integer(planes, "planes", 1, 1 << 10)
+    t = Topology()
+    endpoint = [[t.add_endpoint(f"g{g:02d}/h{h:02d}", buffer_bytes=params.endpoint_buffer_bytes) for h in range(hosts)] for g in range(groups)]
+    for p in range(planes):
+        spine = [_switch(t, f"p{p}/spine{s:02d}", params) for s in range(spines)]
+        for g in range(groups):
+            leaf = _switch(t, f"p{p}/leaf{g:02d}", params)
+            for e in endpoint[g]:
+                _link(t, e, leaf, params)
+            for s in spine:
+                _link(t, leaf, s, params)
+    return t
+
+
+def ring(n: int, params: LinkParams) -> Topology:
+    """``n`` switches in a ring, one endpoint on each (``h000`` on ``s000``)."""
+    n = v.integer(n, "n", 3, 1 << 16)
+    t = Topology()
+    sw = [_switch(t, f"s{i:03d}", params) for i in range(n)]
+    for i in range(n):
+        _link(t, t.add_endpoint(f"h{i:03d}", buffer_bytes=params.endpoint_buffer_bytes), sw[i], params)
+    for i in range(n):
+        _link(t, sw[i], sw[(i + 1) % n], params)
+    return t
+
+
+def full_mesh(n: int, params: LinkParams) -> Topology:
+    """``n`` endpoints with a direct link between every pair (no switches)."""
+    n = v.integer(n, "n", 2, 1 << 12)
+    t = Topology()
+    eps = [t.add_endpoint(f"h{i:03d}", buffer_bytes=params.endpoint_buffer_bytes) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            _link(t, eps[i], eps[j], params)
+    return t

@@ -1,0 +1,125 @@
+"""What a builder produces, and the small helpers every builder shares.
+
+A builder turns a :class:`~podsim.systems.spec.SystemSpec` into a :class:`Fabric`: the engine
+:class:`~podsim.topology.Topology` plus the labels the rest of the package needs (which endpoints
+are compute ranks, which are CPUs, the role of every node, which link tiers are optical).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from podsim.systems.quantity import Quantity, SpecError
+from podsim.topology import Topology
+
+
+@dataclass
+class Fabric:
+    """A built system fabric.
+
+    Attributes:
+        topology: the engine graph.
+        ranks: endpoint node ids of the compute ranks (dies or GPUs), in rank order.
+        rank_group: per rank, the index of its scale-up node / compute tray / board.
+        cpus: endpoint node ids of CPUs attached to the scale-up fabric (may be empty).
+        chips: number of compute packages.
+        role: per node id, its role name (``"die"``, ``"gpu"``, ``"cpu"``, ``"l1"``, ``"l2"``, ``"switch"``).
+        optical: link tier name (``"l1-l2"``) -> transceiver catalog name, for tiers built from optics.
+    """
+
+    topology: Topology = field(default_factory=Topology)
+    ranks: list[int] = field(default_factory=list)
+    rank_group: list[int] = field(default_factory=list)
+    cpus: list[int] = field(default_factory=list)
+    chips: int = 0
+    role: list[str] = field(default_factory=list)
+    optical: dict[str, str] = field(default_factory=dict)
+
+    def endpoint(self, name: str, role: str, ports: int) -> int:
+        """Add an endpoint with ``ports`` fabric ports; returns its node id."""
+        nid = self.topology.add_endpoint(name, max_ports=max(ports, 1))
+        self.role.append(role)
+        return nid
+
+    def switch(self, name: str, role: str, sw: dict[str, Any]) -> int:
+        """Add a switch chip described by catalog table ``sw``; returns its node id."""
+        nid = self.topology.add_switch(
+            name,
+            latency_ps=time_ps(sw["latency"]),
+            buffer_bytes=int(sw["buffer_per_port"].si),
+            cut_through=sw["cut_through"].si,
+            max_ports=sw["ports"].value,
+        )
+        self.role.append(role)
+        return nid
+
+    def add_chip(self, prefix: str, chip: dict[str, Any], group: int, die_latency: Quantity | None, file: str) -> list[int]:
+        """Add one compute package; returns the node ids of its fabric endpoints (its ranks).
+
+        A package whose dies are separate endpoints (``die_endpoints``) gets one endpoint per die,
+        named ``prefix/dieK``, joined pairwise by the die-to-die link; otherwise one endpoint
+        named ``prefix``.
+        """
+        links = chip["scale_up_links"].value
+        if not chip["die_endpoints"]:
+            nid = self.endpoint(prefix, rank_role(chip), links)
+            self.ranks.append(nid)
+            self.rank_group.append(group)
+            return [nid]
+        dies = chip["dies"].value
+        if dies > 1 and die_latency is None:
+            raise SpecError(file, "topology.die_link.latency", "missing (the chip has several endpoint dies)")
+        ids = [self.endpoint(f"{prefix}/die{d}", "die", links + dies - 1) for d in range(dies)]
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                self.topology.connect(a, b, rate_Bps=chip["die_to_die_rate_uni"].si, latency_ps=time_ps(die_latency, 1))
+        self.ranks.extend(ids)
+        self.rank_group.extend([group] * dies)
+        return ids
+
+    def rank_array(self) -> np.ndarray:
+        """:attr:`ranks` as an int64 array."""
+        return np.asarray(self.ranks, dtype=np.int64)
+
+
+def time_ps(q: Quantity, at_least: int = 0) -> int:
+    """A time quantity in integer picoseconds, rounded to nearest and raised to ``at_least``.
+
+    Links pass ``at_least=1``: the engine needs a non-zero latency on every channel so credits and
+    acknowledgements always travel forward in time.
+    """
+    return max(int(round(q.si * 1e12)), at_least)
+
+
+def require_ports(file: str, field_path: str, switch_name: str, needed: int, sw: dict[str, Any]) -> None:
+    """Raise naming the switch's ``ports`` field when the wiring needs more ports than the chip has."""
+    have = sw["ports"].value
+    if needed > have:
+        raise SpecError(
+            file,
+            field_path,
+            f"the wiring needs {needed} ports on each {switch_name!r} switch, but switches.{switch_name}.ports = {have}",
+        )
+
+
+#: Order of roles in a link tier's name, endpoints first: "die-l1", "l1-l2", "gpu-switch".
+ROLE_ORDER = ("die", "npu", "gpu", "cpu", "l1", "l2", "switch")
+
+
+def tier_name(a: str, b: str) -> str:
+    """Name of the link tier joining roles ``a`` and ``b`` (order-independent)."""
+    x, y = sorted((a, b), key=ROLE_ORDER.index)
+    return f"{x}-{y}"
+
+
+def rank_role(chip: dict[str, Any]) -> str:
+    """Role name of a chip's rank endpoints: ``"die"`` when dies are endpoints, else the chip kind."""
+    return "die" if chip["die_endpoints"] else chip["kind"]
+
+
+def width(n: int) -> int:
+    """Digits needed to print indices 0..n-1 (names sort in numeric order)."""
+    return len(str(max(n - 1, 0)))

@@ -1,0 +1,169 @@
+"""Sourced quantities: a spec value with its unit, source key and evidence tag.
+
+Spec files write every hardware number as ``{ value, unit, source, evidence, note?, alternatives? }``
+so that no number enters the model without saying where it comes from. :class:`Quantity` keeps the
+value in the file's unit and exposes :attr:`Quantity.si` in base units (B/s, FLOP/s, W, B, s, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Units accepted per dimension, with their factor to the base unit (first key of each entry).
+#: Bandwidth units are per direction or summed as the field name says; GB = 1e9 B, Gb = 1e9 bit.
+DIMENSIONS: dict[str, dict[str, float]] = {
+    "count": {"count": 1.0},
+    "ratio": {"ratio": 1.0},
+    "bits": {"bit": 1.0},
+    "bandwidth": {"B/s": 1.0, "GB/s": 1e9, "TB/s": 1e12, "Gb/s": 1e9 / 8, "Tb/s": 1e12 / 8},
+    # Per-pin signalling rate: kept in Gb/s, the unit DRAM timing tables are indexed by.
+    "pin_rate": {"Gb/s": 1.0},
+    "flops": {"FLOP/s": 1.0, "TFLOPS": 1e12, "PFLOPS": 1e15},
+    "ops": {"OP/s": 1.0, "TOPS": 1e12, "POPS": 1e15},
+    "power": {"W": 1.0, "kW": 1e3},
+    "bytes": {"B": 1.0, "KiB": 1024.0, "MiB": 1024.0**2, "GB": 1e9, "TB": 1e12},
+    "time": {"s": 1.0, "us": 1e-6, "ns": 1e-9, "ps": 1e-12},
+    # A yes/no design choice: no unit, but it still carries a source and an evidence tag.
+    "flag": {},
+}
+
+#: Evidence tags of /work/shared/reference/hardware.md, plus "assumption" for unpublished values
+#: and "user" for values set through ``podsim.system(..., overrides=...)``.
+EVIDENCE = ("V", "P", "M", "A", "3P", "D", "cfg", "assumption", "user")
+
+_QUANTITY_KEYS = {"value", "unit", "source", "evidence", "note", "alternatives"}
+_ALTERNATIVE_KEYS = {"value", "source", "evidence", "note"}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One sourced spec value.
+
+    Attributes:
+        value: the number as written in the file, in ``unit`` (a bool for flags, a tuple for lists).
+        unit: one of :data:`DIMENSIONS` for the field's dimension ("" for flags).
+        si: ``value`` in the dimension's base unit (for lists, a tuple of them; for flags, the bool).
+        source: source key of hardware.md (``CM-v2``, ``NV-GB200``, ...) or ``assumption``/``user``.
+        evidence: one of :data:`EVIDENCE`.
+        note: why / arithmetic, free text.
+        alternatives: other sourced values the user may select with an override.
+    """
+
+    value: Any
+    unit: str
+    si: Any
+    source: str
+    evidence: str
+    note: str = ""
+    alternatives: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def __float__(self) -> float:
+        return float(self.si)
+
+
+class SpecError(ValueError):
+    """A spec file is malformed; the message names the file, the field and the offending value."""
+
+    def __init__(self, file: str, field_path: str, message: str) -> None:
+        super().__init__(f"{file}: {field_path}: {message}")
+        self.file = file
+        self.field = field_path
+
+
+def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None) -> float | int:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise SpecError(file, path, f"expected a number, got {type(raw).__name__} {raw!r}")
+    if not math.isfinite(raw):
+        raise SpecError(file, path, f"must be finite, got {raw!r}")
+    if integer and (not float(raw).is_integer()):
+        raise SpecError(file, path, f"must be a whole number, got {raw!r}")
+    if minimum is not None and raw < minimum:
+        raise SpecError(file, path, f"must be >= {minimum:g}, got {raw!r}")
+    if minimum is None and raw <= 0:
+        raise SpecError(file, path, f"must be > 0, got {raw!r}")
+    return int(raw) if integer else float(raw)
+
+
+def parse_quantity(
+    raw: Any,
+    file: str,
+    path: str,
+    dimension: str,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    is_list: bool = False,
+) -> Quantity:
+    """Validate one value table and return it as a :class:`Quantity`.
+
+    Args:
+        raw: the TOML table.
+        file, path: where it came from, for error messages.
+        dimension: key of :data:`DIMENSIONS`; the unit must belong to it.
+        integer: the value must be a whole number.
+        minimum: smallest allowed value (inclusive); None means the value must be > 0.
+        is_list: the value is a non-empty list of numbers rather than one number.
+
+    Raises:
+        SpecError: (a ValueError) naming ``file`` and ``path`` on any problem.
+    """
+    if not isinstance(raw, dict):
+        raise SpecError(file, path, f"expected a table {{ value, unit, source, evidence }}, got {raw!r}")
+    unknown = sorted(set(raw) - _QUANTITY_KEYS)
+    if unknown:
+        raise SpecError(file, path, f"unknown key(s) {unknown}; allowed: {sorted(_QUANTITY_KEYS)}")
+    required = ("value", "source", "evidence") if dimension == "flag" else ("value", "unit", "source", "evidence")
+    for key in required:
+        if key not in raw:
+            raise SpecError(file, f"{path}.{key}", "missing")
+    units = DIMENSIONS[dimension]
+    unit = raw.get("unit", "")
+    if dimension == "flag":
+        if not isinstance(raw["value"], bool):
+            raise SpecError(file, f"{path}.value", f"expected true or false, got {raw['value']!r}")
+        if unit:
+            raise SpecError(file, f"{path}.unit", f"a flag has no unit, got {unit!r}")
+    elif unit not in units:
+        raise SpecError(file, f"{path}.unit", f"expected one of {sorted(units)}, got {unit!r}")
+    source, evidence, note = raw["source"], raw["evidence"], raw.get("note", "")
+    if not isinstance(source, str) or not source:
+        raise SpecError(file, f"{path}.source", f"expected a non-empty source key, got {source!r}")
+    if evidence not in EVIDENCE:
+        raise SpecError(file, f"{path}.evidence", f"expected one of {list(EVIDENCE)}, got {evidence!r}")
+    if not isinstance(note, str):
+        raise SpecError(file, f"{path}.note", f"expected a string, got {note!r}")
+    if evidence in ("assumption", "D") and not note:
+        raise SpecError(file, f"{path}.note", f"evidence {evidence!r} needs a note saying why / how")
+
+    def convert(v: Any, where: str) -> tuple[Any, Any]:
+        if dimension == "flag":
+            return v, v
+        if is_list:
+            if not isinstance(v, list) or not v:
+                raise SpecError(file, where, f"expected a non-empty list of numbers, got {v!r}")
+            nums = tuple(_number(x, file, f"{where}[{i}]", integer, minimum) for i, x in enumerate(v))
+            return nums, tuple(x * units[unit] for x in nums)
+        num = _number(v, file, where, integer, minimum)
+        return num, num * units[unit]
+
+    value, si = convert(raw["value"], f"{path}.value")
+    alternatives = raw.get("alternatives", [])
+    if not isinstance(alternatives, list):
+        raise SpecError(file, f"{path}.alternatives", f"expected a list of tables, got {alternatives!r}")
+    alts = []
+    for i, alt in enumerate(alternatives):
+        where = f"{path}.alternatives[{i}]"
+        if not isinstance(alt, dict):
+            raise SpecError(file, where, f"expected a table, got {alt!r}")
+        extra = sorted(set(alt) - _ALTERNATIVE_KEYS)
+        if extra:
+            raise SpecError(file, where, f"unknown key(s) {extra}; allowed: {sorted(_ALTERNATIVE_KEYS)}")
+        # Same checks as the main value: an alternative is a full sourced value in the same unit.
+        checked = parse_quantity(
+            {"unit": unit, **alt} if dimension != "flag" else alt, file, where, dimension,
+            integer=integer, minimum=minimum, is_list=is_list,
+        )
+        alts.append({"value": checked.value, "source": checked.source, "evidence": checked.evidence, "note": checked.note})
+    return Quantity(value, unit, si, source, evidence, note, tuple(alts))

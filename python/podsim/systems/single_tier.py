@@ -1,0 +1,50 @@
+"""Builder ``single-tier``: GPUs on one tier of switch chips (NVL72, HGX baseboards).
+
+``chips`` packages, each with ``scale_up_links`` links spread over ``switches`` switch chips:
+evenly when ``link_split`` is absent (NVL72: 18 links, 18 chips, one each), else
+``link_split[s]`` links to switch s (HGX: 5/4/4/5). Every pair of GPUs is one switch hop apart.
+``chips_per_group`` packages form a compute tray or board (:attr:`System.rank_group`).
+"""
+
+from __future__ import annotations
+
+from podsim.systems.fabric import Fabric, rank_role, require_ports, tier_name, time_ps, width
+from podsim.systems.quantity import SpecError
+from podsim.systems.spec import SystemSpec
+
+
+def build(spec: SystemSpec) -> Fabric:
+    """Build the single switch tier described by ``spec`` (builder ``single-tier``)."""
+    top, file, chip = spec.topology, spec.file, spec.chip
+    n, per_group, n_sw = top["chips"].value, top["chips_per_group"].value, top["switches"].value
+    links = chip["scale_up_links"].value
+    if "link_split" in top:
+        split = list(top["link_split"].value)
+        if len(split) != n_sw:
+            raise SpecError(file, "topology.link_split", f"has {len(split)} entries, expected topology.switches = {n_sw}")
+        if sum(split) != links:
+            raise SpecError(file, "topology.link_split",
+                            f"sums to {sum(split)}, expected chips.{spec.chip_name}.scale_up_links = {links}")
+    elif links % n_sw:
+        raise SpecError(file, "topology.link_split",
+                        f"missing: {links} links per rank do not spread evenly over topology.switches = {n_sw}")
+    else:
+        split = [links // n_sw] * n_sw
+    ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
+    sw = spec.switches[top["switch"]]
+    require_ports(file, f"switches.{top['switch']}.ports", top["switch"], n * ranks_per_chip * max(split), sw)
+
+    rate = spec.link("rank_link")["rate_uni"].si
+    lat = time_ps(top["rank_link"]["latency"], 1)
+    fab = Fabric(chips=n)
+    if "transceiver" in top["rank_link"]:
+        fab.optical[tier_name(rank_role(chip), "switch")] = top["rank_link"]["transceiver"]
+    switches = [fab.switch(f"nvswitch{s:0{width(n_sw)}d}" if chip["kind"] == "gpu" else f"switch{s:0{width(n_sw)}d}",
+                           "switch", sw) for s in range(n_sw)]
+    wg = width(n)
+    for i in range(n):
+        for r in fab.add_chip(f"{chip['kind']}{i:0{wg}d}", chip, i // per_group, top.get("die_link", {}).get("latency"), file):
+            for s, k in zip(switches, split):
+                for _ in range(k):
+                    fab.topology.connect(r, s, rate_Bps=rate, latency_ps=lat)
+    return fab

@@ -1,0 +1,451 @@
+"""Loading and validating system spec files (TOML) against the component catalog.
+
+A system file names a builder, a chip and its topology counts; it refers to chips, link types,
+optical modules and switch chips by name in the shipped catalog (``specs/chips.toml``,
+``specs/links.toml``, ``specs/switches.toml``) or in its own ``[chips.*]``, ``[links.*]``,
+``[transceivers.*]`` and ``[switches.*]`` tables. ``extends = "other-system"`` starts from another
+system file and replaces only what this file sets. Every problem raises :class:`SpecError` (a
+ValueError) naming the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from podsim.systems.quantity import Quantity, SpecError, parse_quantity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+#: Builders a system file may name in ``system.builder``.
+BUILDERS = ("two-tier-clos", "single-tier")
+#: Component categories; each maps names to component tables.
+CATEGORIES = ("chips", "links", "transceivers", "switches")
+#: HBM generations the memory model knows timings for.
+HBM_TYPES = ("HBM2", "HBM2E", "HBM3", "HBM3E")
+#: Largest relative gap allowed between a chip's quoted HBM bandwidth and stacks x bits x pin rate.
+HBM_QUOTE_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class _Q:
+    dimension: str
+    integer: bool = False
+    minimum: float | None = None
+    optional: bool = False
+    is_list: bool = False
+
+
+@dataclass(frozen=True)
+class _Str:
+    choices: tuple[str, ...] | None = None
+    ref: str | None = None  # category the name must exist in
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class _Bool:
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class _Table:
+    fields: Mapping[str, Any]
+    optional: bool = False
+
+
+_COUNT = _Q("count", integer=True)
+_COUNT0 = _Q("count", integer=True, minimum=0)
+
+_CHIP = {
+    "kind": _Str(("npu", "gpu", "cpu")),
+    "title": _Str(),
+    "dies": _COUNT,
+    "die_endpoints": _Bool(),
+    # 0 is allowed so a user can describe a die reachable only through its sibling; the
+    # reachability check then rejects the system by name.
+    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True),
+    "scale_up_bandwidth_uni": _Q("bandwidth", optional=True),
+    "die_to_die_rate_uni": _Q("bandwidth", optional=True),
+    "power": _Q("power", optional=True),
+    "compute": _Table(
+        {
+            "bf16_dense": _Q("flops"),
+            "fp8_dense": _Q("flops", optional=True),
+            "fp4_dense": _Q("flops", optional=True),
+            "int8_dense": _Q("ops", optional=True),
+            "int8_per_bf16": _Q("ratio", optional=True),
+        },
+        optional=True,
+    ),
+    "hbm": _Table(
+        {
+            "type": _Str(HBM_TYPES),
+            "stacks": _COUNT,
+            "bus_bits_per_stack": _Q("bits", integer=True),
+            "gbps_per_pin": _Q("pin_rate"),
+            "capacity_per_stack": _Q("bytes"),
+            "bandwidth_quoted_uni": _Q("bandwidth", optional=True),
+        },
+        optional=True,
+    ),
+}
+_LINK = {"title": _Str(), "rate_uni": _Q("bandwidth")}
+_TRANSCEIVER = {"title": _Str(), "rate_uni": _Q("bandwidth"), "electrical_lanes": _COUNT, "lane_rate_uni": _Q("bandwidth")}
+_SWITCH = {
+    "title": _Str(),
+    "ports": _COUNT,
+    "latency": _Q("time", minimum=0),
+    "buffer_per_port": _Q("bytes", integer=True),
+    "cut_through": _Q("flag"),
+}
+_COMPONENT = {"chips": _CHIP, "links": _LINK, "transceivers": _TRANSCEIVER, "switches": _SWITCH}
+
+_LINK_USE = {"link": _Str(ref="links"), "latency": _Q("time"), "transceiver": _Str(ref="transceivers", optional=True)}
+_TOPOLOGY = {
+    "two-tier-clos": {
+        "nodes": _COUNT,
+        "chips_per_node": _COUNT,
+        "cpus_per_node": _COUNT0,
+        "l1_per_node": _COUNT,
+        "l2_per_plane": _COUNT,
+        "l1_switch": _Str(ref="switches"),
+        "l2_switch": _Str(ref="switches"),
+        "rank_link": _Table(_LINK_USE),
+        "uplink": _Table(_LINK_USE),
+        "cpu_link": _Table({"links_per_l1": _COUNT, "latency": _Q("time")}, optional=True),
+        "die_link": _Table({"latency": _Q("time")}, optional=True),
+    },
+    "single-tier": {
+        "chips": _COUNT,
+        "chips_per_group": _COUNT,
+        "switches": _COUNT,
+        "switch": _Str(ref="switches"),
+        "link_split": _Q("count", integer=True, minimum=0, optional=True, is_list=True),
+        "rank_link": _Table(_LINK_USE),
+        "die_link": _Table({"latency": _Q("time")}, optional=True),
+    },
+}
+_SYSTEM_HEAD = {
+    "name": _Str(),
+    "title": _Str(),
+    "builder": _Str(BUILDERS),
+    "chip": _Str(ref="chips"),
+    "cpu": _Str(ref="chips", optional=True),
+}
+_SYSTEM_REST = {
+    "scale_out": _Table({"rate_uni_per_chip": _Q("bandwidth"), "transceivers_per_chip": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
+    "power": _Table({"system": _Q("power")}, optional=True),
+    "racks": _Table({"compute": _COUNT, "network": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
+}
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """A validated system spec with the components it uses resolved.
+
+    Component tables are plain dicts whose numbers are :class:`Quantity` objects
+    (``spec.chip["hbm"]["gbps_per_pin"].value`` is in Gb/s; ``.si`` is in base units).
+
+    Attributes:
+        file: the file it was read from (or the shipped name).
+        name, title, builder: from the ``[system]`` table.
+        chip: the compute chip's table; ``chip_name`` its catalog name.
+        cpu: the CPU's table, or None; ``cpu_name`` its name.
+        topology: the builder's ``[topology]`` table (names of links and switches, counts).
+        links, transceivers, switches: the whole catalog in effect, by name.
+        scale_out, power, racks: optional tables ({} when absent).
+        document: the merged TOML document after ``extends`` and overrides.
+    """
+
+    file: str
+    name: str
+    title: str
+    builder: str
+    chip_name: str
+    chip: dict[str, Any]
+    cpu_name: str | None
+    cpu: dict[str, Any] | None
+    topology: dict[str, Any]
+    links: dict[str, dict[str, Any]]
+    transceivers: dict[str, dict[str, Any]]
+    switches: dict[str, dict[str, Any]]
+    scale_out: dict[str, Any]
+    power: dict[str, Any]
+    racks: dict[str, Any]
+    document: dict[str, Any] = field(repr=False)
+
+    def link(self, use: str) -> dict[str, Any]:
+        """The link-type table used by topology entry ``use`` (``"rank_link"``, ``"uplink"``)."""
+        return self.links[self.topology[use]["link"]]
+
+
+def specs_dir() -> Path:
+    """Directory of the shipped spec files (inside the installed package)."""
+    return Path(str(resources.files("podsim").joinpath("specs")))
+
+
+def list_systems() -> list[str]:
+    """Names of the shipped systems, sorted."""
+    return sorted(p.stem for p in (specs_dir() / "systems").glob("*.toml"))
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"{label}: no such spec file (shipped systems: {list_systems()})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(label, "(syntax)", str(err)) from None
+
+
+def _catalog() -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {c: {} for c in CATEGORIES}
+    for fname in ("chips.toml", "links.toml", "switches.toml"):
+        doc = _read_toml(specs_dir() / fname, fname)
+        for cat, entries in doc.items():
+            if cat not in merged:
+                raise SpecError(fname, cat, f"unknown category; allowed: {list(CATEGORIES)}")
+            merged[cat].update(entries)
+    return merged
+
+
+def _is_value_table(x: Any) -> bool:
+    return isinstance(x, dict) and "value" in x
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge; a value table (one with ``value``) is replaced whole, never mixed with another."""
+    out = dict(base)
+    for key, val in top.items():
+        if isinstance(val, dict) and isinstance(out.get(key), dict) and not _is_value_table(val):
+            out[key] = _merge(out[key], val)
+        else:
+            out[key] = val
+    return out
+
+
+def _resolve_file(name_or_path: str | Path) -> tuple[Path, str]:
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text:
+        return Path(text), text
+    return specs_dir() / "systems" / f"{text}.toml", text
+
+
+def _load_chain(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
+    path, label = _resolve_file(name_or_path)
+    if label in seen:
+        raise SpecError(label, "system.extends", f"circular: {' -> '.join((*seen, label))}")
+    doc = _read_toml(path, label)
+    head = doc.get("system")
+    if not isinstance(head, dict):
+        raise SpecError(label, "system", "missing [system] table")
+    parent = head.get("extends")
+    if parent is None:
+        return doc, label
+    if not isinstance(parent, str) or not parent:
+        raise SpecError(label, "system.extends", f"expected a system name or path, got {parent!r}")
+    if parent.endswith(".toml") and not Path(parent).is_absolute():
+        parent = str(path.parent / parent)
+    base, _ = _load_chain(parent, (*seen, label))
+    merged = _merge(base, doc)
+    merged["system"] = {k: v for k, v in merged["system"].items() if k != "extends"}
+    return merged, label
+
+
+def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a table against ``schema``; unknown keys, missing fields and bad values raise."""
+    if not isinstance(raw, dict):
+        raise SpecError(file, path, f"expected a table, got {raw!r}")
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        raise SpecError(file, f"{path}.{unknown[0]}" if path else unknown[0], f"unknown key; allowed: {sorted(schema)}")
+    out: dict[str, Any] = {}
+    for key, rule in schema.items():
+        where = f"{path}.{key}" if path else key
+        if key not in raw:
+            if not rule.optional:
+                raise SpecError(file, where, "missing")
+            continue
+        val = raw[key]
+        if isinstance(rule, _Q):
+            out[key] = parse_quantity(
+                val, file, where, rule.dimension, integer=rule.integer, minimum=rule.minimum, is_list=rule.is_list
+            )
+        elif isinstance(rule, _Str):
+            if not isinstance(val, str) or not val:
+                raise SpecError(file, where, f"expected a non-empty string, got {val!r}")
+            if rule.choices is not None and val not in rule.choices:
+                raise SpecError(file, where, f"expected one of {list(rule.choices)}, got {val!r}")
+            if rule.ref is not None and val not in catalog[rule.ref]:
+                raise SpecError(file, where, f"no {rule.ref} entry called {val!r}; known: {sorted(catalog[rule.ref])}")
+            out[key] = val
+        elif isinstance(rule, _Bool):
+            if not isinstance(val, bool):
+                raise SpecError(file, where, f"expected true or false, got {val!r}")
+            out[key] = val
+        else:
+            out[key] = _check(val, rule.fields, file, where, catalog)
+    return out
+
+
+def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
+    """Cross-field rules of a chip table."""
+    needed = ("scale_up_bandwidth_uni",) if chip["kind"] == "cpu" else ("scale_up_links", "power", "compute", "hbm")
+    for key in needed:
+        if key not in chip:
+            raise SpecError(file, f"{where}.{key}", f"missing (required for kind {chip['kind']!r})")
+    if chip["die_endpoints"] and chip["dies"].value > 1 and "die_to_die_rate_uni" not in chip:
+        raise SpecError(file, f"{where}.die_to_die_rate_uni", "missing (required when die_endpoints and dies > 1)")
+    compute = chip.get("compute", {})
+    if "int8_dense" in compute and "int8_per_bf16" in compute:
+        raise SpecError(file, f"{where}.compute.int8_per_bf16", "give int8_dense or int8_per_bf16, not both")
+    hbm = chip.get("hbm")
+    if hbm and "bandwidth_quoted_uni" in hbm:
+        pins = hbm["stacks"].value * hbm["bus_bits_per_stack"].value
+        computed = pins * hbm["gbps_per_pin"].value * 1e9 / 8  # B/s
+        quoted = hbm["bandwidth_quoted_uni"].si
+        if abs(computed - quoted) > HBM_QUOTE_TOLERANCE * quoted:
+            raise SpecError(
+                file,
+                f"{where}.hbm.gbps_per_pin",
+                f"stacks x bus bits x {hbm['gbps_per_pin'].value} Gb/s = {computed / 1e12:.3f} TB/s, "
+                f"more than {HBM_QUOTE_TOLERANCE:.0%} from bandwidth_quoted_uni {quoted / 1e12:.3f} TB/s",
+            )
+
+
+def _apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any], file: str) -> None:
+    """Set values in the merged document; a value equal to a listed alternative takes its source."""
+    head = doc.get("system", {})
+    for key, new in overrides.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"overrides: keys must be dotted field paths, got {key!r}")
+        parts = key.split(".")
+        # "chip." and "cpu." address the system's own chip and CPU in the catalog.
+        if parts[0] in ("chip", "cpu") and isinstance(head.get(parts[0]), str):
+            parts = ["chips", head[parts[0]], *parts[1:]]
+        node: Any = doc
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node:
+                raise ValueError(f"overrides: {key!r}: {file} has no field {'.'.join(parts[: i + 1])!r}")
+            node = node[part]
+        leaf = parts[-1]
+        if not isinstance(node, dict) or leaf not in node:
+            raise ValueError(f"overrides: {key!r}: {file} has no field {'.'.join(parts)!r}")
+        old = node[leaf]
+        if _is_value_table(old):
+            chosen = next((a for a in old.get("alternatives", []) if a.get("value") == new), None)
+            provenance = chosen or {"source": "podsim.system(overrides=...)", "evidence": "user", "note": "set by the user"}
+            node[leaf] = {**old, "value": new, **{k: provenance.get(k, "") for k in ("source", "evidence", "note")}}
+        elif isinstance(old, str) and isinstance(new, str):
+            node[leaf] = new
+        else:
+            raise ValueError(f"overrides: {key!r}: {file} field {'.'.join(parts)!r} is not a value or a name")
+
+
+def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> SystemSpec:
+    """Read, merge and validate a system spec.
+
+    Args:
+        name_or_path: a shipped system name (see :func:`list_systems`) or a path to a ``.toml`` file.
+        overrides: ``{"dotted.field.path": value}`` applied after merging, before validation; e.g.
+            ``{"chip.compute.bf16_dense": 752}`` (value in the field's unit, here TFLOPS) or
+            ``{"switches.ub-l1.latency": 200}``. ``chip.``/``cpu.`` address the system's chip and CPU.
+
+    Raises:
+        SpecError: a ValueError naming the file, the field and the value.
+    """
+    # Every call reads the files afresh, so the document is private and overrides may edit it.
+    doc, label = _load_chain(name_or_path)
+    catalog = _catalog()
+    for cat in CATEGORIES:
+        own = doc.get(cat, {})
+        if not isinstance(own, dict):
+            raise SpecError(label, cat, f"expected a table of named components, got {own!r}")
+        clash = sorted(set(own) & set(catalog[cat]))
+        if clash:
+            raise SpecError(label, f"{cat}.{clash[0]}", "already defined in the shipped catalog; choose another name")
+        doc[cat] = {**catalog[cat], **own}
+    if overrides:
+        _apply_overrides(doc, overrides, label)
+
+    components = {cat: doc[cat] for cat in CATEGORIES}
+    parsed = {
+        cat: {name: _check(entry, _COMPONENT[cat], label, f"{cat}.{name}", components) for name, entry in components[cat].items()}
+        for cat in CATEGORIES
+    }
+    for name, chip in parsed["chips"].items():
+        _check_chip(chip, label, f"chips.{name}")
+
+    head = _check(doc["system"], _SYSTEM_HEAD, label, "system", components)
+    known = {"system", "topology", *CATEGORIES, *_SYSTEM_REST}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise SpecError(label, unknown[0], f"unknown key; allowed: {sorted(known)}")
+    if "topology" not in doc:
+        raise SpecError(label, "topology", "missing")
+    topology = _check(doc["topology"], _TOPOLOGY[head["builder"]], label, "topology", components)
+    rest = _check({k: doc[k] for k in _SYSTEM_REST if k in doc}, _SYSTEM_REST, label, "", components)
+
+    chip = parsed["chips"][head["chip"]]
+    if chip["kind"] == "cpu":
+        raise SpecError(label, "system.chip", f"{head['chip']!r} is a CPU; the compute chip must be an npu or gpu")
+    cpu_name = head.get("cpu")
+    cpu = parsed["chips"][cpu_name] if cpu_name else None
+    if cpu is not None and cpu["kind"] != "cpu":
+        raise SpecError(label, "system.cpu", f"{cpu_name!r} is of kind {cpu['kind']!r}, expected 'cpu'")
+    return SystemSpec(
+        file=label,
+        name=head["name"],
+        title=head["title"],
+        builder=head["builder"],
+        chip_name=head["chip"],
+        chip=chip,
+        cpu_name=cpu_name,
+        cpu=cpu,
+        topology=topology,
+        links=parsed["links"],
+        transceivers=parsed["transceivers"],
+        switches=parsed["switches"],
+        scale_out=rest.get("scale_out", {}),
+        power=rest.get("power", {}),
+        racks=rest.get("racks", {}),
+        document=doc,
+    )
+
+
+def quantities(spec: SystemSpec) -> dict[str, Quantity]:
+    """Every sourced value the system uses, by dotted path (for provenance tables and audits)."""
+    out: dict[str, Quantity] = {}
+
+    def walk(prefix: str, table: Mapping[str, Any]) -> None:
+        for key, val in table.items():
+            if isinstance(val, Quantity):
+                out[f"{prefix}{key}"] = val
+            elif isinstance(val, dict):
+                walk(f"{prefix}{key}.", val)
+
+    walk("chip.", spec.chip)
+    if spec.cpu is not None:
+        walk("cpu.", spec.cpu)
+    walk("topology.", spec.topology)
+    for use in ("rank_link", "uplink"):
+        if use in spec.topology:
+            walk(f"links.{spec.topology[use]['link']}.", spec.link(use))
+            if "transceiver" in spec.topology[use]:
+                name = spec.topology[use]["transceiver"]
+                walk(f"transceivers.{name}.", spec.transceivers[name])
+    for key in ("switch", "l1_switch", "l2_switch"):
+        if key in spec.topology:
+            walk(f"switches.{spec.topology[key]}.", spec.switches[spec.topology[key]])
+    walk("scale_out.", spec.scale_out)
+    walk("power.", spec.power)
+    walk("racks.", spec.racks)
+    return out

@@ -1,0 +1,54 @@
+"""Sizes and rates as people write them: ``64KiB``, ``1GiB``, ``28GB/s``; and back to text.
+
+Decimal prefixes are powers of 1000 (GB = 1e9 B, TB/s = 1e12 B/s), binary ones powers of 1024
+(KiB, MiB, GiB), as DESIGN.md fixes for the whole project.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str, field: str = "size") -> int:
+    """Bytes from ``"4096"``, ``"64KiB"``, ``"1.5MB"``, ``"1GiB"``; ValueError names ``field``."""
+    m = _SIZE_RE.match(text)
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _SIZE_UNITS:
+        raise ValueError(f"{field}: expected a size like 4096, 64KiB, 1MiB or 1GB, got {text!r}")
+    value = float(m.group(1)) * _SIZE_UNITS[unit]
+    if value != int(value) or value < 1:
+        raise ValueError(f"{field}: must be a whole number of bytes >= 1, got {text!r} = {value} B")
+    return int(value)
+
+
+def format_bytes(n: float) -> str:
+    """``1048576 -> '1 MiB'``, ``3_000_000 -> '2.86 MiB'``: binary prefixes, 3 significant digits."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def format_rate(bytes_per_s: float, direction: str) -> str:
+    """``1.5e12, 'uni' -> '1.5 TB/s uni'``: decimal prefixes, with the direction spelled out."""
+    if direction not in ("uni", "bidi"):
+        raise ValueError(f"direction: must be 'uni' or 'bidi', got {direction!r}")
+    for unit, scale in (("PB/s", 1e15), ("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
+        if abs(bytes_per_s) >= scale:
+            return f"{bytes_per_s / scale:.4g} {unit} {direction}"
+    return f"{bytes_per_s:.4g} B/s {direction}"
+
+
+def format_time_ps(ps: float) -> str:
+    """``1_500_000 -> '1.5 us'``: picoseconds in the largest unit that keeps the number >= 1."""
+    for unit, scale in (("s", 1e12), ("ms", 1e9), ("us", 1e6), ("ns", 1e3)):
+        if abs(ps) >= scale:
+            return f"{ps / scale:.4g} {unit}"
+    return f"{ps:.0f} ps"

@@ -1,0 +1,137 @@
+"""Bad input raises ValueError/TypeError naming the field; never a crash or a hang."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import podsim
+
+
+def small() -> tuple[podsim.Topology, int, int]:
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    s = t.add_switch("s", latency_ps=1000, buffer_bytes=64 << 10)
+    t.connect(a, s, rate_Bps=1e9, latency_ps=100)
+    t.connect(s, b, rate_Bps=1e9, latency_ps=100)
+    return t, a, b
+
+
+@pytest.mark.parametrize("rate", [0, -1.0, math.nan, math.inf, 2e15, 0.5])
+def test_bad_rates(rate: float) -> None:
+    t, a, b = small()
+    with pytest.raises(ValueError, match="rate_Bps"):
+        t.connect(a, b, rate_Bps=rate, latency_ps=10)
+
+
+def test_bad_rate_type() -> None:
+    t, a, b = small()
+    with pytest.raises(TypeError, match="rate_Bps"):
+        t.connect(a, b, rate_Bps="fast", latency_ps=10)  # type: ignore[arg-type]
+
+
+def test_zero_latency_link_rejected() -> None:
+    t, a, b = small()
+    with pytest.raises(ValueError, match="latency_ps"):
+        t.connect(a, b, rate_Bps=1e9, latency_ps=0)
+
+
+@pytest.mark.parametrize("node", [99, -1])
+def test_unknown_node_ids(node: int) -> None:
+    t, a, _ = small()
+    with pytest.raises(ValueError, match="b: "):
+        t.connect(a, node, rate_Bps=1e9, latency_ps=10)
+
+
+def test_self_link_and_duplicate_names() -> None:
+    t, a, _ = small()
+    with pytest.raises(ValueError, match="itself"):
+        t.connect(a, a, rate_Bps=1e9, latency_ps=10)
+    with pytest.raises(ValueError, match="name"):
+        t.add_endpoint("a")
+    with pytest.raises(ValueError, match="name"):
+        t.add_switch("", latency_ps=0, buffer_bytes=1)
+
+
+def test_max_ports_enforced() -> None:
+    t = podsim.Topology()
+    s = t.add_switch("s", latency_ps=0, buffer_bytes=8192, max_ports=1)
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    t.connect(a, s, rate_Bps=1e9, latency_ps=1)
+    with pytest.raises(ValueError, match="'s' already uses all of its 1 ports"):
+        t.connect(b, s, rate_Bps=1e9, latency_ps=1)
+
+
+@pytest.mark.parametrize("size", [0, -5, 2**48 + 1])
+def test_message_size_range(size: int) -> None:
+    with pytest.raises(ValueError, match="size"):
+        podsim.Messages([0], [1], [size])
+
+
+def test_message_arrays() -> None:
+    with pytest.raises(ValueError, match="dst: expected 2 entries"):
+        podsim.Messages([0, 1], [1], [10, 10])
+    with pytest.raises(TypeError, match="src"):
+        podsim.Messages(["a"], [1], [10])
+    with pytest.raises(ValueError, match="size: entries must be whole numbers"):
+        podsim.Messages([0], [1], [1.5])
+    with pytest.raises(ValueError, match="dst == src"):
+        podsim.Messages([0], [0], [10])
+    with pytest.raises(ValueError, match="kind"):
+        podsim.Messages([0], [1], [10], kind="send")
+    with pytest.raises(ValueError, match="src: expected a 1-D"):
+        podsim.Messages(np.zeros((2, 2)), [1, 1], [1, 1])
+
+
+def test_dependency_errors() -> None:
+    t, a, b = small()
+    with pytest.raises(ValueError, match="cycle"):
+        podsim.simulate(t, podsim.Messages([a, b, a], [b, a, b], 10, deps=[(0, 1), (1, 2), (2, 0)]))
+    with pytest.raises(ValueError, match="deps"):
+        podsim.Messages([a], [b], 10, deps=[(0, 1)])
+    with pytest.raises(ValueError, match="depends on itself"):
+        podsim.simulate(t, podsim.Messages([a], [b], 10, deps=[(0, 0)]))
+
+
+def test_messages_must_name_connected_endpoints() -> None:
+    t, a, b = small()
+    c = t.add_endpoint("island")
+    with pytest.raises(ValueError, match="not connected"):
+        podsim.simulate(t, podsim.Messages([a], [c], 10))
+    with pytest.raises(ValueError, match="not an endpoint"):
+        podsim.simulate(t, podsim.Messages([a], [2], 10))
+    with pytest.raises(ValueError, match="does not exist"):
+        podsim.simulate(t, podsim.Messages([a], [77], 10))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"mtu": 32, "header_bytes": 32}, "mtu"),
+        ({"mtu": 100, "header_bytes": 200}, "mtu"),
+        ({"routing": "random"}, "routing"),
+        ({"seed": -1}, "seed"),
+        ({"ack_bytes": 0}, "ack_bytes"),
+        ({"mtu": 1 << 31}, "mtu"),
+        ({"trace": 0}, "trace"),
+    ],
+)
+def test_bad_run_parameters(kwargs: dict, field: str) -> None:
+    t, a, b = small()
+    with pytest.raises(ValueError, match=field):
+        podsim.simulate(t, podsim.Messages([a], [b], 10), **kwargs)
+
+
+def test_buffer_smaller_than_mtu_rejected() -> None:
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a", buffer_bytes=1000), t.add_endpoint("b", buffer_bytes=1000)
+    t.connect(a, b, rate_Bps=1e9, latency_ps=10)
+    with pytest.raises(ValueError, match="buffer_bytes.*less than one MTU"):
+        podsim.simulate(t, podsim.Messages([a], [b], 10), mtu=4096)
+
+
+def test_simulate_needs_a_topology() -> None:
+    with pytest.raises(TypeError, match="topology"):
+        podsim.simulate("cloudmatrix", podsim.Messages([0], [1], 1))  # type: ignore[arg-type]

@@ -1,0 +1,81 @@
+"""podsim.compare: every metric side by side, ratios, and the row-by-row check of the article's
+claim that CloudMatrix 384 beats GB300 NVL72 "on all metrics"."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+
+import podsim
+
+
+@pytest.fixture(scope="module")
+def cmp() -> podsim.Comparison:
+    return podsim.compare(["cloudmatrix384-sa", podsim.system("gb300-nvl72")])
+
+
+def _row(df: pd.DataFrame, scope: str, metric: str) -> pd.Series:
+    hit = df[(df["scope"] == scope) & (df["metric"] == metric)]
+    assert len(hit) == 1, (scope, metric)
+    return hit.iloc[0]
+
+
+def test_system_rows_hold_the_article_figures(cmp: podsim.Comparison) -> None:
+    df = cmp.to_pandas()
+    ok = "cloudmatrix384-sa better than gb300-nvl72"
+    for metric, cm, nv in (
+        ("BF16 dense", 299.52, 180),
+        ("HBM bandwidth", 1228.8, 576),
+        ("Scale-up bandwidth, bidi", 268.8, 129.6),
+        ("HBM capacity", 49.152, 20.736),
+        ("Scale-up domain", 384, 72),
+    ):
+        r = _row(df, "system", metric)
+        assert r["cloudmatrix384-sa"] == pytest.approx(cm) and r["gb300-nvl72"] == pytest.approx(nv)
+        assert r["cloudmatrix384-sa/gb300-nvl72"] == pytest.approx(cm / nv)
+        assert bool(r[ok]) is True
+    power = _row(df, "system", "Power, all-in")[ok]
+    assert power is not None and not power
+
+
+def test_claim_fails_per_chip_and_per_watt(cmp: podsim.Comparison) -> None:
+    assert not cmp.better_on_all()
+    failures = cmp.failures()
+    for row in ("system: Power, all-in", "per chip: BF16 dense", "per chip: HBM bandwidth",
+                "per chip: Scale-up bandwidth, bidi", "per watt: BF16 dense", "per watt: HBM bandwidth"):
+        assert row in failures
+    assert "system: BF16 dense" not in failures
+    # A row with a figure for only one system is no verdict either way (910C has no FP8).
+    assert _row(cmp.to_pandas(), "system", "FP8 dense")["cloudmatrix384-sa better than gb300-nvl72"] is None
+
+
+def test_markdown_without_tabulate(cmp: podsim.Comparison, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tabulate", None)  # importing it would now fail
+    md = cmp.to_markdown()
+    lines = md.splitlines()
+    assert lines[0].startswith("| scope | metric | unit | cloudmatrix384-sa | gb300-nvl72 |")
+    assert lines[1].count("|") == lines[0].count("|")
+    assert "| system | Scale-up bandwidth, bidi | TB/s | 268.8 | 129.6 | 2.07× | yes |" in md
+    assert "| system | HBM bandwidth | TB/s | 1,228.8 | 576 | 2.13× | yes |" in md
+    assert "| per watt | BF16 dense | TFLOPS/kW |" in md and "**no**" in md
+    assert md.rstrip().endswith("**no**")
+
+
+def test_three_systems_and_paper_basis() -> None:
+    c = podsim.compare(["cloudmatrix384", "gb300-nvl72", "gb200-nvl72"])
+    df = c.to_pandas()
+    r = _row(df, "system", "Scale-up bandwidth, bidi")
+    assert r["cloudmatrix384"] == pytest.approx(301.056)
+    assert {"cloudmatrix384/gb200-nvl72", "cloudmatrix384 better than gb200-nvl72"} <= set(df.columns)
+    assert len(c.to_markdown().splitlines()[0].split("|")) == 3 + 3 + 2 * 2 + 2
+
+
+def test_compare_arguments() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        podsim.compare(["cloudmatrix384"])
+    with pytest.raises(TypeError, match="systems"):
+        podsim.compare("cloudmatrix384")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"systems\[1\]"):
+        podsim.compare(["cloudmatrix384", 72])  # type: ignore[list-item]

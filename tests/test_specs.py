@@ -1,0 +1,247 @@
+"""Spec files: every shipped value is sourced and well-formed; bad specs fail naming file, field, value."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+import pytest
+
+import podsim
+from podsim.systems import SpecError, load_spec, quantities
+from podsim.systems.quantity import DIMENSIONS, EVIDENCE
+from podsim.systems.spec import HBM_TYPES, specs_dir
+
+SRC = Path(__file__).resolve().parents[1] / "python" / "podsim"
+SHIPPED = ["cloudmatrix384", "cloudmatrix384-sa", "gb200-nvl72", "gb300-nvl72", "hgx-h100", "hgx-h20"]
+
+
+def test_list_systems() -> None:
+    assert podsim.list_systems() == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_value_is_sourced(name: str) -> None:
+    spec = load_spec(name)
+    qs = quantities(spec)
+    assert len(qs) > 15
+    for path, q in qs.items():
+        assert q.evidence in EVIDENCE and q.evidence != "user", path
+        assert q.source, path
+        if q.evidence in ("assumption", "D"):
+            assert q.note, f"{path}: {q.evidence} needs a note"
+        if q.unit in DIMENSIONS["bandwidth"] and not path.endswith("gbps_per_pin"):
+            assert re.search(r"_(uni|bidi)(_|$)", path.rsplit(".", 1)[-1]), f"{path}: bandwidth name must say uni/bidi"
+
+
+def test_specs_ship_inside_the_wheel() -> None:
+    """Every spec file of the source tree is in the installed distribution's file list."""
+    shipped = {str(f).replace("\\", "/") for f in importlib.metadata.files("podsim") or []}
+    sources = sorted(p.relative_to(SRC.parent).as_posix() for p in (SRC / "specs").rglob("*.toml"))
+    assert len(sources) == 3 + len(SHIPPED)
+    for rel in sources:
+        assert rel in shipped, f"{rel} missing from the installed wheel"
+    assert (specs_dir() / "systems" / "cloudmatrix384.toml").is_file()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_hbm_fields_for_the_memory_model(name: str) -> None:
+    hbm = load_spec(name).chip["hbm"]
+    assert hbm["type"] in HBM_TYPES
+    assert hbm["gbps_per_pin"].unit == "Gb/s"
+    # The vendor figure and the pin arithmetic agree to 0.1 %.
+    pins = hbm["stacks"].value * hbm["bus_bits_per_stack"].value
+    assert pins * hbm["gbps_per_pin"].value / 8e3 == pytest.approx(hbm["bandwidth_quoted_uni"].si / 1e12, rel=1e-3)
+
+
+def test_910c_compute_alternatives_are_selectable() -> None:
+    default = podsim.system("cloudmatrix384")
+    assert default.spec.chip["compute"]["bf16_dense"].value == 780
+    for tflops, source in ((752, "CN-notes"), (800, "CN-notes")):
+        s = podsim.system("cloudmatrix384", overrides={"chip.compute.bf16_dense": tflops})
+        q = s.spec.chip["compute"]["bf16_dense"]
+        assert (q.value, q.source) == (tflops, source)
+        assert s.peak().bf16_flops == pytest.approx(384 * tflops * 1e12)
+    odd = podsim.system("cloudmatrix384", overrides={"chip.compute.bf16_dense": 700})
+    assert odd.spec.chip["compute"]["bf16_dense"].evidence == "user"
+    # INT8 follows the chosen BF16 rate (2x, CANN-ini).
+    assert odd.peak().int8_ops == pytest.approx(2 * 384 * 700e12)
+
+
+def test_assumptions_are_overridable_parameters() -> None:
+    s = podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": 200, "topology.cpu_link.links_per_l1": 2})
+    nodes = s.topology.nodes()
+    assert nodes.set_index("name").loc["node00/l1sw0", "latency_ps"] == 200_000
+    assert s.inventory().links["cpu-l1"] == 48 * 4 * 7 * 2
+    with pytest.raises(ValueError, match=r"overrides: 'switches.ub-l1.nope'.*no field"):
+        podsim.system("cloudmatrix384", overrides={"switches.ub-l1.nope": 1})
+
+
+# ---- bad specs (issue item 7): each names the file, the field and the value -------------------
+
+BASE = (SRC / "specs" / "systems" / "cloudmatrix384.toml").read_text()
+
+
+def _write(tmp_path: Path, text: str, name: str = "bad.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _variant(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+BAD = {
+    "unknown key in a table": (
+        _variant("[topology]\n", "[topology]\nnodez = 3\n"), "topology.nodez", "unknown key"),
+    "unknown key in a value": (
+        _variant('nodes = { value = 48, unit = "count"', 'nodes = { valu = 48, value = 48, unit = "count"'),
+        "topology.nodes", "valu"),
+    "unknown top-level table": (BASE + "\n[cooling]\nliquid = true\n", "cooling", "unknown key"),
+    "missing field": (
+        re.sub(r"^l2_per_plane = .*\n", "", BASE, flags=re.M), "topology.l2_per_plane", "missing"),
+    "missing source": (
+        _variant('nodes = { value = 48, unit = "count", source = "CM-v2", ', 'nodes = { value = 48, unit = "count", '),
+        "topology.nodes.source", "missing"),
+    "negative count": (
+        _variant('nodes = { value = 48,', 'nodes = { value = -48,'), "topology.nodes", "-48"),
+    "zero count": (
+        _variant('l2_per_plane = { value = 16,', 'l2_per_plane = { value = 0,'), "topology.l2_per_plane", "got 0"),
+    "fractional count": (
+        _variant('chips_per_node = { value = 8,', 'chips_per_node = { value = 8.5,'), "topology.chips_per_node", "8.5"),
+    "wrong unit": (
+        _variant('latency = { value = 100, unit = "ns"', 'latency = { value = 100, unit = "GB/s"'),
+        "topology.uplink.latency.unit", "'GB/s'"),
+    "unit of another dimension for a count": (
+        _variant('nodes = { value = 48, unit = "count"', 'nodes = { value = 48, unit = "W"'),
+        "topology.nodes.unit", "'W'"),
+    "bad evidence tag": (
+        _variant('evidence = "P", note = "12 compute racks', 'evidence = "rumour", note = "12 compute racks'),
+        "topology.nodes.evidence", "'rumour'"),
+    "assumption without a why": (
+        re.sub(r'(links_per_l1 = \{ value = 1, unit = "count", source = "assumption", evidence = "assumption"), note = "[^"]*"',
+               r"\1", BASE), "topology.cpu_link.links_per_l1.note", "needs a note"),
+    "unknown link type": (
+        _variant('link = "ub-224g"', 'link = "ub-9000g"'), "topology.rank_link.link", "'ub-9000g'"),
+    "unknown builder": (
+        _variant('builder = "two-tier-clos"', 'builder = "torus"'), "system.builder", "'torus'"),
+    "switch wired to more ports than it has": (
+        BASE.replace('l2_switch = "ub-l2"', 'l2_switch = "small-l2"') + """
+[switches.small-l2]
+title = "a 32-port chip"
+ports = { value = 32, unit = "count", source = "test", evidence = "V" }
+latency = { value = 150, unit = "ns", source = "test", evidence = "V" }
+buffer_per_port = { value = 64, unit = "KiB", source = "test", evidence = "V" }
+cut_through = { value = true, source = "test", evidence = "V" }
+""", "switches.small-l2.ports", "needs 48 ports"),
+    "links that do not spread over the L1 switches": (
+        _variant('l1_per_node = { value = 7,', 'l1_per_node = { value = 4,'), "chips.ascend-910c.scale_up_links", "7 links"),
+    "unreachable endpoint": (
+        BASE.replace('chip = "ascend-910c"', 'chip = "island-910c"') + """
+[chips.island-910c]
+kind = "npu"
+title = "910C whose dies only talk to each other"
+dies = { value = 2, unit = "count", source = "test", evidence = "V" }
+die_endpoints = true
+scale_up_links = { value = 0, unit = "count", source = "test", evidence = "V" }
+die_to_die_rate_uni = { value = 270, unit = "GB/s", source = "test", evidence = "V" }
+power = { value = 350, unit = "W", source = "test", evidence = "V" }
+[chips.island-910c.compute]
+bf16_dense = { value = 780, unit = "TFLOPS", source = "test", evidence = "V" }
+[chips.island-910c.hbm]
+type = "HBM2E"
+stacks = { value = 8, unit = "count", source = "test", evidence = "V" }
+bus_bits_per_stack = { value = 1024, unit = "bit", source = "test", evidence = "V" }
+gbps_per_pin = { value = 3.125, unit = "Gb/s", source = "test", evidence = "V" }
+capacity_per_stack = { value = 16, unit = "GB", source = "test", evidence = "V" }
+""", "chips.island-910c.scale_up_links", "cannot reach"),
+    "HBM pin rate contradicting the quoted bandwidth": (
+        BASE.replace('chip = "ascend-910c"', 'chip = "fast-hbm"') + """
+[chips.fast-hbm]
+kind = "npu"
+title = "wrong pin rate"
+dies = { value = 1, unit = "count", source = "test", evidence = "V" }
+die_endpoints = false
+scale_up_links = { value = 14, unit = "count", source = "test", evidence = "V" }
+power = { value = 350, unit = "W", source = "test", evidence = "V" }
+[chips.fast-hbm.compute]
+bf16_dense = { value = 780, unit = "TFLOPS", source = "test", evidence = "V" }
+[chips.fast-hbm.hbm]
+type = "HBM2E"
+stacks = { value = 8, unit = "count", source = "test", evidence = "V" }
+bus_bits_per_stack = { value = 1024, unit = "bit", source = "test", evidence = "V" }
+gbps_per_pin = { value = 6.4, unit = "Gb/s", source = "test", evidence = "V" }
+capacity_per_stack = { value = 16, unit = "GB", source = "test", evidence = "V" }
+bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence = "V" }
+""", "chips.fast-hbm.hbm.gbps_per_pin", "6.4 Gb/s"),
+    "redefining a shipped component": (
+        BASE + '\n[links.ub-224g]\ntitle = "x"\nrate_uni = { value = 1, unit = "GB/s", source = "t", evidence = "V" }\n',
+        "links.ub-224g", "already defined"),
+    "TOML syntax": (BASE + "\n[topology\n", "(syntax)", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_spec_names_file_field_and_value(tmp_path: Path, case: str) -> None:
+    text, field, value = BAD[case]
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError) as err:
+        podsim.system(path)
+    msg = str(err.value)
+    assert isinstance(err.value, SpecError) or case == "unreachable endpoint"
+    assert msg.startswith(path), msg
+    assert field in msg, msg
+    assert value in msg, msg
+
+
+def test_extends_cycle_and_missing_file(tmp_path: Path) -> None:
+    a = _write(tmp_path, '[system]\nname = "a"\ntitle = "a"\nextends = "b.toml"\n', "a.toml")
+    _write(tmp_path, '[system]\nname = "b"\ntitle = "b"\nextends = "a.toml"\n', "b.toml")
+    with pytest.raises(ValueError, match=r"system\.extends: circular"):
+        podsim.system(a)
+    with pytest.raises(ValueError, match="no such spec file"):
+        podsim.system("cloudmatrix999")
+    with pytest.raises(TypeError, match="name_or_path"):
+        podsim.system(384)  # type: ignore[arg-type]
+
+
+def test_no_headline_aggregate_is_a_literal() -> None:
+    """Aggregates must be computed: none of the headline figures appears as a number in the code
+    or as a spec value (tests may hold them; python/ and csrc/ may not)."""
+    headline = re.compile(r"(?<![\w.,])(269|268\.8|301\.1|301\.06|1,?229|1,?228\.8|129\.6|576|6,?912|5,?376|336)(?![\w.,])")
+    root = SRC.parents[1]
+    for path in [*root.joinpath("python").rglob("*.py"), *root.joinpath("csrc").rglob("*.[ch]*")]:
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            assert not headline.search(line), f"{path}:{i}: {line.strip()}"
+    for path in root.joinpath("python").rglob("*.toml"):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            m = re.search(r"value = ([\d.]+)", line)
+            assert not (m and headline.fullmatch(m.group(1))), f"{path}:{i}: {line.strip()}"
+
+
+#: Source keys of the hardware reference's index (hardware.md §0); other sources must point into it
+#: by section ("hardware.md §2.3 (...)") or be "assumption".
+REFERENCE_KEYS = {"CM-v2", "CM-v3", "SA-CM384", "TH-2025", "WP-SuperPod", "CN-notes", "CANN-ini", "NV-GB200",
+                  "NV-GB300", "NV-H200", "NV-BU", "NV-GB200-blog", "Ramulator2", "DRAMsim3", "JEDEC-HBM3",
+                  "Samsung-HBM2E"}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_source_keys_point_into_the_reference(name: str) -> None:
+    for path, q in quantities(load_spec(name)).items():
+        ok = q.source in REFERENCE_KEYS or q.source.startswith("hardware.md §") or q.source == "assumption"
+        assert ok, f"{path}: source {q.source!r}"
+        assert (q.source == "assumption") == (q.evidence == "assumption"), path
+
+
+def test_sa_variant_differs_only_in_the_ub_link() -> None:
+    """The whole gap between 301 and 269 TB/s is the link type: every other value is identical."""
+    paper, sa = quantities(load_spec("cloudmatrix384")), quantities(load_spec("cloudmatrix384-sa"))
+    only_paper = {k for k in paper if k not in sa or paper[k] != sa[k]}
+    only_sa = {k for k in sa if k not in paper or paper[k] != sa[k]}
+    assert only_paper == {"links.ub-224g.rate_uni"}
+    assert only_sa == {"links.ub-sa-200g.rate_uni"}
+    assert load_spec("cloudmatrix384-sa").topology["rank_link"]["link"] == "ub-sa-200g"

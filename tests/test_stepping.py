@@ -1,0 +1,155 @@
+"""The stepping API, callbacks, determinism, deadlock reporting and traces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import podsim
+from podsim.fabrics import LinkParams, folded_clos, ring, star
+
+
+def clos() -> podsim.Topology:
+    return folded_clos(4, 4, 4, LinkParams(rate_Bps=50e9, latency_ps=20_000, switch_latency_ps=80_000), planes=2)
+
+
+def all_to_all(t: podsim.Topology, size: int) -> podsim.Messages:
+    h = t.endpoints
+    src, dst = np.meshgrid(h, h)
+    keep = src != dst
+    return podsim.Messages(src[keep], dst[keep], size)
+
+
+@pytest.mark.parametrize("routing", sorted(podsim.ROUTING))
+def test_same_seed_same_result(routing: str) -> None:
+    t = clos()
+    runs = [podsim.simulate(t, all_to_all(t, 30_000), routing=routing, seed=5) for _ in range(2)]
+    for field in ("start_ps", "delivered_ps", "end_ps"):
+        np.testing.assert_array_equal(getattr(runs[0].messages, field), getattr(runs[1].messages, field))
+    np.testing.assert_array_equal(runs[0].channels.busy_ps, runs[1].channels.busy_ps)
+    assert runs[0].events == runs[1].events
+
+
+def test_seed_changes_ecmp_paths() -> None:
+    t = clos()
+    a = podsim.simulate(t, all_to_all(t, 30_000), routing="ecmp", seed=1)
+    b = podsim.simulate(t, all_to_all(t, 30_000), routing="ecmp", seed=2)
+    assert not np.array_equal(a.channels.payload_bytes, b.channels.payload_bytes)
+    assert a.ledger.delivered_bytes.sum() == b.ledger.delivered_bytes.sum()
+
+
+def test_seed_sequence_accepted() -> None:
+    t = clos()
+    ss = np.random.SeedSequence(42)
+    a = podsim.simulate(t, all_to_all(t, 5000), seed=ss)
+    b = podsim.simulate(t, all_to_all(t, 5000), seed=np.random.SeedSequence(42))
+    np.testing.assert_array_equal(a.messages.end_ps, b.messages.end_ps)
+
+
+def test_stepping_matches_one_shot_run() -> None:
+    t = clos()
+    msgs = all_to_all(t, 20_000)
+    whole = podsim.simulate(t, msgs)
+    sim = podsim.Simulation(t)
+    sim.add(msgs)
+    checkpoints = 0
+    while not sim.idle:
+        sim.run_until(sim.now + 50_000)
+        sim.check_invariants()
+        led = sim.result().ledger
+        assert led.balanced
+        checkpoints += 1
+    assert checkpoints > 10
+    np.testing.assert_array_equal(sim.result().messages.end_ps, whole.messages.end_ps)
+
+
+def test_run_until_cannot_go_back() -> None:
+    sim = podsim.Simulation(clos())
+    sim.run_until(1000)
+    assert sim.now == 1000
+    with pytest.raises(ValueError, match="t_ps"):
+        sim.run_until(10)
+
+
+def test_completion_callback_can_inject_at_completion_time() -> None:
+    t = star(3, LinkParams(rate_Bps=10e9, latency_ps=1000))
+    h = [int(x) for x in t.endpoints]
+    sim = podsim.Simulation(t)
+    seen: list[tuple[int, int]] = []
+
+    def done(msg: int, end_ps: int) -> None:
+        seen.append((msg, end_ps))
+        assert sim.now == end_ps
+        if msg == 0:
+            sim.inject(h[1], h[2], 5000)
+
+    sim.on_complete(done)
+    sim.inject(h[0], h[1], 10_000)
+    sim.run()
+    res = sim.result()
+    assert [m for m, _ in seen] == [0, 1]
+    assert res.messages.start_ps[1] == res.messages.end_ps[0]
+    assert res.complete
+
+
+def test_inject_with_dependency_on_earlier_message() -> None:
+    t = star(3, LinkParams(rate_Bps=10e9, latency_ps=1000))
+    h = [int(x) for x in t.endpoints]
+    sim = podsim.Simulation(t)
+    first = sim.inject(h[0], h[1], 10_000)
+    second = sim.inject(h[1], h[2], 10_000, deps=[first], delay_ps=123)
+    sim.run()
+    m = sim.result().messages
+    assert m.start_ps[second] == m.delivered_ps[first] + 123
+    with pytest.raises(ValueError, match="deps"):
+        sim.inject(h[0], h[1], 10, deps=[57])
+
+
+def test_deadlock_is_reported_not_hung() -> None:
+    """Minimal routing on a ring has a cyclic buffer dependency; with one-packet buffers and
+    everyone sending two hops clockwise, it locks up. The run must say so."""
+    n = 5
+    p = LinkParams(rate_Bps=10e9, latency_ps=1000, switch_latency_ps=0, buffer_bytes=4096)
+    t = ring(n, p)
+    h = t.endpoints
+    msgs = podsim.Messages(h, np.roll(h, -2), 1 << 20)
+    with pytest.raises(podsim.Deadlock, match="stalled"):
+        podsim.simulate(t, msgs)
+
+
+def test_trace_records_every_transmission() -> None:
+    t = clos()
+    res = podsim.simulate(t, all_to_all(t, 9000), trace=10**6)
+    tr = res.trace
+    assert tr is not None and tr.dropped == 0
+    assert len(tr) == res.packet_hops
+    np.testing.assert_array_equal(np.bincount(tr.channel, weights=tr.wire_bytes, minlength=t.num_channels), res.channels.wire_bytes)
+    assert np.all(tr.end_ps > tr.start_ps)
+
+
+def test_trace_limit_is_announced() -> None:
+    t = clos()
+    with pytest.warns(RuntimeWarning, match="were not recorded"):
+        res = podsim.simulate(t, all_to_all(t, 9000), trace=10)
+    assert res.trace is not None and len(res.trace) == 10 and res.trace.dropped == res.packet_hops - 10
+
+
+def test_progress_callback_sees_time_advance() -> None:
+    t = clos()
+    seen: list[tuple[int, int]] = []
+    sim = podsim.Simulation(t)
+    sim.add(all_to_all(t, 50_000))
+    sim.run(progress=lambda now, ev: seen.append((now, ev)))
+    assert seen and seen[-1][1] == sim.result().events
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
+
+def test_result_tables() -> None:
+    t = clos()
+    res = podsim.simulate(t, all_to_all(t, 5000))
+    df = res.messages.to_pandas()
+    assert len(df) == 240 and df["latency_ps"].notna().all()
+    ch = res.channels.to_pandas()
+    assert (ch["utilization"] <= 1.0).all()
+    assert res.ledger.to_pandas()["in_flight_bytes"].sum() == 0
+    assert res.achieved_bandwidth() > 0
