@@ -9,15 +9,14 @@ from __future__ import annotations
 import pytest
 
 import podsim
-from podsim.hbm import Device, preset, simulate
+from podsim.hbm import Device, simulate
 
 H = podsim.hbm
-CM384_DIES = 768  # 384 Ascend 910C packages x 2 dies (hardware.md §1.1, §1.2)
 
 
 def die_910c() -> Device:
-    """One Ascend 910C die: 4 HBM2E stacks at 3.125 Gb/s (hardware.md §1.2, §2.6)."""
-    return Device(preset("HBM2E", gbps_per_pin=3.125), stacks=4)
+    """One Ascend 910C die from the CloudMatrix 384 spec: 4 HBM2E stacks at 3.125 Gb/s."""
+    return Device.from_rank(podsim.systems.system("cloudmatrix384").rank_memory)
 
 
 def _record(benchmark, res: H.Result) -> None:
@@ -53,10 +52,10 @@ def test_one_die_streaming(benchmark, pattern: H.Pattern, outstanding: int) -> N
 
 def test_cloudmatrix384_all_dies_streaming(benchmark) -> None:
     """All 768 dies stream sequential reads together for a short window; the 1 ms wall time is extrapolated."""
-    die = die_910c()
+    cm = podsim.systems.system("cloudmatrix384")
     window_ps = 20_000_000
     res = benchmark.pedantic(
-        lambda: simulate(die, H.sequential_read(4096), duration_ps=window_ps, devices=CM384_DIES, outstanding=64),
+        lambda: H.simulate_system(cm, H.sequential_read(4096), duration_ps=window_ps, outstanding=64),
         rounds=1,
         iterations=1,
     )

@@ -451,3 +451,25 @@ def test_long_idle_gap_books_refreshes_without_walking_them() -> None:
     assert int(res.counters["refreshes"][0, 0]) == gap // t["tREFI"]
     with pytest.raises(ValueError, match="arrival_ps"):
         Requests.of([2**63], [0], 32, False)
+
+
+@pytest.mark.parametrize("name", ["cloudmatrix384", "gb200-nvl72", "gb300-nvl72", "hgx-h100"])
+def test_pin_peak_agrees_with_the_system_spec(name: str) -> None:
+    sy = podsim.systems.system(name)
+    dev = Device.from_rank(sy.rank_memory)
+    assert dev.peak_Bps * len(sy.ranks) == pytest.approx(sy.peak().hbm_bandwidth_uni_Bps, rel=1e-12)
+    assert dev.peak_Bps == pytest.approx(sy.rank_memory.bandwidth_uni_Bps, rel=1e-12)
+
+
+def test_all_ranks_of_a_system_stream_together() -> None:
+    sy = podsim.systems.system("gb200-nvl72")
+    res = H.simulate_system(sy, H.sequential_read(), duration_ps=500_000, device={"refresh": False}, outstanding=64)
+    assert res.devices == len(sy.ranks)
+    assert res.counters["accesses"].shape[0] == len(sy.ranks)
+    assert np.all(res.counters["accesses"].sum(axis=1) > 0)  # every GPU really ran
+    assert res.peak_Bps == pytest.approx(sy.peak().hbm_bandwidth_uni_Bps, rel=1e-12)
+    assert 0 < res.efficiency <= 1
+    with pytest.raises(TypeError, match="system"):
+        H.simulate_system("nvl72", H.sequential_read(), duration_ps=1)
+    with pytest.raises(TypeError, match="rank"):
+        Device.from_rank(object())

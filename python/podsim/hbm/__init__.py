@@ -6,7 +6,8 @@
     die = podsim.hbm.Device(podsim.hbm.preset("HBM2E", gbps_per_pin=3.125), stacks=4)
     res = podsim.hbm.simulate(die, podsim.hbm.sequential_read(), duration_ps=20_000_000)
     res.achieved_Bps, res.efficiency, res.latency, res.row_hit_rate
-    pod = podsim.hbm.simulate(die, podsim.hbm.sequential_read(), duration_ps=1_000_000, devices=768)
+    cm = podsim.systems.system("cloudmatrix384")
+    pod = podsim.hbm.simulate_system(cm, podsim.hbm.sequential_read(), duration_ps=1_000_000)  # 768 dies
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from podsim.hbm.patterns import (
     strided,
 )
 from podsim.hbm.presets import ORGANISATION_NAMES, TIMING_NAMES, TYPES, Preset, preset
-from podsim.hbm.simulate import COMMANDS, Latency, Result, simulate
+from podsim.hbm.simulate import COMMANDS, Latency, Result, simulate, simulate_system
 
 __all__ = [
     "COMMANDS",
@@ -47,5 +48,6 @@ __all__ = [
     "sequential_read",
     "sequential_write",
     "simulate",
+    "simulate_system",
     "strided",
 ]

@@ -111,6 +111,18 @@ class Device:
             raise ValueError(f"bus_bits_per_stack: the {type} preset has {pins} bits per stack, got {bus_bits_per_stack}")
         return cls(p, stacks, **kwargs)
 
+    @classmethod
+    def from_rank(cls, rank: Any, **kwargs: Any) -> Device:
+        """Build from the HBM of one rank of a system (``podsim.systems.system(...).rank_memory``).
+
+        ``rank`` needs ``type``, ``gbps_per_pin``, ``stacks`` and ``bus_bits_per_stack``; other
+        keyword arguments go to :class:`Device`.
+        """
+        for name in ("type", "gbps_per_pin", "stacks", "bus_bits_per_stack"):
+            if not hasattr(rank, name):
+                raise TypeError(f"rank: expected a RankMemory-like object with '{name}', got {type(rank).__name__}")
+        return cls.from_chip(rank.type, rank.gbps_per_pin, rank.stacks, rank.bus_bits_per_stack, **kwargs)
+
     @property
     def pcs(self) -> int:
         """Pseudo-channels of the device (stacks x PCs per stack)."""

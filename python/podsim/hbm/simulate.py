@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -256,3 +256,22 @@ def _replay(device: Device, cfg: _core.HbmConfig, req: Requests, devices: int) -
 def _sorted_trace(tr: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     order = np.argsort(tr["time_ps"], kind="stable")
     return {k: v[order] for k, v in tr.items()}
+
+
+def simulate_system(system: Any, pattern: Pattern, **kwargs: Any) -> Result:
+    """Every rank (die or GPU) of a ``podsim.systems.System`` streams ``pattern`` at once.
+
+    Each rank gets its own :class:`Device` built from ``system.rank_memory``; all of them are
+    simulated (no symmetry shortcut) and :attr:`Result.peak_Bps` is ranks x the rank's pin peak.
+    ``device`` (a dict) holds :class:`Device` options; the other keyword arguments go to
+    :func:`simulate` (``devices`` is set here).
+
+    Raises:
+        TypeError: ``system`` lacks ``rank_memory`` or ``ranks``.
+    """
+    if not hasattr(system, "rank_memory") or not hasattr(system, "ranks"):
+        raise TypeError(f"system: expected a podsim.systems.System, got {type(system).__name__}")
+    if "devices" in kwargs:
+        raise TypeError("devices: set by simulate_system from the system's ranks")
+    device_kwargs = kwargs.pop("device", {})
+    return simulate(Device.from_rank(system.rank_memory, **device_kwargs), pattern, devices=len(system.ranks), **kwargs)
