@@ -20,7 +20,7 @@ def die_910c() -> Device:
 
 
 def _record(benchmark, res: H.Result) -> None:
-    wall = benchmark.stats.stats.min
+    wall = res.wall_s  # the engine's own wall time (also set under --benchmark-disable)
     benchmark.extra_info.update(
         requests=res.requests,
         requests_per_s=res.requests / wall,
@@ -60,5 +60,5 @@ def test_cloudmatrix384_all_dies_streaming(benchmark) -> None:
         iterations=1,
     )
     _record(benchmark, res)
-    benchmark.extra_info["extrapolated_wall_s_for_1ms"] = benchmark.stats.stats.min * 1e9 / window_ps
+    benchmark.extra_info["extrapolated_wall_s_for_1ms"] = res.wall_s * 1e9 / window_ps
     benchmark.extra_info["extrapolated_cpu_s_for_1ms"] = res.cpu_s * 1e9 / window_ps
