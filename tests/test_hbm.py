@@ -473,3 +473,15 @@ def test_all_ranks_of_a_system_stream_together() -> None:
         H.simulate_system("nvl72", H.sequential_read(), duration_ps=1)
     with pytest.raises(TypeError, match="rank"):
         Device.from_rank(object())
+
+
+def test_pattern_latency_percentiles_bound_the_truth() -> None:
+    res = simulate(hbm2e(), H.mix(0.3), duration_ps=3_000_000, seed=2)
+    lat = res.latency
+    assert lat.min_ps <= lat.p50_ps <= lat.p99_ps <= lat.max_ps
+    assert lat.min_ps <= lat.mean_ps <= lat.max_ps
+    # one request alone: every percentile is its exact latency rounded up to the ns, capped at it
+    one = simulate(hbm2e(refresh=False), H.sequential_read(32), requests=1, outstanding=1)
+    t = preset("HBM2E", 3.125).timing_ps
+    exact = t["tRCDRD"] + t["tCL"] + hbm2e().burst_ps
+    assert one.latency.min_ps == one.latency.max_ps == one.latency.p50_ps == one.latency.p99_ps == exact

@@ -27,7 +27,7 @@ class Latency:
     """Request latency (submit to last data beat), in ps.
 
     ``p50_ps``/``p99_ps`` are exact for request lists; for patterns they come from 1 ns bins and
-    report the bin's upper edge (so they never understate).
+    report the bin's upper edge capped at the maximum (so they never understate).
     """
 
     count: int
@@ -112,7 +112,9 @@ def _latency_from_hist(count: int, sum_ps: float, min_ps: int, max_ps: int, hist
     cum = np.cumsum(hist)
 
     def q(frac: float) -> int:
-        return min(int(np.searchsorted(cum, frac * count)) + 1, max_ps // 1000 + 1) * 1000
+        i = int(np.searchsorted(cum, frac * count))
+        # the last bin collects every latency beyond the histogram: only the maximum bounds it
+        return max_ps if i == hist.size - 1 else min((i + 1) * 1000, max_ps)
 
     return Latency(count, sum_ps / count, min_ps, max_ps, q(0.5), q(0.99))
 
