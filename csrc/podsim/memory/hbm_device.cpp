@@ -190,11 +190,13 @@ void HbmDevice::decide(std::uint32_t pc, Time t) {
       p.ref_due = last + cfg_.t.tREFI;
     }
   }
-  // FR-FCFS over the oldest `queue_depth` accesses that have arrived: the oldest row hit; else
-  // the oldest access whose banks can be opened by the time the PC may activate at all; else the
-  // one whose banks free up first. ACTs are committed in order, so picking an access whose bank
-  // is still busy (tRC, tRAS, tWR) would hold back every later ACT of the PC.
+  // FR-FCFS over the oldest `queue_depth` accesses that have arrived: the oldest row hit in the
+  // bus's current direction (a read/write turnaround costs tWTR or tRTW), else the oldest row hit;
+  // else the oldest access whose banks can be opened by the time the PC may activate at all; else
+  // the one whose banks free up first. ACTs are committed in order, so picking an access whose
+  // bank is still busy (tRC, tRAS, tWR) would hold back every later ACT of the PC.
   std::size_t pick = 0;
+  std::size_t first_hit = kNone;
   Time best = kNever;
   const Time act_floor = std::max(t, p.act_ok);
   const std::size_t scan = std::min<std::size_t>(p.queue.size(), cfg_.queue_depth);
@@ -203,14 +205,17 @@ void HbmDevice::decide(std::uint32_t pc, Time t) {
     if (a.arrival > t) break;
     const Time ready = open_time(p, a);
     if (ready == 0) {  // row hit
-      pick = i;
-      break;
-    }
-    if (std::max(ready, act_floor) < best) {
+      if (a.is_write == p.writing) {
+        first_hit = i;
+        break;
+      }
+      if (first_hit == kNone) first_hit = i;
+    } else if (first_hit == kNone && std::max(ready, act_floor) < best) {
       best = std::max(ready, act_floor);
       pick = i;
     }
   }
+  if (first_hit != kNone) pick = first_hit;
   const Access a = p.queue[pick];
   p.queue.remove(pick);
   issue(pc, a, t);
@@ -331,6 +336,7 @@ void HbmDevice::issue(std::uint32_t pc, const Access& a, Time t) {
       bank.act_ok = std::max(bank.act_ok, bank.pre_ok + tm.tRP);
     }
   }
+  p.writing = a.is_write;
   p.window[p.commits % cfg_.lookahead] = first_col;
   ++p.commits;
   Request& r = requests_[a.request];

@@ -3,9 +3,9 @@
 // A request is cut at the interleave granularity into accesses; each access lives in one
 // pseudo-channel (PC), one row and one bank index, spread over `bg_spread` bank groups. A PC keeps
 // its accesses in arrival order and an FR-FCFS scheduler picks the next one (the oldest row hit
-// among the `queue_depth` oldest, else the oldest whose banks are free first). Picking an access *commits* all its DRAM
-// commands at once: PRE/ACT for every bank it touches that is not open at its row, then one column
-// command per burst. Their times are computed in closed form from the per-bank and per-PC state,
+// among the `queue_depth` oldest, same bus direction first; else the oldest whose banks are free
+// first). Picking an access *commits* all its DRAM commands at once: PRE/ACT for every bank it
+// touches that is not open at its row, then one column command per burst. Their times are computed in closed form from the per-bank and per-PC state,
 // so a request of many bursts costs one scheduling step per PC it touches, not one event per
 // burst. Commands of the PC are placed so that ACTs and column commands are each in
 // non-decreasing time order; together with the "earliest next" bounds kept per bank, per bank
@@ -87,6 +87,7 @@ class HbmDevice {
 
  private:
   static constexpr std::uint32_t kNoRow = 0xFFFFFFFFU;
+  static constexpr std::size_t kNone = ~std::size_t{0};
 
   struct Bank {
     std::uint32_t open_row = kNoRow;
@@ -150,6 +151,7 @@ class HbmDevice {
     Time ref_due = 0;
     Time last_decision = 0;
     bool scheduled = false;
+    bool writing = false;  // direction of the last committed access
   };
   struct Request {
     std::uint64_t id;
