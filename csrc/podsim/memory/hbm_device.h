@@ -5,9 +5,9 @@
 // its accesses in arrival order and an FR-FCFS scheduler picks the next one (the oldest row hit
 // among the `queue_depth` oldest, same bus direction first; else the oldest whose banks are free
 // first). Picking an access *commits* all its DRAM commands at once: PRE/ACT for every bank it
-// touches that is not open at its row, then one column command per burst. Their times are computed in closed form from the per-bank and per-PC state,
-// so a request of many bursts costs one scheduling step per PC it touches, not one event per
-// burst. Commands of the PC are placed so that ACTs and column commands are each in
+// touches that is not open at its row, then one column command per burst. Their times are
+// computed in closed form from the per-bank and per-PC state, so a request of many bursts costs
+// one scheduling step per PC it touches, not one event per burst. Commands of the PC are placed so that ACTs and column commands are each in
 // non-decreasing time order; together with the "earliest next" bounds kept per bank, per bank
 // group and per PC, every pairwise JEDEC constraint (tRCD, tRP, tRAS, tRC, tCCD_S/L, tRRD_S/L,
 // tFAW, tWR, tRTP, tWTR_S/L, tRTW, tRFC, data-bus occupancy) holds by construction; the debug
