@@ -25,6 +25,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     ) from err
 
 from podsim import fabrics
+from podsim import hbm
 from podsim.messages import Messages
 from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.simulation import (
