@@ -323,6 +323,14 @@ class Scenario:
 
 
 @st.composite
+def fabric_and_params(draw: st.DrawFn, shapes: Sequence[str] = SHAPES) -> tuple[FabricSpec, RunParams]:
+    """Engine parameters and a fabric whose buffers fit their MTU (for stateful tests, which draw
+    their workload step by step)."""
+    params = draw(run_params())
+    return draw(fabric_specs(params.mtu, shapes)), params
+
+
+@st.composite
 def scenarios(draw: st.DrawFn, shapes: Sequence[str] = SHAPES, max_messages: int = 10) -> Scenario:
     """A random :class:`Scenario` over ``shapes``."""
     params = draw(run_params())
