@@ -10,6 +10,7 @@ argument check and reaches the later ones and the C++ side.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,39 @@ def maybe(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(valid, valid, GARBAGE)
 
 
+def _whole_number(x: Any) -> float | None:
+    """x as a float if it is a real number with an integral value (what the API accepts as an
+    integer), else None. Arrays and other containers are None: the API rejects them anyway."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        return None
+    f = float(x)
+    return f if math.isfinite(f) and f == math.floor(f) else None
+
+
+def _countable_and_large(x: Any) -> bool:
+    """True for values the API accepts as a count but that would build a huge fabric (hours of
+    legitimate work, not a bug)."""
+    f = _whole_number(x)
+    return f is not None and 64 < f <= 2**20
+
+
+def maybe_count(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A fabric dimension: valid, or garbage other than a legitimately huge count."""
+    return st.one_of(valid, valid, GARBAGE.filter(lambda x: not _countable_and_large(x)))
+
+
+def _not_near_end_of_time(x: Any) -> bool:
+    """False for integer times >= 2**62 ps, where the engine's clock wraps (a reported bug, pinned
+    by the strict xfails at the end of this file, which flip to failures once it is fixed)."""
+    f = _whole_number(x)
+    return f is None or f < 2**62
+
+
+#: Runs are only driven to the end when the accepted work is this small; a valid 2**48-byte
+#: message is a legitimate multi-hour simulation, not a hang.
+MAX_RUN_BYTES = 10**6
+
+
 def only_clean_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call fn; return its result, or None if it raised ValueError/TypeError with a message.
     Anything else propagates and fails the test."""
@@ -97,7 +131,7 @@ def test_fuzz_connect(a: Any, b: Any, rate: Any, latency: Any) -> None:
 
 
 @given(
-    n=maybe(st.integers(1, 4)),
+    n=maybe_count(st.integers(1, 4)),
     rate=maybe(st.floats(1, 1e15)),
     latency=maybe(st.integers(1, 10**6)),
     buffer=maybe(st.integers(1, 2**16)),
@@ -124,7 +158,7 @@ def test_fuzz_fabrics(n: Any, rate: Any, latency: Any, buffer: Any, shape: str) 
 def test_fuzz_messages_and_simulate(src: Any, dst: Any, size: Any, kind: Any, deps: Any, delay_ps: Any, tag: Any, run: bool) -> None:
     """Messages, then (when they were accepted) simulate them on a small star."""
     msgs = only_clean_errors(podsim.Messages, src, dst, size, kind=kind, deps=deps, delay_ps=delay_ps, tag=tag)
-    if msgs is None or not run:
+    if msgs is None or not run or msgs.total_bytes > MAX_RUN_BYTES:
         return
     t, _ = small_fabric()
     res = only_clean_errors(podsim.simulate, t, msgs, mtu=4096)
@@ -160,10 +194,10 @@ def test_fuzz_simulation_parameters(mtu: Any, header: Any, ack: Any, request: An
     dst=maybe(st.integers(0, 4)),
     size=maybe(st.integers(1, 10**5)),
     kind=maybe(st.sampled_from(["write", "read"])),
-    delay_ps=maybe(st.integers(0, 10**6)),
+    delay_ps=maybe(st.integers(0, 10**6)).filter(_not_near_end_of_time),
     deps=maybe(st.lists(st.integers(0, 3), max_size=3)),
     tag=maybe(st.integers(0, 10)),
-    until=maybe(st.integers(0, 10**8)),
+    until=maybe(st.integers(0, 10**8)).filter(_not_near_end_of_time),
 )
 def test_fuzz_inject_and_run_until(src: Any, dst: Any, size: Any, kind: Any, delay_ps: Any, deps: Any, tag: Any, until: Any) -> None:
     """inject into a simulation that already has messages, then run_until and run."""
@@ -172,9 +206,16 @@ def test_fuzz_inject_and_run_until(src: Any, dst: Any, size: Any, kind: Any, del
     for k in range(3):
         sim.inject(h[k], h[(k + 1) % 3], 3000)
     only_clean_errors(sim.inject, src, dst, size, kind=kind, delay_ps=delay_ps, deps=deps, tag=tag)
+    if int(sim.result().messages.size.sum()) > MAX_RUN_BYTES:
+        return
     only_clean_errors(sim.run_until, until)
+    before = sim.now
     sim.run()
-    assert sim.result().ledger.balanced
+    res = sim.result()
+    assert res.ledger.balanced and res.complete
+    # Time only moves forward, also when a delay or a pause point is near the end of the clock.
+    assert sim.now >= before
+    assert np.all(res.messages.end_ps >= res.messages.start_ps)
 
 
 def test_fuzz_reaches_the_engine() -> None:
@@ -185,3 +226,40 @@ def test_fuzz_reaches_the_engine() -> None:
     with pytest.raises(ValueError, match="does not exist yet"):
         sim.inject(h[0], h[1], 10, deps=[5])
     assert only_clean_errors(sim.inject, h[0], h[1], 10, deps=[5]) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug (reported): times near 2**64 ps wrap around. delay_ps is accepted up to "
+    "2**64 - 1, the message starts at 2**64 - 1 and its transmissions end at a few hundred ns, so "
+    "end < start and Simulation.now goes backwards; the engine should reject a delay or run_until "
+    "time that leaves no headroom (ValueError) instead",
+)
+@pytest.mark.parametrize("delay_ps", [2**64 - 1, 2**64 - 2000])
+def test_huge_delay_is_rejected_or_keeps_time_monotone(delay_ps: int) -> None:
+    t, h = small_fabric()
+    sim = podsim.Simulation(t)
+    try:
+        sim.inject(h[0], h[1], 5000, delay_ps=delay_ps)
+    except ValueError:
+        return
+    sim.run()
+    m = sim.result().messages
+    assert int(m.end_ps[0]) >= int(m.start_ps[0]) and sim.now >= int(m.start_ps[0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug (reported): after run_until(2**64 - 1) an injected message starts at "
+    "2**64 - 1 and its times wrap around, so Simulation.now goes backwards",
+)
+def test_inject_after_the_end_of_time() -> None:
+    t, h = small_fabric()
+    sim = podsim.Simulation(t)
+    sim.run_until(2**64 - 1)
+    try:
+        sim.inject(h[0], h[1], 5000)
+    except ValueError:
+        return
+    sim.run()
+    assert sim.now == 2**64 - 1 or sim.now >= int(sim.result().messages.start_ps[0])
