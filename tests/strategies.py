@@ -482,8 +482,3 @@ def is_deadlock_free(shape: str) -> bool:
     in trees and Clos, single hops in a full mesh); on a ring it is not."""
     return shape in DEADLOCK_FREE_SHAPES
 
-
-def ceil_div(a: int, b: int) -> int:
-    """Ceiling of a / b for non-negative integers."""
-    return -(-a // b)
-

@@ -48,8 +48,11 @@ class SteppingMachine(RuleBasedStateMachine):
             kind=("write", "read")[kind], delay_ps=delay, deps=deps,
         )
         assert mid == n
-        for lst, v in zip((self.msgs.src, self.msgs.dst, self.msgs.size, self.msgs.kind, self.msgs.delay_ps), (s, d, size, kind, delay)):
-            lst.append(v)
+        self.msgs.src.append(s)
+        self.msgs.dst.append(d)
+        self.msgs.size.append(size)
+        self.msgs.kind.append(kind)
+        self.msgs.delay_ps.append(delay)
         self.msgs.deps.extend((b, n) for b in deps)
 
     @rule(dt=st.one_of(st.integers(0, 100_000), st.integers(0, 50_000_000)))
