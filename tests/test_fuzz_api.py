@@ -34,15 +34,20 @@ SCALARS = st.one_of(
     st.sampled_from([0, 1, -1, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**48, 2**48 + 1, 2**63 - 1, 2**63, U64, U64 + 1, -(2**63)]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -0.0, 0.5, 1.5e15]),
-    st.sampled_from([np.uint64(U64), np.int8(-1), np.float32(np.nan), np.float16(65504), np.bool_(True), np.int64(-(2**63))]),
+    st.sampled_from([np.uint64(U64), np.int8(-1), np.float32(np.nan), np.bool_(True), np.int64(-(2**63))]),
     st.complex_numbers(max_magnitude=1e6),
     st.fractions(max_denominator=10),
     st.decimals(allow_nan=True),
 )
 
 #: Awkward containers: numpy arrays of every dtype family and shape, lists, strings, dicts.
+#: float16 is left out here only because of a reported bug pinned by
+#: test_float16_columns_are_validated_without_overflow (strict xfail, flips once fixed).
 ARRAYS = st.one_of(
-    hnp.arrays(hnp.scalar_dtypes(), hnp.array_shapes(min_dims=0, max_dims=3, max_side=4)),
+    hnp.arrays(
+        hnp.scalar_dtypes().filter(lambda d: d != np.float16),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+    ),
     st.lists(SCALARS, max_size=4),
     st.lists(st.lists(st.integers(-3, 10), max_size=3), max_size=3),
     st.text(max_size=5),
@@ -263,3 +268,15 @@ def test_inject_after_the_end_of_time() -> None:
         return
     sim.run()
     assert sim.now == 2**64 - 1 or sim.now >= int(sim.result().messages.start_ps[0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeWarning,
+    reason="bug (reported): _validate.int_array compares a float16 column with the Python-int "
+    "bounds in float16, where 2**64 - 1 overflows: a valid float16 size/delay/tag emits "
+    "RuntimeWarning('overflow encountered in cast'), an exception under -W error (as in this suite)",
+)
+def test_float16_columns_are_validated_without_overflow() -> None:
+    m = podsim.Messages([1], [2], np.array([1.0], dtype=np.float16), tag=np.float16(65504))
+    assert int(m.size[0]) == 1 and int(m.tag[0]) == 65504
