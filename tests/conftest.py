@@ -24,3 +24,35 @@ def packet_sizes(size: int, mtu: int, header: int) -> list[int]:
 @pytest.fixture
 def params() -> podsim.fabrics.LinkParams:
     return podsim.fabrics.LinkParams(rate_Bps=28e9, latency_ps=10_000, switch_latency_ps=150_000, buffer_bytes=64 << 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hypothesis profiles. "default" keeps the whole suite fast enough to run on every change;
+# "thorough" (pytest --hypothesis-profile=thorough) searches much harder before a release or
+# after an engine change. C++ call times vary with the machine's load, so no profile has a
+# deadline. Under CI=true Hypothesis loads its own "ci" profile (derandomized, no deadline, no
+# example database); it is re-registered below with the default example budget, keeping all of
+# its own settings, so CI runs the same amount of search as a developer, deterministically,
+# within the CI time budget.
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+DEFAULT_EXAMPLES = 60
+
+settings.register_profile(
+    "default",
+    max_examples=DEFAULT_EXAMPLES,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "ci", parent=settings.get_profile("ci"), max_examples=DEFAULT_EXAMPLES, stateful_step_count=25
+)

@@ -137,7 +137,7 @@ void register_simulator(py::module_& m) {
              d["wire_bytes"] = to_numpy(cc.wire_bytes);
              d["payload_bytes"] = to_numpy(cc.payload_bytes);
              d["packets"] = to_numpy(cc.packets);
-             d["busy_ps"] = to_numpy(cc.busy_ps);
+             d["busy_ps"] = to_numpy(s.busy_ps_until_now());
              return d;
            })
       .def("credit_columns",

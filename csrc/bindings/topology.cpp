@@ -21,8 +21,8 @@ void register_topology(py::module_& m) {
                if (!(r >= 0 && r <= 1e15)) throw std::invalid_argument("read_rate_Bps/write_rate_Bps: must be in [0, 1e15]");
              return t.add_endpoint(name, buffer_bytes, latency_ps, max_ports,
                                    podsim::EndpointParams{issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes,
-                                                          static_cast<podsim::RateMilliBps>(read_rate_Bps * 1000.0),
-                                                          static_cast<podsim::RateMilliBps>(write_rate_Bps * 1000.0)});
+                                                          podsim::rate_from_Bps(read_rate_Bps),
+                                                          podsim::rate_from_Bps(write_rate_Bps)});
            },
            py::arg("name"), py::arg("buffer_bytes"), py::arg("latency_ps") = 0, py::arg("max_ports") = 0,
            py::arg("issue_ps") = 0, py::arg("read_fetch_ps") = 0, py::arg("write_commit_ps") = 0,

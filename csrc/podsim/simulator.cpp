@@ -161,7 +161,6 @@ void Simulator::schedule_start_if_ready(std::uint32_t m) {
     // The event fires once the initiator has also done its issue work; start_ps excludes it.
     const NodeId initiator = ms_[m].kind == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
     const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m] + topo_.node(initiator).ep.issue_ps;
-    if (t < now_) throw std::invalid_argument("delay_ps: start time overflows");
     queue_.push(t, EventType::kMessageStart, m);
   }
 }
@@ -170,6 +169,7 @@ std::uint32_t Simulator::add_message(NodeId src, NodeId dst, std::uint64_t size,
                                      std::uint64_t tag, std::span<const std::uint32_t> deps) {
   const std::size_t index = msgs_.src.size();
   validate_message(src, dst, size, kind, index);
+  if (delay_ps > kMaxTime) throw std::invalid_argument("delay_ps: must be <= 2^62 ps, got " + std::to_string(delay_ps));
   for (const std::uint32_t d : deps)
     if (d >= index)
       throw std::invalid_argument("deps: message " + std::to_string(d) + " does not exist yet (have " +
@@ -192,7 +192,12 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
     throw std::invalid_argument("deps: 'before' and 'after' must have the same length");
   const std::size_t first = msgs_.src.size();
   if (first + n >= kNone - 1) throw std::invalid_argument("messages: too many (limit 2^32 - 2)");
-  for (std::size_t i = 0; i < n; ++i) validate_message(src[i], dst[i], size[i], kind[i], i);
+  for (std::size_t i = 0; i < n; ++i) {
+    validate_message(src[i], dst[i], size[i], kind[i], i);
+    if (delay_ps[i] > kMaxTime)
+      throw std::invalid_argument("delay_ps: must be <= 2^62 ps, got " + std::to_string(delay_ps[i]) + " (message " +
+                                  std::to_string(i) + ")");
+  }
   // Kahn's algorithm over the batch: every message must be reachable from the roots.
   std::vector<std::uint32_t> indeg(n, 0);
   std::vector<std::uint32_t> offs(n + 1, 0);
@@ -270,6 +275,7 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
 }
 
 void Simulator::advance_until(Time t) {
+  if (t > kMaxTime) throw std::invalid_argument("t: must be <= 2^62 ps, got " + std::to_string(t));
   while (run(t, ~0ULL) == StopReason::kCompletion) {
   }
   if (t > now_) now_ = t;
@@ -505,6 +511,13 @@ void Simulator::wake_for_credits(ChannelId c, Time t) {
   if (t >= out.credit_wake) return;  // an earlier wake-up is already scheduled
   out.credit_wake = t;
   queue_.push(t, EventType::kCredit, c);
+}
+
+std::vector<Time> Simulator::busy_ps_until_now() const {
+  std::vector<Time> busy = chan_stats_.busy_ps;
+  for (ChannelId c = 0; c < busy.size(); ++c)
+    if (out_[c].busy_until > now_) busy[c] -= out_[c].busy_until - now_;  // the part still to come
+  return busy;
 }
 
 void Simulator::settle_credits() {
@@ -890,8 +903,9 @@ void Simulator::check_invariants() {
   if (injected - delivered != live_packets_)
     violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
               std::to_string(live_packets_) + " packets exist");
-  if (queue_.empty()) {
-    // Idle: nothing is on a wire or in a buffer (credit returns may still be on their way back).
+  if (queue_.empty() && live_packets_ == 0) {
+    // Finished: nothing is on a wire or in a buffer (credit returns may still be on their way
+    // back). An empty queue with packets alive is a deadlock, checked by throw_if_stalled.
     for (ChannelId c = 0; c < credit_.size(); ++c)
       if (credit_[c].on_wire != 0 || credit_[c].buffered != 0)
         violation("idle, but channel " + std::to_string(c) + " still holds bytes");

@@ -161,6 +161,9 @@ class Simulator {
 
   const MessageColumns& messages() const { return msgs_; }
   const ChannelCounters& channel_counters() const { return chan_stats_; }
+  // Per channel, time spent serializing up to now (a transmission under way counts its elapsed
+  // part only; channel_counters().busy_ps charges each transmission in full when it starts).
+  std::vector<Time> busy_ps_until_now() const;
   const Ledger& ledger() const { return ledger_; }
   const std::vector<CreditState>& credit_states() const { return credit_; }
   // Data-packet latency (creation at the source to delivery) histogram: bucket k counts packets

@@ -65,7 +65,8 @@ def int_array(values: Any, field: str, n: int | None, lo: int, hi: int, dtype: t
             bad = arr[~(np.isfinite(arr) & (arr == np.floor(arr)))][0]
             raise ValueError(f"{field}: entries must be whole numbers, got {bad!r}")
     if arr.size:
-        amin, amax = arr.min(), arr.max()
+        # As Python numbers: comparing a float16 array with 2**64 - 1 would overflow in float16.
+        amin, amax = arr.min().item(), arr.max().item()
         if amin < lo or amax > hi:
             bad = amin if amin < lo else amax
             raise ValueError(f"{field}: entries must be in [{lo}, {hi}], got {bad!r}")

@@ -78,7 +78,7 @@ class Messages:
         self.size = v.int_array(size, "size", n, 1, MAX_MESSAGE_BYTES, np.uint64)
         self.kind = _kinds(kind, n)
         self.deps = _deps(deps, n)
-        self.delay_ps = v.int_array(delay_ps, "delay_ps", n, 0, v.U64_MAX, np.uint64)
+        self.delay_ps = v.int_array(delay_ps, "delay_ps", n, 0, 1 << 62, np.uint64)
         self.tag = v.int_array(tag, "tag", n, 0, v.U64_MAX, np.uint64)
         same = np.flatnonzero(self.src == self.dst)
         if same.size:

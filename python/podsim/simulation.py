@@ -24,6 +24,9 @@ ProgressFn = Callable[[int, int], None]
 CompletionFn = Callable[[int, int], None]
 
 _NEVER = (1 << 64) - 1
+#: Latest simulated time, ps (2^62, about 53 days): larger times, delays and latencies are refused
+#: so that sums of them never wrap.
+MAX_TIME_PS = 1 << 62
 _STOP_IDLE, _STOP_TIME, _STOP_EVENTS, _STOP_COMPLETION = 0, 1, 2, 3
 
 InvariantViolation = _core.InvariantViolation
@@ -226,7 +229,7 @@ class Simulation:
             v.integer(dst, "dst", 0, 2**32 - 2),
             v.integer(size, "size", 1, MAX_MESSAGE_BYTES),
             KINDS[kind],
-            v.integer(delay_ps, "delay_ps"),
+            v.integer(delay_ps, "delay_ps", 0, MAX_TIME_PS),
             v.integer(tag, "tag"),
             dep_list,
         )
@@ -257,7 +260,7 @@ class Simulation:
 
     def run_until(self, t_ps: int, *, progress: ProgressFn | None = None) -> None:
         """Process every event at or before ``t_ps``, then set :attr:`now` to ``t_ps``."""
-        t_ps = v.integer(t_ps, "t_ps")
+        t_ps = v.integer(t_ps, "t_ps", 0, MAX_TIME_PS)
         if t_ps < self.now:
             raise ValueError(f"t_ps: must be >= now ({self.now}), got {t_ps}")
         self._drive(t_ps, progress)

@@ -20,6 +20,9 @@ void Topology::check_node(NodeId id, const char* what) const {
 
 NodeId Topology::add_node(Node node) {
   if (node.name.empty()) throw std::invalid_argument("name: must not be empty");
+  for (const Time t : {node.latency_ps, node.ep.issue_ps, node.ep.read_fetch_ps, node.ep.write_commit_ps})
+    if (t > kMaxTime)
+      throw std::invalid_argument("latency: node '" + node.name + "' has a latency above 2^62 ps (" + std::to_string(t) + ")");
   const auto id = static_cast<NodeId>(nodes_.size());
   if (id == kNone) throw std::invalid_argument("topology: too many nodes");
   nodes_.push_back(std::move(node));
@@ -54,7 +57,7 @@ ChannelId Topology::connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps
   if (!std::isfinite(rate_Bps) || rate_Bps < 1.0 || rate_Bps > 1e15)
     throw std::invalid_argument("rate_Bps: must be a finite number in [1, 1e15] bytes/s, got " +
                                 std::to_string(rate_Bps));
-  return connect_exact(a, b, static_cast<RateMilliBps>(std::floor(rate_Bps * 1000.0)), latency_ps);
+  return connect_exact(a, b, rate_from_Bps(rate_Bps), latency_ps);
 }
 
 ChannelId Topology::connect_exact(NodeId a, NodeId b, RateMilliBps rate, Time latency_ps) {
@@ -63,6 +66,8 @@ ChannelId Topology::connect_exact(NodeId a, NodeId b, RateMilliBps rate, Time la
   if (a == b) throw std::invalid_argument("connect: a node cannot be linked to itself (" + quoted(nodes_[a].name) + ")");
   if (rate < 1000 || rate > kMaxRateMilliBps)
     throw std::invalid_argument("rate_Bps: must be in [1, 1e15] bytes/s, got " + std::to_string(rate) + " milli-bytes/s");
+  if (latency_ps > kMaxTime)
+    throw std::invalid_argument("latency_ps: must be <= 2^62 ps, got " + std::to_string(latency_ps));
   if (latency_ps == 0)
     throw std::invalid_argument("latency_ps: must be > 0 (credits and acknowledgements travel on "
                                 "channels with non-zero latency), link " + quoted(nodes_[a].name) +

@@ -1,6 +1,7 @@
 // Simulated time: an integer number of picoseconds. No floating-point time exists in the engine.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -10,6 +11,9 @@ using Time = std::uint64_t;  // picoseconds
 
 inline constexpr Time kPsPerSecond = 1'000'000'000'000ULL;
 inline constexpr Time kNever = std::numeric_limits<Time>::max();
+// Latest time the engine accepts from outside (a run-until time, a delay, a latency): 2^62 ps,
+// about 53 days. Sums of a few of them stay far below 2^64, so simulated time never wraps.
+inline constexpr Time kMaxTime = Time{1} << 62;
 
 // A channel rate held exactly as an integer number of milli-bytes per second, so that
 // serialization delays can be computed in integer arithmetic. A rate given in bytes per second
@@ -18,6 +22,12 @@ inline constexpr Time kNever = std::numeric_limits<Time>::max();
 using RateMilliBps = std::uint64_t;
 
 inline constexpr RateMilliBps kMaxRateMilliBps = 1'000'000'000'000'000'000ULL;  // 1e15 B/s
+
+// A rate in bytes/s as milli-bytes/s, rounded down. The product is formed in long double: in
+// double, rate * 1000 can round *up* past 2^53 and make the channel faster than it was given.
+inline RateMilliBps rate_from_Bps(double rate_Bps) {
+  return static_cast<RateMilliBps>(std::floor(static_cast<long double>(rate_Bps) * 1000.0L));
+}
 
 // Time to serialize `bytes` on a channel of `rate`: ceil(bytes * 1e12 / rate_Bps) picoseconds.
 // Rounding up means no channel can ever carry more than its rate.
