@@ -16,19 +16,34 @@ times of a job; ``schedule.at(t)`` is the state at time ``t``, evaluated with :f
 from __future__ import annotations
 
 from podsim.faults.apply import ON_UNREACHABLE, POLICIES, FaultedSystem, Unreachable, apply
+from podsim.faults.degradation import AllReduce, AllToAll, degradation, summarize
 from podsim.faults.elements import KINDS, Catalog, Element, direction, link, switch, transceiver, tray
+from podsim.faults.optics import NOT_PUBLISHED, optics
+from podsim.faults.plot import plot
+from podsim.faults.rates import Schedule, draw, failure_rates, job_risk
 
 __all__ = [
     "KINDS",
+    "NOT_PUBLISHED",
+    "AllReduce",
+    "AllToAll",
     "ON_UNREACHABLE",
     "POLICIES",
     "Catalog",
     "Element",
     "FaultedSystem",
+    "Schedule",
     "Unreachable",
     "apply",
+    "degradation",
     "direction",
+    "draw",
+    "failure_rates",
+    "job_risk",
     "link",
+    "optics",
+    "plot",
+    "summarize",
     "switch",
     "transceiver",
     "tray",

@@ -25,8 +25,9 @@ Kinds:
 * ``"tray"``: a field-replaceable switch tray (``topology.switches_per_tray`` consecutive switch
   chips; NVL72: 2 NVSwitch chips). Name ``"tray<t>"``.
 
-Random draws (:meth:`Catalog.names`) accept ``"link:<tier>"`` (``"link:l1-l2"``) to restrict links
-to one tier; plain ``"link"`` means every link that touches a switch.
+Random draws (:meth:`Catalog.names`) accept ``"link:<tier>"`` (``"link:l1-l2"``) and
+``"transceiver:<tier>"`` to restrict to one tier; plain ``"link"`` means every link that touches
+a switch.
 """
 
 from __future__ import annotations
@@ -165,17 +166,19 @@ class Catalog:
 
     def names(self, kind: str) -> list[str]:
         """Names of every element of ``kind`` (``"link"``, ``"link:l1-l2"``, ``"transceiver"``,
-        ``"switch"``, ``"switch:l2"``, ``"tray"``), in a fixed order (for seeded random draws)."""
+        ``"transceiver:l1-l2"``, ``"switch"``, ``"switch:l2"``, ``"tray"``), in a fixed order (for
+        seeded random draws)."""
         base, _, sub = kind.partition(":")
         if base == "link":
             sel = self._touches_switch if not sub else (self.links["tier"] == sub).to_numpy()
             if not sel.any():
                 raise ValueError(f"kinds: {kind!r}: no such link tier; tiers: {sorted(set(self.links['tier']))}")
             return self.links["name"][sel].tolist()
-        if base == "transceiver" and not sub:
-            if self.transceivers.empty:
-                raise ValueError(f"kinds: {kind!r}: this system has no scale-up optical modules")
-            return self.transceivers["name"].tolist()
+        if base == "transceiver":
+            sel = self.transceivers if not sub else self.transceivers[self.transceivers["tier"] == sub]
+            if sel.empty:
+                raise ValueError(f"kinds: {kind!r}: this system has no scale-up optical modules{' on tier ' + sub if sub else ''}")
+            return sel["name"].tolist()
         if base == "switch":
             sw = self._switches if not sub else self._switches[self._role[self._switches] == sub]
             if len(sw) == 0:
@@ -185,7 +188,7 @@ class Catalog:
             if not self.trays:
                 raise ValueError(f"kinds: {kind!r}: this system has no switch trays (topology.switches_per_tray)")
             return [f"tray{t}" for t in range(len(self.trays))]
-        raise ValueError(f"kinds: expected link[:tier], transceiver, switch[:role] or tray, got {kind!r}")
+        raise ValueError(f"kinds: expected link[:tier], transceiver[:tier], switch[:role] or tray, got {kind!r}")
 
     def element(self, kind: str, name: str) -> Element:
         """The :class:`Element` of a draw from :meth:`names` (``"link:l1-l2"`` -> kind ``"link"``)."""

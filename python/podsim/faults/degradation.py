@@ -1,0 +1,262 @@
+"""Degradation curves: what a workload achieves with k random elements failed, over seeded draws.
+
+Every point (kind, k, sample) is one packet-level run on the faulted fabric. Draws are nested:
+sample ``s`` of a kind draws one random order of all its elements, and the point with ``k``
+failures takes the first ``k`` of that order, so a curve adds failures to the same machine (common
+random numbers: the spread between samples is the spread between machines, not noise between k).
+k = 0 is run once per kind and policy. Points run on a :class:`concurrent.futures.Executor`
+(a process pool by default; :func:`_map` is the one place that knows it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from podsim.faults.apply import POLICIES, FaultedSystem, Unreachable, apply
+from podsim.faults.elements import Catalog
+from podsim.workloads import all_reduce, all_to_all
+from podsim.workloads.workload import Workload
+
+#: A workload factory: builds the traffic for a faulted system (it must be picklable to run on a
+#: process pool: a module-level function or one of :class:`AllToAll`, :class:`AllReduce`).
+WorkloadFn = Callable[[FaultedSystem], Workload]
+
+
+def _subset(system: FaultedSystem, ranks_per_group: int | None, groups: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks in service among the first ``ranks_per_group`` ranks of each of the first ``groups``
+    groups of the *intact* system, so a parked rank is dropped, not replaced by a spare.
+    Builders list ranks group by group, so ``rank_group`` is sorted."""
+    base = system.base
+    keep = np.ones(len(base.ranks), dtype=bool)
+    labels = np.unique(base.rank_group)
+    if groups is not None:
+        keep &= np.isin(base.rank_group, labels[:groups])
+    if ranks_per_group is not None:
+        first = np.searchsorted(base.rank_group, base.rank_group, side="left")
+        keep &= np.arange(len(base.ranks)) - first < ranks_per_group
+    keep &= np.isin(base.ranks, system.ranks)
+    return base.ranks[keep], base.rank_group[keep]
+
+
+def _positive(value: int | None, field: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise ValueError(f"{field}: expected None or an integer >= 1, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class AllToAll:
+    """All-to-all of ``bytes_per_pair`` bytes between the ranks in service (picklable factory).
+
+    Attributes:
+        bytes_per_pair: payload per ordered pair, bytes.
+        ranks_per_group: use only the first this many ranks of every node/tray (None: all).
+        groups: use only the first this many nodes/trays (None: all).
+    """
+
+    bytes_per_pair: int
+    ranks_per_group: int | None = None
+    groups: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive(self.bytes_per_pair, "bytes_per_pair")
+        _positive(self.ranks_per_group, "ranks_per_group")
+        _positive(self.groups, "groups")
+
+    def __call__(self, system: FaultedSystem) -> Workload:
+        ranks, _ = _subset(system, self.ranks_per_group, self.groups)
+        return all_to_all(ranks, bytes_per_pair=self.bytes_per_pair)
+
+
+@dataclass(frozen=True)
+class AllReduce:
+    """All-reduce of a ``size_bytes`` buffer among the ranks in service (picklable factory).
+
+    Attributes:
+        size_bytes: buffer per rank, bytes.
+        algorithm: ``"ring"``, ``"tree"``, ``"rhd"`` or ``"hierarchical"``.
+        ranks_per_group, groups: rank subset, as in :class:`AllToAll`.
+    """
+
+    size_bytes: int
+    algorithm: str = "ring"
+    ranks_per_group: int | None = None
+    groups: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive(self.size_bytes, "size_bytes")
+        _positive(self.ranks_per_group, "ranks_per_group")
+        _positive(self.groups, "groups")
+
+    def __call__(self, system: FaultedSystem) -> Workload:
+        ranks, groups = _subset(system, self.ranks_per_group, self.groups)
+        return all_reduce(ranks, self.size_bytes, algorithm=self.algorithm, groups=groups)
+
+
+@dataclass(frozen=True)
+class _Point:
+    spec: Any
+    kind: str
+    policy: str
+    k: int
+    sample: int
+    failed: tuple[str, ...]
+    workload: WorkloadFn
+    routing: str
+    sim_seed: int
+
+
+# Per worker process: systems and their catalogs, keyed by a digest of the pickled spec, so a
+# worker builds each system once however many points it runs.
+_CACHE: dict[bytes, tuple[Any, Catalog]] = {}
+
+
+def _key(spec: Any) -> bytes:
+    return hashlib.sha256(pickle.dumps(spec)).digest()
+
+
+def _system(spec: Any) -> tuple[Any, Catalog]:
+    from podsim.systems.system import System
+
+    key = _key(spec)
+    if key not in _CACHE:
+        built = System(spec)
+        _CACHE[key] = (built, Catalog(built))
+    return _CACHE[key]
+
+
+def _run(p: _Point) -> dict[str, Any]:
+    """One point: apply the failures, build the workload, simulate, score."""
+    import podsim
+
+    t0 = time.perf_counter()
+    system, catalog = _system(p.spec)
+    row: dict[str, Any] = {"system": system.name, "kind": p.kind, "policy": p.policy, "k": p.k, "sample": p.sample,
+                           "status": "ok", "ranks": 0, "parked": 0, "cut_off": "", "time_s": np.nan,
+                           "algbw_Bps": np.nan, "busbw_Bps": np.nan, "min_rank_capacity": np.nan,
+                           "failed": ";".join(p.failed)}
+    try:
+        f = apply(system, [catalog.element(p.kind, n) for n in p.failed], policy=p.policy, catalog=catalog)
+    except Unreachable as err:
+        row.update(status="unreachable", cut_off=";".join(err.cut_off), wall_s=time.perf_counter() - t0)
+        return row
+    row.update(parked=len(f.parked), min_rank_capacity=float(f.rank_capacity.min()))
+    wl = p.workload(f) if len(f.ranks) >= 2 else None
+    if wl is None or len(wl.ranks) < 2:
+        row.update(status="unhealthy", wall_s=time.perf_counter() - t0)
+        return row
+    stats = wl.evaluate(podsim.simulate(f, wl, routing=p.routing, seed=p.sim_seed))
+    row.update(ranks=len(wl.ranks), time_s=stats.time_s, algbw_Bps=stats.algbw_Bps, busbw_Bps=stats.busbw_Bps,
+               wall_s=time.perf_counter() - t0)
+    return row
+
+
+def _map(fn: Callable[[_Point], dict[str, Any]], points: list[_Point], executor: Executor | None,
+         workers: int | None) -> list[dict[str, Any]]:
+    """Run ``fn`` over ``points``, in order: inline for ``workers=1``, else on ``executor`` or a
+    process pool of ``workers`` (default: all cores). The pool uses ``spawn``: a forked child
+    would inherit the parent's threads (pandas, numpy BLAS) in an undefined state."""
+    if executor is not None:
+        return list(executor.map(fn, points))
+    if workers == 1:
+        return [fn(p) for p in points]
+    n = min(workers or os.cpu_count() or 1, len(points))
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(fn, points))
+
+
+def degradation(
+    system: Any,
+    workload: WorkloadFn,
+    *,
+    kinds: str | Sequence[str] = "transceiver",
+    k: Iterable[int] = (0, 1, 4, 16, 64),
+    samples: int = 4,
+    seed: int | np.random.SeedSequence = 0,
+    policy: str | Sequence[str] = "re-spread",
+    routing: str = "adaptive",
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> pd.DataFrame:
+    """Achieved bandwidth and completion time against the number of failed elements.
+
+    Args:
+        system: a :class:`podsim.System` (it is rebuilt from its spec in each worker).
+        workload: ``fn(faulted_system) -> Workload``, e.g. ``AllToAll(4096, ranks_per_group=2)``.
+        kinds: element kinds drawn (``"transceiver"``, ``"link"``, ``"link:l1-l2"``, ``"switch"``,
+            ``"switch:l2"``, ``"tray"``); one curve each.
+        k: numbers of failed elements; each must be <= the number of elements of every kind.
+        samples: random draws per k > 0.
+        seed: root of a ``numpy.random.SeedSequence``: one child per (kind, sample) draws the
+            element order, one more seeds the engine (the same for every point).
+        policy: one or several of :data:`podsim.faults.POLICIES`; one curve each.
+        routing: the engine's routing policy.
+        workers: processes (1 = run inline); ignored when ``executor`` is given.
+        executor: any ``concurrent.futures.Executor`` to run the points on.
+
+    Returns:
+        One row per run: ``system, kind, policy, k, sample, status`` (``ok``, ``unreachable``:
+        some rank cut off, ``unhealthy``: fewer than two ranks left), ``ranks`` (in the workload),
+        ``parked``, ``cut_off`` (names), ``time_s``, ``algbw_Bps``, ``busbw_Bps`` (bytes/s),
+        ``rel_busbw`` (busbw / the k = 0 busbw of the same kind and policy),
+        ``min_rank_capacity`` (smallest surviving share of a rank's own link rate), ``failed``
+        (element names, ``;``-separated), ``wall_s``. :func:`summarize` aggregates it.
+    """
+    kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
+    policies = [policy] if isinstance(policy, str) else list(policy)
+    for p in policies:
+        if p not in POLICIES:
+            raise ValueError(f"policy: must be among {list(POLICIES)}, got {p!r}")
+    ks = sorted({int(x) for x in k})
+    if not ks or ks[0] < 0:
+        raise ValueError(f"k: expected numbers of failed elements >= 0, got {list(k)}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"samples: expected an integer >= 1, got {samples!r}")
+    if not callable(workload):
+        raise TypeError("workload: expected a callable fn(faulted_system) -> Workload")
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    children = root.spawn(len(kind_list) * samples + 1)
+    sim_seed = int(children[-1].generate_state(1, dtype=np.uint32)[0])
+    catalog = Catalog(system)
+    # Inline runs (workers=1) reuse the caller's system instead of building it again.
+    _CACHE.setdefault(_key(system.spec), (system, catalog))
+    points: list[_Point] = []
+    for i, kind in enumerate(kind_list):
+        names = catalog.names(kind)
+        if ks[-1] > len(names):
+            raise ValueError(f"k: {ks[-1]} failures asked, but {system.name} has only {len(names)} elements of kind {kind!r}")
+        for s in range(samples):
+            order = np.random.default_rng(children[i * samples + s]).permutation(len(names))
+            for kk in ks:
+                if kk == 0 and s > 0:
+                    continue
+                failed = tuple(names[j] for j in order[:kk])
+                points += [_Point(system.spec, kind, p, kk, s, failed, workload, routing, sim_seed) for p in policies]
+    df = pd.DataFrame(_map(_run, points, executor, workers))
+    base = df[df["k"] == 0].set_index(["kind", "policy"])["busbw_Bps"]
+    df["rel_busbw"] = df["busbw_Bps"].to_numpy() / base.reindex(pd.MultiIndex.from_frame(df[["kind", "policy"]])).to_numpy()
+    return df
+
+
+def summarize(rows: pd.DataFrame, metric: str = "busbw_Bps") -> pd.DataFrame:
+    """Mean, min and max of ``metric`` (and of ``time_s``) per (system, kind, policy, k) over the
+    runs that completed, with the count of runs and of those that could not run (``failed_runs``)."""
+    if metric not in rows.columns:
+        raise ValueError(f"metric: no column {metric!r}; columns: {list(rows.columns)}")
+    keys = ["system", "kind", "policy", "k"]
+    ok = rows[rows["status"] == "ok"]
+    out = ok.groupby(keys)[[metric, "time_s"]].agg(["mean", "min", "max"])
+    out.columns = [f"{m}_{a}" for m, a in out.columns]
+    counts = rows.groupby(keys)["status"].agg(runs="size", failed_runs=lambda s: int((s != "ok").sum()))
+    return counts.join(out).reset_index()
