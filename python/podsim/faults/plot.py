@@ -37,6 +37,10 @@ def plot(rows: pd.DataFrame, path: str | os.PathLike[str] | None = None, *, metr
         line, = ax.plot(g["k"], g[f"{metric}_mean"], marker="o", label=f"{system}: {kind}, {policy}")
         ax.fill_between(g["k"], g[f"{metric}_min"], g[f"{metric}_max"], color=line.get_color(), alpha=0.2)
     ax.set_xscale("symlog", linthresh=1)
+    # Tick the k values that were run, printed as plain integers (not powers of ten).
+    ticks = sorted(int(k) for k in table["k"].unique())
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("failed elements k")
     labels = {"rel_busbw": "busbw / busbw with no failure", "busbw_Bps": "busbw, B/s", "algbw_Bps": "algbw, B/s",
               "time_s": "completion time, s"}
