@@ -172,7 +172,7 @@ class Simulator {
     std::uint32_t src_ep;    // endpoint that created it (ledger)
     ChannelId in_channel;    // channel it arrived on at the current node; kNone at its source
     PacketKind kind;
-    std::uint64_t seq;       // index within the message (spray rotation)
+    std::uint64_t seq;       // data: index within the message; ack/request: the transaction
     Time tail_ps;            // earliest time its tail may leave the current node
     Time created_ps;
   };
@@ -196,11 +196,27 @@ class Simulator {
     std::uint32_t rr_count = 0;
     bool kick_pending = false;
   };
+  struct Job {               // a transaction's data still to be cut into packets at its sender
+    std::uint32_t msg;
+    std::uint64_t next_seq;  // next packet (index within the message)
+    std::uint64_t end_seq;
+  };
   struct EndpointState {
-    std::deque<std::uint32_t> active;  // messages with packets left to emit, served round robin
+    std::deque<Job> active;            // transactions with packets left to emit, served round robin
+    std::deque<std::uint32_t> pending_reads;   // messages it initiates with transactions not yet started
+    std::deque<std::uint32_t> pending_writes;
+    std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
+    std::uint32_t writes_out = 0;      // unacknowledged write transactions it initiated
     std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
+    Time write_engine_free = 0;        // when its write engine can commit the next packet
+    Time read_engine_free = 0;         // when its read engine can fetch the next transaction
     std::uint32_t window = 0;
     bool refilling = false;
+  };
+  struct TargetWork {        // a read to fetch or a write to acknowledge, after the target's latency
+    std::uint32_t msg;
+    std::uint32_t txn;
+    MessageKind kind;
   };
 
   std::uint32_t append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
@@ -212,6 +228,16 @@ class Simulator {
   void dispatch(const Event& e);
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
+  void on_target_ready(std::uint32_t w);
+  void on_committed(std::uint32_t p);
+  void issue(std::uint32_t ep);
+  void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
+  void txn_done(std::uint32_t m, std::uint32_t initiator_ep);
+  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ppt_[m]; }
+  std::uint64_t txn_end_packet(std::uint32_t m, std::uint64_t k) const {
+    return std::min(npackets_[m], (k + 1) * ppt_[m]);
+  }
+  std::uint32_t payload_of(std::uint32_t m, std::uint64_t seq) const;
   void try_send(ChannelId c);
   void schedule_kick(ChannelId c, Time t);
   void release_input(ChannelId c, std::uint32_t bytes, Time when);
@@ -220,7 +246,7 @@ class Simulator {
   void deliver(std::uint32_t p, NodeId at);
   void complete(std::uint32_t m);
   void refill(std::uint32_t ep);
-  void send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to);
+  void send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn, NodeId from, NodeId to);
   void enqueue(NodeId n, std::uint32_t input, std::uint32_t p);
   std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand);
   std::uint32_t new_packet();
@@ -254,8 +280,17 @@ class Simulator {
   std::vector<std::uint32_t> pending_deps_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
   std::vector<std::uint64_t> npackets_;
-  std::vector<std::uint64_t> emitted_;
   std::vector<std::uint64_t> delivered_pkts_;
+  std::vector<std::uint64_t> txn_size_;    // bytes per transaction of each message
+  std::vector<std::uint64_t> ppt_;         // packets per (full) transaction
+  std::vector<std::uint32_t> ntxn_;
+  std::vector<std::uint32_t> started_txn_;
+  std::vector<std::uint32_t> done_txn_;
+  // Packets delivered so far of transactions in progress, for messages of several transactions,
+  // keyed by (message << 32 | transaction).
+  std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
+  std::vector<TargetWork> work_;
+  std::vector<std::uint32_t> free_work_;
   std::vector<std::uint32_t> first_succ_;  // dependency edges as linked lists
   std::vector<std::uint32_t> edge_next_;
   std::vector<std::uint32_t> edge_succ_;

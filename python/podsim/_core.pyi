@@ -10,7 +10,20 @@ class Deadlock(RuntimeError): ...
 
 class Topology:
     def __init__(self) -> None: ...
-    def add_endpoint(self, name: str, buffer_bytes: int, latency_ps: int = 0, max_ports: int = 0) -> int: ...
+    def add_endpoint(
+        self,
+        name: str,
+        buffer_bytes: int,
+        latency_ps: int = 0,
+        max_ports: int = 0,
+        issue_ps: int = 0,
+        read_fetch_ps: int = 0,
+        write_commit_ps: int = 0,
+        max_reads: int = 0,
+        max_writes: int = 0,
+        read_rate_Bps: float = 0.0,
+        write_rate_Bps: float = 0.0,
+    ) -> int: ...
     def add_switch(self, name: str, latency_ps: int, buffer_bytes: int, cut_through: bool, max_ports: int = 0) -> int: ...
     def connect(self, a: int, b: int, rate_Bps: float, latency_ps: int) -> int: ...
     def save(self, path: str) -> None: ...
@@ -42,6 +55,7 @@ class Simulator:
         endpoint_window_packets: int,
         check: bool,
         trace_limit: int,
+        txn_bytes: int,
     ) -> None: ...
     def add_message(self, src: int, dst: int, size: int, kind: int, delay_ps: int, tag: int, deps: list[int]) -> int: ...
     def add_messages(
