@@ -71,6 +71,13 @@ def test_transceiver_failure_removes_its_two_links_and_keeps_everything_else(cm:
     assert path_count(f.topology, a, b) == (4, cm.path_count(a, b)[1] - 2)
 
 
+def test_no_failure_is_an_identical_fabric(cm: podsim.System, cm_cat: faults.Catalog) -> None:
+    f = faults.apply(cm, [], catalog=cm_cat)
+    assert f.topology.nodes().equals(cm.topology.nodes())  # every node parameter carried over
+    assert f.topology.channels().to_pandas().equals(cm.topology.channels().to_pandas())
+    assert f.health == "healthy" and f.run_defaults() == cm.run_defaults()
+
+
 def test_tray_policies_on_nvl72(nv: podsim.System) -> None:
     adaptive = faults.apply(nv, [faults.tray(4)], policy="adaptive-bandwidth")
     links_per_gpu = nv.spec.chip["scale_up_links"].value

@@ -68,6 +68,13 @@ def test_all_reduce_on_a_subset(nv: podsim.System) -> None:
     assert df.sort_values("k")["busbw_Bps"].is_monotonic_decreasing
 
 
+def test_subset_drops_parked_ranks_and_may_leave_too_few(nv: podsim.System) -> None:
+    f = faults.apply(nv, [faults.link("gpu00", "nvswitch00")], policy="full-bandwidth")
+    wl = faults.AllToAll(4096, ranks_per_group=3, groups=2)(f)
+    assert wl is not None and sorted(wl.ranks.tolist()) == sorted(nv.ranks[[1, 2, 4, 5, 6]].tolist())
+    assert faults.AllReduce(4096, ranks_per_group=2, groups=1)(f) is None
+
+
 def test_bad_arguments(nv: podsim.System) -> None:
     wl = faults.AllToAll(4096)
     with pytest.raises(ValueError, match="k: 10 failures"):
@@ -80,6 +87,8 @@ def test_bad_arguments(nv: podsim.System) -> None:
         faults.degradation(nv, wl, kinds="tray", samples=0, workers=1)
     with pytest.raises(ValueError, match="bytes_per_pair"):
         faults.AllToAll(0)
+    with pytest.raises(TypeError, match="intact"):
+        faults.degradation(faults.apply(nv, []), wl, kinds="tray", workers=1)
     with pytest.raises(ValueError, match="metric"):
         faults.summarize(pd.DataFrame({"status": []}), "speed")
 

@@ -22,7 +22,9 @@ lists them in :attr:`FaultedSystem.cut_off` (a workload that needs them is then 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,6 +126,11 @@ class FaultedSystem:
             return "degraded"
         return "bandwidth" if len(self.removed_links) else "healthy"
 
+    def run_defaults(self) -> dict[str, int]:
+        """The intact system's run sizes (MTU, header, transaction bytes), so that a run on the
+        faulted system differs from one on ``base`` only in its fabric."""
+        return self.base.run_defaults()
+
     def roles(self) -> np.ndarray:
         """Role name of every node (as ``base.roles()``; node ids are unchanged)."""
         return self.base.roles()
@@ -171,25 +178,30 @@ def apply(system: Any, failures: Iterable[Element], *, policy: str = "re-spread"
 def _rebuild(topo: Topology, removed: np.ndarray) -> tuple[Topology, np.ndarray]:
     """A copy of ``topo`` with the links whose first channel is in ``removed`` left out.
 
-    Nodes are re-added in id order with their parameters, so node ids (and therefore ranks and
-    names) are unchanged; surviving links keep their order, rates and latencies.
+    The copy goes through the engine's own lossless text format (:meth:`Topology.save`): every
+    node parameter, present and future, carries over without this module listing them, and rates
+    stay exact. Node lines keep their order, so node ids, names and ranks are unchanged; the link
+    lines (one per link, in channel order: link ``i`` is channels ``2i``, ``2i + 1``) of removed
+    links are dropped.
     """
-    nodes = topo.nodes()
-    out = Topology()
-    for row in nodes.itertuples(index=False):
-        ports = None if row.max_ports == 0 else int(row.max_ports)
-        if row.kind == "endpoint":
-            out.add_endpoint(row.name, buffer_bytes=int(row.buffer_bytes), latency_ps=int(row.latency_ps), max_ports=ports)
-        else:
-            out.add_switch(row.name, latency_ps=int(row.latency_ps), buffer_bytes=int(row.buffer_bytes),
-                           cut_through=bool(row.cut_through), max_ports=ports)
-    ch = topo.channels()
-    mapping = np.full(len(ch), -1, dtype=np.int64)
-    gone = np.zeros(len(ch), dtype=bool)
-    gone[removed] = True
-    for c in np.flatnonzero((ch.reverse > np.arange(len(ch))) & ~gone).tolist():
-        new = out.connect(int(ch.src[c]), int(ch.dst[c]), rate_Bps=float(ch.rate_Bps[c]), latency_ps=int(ch.latency_ps[c]))
-        mapping[c], mapping[ch.reverse[c]] = new, new + 1
+    n_links = topo.num_channels // 2
+    keep = np.ones(n_links, dtype=bool)
+    keep[removed // 2] = False
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fabric.txt"
+        topo.save(path)
+        lines = path.read_text().splitlines(keepends=True)
+        links = [i for i, line in enumerate(lines) if line.startswith("link ")]
+        if len(links) != n_links:
+            raise RuntimeError(f"topology file has {len(links)} link lines for {n_links} links")
+        drop = {links[i] for i in np.flatnonzero(~keep).tolist()}
+        path.write_text("".join(line for i, line in enumerate(lines) if i not in drop))
+        out = Topology.load(path)
+    mapping = np.full(topo.num_channels, -1, dtype=np.int64)
+    new_link = np.cumsum(keep) - 1
+    kept = np.flatnonzero(keep)
+    mapping[2 * kept] = 2 * new_link[kept]
+    mapping[2 * kept + 1] = 2 * new_link[kept] + 1
     return out, mapping
 
 

@@ -18,19 +18,22 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from podsim.faults.apply import POLICIES, FaultedSystem, Unreachable, apply
 from podsim.faults.elements import Catalog
+from podsim.simulation import simulate
+from podsim.systems.system import System
 from podsim.workloads import all_reduce, all_to_all
 from podsim.workloads.workload import Workload
 
-#: A workload factory: builds the traffic for a faulted system (it must be picklable to run on a
-#: process pool: a module-level function or one of :class:`AllToAll`, :class:`AllReduce`).
-WorkloadFn = Callable[[FaultedSystem], Workload]
+#: A workload factory: builds the traffic for a faulted system, or returns None when fewer than two
+#: of its ranks are in service (the point is then reported ``unhealthy``). It must be picklable to
+#: run on a process pool: a module-level function or one of :class:`AllToAll`, :class:`AllReduce`.
+WorkloadFn = Callable[[FaultedSystem], Optional[Workload]]
 
 
 def _subset(system: FaultedSystem, ranks_per_group: int | None, groups: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -74,9 +77,9 @@ class AllToAll:
         _positive(self.ranks_per_group, "ranks_per_group")
         _positive(self.groups, "groups")
 
-    def __call__(self, system: FaultedSystem) -> Workload:
+    def __call__(self, system: FaultedSystem) -> Workload | None:
         ranks, _ = _subset(system, self.ranks_per_group, self.groups)
-        return all_to_all(ranks, bytes_per_pair=self.bytes_per_pair)
+        return all_to_all(ranks, bytes_per_pair=self.bytes_per_pair) if len(ranks) >= 2 else None
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,10 @@ class AllReduce:
         _positive(self.ranks_per_group, "ranks_per_group")
         _positive(self.groups, "groups")
 
-    def __call__(self, system: FaultedSystem) -> Workload:
+    def __call__(self, system: FaultedSystem) -> Workload | None:
         ranks, groups = _subset(system, self.ranks_per_group, self.groups)
+        if len(ranks) < 2:
+            return None
         return all_reduce(ranks, self.size_bytes, algorithm=self.algorithm, groups=groups)
 
 
@@ -127,8 +132,6 @@ def _key(spec: Any) -> bytes:
 
 
 def _system(spec: Any) -> tuple[Any, Catalog]:
-    from podsim.systems.system import System
-
     key = _key(spec)
     if key not in _CACHE:
         built = System(spec)
@@ -138,8 +141,6 @@ def _system(spec: Any) -> tuple[Any, Catalog]:
 
 def _run(p: _Point) -> dict[str, Any]:
     """One point: apply the failures, build the workload, simulate, score."""
-    import podsim
-
     t0 = time.perf_counter()
     system, catalog = _system(p.spec)
     row: dict[str, Any] = {"system": system.name, "kind": p.kind, "policy": p.policy, "k": p.k, "sample": p.sample,
@@ -153,10 +154,10 @@ def _run(p: _Point) -> dict[str, Any]:
         return row
     row.update(parked=len(f.parked), min_rank_capacity=float(f.rank_capacity.min()))
     wl = p.workload(f) if len(f.ranks) >= 2 else None
-    if wl is None or len(wl.ranks) < 2:
+    if wl is None:
         row.update(status="unhealthy", wall_s=time.perf_counter() - t0)
         return row
-    stats = wl.evaluate(podsim.simulate(f, wl, routing=p.routing, seed=p.sim_seed))
+    stats = wl.evaluate(simulate(f, wl, routing=p.routing, seed=p.sim_seed))
     row.update(ranks=len(wl.ranks), time_s=stats.time_s, algbw_Bps=stats.algbw_Bps, busbw_Bps=stats.busbw_Bps,
                wall_s=time.perf_counter() - t0)
     return row
@@ -213,6 +214,8 @@ def degradation(
         ``min_rank_capacity`` (smallest surviving share of a rank's own link rate), ``failed``
         (element names, ``;``-separated), ``wall_s``. :func:`summarize` aggregates it.
     """
+    if not isinstance(system, System):
+        raise TypeError(f"system: expected an intact podsim.System (failures are drawn here), got {type(system).__name__}")
     kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
     policies = [policy] if isinstance(policy, str) else list(policy)
     for p in policies:
