@@ -4,6 +4,7 @@ unreachable ranks, and runs on the degraded fabric."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +53,21 @@ def test_module_mapping_is_the_documented_one(cm: podsim.System, cm_cat: faults.
 def test_sa_variant_has_the_same_module_count() -> None:
     sa = podsim.system("cloudmatrix384-sa")
     assert len(faults.Catalog(sa).transceivers) == sa.inventory().transceivers_scale_up
+
+
+def test_link_faster_than_a_module_rides_on_several(tmp_path: Path) -> None:
+    p = tmp_path / "fast.toml"
+    p.write_text('[system]\nname = "fast"\ntitle = "fast"\nextends = "cloudmatrix384"\n'
+                 '[links.ub-800g]\ntitle = "t"\nrate_uni = { value = 800, unit = "Gb/s", source = "assumption", '
+                 'evidence = "assumption", note = "test" }\n[topology.uplink]\nlink = "ub-800g"\n')
+    fast = podsim.system(p)
+    cat = faults.Catalog(fast)
+    assert len(cat.transceivers) == fast.inventory().transceivers_scale_up
+    assert all(len(links) == 1 for links in cat.transceivers["links"])
+    per_end = Counter(cat.transceivers["links"])
+    assert set(per_end.values()) == {4}  # 800 Gb/s over 448 Gb/s modules: 2 per end, 2 ends
+    f = faults.apply(fast, [faults.transceiver(cat.transceivers["name"].iloc[0])], catalog=cat)
+    assert len(f.removed_links) == 1
 
 
 def test_transceiver_failure_removes_its_two_links_and_keeps_everything_else(cm: podsim.System, cm_cat: faults.Catalog) -> None:

@@ -95,10 +95,19 @@ def test_draws_are_seeded_and_match_the_rate(cm: podsim.System, cm_cat: faults.C
     expected = faults.job_risk(cm, hours=(168,), catalog=cm_cat)
     assert counts.mean() == pytest.approx(expected["failures_per_day"] * 7, abs=0.4)
     assert (counts > 0).mean() == pytest.approx(expected["p_fail_168h"], abs=0.12)
-    # Early-life shape with new parts: many more failures; after a long burn-in: fewer.
-    young = np.mean([len(faults.draw(cm, 168, seed=s, shape=0.5, catalog=cm_cat)) for s in range(20)])
-    burnt = np.mean([len(faults.draw(cm, 168, seed=s, shape=0.5, age_h=50_000, catalog=cm_cat)) for s in range(20)])
-    assert young > 5 * counts.mean() > burnt
+    # Early-life Weibull (shape 0.5) with the same mean life: P(fail by T) = 1 - exp(-(T / eta)^k),
+    # eta = MTBF / Gamma(1 + 1/k), for new parts; after a burn-in of age a, conditional on survival.
+    k, T = 0.5, 168.0
+    rates = faults.failure_rates(cm, cm_cat)
+    up = rates[(rates["domain"] == "scale-up") & rates["fit"].notna()]
+    eta = 1e9 / up["fit"] / math.gamma(1 + 1 / k)
+    expect = float((up["count"] * -np.expm1(-((T / eta) ** k))).sum())
+    young = np.mean([len(faults.draw(cm, T, seed=s, shape=k, catalog=cm_cat)) for s in range(20)])
+    assert young == pytest.approx(expect, rel=0.06)
+    age = 50_000.0
+    burnt = np.mean([len(faults.draw(cm, T, seed=s, shape=k, age_h=age, catalog=cm_cat)) for s in range(20)])
+    expect_burnt = float((up["count"] * -np.expm1(-(((age + T) / eta) ** k) + (age / eta) ** k)).sum())
+    assert burnt == pytest.approx(expect_burnt, rel=0.3) and burnt < young / 5
 
 
 def test_schedule_state_at_a_time_feeds_apply(cm: podsim.System, cm_cat: faults.Catalog) -> None:
