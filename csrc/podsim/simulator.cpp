@@ -118,7 +118,6 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   msgs_.first_byte_ps.push_back(kNever);
   msgs_.delivered_ps.push_back(kNever);
   msgs_.end_ps.push_back(kNever);
-  pending_deps_.push_back(0);
   deps_ready_ps_.push_back(now_);
   // Transactions of txn bytes (the last one shorter), each cut into packets of up to `payload`.
   const std::uint64_t payload = cfg_.mtu_bytes - cfg_.header_bytes;
@@ -126,14 +125,8 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   const std::uint64_t ntxn = (size + txn - 1) / txn;
   const std::uint64_t ppt = (txn + payload - 1) / payload;
   const std::uint64_t last = size - (ntxn - 1) * txn;
-  npackets_.push_back((ntxn - 1) * ppt + (last + payload - 1) / payload);
-  txn_size_.push_back(txn);
-  ppt_.push_back(ppt);
-  ntxn_.push_back(static_cast<std::uint32_t>(ntxn));
-  started_txn_.push_back(0);
-  done_txn_.push_back(0);
-  delivered_pkts_.push_back(0);
-  first_succ_.push_back(kNone);
+  ms_.push_back(MessageState{size, (ntxn - 1) * ppt + (last + payload - 1) / payload, 0, txn, ppt,
+                             static_cast<std::uint32_t>(ntxn), 0, 0, 0, kNone, topo_.endpoint_index(dst), kind});
   ++messages_incomplete_;
   return m;
 }
@@ -143,16 +136,16 @@ void Simulator::add_dependency(std::uint32_t before, std::uint32_t after) {
     deps_ready_ps_[after] = std::max(deps_ready_ps_[after], msgs_.delivered_ps[before]);
     return;
   }
-  ++pending_deps_[after];
+  ++ms_[after].pending_deps;
   edge_succ_.push_back(after);
-  edge_next_.push_back(first_succ_[before]);
-  first_succ_[before] = static_cast<std::uint32_t>(edge_succ_.size() - 1);
+  edge_next_.push_back(ms_[before].first_succ);
+  ms_[before].first_succ = static_cast<std::uint32_t>(edge_succ_.size() - 1);
 }
 
 void Simulator::schedule_start_if_ready(std::uint32_t m) {
-  if (pending_deps_[m] == 0) {
+  if (ms_[m].pending_deps == 0) {
     // The event fires once the initiator has also done its issue work; start_ps excludes it.
-    const NodeId initiator = msgs_.kind[m] == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
+    const NodeId initiator = ms_[m].kind == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
     const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m] + topo_.node(initiator).ep.issue_ps;
     if (t < now_) throw std::invalid_argument("delay_ps: start time overflows");
     queue_.push(t, EventType::kMessageStart, m);
@@ -550,32 +543,41 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       ledger_.received_bytes[topo_.endpoint_index(at)] += pk.payload;
       const Time lat = now_ - pk.created_ps;
       ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
-      if (msgs_.first_byte_ps[m] == kNever) msgs_.first_byte_ps[m] = now_;
-      ++delivered_pkts_[m];
+      MessageState& st = ms_[m];  // not used after callbacks: they may add messages (reallocate)
+      const MessageKind kind = st.kind;
+      if (++st.delivered_pkts == 1) msgs_.first_byte_ps[m] = now_;
       // Is this packet's transaction now complete? Packets of a transaction may arrive out of
       // order (spraying), so count them.
       bool txn_complete = false;
       std::uint32_t k = 0;
-      if (ntxn_[m] == 1) {
-        txn_complete = delivered_pkts_[m] == npackets_[m];
+      if (st.ntxn == 1) {
+        txn_complete = st.delivered_pkts == st.npackets;
       } else {
-        k = static_cast<std::uint32_t>(pk.seq / ppt_[m]);
+        k = static_cast<std::uint32_t>(pk.seq / st.ppt);
         const std::uint64_t key = (static_cast<std::uint64_t>(m) << 32) | k;
         const std::uint64_t got = ++txn_delivered_[key];
         txn_complete = got == txn_end_packet(m, k) - txn_first_packet(m, k);
         if (txn_complete) txn_delivered_.erase(key);
       }
-      if (delivered_pkts_[m] == npackets_[m]) {
+      if (st.delivered_pkts == st.npackets) {
         msgs_.delivered_ps[m] = now_;
-        for (std::uint32_t e = first_succ_[m]; e != kNone; e = edge_next_[e]) {
+        for (std::uint32_t e = st.first_succ; e != kNone; e = edge_next_[e]) {
           const std::uint32_t s = edge_succ_[e];
           deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
-          --pending_deps_[s];
+          --ms_[s].pending_deps;
           schedule_start_if_ready(s);
+        }
+        if (!delivery_callbacks_.empty()) {
+          const auto it = delivery_callbacks_.find(m);
+          if (it != delivery_callbacks_.end()) {
+            const CompletionCallback cb = std::move(it->second);
+            delivery_callbacks_.erase(it);
+            cb(m, now_);
+          }
         }
       }
       if (!txn_complete) return;
-      if (msgs_.kind[m] == MessageKind::kWrite)
+      if (kind == MessageKind::kWrite)
         target_work(m, k, MessageKind::kWrite, topo_.node(at).ep.write_commit_ps);
       else
         txn_done(m, topo_.endpoint_index(at));
@@ -589,7 +591,7 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       Time ready = now_ + par.read_fetch_ps;
       if (par.read_rate != 0) {
         Time& engine = eps_[topo_.endpoint_index(at)].read_engine_free;
-        const std::uint64_t bytes = std::min<std::uint64_t>(msgs_.size[m], (k + 1ULL) * txn_size_[m]) - k * txn_size_[m];
+        const std::uint64_t bytes = std::min<std::uint64_t>(ms_[m].size, (k + 1ULL) * ms_[m].txn_size) - k * ms_[m].txn_size;
         engine = std::max(engine, now_) + serialization_ps(bytes, par.read_rate);
         ready = std::max(ready, engine);
       }
@@ -631,11 +633,11 @@ void Simulator::on_target_ready(std::uint32_t w) {
 
 void Simulator::txn_done(std::uint32_t m, std::uint32_t initiator_ep) {
   EndpointState& st = eps_[initiator_ep];
-  if (msgs_.kind[m] == MessageKind::kWrite)
+  if (ms_[m].kind == MessageKind::kWrite)
     --st.writes_out;
   else
     --st.reads_out;
-  if (++done_txn_[m] == ntxn_[m]) complete(m);
+  if (++ms_[m].done_txn == ms_[m].ntxn) complete(m);
   issue(initiator_ep);
 }
 
@@ -647,8 +649,8 @@ void Simulator::issue(std::uint32_t ep) {
   while (!st.pending_writes.empty() && (par.max_writes == 0 || st.writes_out < par.max_writes)) {
     const std::uint32_t m = st.pending_writes.front();
     st.pending_writes.pop_front();
-    const std::uint32_t k = started_txn_[m]++;
-    if (started_txn_[m] < ntxn_[m]) st.pending_writes.push_back(m);
+    const std::uint32_t k = ms_[m].started_txn++;
+    if (ms_[m].started_txn < ms_[m].ntxn) st.pending_writes.push_back(m);
     ++st.writes_out;
     st.active.push_back(Job{m, txn_first_packet(m, k), txn_end_packet(m, k)});
     jobs = true;
@@ -656,8 +658,8 @@ void Simulator::issue(std::uint32_t ep) {
   while (!st.pending_reads.empty() && (par.max_reads == 0 || st.reads_out < par.max_reads)) {
     const std::uint32_t m = st.pending_reads.front();
     st.pending_reads.pop_front();
-    const std::uint32_t k = started_txn_[m]++;
-    if (started_txn_[m] < ntxn_[m]) st.pending_reads.push_back(m);
+    const std::uint32_t k = ms_[m].started_txn++;
+    if (ms_[m].started_txn < ms_[m].ntxn) st.pending_reads.push_back(m);
     ++st.reads_out;
     send_control(PacketKind::kRequest, m, k, msgs_.dst[m], msgs_.src[m]);
   }
@@ -681,21 +683,25 @@ void Simulator::complete(std::uint32_t m) {
 }
 
 std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                                CompletionCallback on_complete, Time delay_ps) {
+                                CompletionCallback on_complete, Time delay_ps, CompletionCallback on_delivered) {
   const std::uint32_t m = add_message(src, dst, bytes, kind, delay_ps, tag);
   if (on_complete) message_callbacks_.emplace(m, std::move(on_complete));
+  if (on_delivered) delivery_callbacks_.emplace(m, std::move(on_delivered));
   return m;
 }
 
 std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                                CompletionFn on_complete, void* ctx, Time delay_ps) {
-  CompletionCallback cb;
-  if (on_complete) cb = [on_complete, ctx](std::uint32_t msg, Time end) { on_complete(ctx, msg, end); };
-  return inject(src, dst, bytes, kind, tag, std::move(cb), delay_ps);
+                                CompletionFn on_complete, void* ctx, Time delay_ps, CompletionFn on_delivered) {
+  const auto wrap = [ctx](CompletionFn fn) {
+    CompletionCallback cb;
+    if (fn) cb = [fn, ctx](std::uint32_t msg, Time t) { fn(ctx, msg, t); };
+    return cb;
+  };
+  return inject(src, dst, bytes, kind, tag, wrap(on_complete), delay_ps, wrap(on_delivered));
 }
 
 void Simulator::on_message_start(std::uint32_t m) {
-  const bool write = msgs_.kind[m] == MessageKind::kWrite;
+  const bool write = ms_[m].kind == MessageKind::kWrite;
   const NodeId initiator = write ? msgs_.src[m] : msgs_.dst[m];
   msgs_.start_ps[m] = now_ - topo_.node(initiator).ep.issue_ps;
   const std::uint32_t ep = topo_.endpoint_index(initiator);
@@ -716,9 +722,10 @@ void Simulator::send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn
 
 std::uint32_t Simulator::payload_of(std::uint32_t m, std::uint64_t seq) const {
   const std::uint64_t payload_max = cfg_.mtu_bytes - cfg_.header_bytes;
-  const std::uint64_t k = seq / ppt_[m];
-  const std::uint64_t offset = k * txn_size_[m] + (seq - k * ppt_[m]) * payload_max;
-  const std::uint64_t txn_end = std::min(msgs_.size[m], (k + 1) * txn_size_[m]);
+  const MessageState& st = ms_[m];
+  const std::uint64_t k = seq / st.ppt;
+  const std::uint64_t offset = k * st.txn_size + (seq - k * st.ppt) * payload_max;
+  const std::uint64_t txn_end = std::min(st.size, (k + 1) * st.txn_size);
   return static_cast<std::uint32_t>(std::min(payload_max, txn_end - offset));
 }
 
@@ -735,7 +742,7 @@ void Simulator::refill(std::uint32_t ep) {
     if (job.next_seq < job.end_seq) st.active.push_back(job);
     const std::uint32_t payload = payload_of(m, seq);
     const std::uint32_t p = new_packet();
-    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, topo_.endpoint_index(msgs_.dst[m]),
+    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, ms_[m].dst_ep,
                       ep, kNone, PacketKind::kData, seq, now_, now_};
     ++ledger_.injected_packets[ep];
     ledger_.injected_bytes[ep] += payload;

@@ -129,15 +129,17 @@ class Simulator {
   using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
   void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
 
-  // The embedding form of add_message: a message starting now (plus delay_ps) whose completion
-  // calls `on_complete(msg, end_ps)` from inside the event loop, at the completion time. The
-  // callback may inject further messages.
+  // The embedding form of add_message: a message starting now (plus delay_ps). From inside the
+  // event loop, `on_delivered(msg, t)` is called when its last byte has arrived at dst (what a
+  // receiver waits for), and `on_complete(msg, t)` when it is complete at the initiator (a
+  // write's acknowledgement back at src; for a read, at delivery). Either may be empty; the
+  // callbacks may inject further messages.
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                       CompletionCallback on_complete, Time delay_ps = 0);
-  // The same with a C function pointer and a context pointer (for hosts that are not C++).
-  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time end_ps);
+                       CompletionCallback on_complete, Time delay_ps = 0, CompletionCallback on_delivered = {});
+  // The same with C function pointers and a context pointer (for hosts that are not C++).
+  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time t_ps);
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                       CompletionFn on_complete, void* ctx, Time delay_ps = 0);
+                       CompletionFn on_complete, void* ctx, Time delay_ps = 0, CompletionFn on_delivered = nullptr);
 
   bool idle() const { return queue_.empty(); }
   std::uint64_t events() const { return events_; }
@@ -233,9 +235,9 @@ class Simulator {
   void issue(std::uint32_t ep);
   void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
   void txn_done(std::uint32_t m, std::uint32_t initiator_ep);
-  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ppt_[m]; }
+  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ms_[m].ppt; }
   std::uint64_t txn_end_packet(std::uint32_t m, std::uint64_t k) const {
-    return std::min(npackets_[m], (k + 1) * ppt_[m]);
+    return std::min(ms_[m].npackets, (k + 1) * ms_[m].ppt);
   }
   std::uint32_t payload_of(std::uint32_t m, std::uint64_t seq) const;
   void try_send(ChannelId c);
@@ -277,21 +279,29 @@ class Simulator {
   std::uint64_t live_packets_ = 0;
 
   MessageColumns msgs_;
-  std::vector<std::uint32_t> pending_deps_;
+  // Per-message engine state that packet events touch, kept together: with hundreds of thousands
+  // of messages, each message's fields in separate arrays cost a cache miss apiece.
+  struct MessageState {
+    std::uint64_t size;
+    std::uint64_t npackets;
+    std::uint64_t delivered_pkts;
+    std::uint64_t txn_size;        // bytes per transaction
+    std::uint64_t ppt;             // packets per (full) transaction
+    std::uint32_t ntxn;
+    std::uint32_t started_txn;
+    std::uint32_t done_txn;
+    std::uint32_t pending_deps;
+    std::uint32_t first_succ;      // dependency edges as linked lists
+    std::uint32_t dst_ep;          // destination endpoint index
+    MessageKind kind;
+  };
+  std::vector<MessageState> ms_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
-  std::vector<std::uint64_t> npackets_;
-  std::vector<std::uint64_t> delivered_pkts_;
-  std::vector<std::uint64_t> txn_size_;    // bytes per transaction of each message
-  std::vector<std::uint64_t> ppt_;         // packets per (full) transaction
-  std::vector<std::uint32_t> ntxn_;
-  std::vector<std::uint32_t> started_txn_;
-  std::vector<std::uint32_t> done_txn_;
   // Packets delivered so far of transactions in progress, for messages of several transactions,
   // keyed by (message << 32 | transaction).
   std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
   std::vector<TargetWork> work_;
   std::vector<std::uint32_t> free_work_;
-  std::vector<std::uint32_t> first_succ_;  // dependency edges as linked lists
   std::vector<std::uint32_t> edge_next_;
   std::vector<std::uint32_t> edge_succ_;
   std::uint64_t messages_incomplete_ = 0;
@@ -308,7 +318,8 @@ class Simulator {
   bool stop_on_completion_ = false;
   bool completion_pending_ = false;
   CompletionCallback on_complete_;
-  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;  // only injected ones
+  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;    // only injected ones
+  std::unordered_map<std::uint32_t, CompletionCallback> delivery_callbacks_;
   // Channels touched by the current event, verified after it in check mode.
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;

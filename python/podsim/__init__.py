@@ -35,6 +35,7 @@ from podsim.simulation import (
     Simulation,
     simulate,
 )
+from podsim.sweep import sweep
 from podsim import workloads
 from podsim.topology import ChannelTable, Topology
 from podsim.systems import Comparison, Peak, System, compare, list_systems, system
@@ -64,5 +65,6 @@ __all__ = [
     "fabrics",
     "list_systems",
     "simulate",
+    "sweep",
     "system",
 ]
