@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 import podsim
 from podsim import faults
+from podsim.sweep import PointFailedWarning
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,21 @@ def test_draws_are_nested_and_seeded(nv: podsim.System, trays: pd.DataFrame) -> 
     assert again.sort_values(["k", "sample"])["failed"].tolist() == rows[rows["k"] > 0].sort_values(["k", "sample"])["failed"].tolist()
     other = faults.degradation(nv, faults.AllToAll(4096), kinds="switch", k=[3], samples=3, seed=8, workers=1)
     assert other["failed"].nunique() > 1
+
+
+def _broken(system: faults.FaultedSystem) -> None:
+    raise RuntimeError("workload generator failed")
+
+
+def test_executor_seed_sequence_and_failing_points(nv: podsim.System) -> None:
+    seq = np.random.SeedSequence(11)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a = faults.degradation(nv, faults.AllToAll(4096), kinds="switch", k=[2], samples=2, seed=seq, executor=pool)
+    b = faults.degradation(nv, faults.AllToAll(4096), kinds="switch", k=[2], samples=2, seed=seq, workers=1)
+    assert a["failed"].tolist() == b["failed"].tolist() and a["busbw_Bps"].tolist() == b["busbw_Bps"].tolist()
+    with pytest.warns(PointFailedWarning):
+        bad = faults.degradation(nv, _broken, kinds="tray", k=[1], samples=1, workers=1)
+    assert bad["status"].tolist() == ["error"] and "workload generator failed" in bad["error"].item()
 
 
 def test_summary_and_plot(trays: pd.DataFrame, tmp_path: Path) -> None:

@@ -4,20 +4,18 @@ Every point (kind, k, sample) is one packet-level run on the faulted fabric. Dra
 sample ``s`` of a kind draws one random order of all its elements, and the point with ``k``
 failures takes the first ``k`` of that order, so a curve adds failures to the same machine (common
 random numbers: the spread between samples is the spread between machines, not noise between k).
-k = 0 is run once per kind and policy. Points run on a :class:`concurrent.futures.Executor`
-(a process pool by default; :func:`_map` is the one place that knows it).
+k = 0 is run once per kind and policy. Points run through :func:`podsim.sweep`, so any
+``concurrent.futures.Executor`` (process pool by default, Dask, MPI) can run them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from functools import partial
 from typing import Any, Optional
 
 import numpy as np
@@ -26,6 +24,7 @@ import pandas as pd
 from podsim.faults.apply import POLICIES, FaultedSystem, Unreachable, apply
 from podsim.faults.elements import Catalog
 from podsim.simulation import simulate
+from podsim.sweep import sweep
 from podsim.systems.system import System
 from podsim.workloads import all_reduce, all_to_all
 from podsim.workloads.workload import Workload
@@ -110,13 +109,10 @@ class AllReduce:
 
 
 @dataclass(frozen=True)
-class _Point:
+class _Context:
+    """What every point of one curve shares (bound to the point function, pickled per task)."""
+
     spec: Any
-    kind: str
-    policy: str
-    k: int
-    sample: int
-    failed: tuple[str, ...]
     workload: WorkloadFn
     routing: str
     sim_seed: int
@@ -139,42 +135,32 @@ def _system(spec: Any) -> tuple[Any, Catalog]:
     return _CACHE[key]
 
 
-def _run(p: _Point) -> dict[str, Any]:
-    """One point: apply the failures, build the workload, simulate, score."""
-    t0 = time.perf_counter()
-    system, catalog = _system(p.spec)
-    row: dict[str, Any] = {"system": system.name, "kind": p.kind, "policy": p.policy, "k": p.k, "sample": p.sample,
-                           "status": "ok", "ranks": 0, "parked": 0, "cut_off": "", "time_s": np.nan,
-                           "algbw_Bps": np.nan, "busbw_Bps": np.nan, "min_rank_capacity": np.nan,
-                           "failed": ";".join(p.failed)}
+#: Result columns of a point and their values before (or without) a run.
+_RESULTS: dict[str, Any] = {"status": "ok", "ranks": 0, "parked": 0, "cut_off": "", "time_s": np.nan, "algbw_Bps": np.nan,
+                            "busbw_Bps": np.nan, "min_rank_capacity": np.nan}
+
+
+def _run(point: dict[str, Any], _seed: np.random.SeedSequence, *, ctx: _Context) -> dict[str, Any]:
+    """One point of :func:`podsim.sweep`: apply the failures, build the workload, simulate, score.
+
+    The sweep's per-point seed is not used: every point runs the engine with ``ctx.sim_seed``, so
+    points differ only in their failures (common random numbers)."""
+    system, catalog = _system(ctx.spec)
+    failed = point["failed"].split(";") if point["failed"] else []
+    row: dict[str, Any] = {"system": system.name, **_RESULTS}
     try:
-        f = apply(system, [catalog.element(p.kind, n) for n in p.failed], policy=p.policy, catalog=catalog)
+        f = apply(system, [catalog.element(point["kind"], n) for n in failed], policy=point["policy"], catalog=catalog)
     except Unreachable as err:
-        row.update(status="unreachable", cut_off=";".join(err.cut_off), wall_s=time.perf_counter() - t0)
+        row.update(status="unreachable", cut_off=";".join(err.cut_off))
         return row
     row.update(parked=len(f.parked), min_rank_capacity=float(f.rank_capacity.min()))
-    wl = p.workload(f) if len(f.ranks) >= 2 else None
+    wl = ctx.workload(f) if len(f.ranks) >= 2 else None
     if wl is None:
-        row.update(status="unhealthy", wall_s=time.perf_counter() - t0)
+        row.update(status="unhealthy")
         return row
-    stats = wl.evaluate(simulate(f, wl, routing=p.routing, seed=p.sim_seed))
-    row.update(ranks=len(wl.ranks), time_s=stats.time_s, algbw_Bps=stats.algbw_Bps, busbw_Bps=stats.busbw_Bps,
-               wall_s=time.perf_counter() - t0)
+    stats = wl.evaluate(simulate(f, wl, routing=ctx.routing, seed=ctx.sim_seed))
+    row.update(ranks=len(wl.ranks), time_s=stats.time_s, algbw_Bps=stats.algbw_Bps, busbw_Bps=stats.busbw_Bps)
     return row
-
-
-def _map(fn: Callable[[_Point], dict[str, Any]], points: list[_Point], executor: Executor | None,
-         workers: int | None) -> list[dict[str, Any]]:
-    """Run ``fn`` over ``points``, in order: inline for ``workers=1``, else on ``executor`` or a
-    process pool of ``workers`` (default: all cores). The pool uses ``spawn``: a forked child
-    would inherit the parent's threads (pandas, numpy BLAS) in an undefined state."""
-    if executor is not None:
-        return list(executor.map(fn, points))
-    if workers == 1:
-        return [fn(p) for p in points]
-    n = min(workers or os.cpu_count() or 1, len(points))
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(fn, points))
 
 
 def degradation(
@@ -203,16 +189,18 @@ def degradation(
             element order, one more seeds the engine (the same for every point).
         policy: one or several of :data:`podsim.faults.POLICIES`; one curve each.
         routing: the engine's routing policy.
-        workers: processes (1 = run inline); ignored when ``executor`` is given.
-        executor: any ``concurrent.futures.Executor`` to run the points on.
+        workers: processes of the default pool (1 = one thread in this process, no pickling);
+            only without ``executor``.
+        executor: any ``concurrent.futures.Executor`` to run the points on (see :func:`podsim.sweep`).
 
     Returns:
-        One row per run: ``system, kind, policy, k, sample, status`` (``ok``, ``unreachable``:
-        some rank cut off, ``unhealthy``: fewer than two ranks left), ``ranks`` (in the workload),
+        One row per run: ``kind, policy, k, sample, failed`` (element names, ``;``-separated),
+        ``system``, ``status`` (``ok``; ``unreachable``: some rank cut off; ``unhealthy``: fewer
+        than two ranks left; ``error``: the point raised, see ``error``), ``ranks`` (in the workload),
         ``parked``, ``cut_off`` (names), ``time_s``, ``algbw_Bps``, ``busbw_Bps`` (bytes/s),
         ``rel_busbw`` (busbw / the k = 0 busbw of the same kind and policy),
-        ``min_rank_capacity`` (smallest surviving share of a rank's own link rate), ``failed``
-        (element names, ``;``-separated), ``wall_s``. :func:`summarize` aggregates it.
+        ``min_rank_capacity`` (smallest surviving share of a rank's own link rate), ``wall_s``,
+        ``error`` (None or the exception). :func:`summarize` aggregates it.
     """
     if not isinstance(system, System):
         raise TypeError(f"system: expected an intact podsim.System (failures are drawn here), got {type(system).__name__}")
@@ -228,13 +216,16 @@ def degradation(
         raise ValueError(f"samples: expected an integer >= 1, got {samples!r}")
     if not callable(workload):
         raise TypeError("workload: expected a callable fn(faulted_system) -> Workload")
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    # A fresh SeedSequence: spawn() counts children on the object, and the same seed must draw
+    # the same failures on every call.
+    root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+            if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
     children = root.spawn(len(kind_list) * samples + 1)
     sim_seed = int(children[-1].generate_state(1, dtype=np.uint32)[0])
     catalog = Catalog(system)
-    # Inline runs (workers=1) reuse the caller's system instead of building it again.
+    # Threads (workers=1) share this process's cache: they reuse the caller's system.
     _CACHE.setdefault(_key(system.spec), (system, catalog))
-    points: list[_Point] = []
+    points: list[dict[str, Any]] = []
     for i, kind in enumerate(kind_list):
         names = catalog.names(kind)
         if ks[-1] > len(names):
@@ -244,9 +235,21 @@ def degradation(
             for kk in ks:
                 if kk == 0 and s > 0:
                     continue
-                failed = tuple(names[j] for j in order[:kk])
-                points += [_Point(system.spec, kind, p, kk, s, failed, workload, routing, sim_seed) for p in policies]
-    df = pd.DataFrame(_map(_run, points, executor, workers))
+                failed = ";".join(names[j] for j in order[:kk])
+                points += [{"kind": kind, "policy": p, "k": kk, "sample": s, "failed": failed} for p in policies]
+    fn = partial(_run, ctx=_Context(system.spec, workload, routing, sim_seed))
+    if executor is None and workers == 1:
+        # The engine releases the GIL; one thread avoids spawning a process for small curves.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            df = sweep(fn, points, executor=pool, progress=False)
+    else:
+        df = sweep(fn, points, executor=executor, max_workers=None if executor is not None else workers, progress=False)
+    df = df.drop(columns=["point", "seed_entropy", "seed_spawn_key"])
+    # Points that raised have no result columns; when all raised, the columns are missing.
+    for col, empty in {"system": system.name, **_RESULTS}.items():
+        if col not in df.columns:
+            df[col] = empty
+    df.loc[df["error"].notna(), "status"] = "error"
     base = df[df["k"] == 0].set_index(["kind", "policy"])["busbw_Bps"]
     df["rel_busbw"] = df["busbw_Bps"].to_numpy() / base.reindex(pd.MultiIndex.from_frame(df[["kind", "policy"]])).to_numpy()
     return df
