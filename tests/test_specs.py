@@ -225,7 +225,7 @@ def test_no_headline_aggregate_is_a_literal() -> None:
 
 
 #: Source keys of the hardware reference's index (hardware.md §0); other sources must point into it
-#: by section ("hardware.md §2.3 (...)") or be "assumption".
+#: or into the faults reference by section ("hardware.md §2.3 (...)", "faults.md §1.2") or be "assumption".
 REFERENCE_KEYS = {"CM-v2", "CM-v3", "SA-CM384", "TH-2025", "WP-SuperPod", "CN-notes", "CANN-ini", "NV-GB200",
                   "NV-GB300", "NV-H200", "NV-BU", "NV-GB200-blog", "Ramulator2", "DRAMsim3", "JEDEC-HBM3",
                   "Samsung-HBM2E"}
@@ -234,7 +234,7 @@ REFERENCE_KEYS = {"CM-v2", "CM-v3", "SA-CM384", "TH-2025", "WP-SuperPod", "CN-no
 @pytest.mark.parametrize("name", SHIPPED)
 def test_source_keys_point_into_the_reference(name: str) -> None:
     for path, q in quantities(load_spec(name)).items():
-        ok = q.source in REFERENCE_KEYS or q.source.startswith("hardware.md §") or q.source == "assumption"
+        ok = q.source in REFERENCE_KEYS or q.source.startswith(("hardware.md §", "faults.md §")) or q.source == "assumption"
         assert ok, f"{path}: source {q.source!r}"
         assert (q.source == "assumption") == (q.evidence == "assumption"), path
 

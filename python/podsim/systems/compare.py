@@ -42,6 +42,7 @@ _ROWS = (
     _Row("system", "power_W", "Power, all-in", "kW", 1e3, "lower"),
     _Row("system", "transceivers", "Optical transceivers", "modules", 1, "lower"),
     _Row("system", "transceivers_scale_up", "Optical transceivers, scale-up", "modules", 1, "lower"),
+    _Row("system", "optics_power_W", "Optics power, scale-up", "kW", 1e3, "lower"),
     _Row("per chip", "bf16_flops", "BF16 dense", "TFLOPS", 1e12, "higher"),
     _Row("per chip", "hbm_capacity_bytes", "HBM capacity", "GB", 1e9, "higher"),
     _Row("per chip", "hbm_bandwidth_uni_Bps", "HBM bandwidth", "TB/s", 1e12, "higher"),

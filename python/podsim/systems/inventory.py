@@ -85,6 +85,23 @@ def modules_per_end(links: int, rate_Bps: float, module: dict[str, Any]) -> int:
     return links * math.ceil(rate_Bps / capacity * (1 - _RATE_SLACK))
 
 
+def optical_modules(spec: SystemSpec, fab: Fabric) -> dict[str, int]:
+    """Optical modules per optical link tier (both ends of every link), ``{"l1-l2": ...}``."""
+    role = np.asarray(fab.role)
+    ch = fab.topology.channels()
+    first = ch.reverse > np.arange(len(ch))
+    tier_arr = np.asarray([tier_name(a, b) for a, b in zip(role[ch.src[first]], role[ch.dst[first]])])
+    rates = ch.rate_Bps[first]
+    out: dict[str, int] = {}
+    for tier, module_name in fab.optical.items():
+        module = spec.transceivers[module_name]
+        out[tier] = 0
+        for rate in np.unique(rates[tier_arr == tier]):
+            n = int(np.count_nonzero((tier_arr == tier) & (rates == rate)))
+            out[tier] += 2 * modules_per_end(n, float(rate), module)
+    return out
+
+
 def count(spec: SystemSpec, fab: Fabric) -> Inventory:
     """Count the components of a built system."""
     topo = fab.topology
@@ -93,16 +110,8 @@ def count(spec: SystemSpec, fab: Fabric) -> Inventory:
     switches = Counter(role[~is_ep].tolist())
     ch = topo.channels()
     first = ch.reverse > np.arange(len(ch))  # one channel per link
-    tiers = [tier_name(a, b) for a, b in zip(role[ch.src[first]], role[ch.dst[first]])]
-    links = Counter(tiers)
-    optical = 0
-    rates = ch.rate_Bps[first]
-    tier_arr = np.asarray(tiers)
-    for tier, module_name in fab.optical.items():
-        module = spec.transceivers[module_name]
-        for rate in np.unique(rates[tier_arr == tier]):
-            n = int(np.count_nonzero((tier_arr == tier) & (rates == rate)))
-            optical += 2 * modules_per_end(n, float(rate), module)
+    links = Counter(tier_name(a, b) for a, b in zip(role[ch.src[first]], role[ch.dst[first]]))
+    optical = sum(optical_modules(spec, fab).values())
     per_chip = spec.scale_out.get("transceivers_per_chip")
     racks = None
     if spec.racks:

@@ -12,7 +12,9 @@ How each figure is counted (the same way the CloudMatrix paper, SemiAnalysis and
 * **HBM bandwidth**: chips x stacks x bus bits per stack x Gb/s per pin / 8. HBM is a
   half-duplex bus: the figure is the rate in the one direction it carries at a time (uni). **HBM capacity**: chips x stacks x capacity per stack.
 * **scale-out**: chips x per-chip NIC rate, uni.
-* **power**: the spec's system (all-in) figure; per-watt values divide by it.
+* **power**: the spec's system (all-in) figure; per-watt values divide by it. **Optics power**:
+  scale-up optical modules x the module's ``power`` (0 with no optics; None when a module type
+  has no power figure).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from podsim.systems.fabric import Fabric
-from podsim.systems.inventory import Inventory
+from podsim.systems.inventory import Inventory, optical_modules
 from podsim.systems.spec import SystemSpec
 
 
@@ -42,6 +44,7 @@ class Peak:
         scale_out_uni_Bps: scale-out (NIC) bandwidth, one direction.
         transceivers, transceivers_scale_up, transceivers_scale_out: optical modules.
         power_W: system all-in power, watts; ``chip_power_W``: one package.
+        optics_power_W: power of the scale-up optical modules, watts (part of ``power_W``).
     """
 
     system: str
@@ -61,6 +64,7 @@ class Peak:
     transceivers_scale_out: int | None
     power_W: float | None
     chip_power_W: float
+    optics_power_W: float | None = None
 
     #: Fields that are system totals and so have per-chip and per-watt forms.
     RATES: ClassVar[tuple[str, ...]] = ("bf16_flops", "fp8_flops", "fp4_flops", "int8_ops", "hbm_capacity_bytes", "hbm_bandwidth_uni_Bps",
@@ -103,6 +107,10 @@ def compute(spec: SystemSpec, fab: Fabric, inv: Inventory) -> Peak:
     scale_up_uni = float(ch.rate_Bps[up].sum())
     out = spec.scale_out.get("rate_uni_per_chip")
     power = spec.power.get("system")
+    optics_power: float | None = 0.0
+    for tier, n in optical_modules(spec, fab).items():
+        module_power = spec.transceivers[fab.optical[tier]].get("power")
+        optics_power = None if module_power is None or optics_power is None else optics_power + n * module_power.si
     return Peak(
         system=spec.name,
         chips=chips,
@@ -121,4 +129,5 @@ def compute(spec: SystemSpec, fab: Fabric, inv: Inventory) -> Peak:
         transceivers_scale_out=inv.transceivers_scale_out,
         power_W=None if power is None else power.si,
         chip_power_W=spec.chip["power"].si,
+        optics_power_W=optics_power,
     )

@@ -110,13 +110,24 @@ _CHIP = {
     ),
 }
 _LINK = {"title": _Str(), "rate_uni": _Q("bandwidth")}
-_TRANSCEIVER = {"title": _Str(), "rate_uni": _Q("bandwidth"), "electrical_lanes": _COUNT, "lane_rate_uni": _Q("bandwidth")}
+_TRANSCEIVER = {
+    "title": _Str(),
+    "rate_uni": _Q("bandwidth"),
+    "electrical_lanes": _COUNT,
+    "lane_rate_uni": _Q("bandwidth"),
+    # Optional reliability, power and latency figures (podsim.faults); absent = not published.
+    "power": _Q("power", optional=True),
+    "latency": _Q("time", minimum=0, optional=True),
+    "fec_latency": _Q("time", minimum=0, optional=True),
+    "fit": _Q("failure_rate", optional=True),
+}
 _SWITCH = {
     "title": _Str(),
     "ports": _COUNT,
     "latency": _Q("time", minimum=0),
     "buffer_per_port": _Q("bytes", integer=True),
     "cut_through": _Q("flag"),
+    "fit": _Q("failure_rate", optional=True),
 }
 _COMPONENT = {"chips": _CHIP, "links": _LINK, "transceivers": _TRANSCEIVER, "switches": _SWITCH}
 
@@ -140,6 +151,8 @@ _TOPOLOGY = {
         "chips_per_group": _COUNT,
         "switches": _COUNT,
         "switch": _Str(ref="switches"),
+        # Switch chips per field-replaceable tray (NVL72: 2); podsim.faults fails them together.
+        "switches_per_tray": _Q("count", integer=True, optional=True),
         "link_split": _Q("count", integer=True, minimum=0, optional=True, is_list=True),
         "rank_link": _Table(_LINK_USE),
         "die_link": _Table({"latency": _Q("time")}, optional=True),

@@ -1,0 +1,180 @@
+"""Failures over time: expected failures per day, MTBF and job risk from per-element FIT, and
+seeded Monte-Carlo draws of failure times for one job.
+
+Rates come from the spec (``fit`` of the optical module and of the switch chips, faults.md §1.2,
+§1.3) and counts from the built system (modules from the module <-> link mapping of
+:class:`~podsim.faults.elements.Catalog`, switch chips from the graph). Constant rates make
+failures a Poisson process: for ``N`` elements at ``FIT`` each, ``lambda = N x FIT x 1e-9`` per
+hour, ``MTBF = 1 / lambda`` and ``P(>= 1 failure in T) = 1 - exp(-lambda T)`` (faults.md §5.3).
+Electrical and copper links have no published rate (faults.md §3): they are listed with ``fit``
+NaN and left out of the totals.
+
+A draw (:func:`draw`) gives the failure times of one job; :meth:`Schedule.at` turns a time into
+the failed elements, which :func:`podsim.faults.apply` evaluates. Running the fabric *through* the
+failures needs the engine's mid-run fault model, which does not exist yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from podsim.faults.elements import Catalog, Element
+
+#: Hours per day, for the per-day columns.
+HOURS_PER_DAY = 24.0
+
+
+def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
+    """One row per class of failable element of ``system``.
+
+    Columns: ``domain`` (``"scale-up"``: elements of the simulated fabric; ``"scale-out"``: the
+    NIC network's optics, counted from the spec but not simulated), ``element``, ``draw`` (the
+    :meth:`Catalog.names` kind listing these elements, ``""`` when they are not in the fabric), ``count``, ``fit`` (failures
+    per 1e9 element-hours; NaN = not published), ``source``, ``evidence``, ``note``,
+    ``failures_per_day``, ``mtbf_h`` (mean hours between failures of the class).
+    """
+    cat = catalog if catalog is not None else Catalog(system)
+    spec = system.spec
+    rows: list[dict[str, Any]] = []
+
+    def add(domain: str, element: str, kind: str, count: int, q: Any, note: str = "") -> None:
+        fit = float(q.value) if q is not None else math.nan
+        rows.append({
+            "domain": domain, "element": element, "draw": kind, "count": int(count), "fit": fit,
+            "source": q.source if q is not None else "", "evidence": q.evidence if q is not None else "",
+            "note": note or (q.note if q is not None else "no published failure rate"),
+        })
+
+    modules: dict[str, str] = system._fabric.optical  # tier -> module name (see Catalog)
+    for tier, module_name in modules.items():
+        n = int((cat.transceivers["tier"] == tier).sum())
+        add("scale-up", f"optical module {module_name} ({tier})", f"transceiver:{tier}", n, spec.transceivers[module_name].get("fit"))
+    roles = system.roles()
+    for key in ("l1_switch", "l2_switch", "switch"):
+        if key in spec.topology:
+            role = {"l1_switch": "l1", "l2_switch": "l2", "switch": "switch"}[key]
+            name = spec.topology[key]
+            add("scale-up", f"switch chip {name} ({role})", f"switch:{role}", int((roles == role).sum()), spec.switches[name].get("fit"))
+    optical_tiers = set(modules)
+    for tier, n in system.inventory().links.items():
+        if tier not in optical_tiers:
+            add("scale-up", f"electrical link {tier}", f"link:{tier}", n, None,
+                "no published failure rate for electrical/copper scale-up links (faults.md §3)")
+    out_modules = system.inventory().transceivers_scale_out
+    if out_modules:
+        # The spec names no module type for the scale-out network: it gets the scale-up module's rate.
+        q = next((spec.transceivers[m].get("fit") for m in modules.values()), None)
+        add("scale-out", "optical module (scale-out network)", "", out_modules, q,
+            "module type not in the spec; the scale-up module's FIT is assumed" if q is not None else "")
+    df = pd.DataFrame(rows)
+    per_hour = df["count"] * df["fit"] * 1e-9
+    df["failures_per_day"] = per_hour * HOURS_PER_DAY
+    df["mtbf_h"] = 1.0 / per_hour
+    return df
+
+
+def job_risk(system: Any, hours: Sequence[float] = (24.0, 168.0), *, domains: Sequence[str] = ("scale-up",),
+             catalog: Catalog | None = None) -> dict[str, float]:
+    """Totals over the element classes of ``domains`` that have a published rate.
+
+    Returns ``{"failures_per_day", "mtbf_h", "mtbf_days", "p_fail_<T>h"...}``: expected failures per
+    day, mean time between failures (hours, days), and for each job length ``T`` (hours) the
+    probability of at least one failure, ``1 - exp(-lambda T)``.
+    """
+    for h in hours:
+        if not h > 0:
+            raise ValueError(f"hours: job lengths must be > 0 hours, got {h!r}")
+    rates = failure_rates(system, catalog)
+    sel = rates[rates["domain"].isin(domains) & rates["fit"].notna()]
+    per_hour = float((sel["count"] * sel["fit"]).sum() * 1e-9)
+    out = {"failures_per_day": per_hour * HOURS_PER_DAY,
+           "mtbf_h": math.inf if per_hour == 0 else 1.0 / per_hour}
+    out["mtbf_days"] = out["mtbf_h"] / HOURS_PER_DAY
+    for h in hours:
+        out[f"p_fail_{h:g}h"] = -math.expm1(-per_hour * h)
+    return out
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Failure times of one job: when each element fails (and comes back, with ``repair_h``).
+
+    Attributes:
+        events: one row per failure: ``time_h`` (hours from job start), ``kind``, ``name``,
+            sorted by time.
+        duration_h: job length, hours.
+        repair_h: time to repair, hours (None: a failed element stays failed for the job).
+    """
+
+    events: pd.DataFrame
+    duration_h: float
+    repair_h: float | None = None
+    _elements: tuple[Element, ...] = field(default=(), repr=False)
+
+    def at(self, t_h: float) -> list[Element]:
+        """Elements failed at time ``t_h`` (hours from the start): pass them to
+        :func:`podsim.faults.apply` to evaluate the fabric in that state."""
+        if not 0 <= t_h <= self.duration_h:
+            raise ValueError(f"t_h: must be in [0, {self.duration_h}] hours, got {t_h!r}")
+        t = self.events["time_h"].to_numpy()
+        down = t <= t_h
+        if self.repair_h is not None:
+            down &= t + self.repair_h > t_h
+        return [e for e, d in zip(self._elements, down) if d]
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def draw(system: Any, duration_h: float, *, seed: int | np.random.SeedSequence = 0, shape: float = 1.0,
+         age_h: float = 0.0, repair_h: float | None = None, catalog: Catalog | None = None) -> Schedule:
+    """Draw the first failure time of every scale-up element with a published rate, for one job.
+
+    Lifetimes are Weibull with ``shape`` (1 = constant rate, the Poisson model; < 1 = early-life
+    failures, faults.md §5.1) and a scale that keeps the mean lifetime at ``MTBF = 1e9 / FIT``.
+    Elements have already run ``age_h`` hours (burn-in): times are drawn conditional on survival
+    to that age, which matters only when ``shape != 1``.
+
+    Args:
+        system: a :class:`podsim.System`.
+        duration_h: job length, hours (> 0).
+        seed: root of a ``numpy.random.SeedSequence``; the same seed gives the same schedule.
+        shape: Weibull shape parameter (> 0).
+        age_h: element age at job start, hours (>= 0).
+        repair_h: time to repair, hours (> 0), or None (no repair during the job).
+    """
+    if not duration_h > 0:
+        raise ValueError(f"duration_h: must be > 0 hours, got {duration_h!r}")
+    if not shape > 0:
+        raise ValueError(f"shape: Weibull shape must be > 0, got {shape!r}")
+    if not age_h >= 0:
+        raise ValueError(f"age_h: must be >= 0 hours, got {age_h!r}")
+    if repair_h is not None and not repair_h > 0:
+        raise ValueError(f"repair_h: must be None or > 0 hours, got {repair_h!r}")
+    cat = catalog if catalog is not None else Catalog(system)
+    rates = failure_rates(system, cat)
+    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    times: list[np.ndarray] = []
+    elements: list[Element] = []
+    for row in rates[(rates["domain"] == "scale-up") & rates["fit"].notna()].itertuples():
+        names = cat.names(row.draw)
+        kind = row.draw.partition(":")[0]
+        scale = 1e9 / row.fit / math.gamma(1.0 + 1.0 / shape)
+        # Inverse of the conditional survival exp(-((a + t)/scale)^k + (a/scale)^k) at an Exp(1) draw.
+        e = rng.exponential(size=len(names))
+        t = scale * ((age_h / scale) ** shape + e) ** (1.0 / shape) - age_h
+        hit = t < duration_h
+        times.append(t[hit])
+        elements += [Element(kind, n) for n, h in zip(names, hit) if h]
+    t_all = np.concatenate(times) if times else np.zeros(0)
+    order = np.argsort(t_all, kind="stable")
+    ordered = tuple(elements[i] for i in order)
+    events = pd.DataFrame({"time_h": t_all[order], "kind": [e.kind for e in ordered], "name": [e.name for e in ordered]})
+    return Schedule(events, float(duration_h), repair_h, ordered)
+
