@@ -1,0 +1,280 @@
+"""Reports on runs: channel tiers, tier utilisation over time, achieved-versus-peak summaries,
+and writing tables to CSV or Parquet. Shared by :mod:`podsim.plot`, :mod:`podsim.trace_export`
+and the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from podsim.results import NOT_YET, Result, TransmissionTrace
+from podsim.topology import Topology
+from podsim.units import format_bytes, format_rate, format_time_ps
+
+
+def node_levels(topology: Topology) -> np.ndarray:
+    """Per node id, its distance in links from the nearest endpoint (endpoints are level 0).
+
+    This puts leaf switches at 1 and spines at 2 on any Clos or fat-tree whatever the names,
+    which is what makes the tiers below general.
+    """
+    n = topology.num_nodes
+    ch = topology.channels()
+    order = np.argsort(ch.src, kind="stable")
+    starts = np.searchsorted(ch.src[order], np.arange(n + 1))
+    dst = ch.dst[order]
+    level = np.full(n, -1, dtype=np.int64)
+    eps = topology.endpoints
+    level[eps] = 0
+    queue = deque(int(e) for e in eps)
+    while queue:
+        a = queue.popleft()
+        for b in dst[starts[a] : starts[a + 1]]:
+            if level[b] < 0:
+                level[b] = level[a] + 1
+                queue.append(int(b))
+    return level
+
+
+def channel_tiers(topology: Topology, roles: Sequence[str] | np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Group channels into tiers by the levels (and, if given, the roles) of their two ends.
+
+    Args:
+        topology: the fabric.
+        roles: optional role name per node id (``System.roles()``: ``"die"``, ``"l1"``, ...);
+            without it nodes are called ``endpoint``, ``L1``, ``L2``... by :func:`node_levels`.
+
+    Returns:
+        ``(tier, names)``: tier index per channel (channel id order) and the tier names such as
+        ``"endpoint→L1"``, ordered from the edge of the fabric inwards, up before down.
+    """
+    level = node_levels(topology)
+    if roles is None:
+        label = np.array(["endpoint" if lv == 0 else f"L{lv}" for lv in level], dtype=object)
+    else:
+        if len(roles) != topology.num_nodes:
+            raise ValueError(f"roles: expected one per node ({topology.num_nodes}), got {len(roles)}")
+        label = np.asarray(roles, dtype=object)
+    ch = topology.channels()
+    keys: dict[tuple[int, int, int, str, str], int] = {}
+    raw = np.empty(len(ch), dtype=np.int64)
+    for i, (a, b) in enumerate(zip(ch.src, ch.dst)):
+        la, lb = int(level[a]), int(level[b])
+        key = (min(la, lb), max(la, lb), int(la > lb), str(label[a]), str(label[b]))
+        raw[i] = keys.setdefault(key, len(keys))
+    ordered = sorted(keys, key=lambda k: k)
+    remap = np.empty(len(keys), dtype=np.int64)
+    for new, key in enumerate(ordered):
+        remap[keys[key]] = new
+    return remap[raw], [f"{k[3]}→{k[4]}" for k in ordered]
+
+
+def _sum_min(x_sorted: np.ndarray, prefix: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``sum_i min(x_i, e)`` for every edge ``e``, from sorted ``x`` and its prefix sums."""
+    k = np.searchsorted(x_sorted, edges, side="left")
+    return prefix[k] + edges * (len(x_sorted) - k)
+
+
+def tier_utilization_over_time(
+    trace: TransmissionTrace, tier: np.ndarray, n_tiers: int, edges_ps: np.ndarray
+) -> np.ndarray:
+    """Mean utilisation of each tier's channels in each time bin, exactly, from a trace.
+
+    Busy time of a transmission [s, e) inside [0, t) is ``min(e, t) - min(s, t)``, so the busy
+    time up to each edge is a difference of two sums of minima, computed from sorted arrays
+    without splitting transmissions over bins.
+
+    Args:
+        trace: the recorded transmissions (complete: ``dropped == 0`` for exact figures).
+        tier: tier index per channel (:func:`channel_tiers`).
+        n_tiers: number of tiers.
+        edges_ps: increasing bin edges, ps.
+
+    Returns:
+        ``(n_tiers, len(edges_ps) - 1)`` array of fractions in [0, 1].
+    """
+    edges = np.asarray(edges_ps, dtype=np.float64)
+    per_tier = np.bincount(tier, minlength=n_tiers).astype(np.float64)
+    out = np.zeros((n_tiers, len(edges) - 1))
+    tx_tier = tier[trace.channel]
+    for t in range(n_tiers):
+        sel = tx_tier == t
+        if not sel.any() or per_tier[t] == 0:
+            continue
+        s = np.sort(trace.start_ps[sel].astype(np.float64))
+        e = np.sort(trace.end_ps[sel].astype(np.float64))
+        busy = _sum_min(e, np.concatenate([[0.0], np.cumsum(e)]), edges) - _sum_min(s, np.concatenate([[0.0], np.cumsum(s)]), edges)
+        out[t] = np.diff(busy) / (per_tier[t] * np.diff(edges))
+    return np.clip(out, 0.0, 1.0)
+
+
+def injection_peak_uni(topology: Topology, endpoints: Sequence[int] | np.ndarray) -> float:
+    """Sum of the rates of the given endpoints' links into switches, bytes/s one direction (uni).
+
+    For all compute ranks of a shipped system this is ``System.peak().scale_up_uni_Bps``; for a
+    subset of ranks it is the peak that subset can inject.
+    """
+    ch = topology.channels()
+    mine = np.zeros(topology.num_nodes, dtype=bool)
+    mine[np.asarray(endpoints, dtype=np.int64)] = True
+    up = mine[ch.src] & ~topology.is_endpoint()[ch.dst]
+    return float(ch.rate_Bps[up].sum())
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run in numbers. Times in seconds, rates bytes/s; ``None`` where the run did not finish.
+
+    Attributes:
+        system, workload, algorithm: what was run.
+        ranks: participating ranks; ``messages``: messages in the workload.
+        size_bytes: the workload's NCCL-convention size S, bytes.
+        routing, seed, mtu: engine options.
+        complete: every message finished; ``messages_done``: how many did.
+        simulated_s: simulated time reached, seconds.
+        time_s: workload completion time (first start to last delivery), seconds.
+        algbw_Bps, busbw_Bps: NCCL-convention algorithm and bus bandwidth, bytes/s.
+        achieved_uni_Bps: payload delivered per second over the run, all ranks together (uni).
+        peak_uni_Bps: what the participating ranks' links can inject, all together (uni).
+        peak_per_rank_uni_Bps: the same per rank (what busbw is compared with).
+        delivered_bytes: payload delivered.
+        events, wall_s, events_per_s: engine work and speed.
+    """
+
+    system: str
+    workload: str
+    algorithm: str
+    ranks: int
+    messages: int
+    size_bytes: int
+    routing: str
+    seed: int
+    mtu: int
+    complete: bool
+    messages_done: int
+    simulated_s: float
+    time_s: float | None
+    algbw_Bps: float | None
+    busbw_Bps: float | None
+    achieved_uni_Bps: float
+    peak_uni_Bps: float
+    peak_per_rank_uni_Bps: float
+    delivered_bytes: int
+    events: int
+    wall_s: float
+    events_per_s: float
+
+    @property
+    def efficiency(self) -> float:
+        """Achieved over peak injection bandwidth, both uni, in [0, 1]."""
+        return self.achieved_uni_Bps / self.peak_uni_Bps if self.peak_uni_Bps > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields and ``efficiency``, JSON-ready."""
+        return {**asdict(self), "efficiency": self.efficiency}
+
+    def lines(self) -> list[str]:
+        """Human-readable report, one fact per line."""
+        head = f"{self.system}: {self.workload} ({self.algorithm}), {self.ranks} ranks, S = {format_bytes(self.size_bytes)}, {self.messages} messages"
+        out = [head, f"  routing={self.routing} seed={self.seed} mtu={self.mtu} B"]
+        if self.complete and self.time_s is not None and self.algbw_Bps is not None and self.busbw_Bps is not None:
+            out.append(f"  completed in {format_time_ps(self.time_s * 1e12)} (simulated)")
+            out.append(f"  algbw {format_rate(self.algbw_Bps, 'uni')}, busbw {format_rate(self.busbw_Bps, 'uni')} per rank"
+                       f" (link peak {format_rate(self.peak_per_rank_uni_Bps, 'uni')} per rank, {self.busbw_Bps / self.peak_per_rank_uni_Bps:.1%})")
+        else:
+            out.append(f"  NOT COMPLETE: reached {format_time_ps(self.simulated_s * 1e12)} simulated, {self.messages_done} of {self.messages} messages done")
+        out.append(f"  achieved {format_rate(self.achieved_uni_Bps, 'uni')} of {format_rate(self.peak_uni_Bps, 'uni')} peak injection"
+                   f" ({format_rate(2 * self.peak_uni_Bps, 'bidi')}), {self.efficiency:.1%}")
+        out.append(f"  engine: {self.events:,} events in {self.wall_s:.2f} s wall ({self.events_per_s / 1e6:.2f} M events/s)")
+        return out
+
+
+def summarize(system: str, workload: Any, result: Result, topology: Topology, *, routing: str, seed: int, mtu: int) -> RunSummary:
+    """A :class:`RunSummary` of ``result``, a run of ``workload`` (a :class:`podsim.workloads.Workload`).
+
+    Works on partial results (an interrupted run): completion time and algbw/busbw are then None.
+    """
+    done = result.messages.complete
+    stats = workload.evaluate(result) if result.complete else None
+    peak = injection_peak_uni(topology, workload.ranks)
+    n = len(workload.ranks)
+    return RunSummary(
+        system=system, workload=workload.name, algorithm=workload.algorithm, ranks=n, messages=len(workload),
+        size_bytes=int(workload.size_bytes), routing=routing, seed=seed, mtu=mtu, complete=result.complete,
+        messages_done=int(done.sum()), simulated_s=result.now_ps * 1e-12,
+        time_s=None if stats is None else stats.time_s,
+        algbw_Bps=None if stats is None else stats.algbw_Bps,
+        busbw_Bps=None if stats is None else stats.busbw_Bps,
+        achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=peak, peak_per_rank_uni_Bps=peak / n,
+        delivered_bytes=int(result.ledger.delivered_bytes.sum()), events=result.events, wall_s=result.wall_s,
+        events_per_s=result.events_per_second,
+    )
+
+
+def delivered_over_time(result: Result, topology: Topology, edges_ps: np.ndarray) -> np.ndarray:
+    """Payload bytes delivered to endpoints in each time bin.
+
+    From the trace's last hops (packet by packet) when the run recorded a complete trace, else from
+    message deliveries (each message's bytes at its delivery time, coarser for large messages).
+    """
+    edges = np.asarray(edges_ps, dtype=np.float64)
+    tr = result.trace
+    if tr is not None and tr.dropped == 0 and len(tr):
+        last_hop = topology.is_endpoint()[topology.channels().dst][tr.channel]
+        when, amount = tr.end_ps[last_hop], tr.payload_bytes[last_hop]
+    else:
+        m = result.messages
+        got = m.delivered_ps != NOT_YET
+        when, amount = m.delivered_ps[got], m.size[got]
+    hist, _ = np.histogram(when.astype(np.float64), bins=edges, weights=amount.astype(np.float64))
+    return hist
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` to ``path``: ``.csv``, or ``.parquet`` (needs the ``[parquet]`` extra: pyarrow).
+
+    Raises:
+        ValueError: the suffix is neither, or pyarrow is missing for Parquet.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401  (pandas picks the engine; check early for a clear message)
+        except ImportError:
+            raise ValueError("--out: Parquet needs pyarrow; install it with pip install 'podsim[parquet]' or write .csv") from None
+        df.to_parquet(path, index=False)
+    else:
+        raise ValueError(f"--out: expected a file ending in .csv or .parquet, got {str(path)!r}")
+    return path
+
+
+def to_json(obj: Any) -> str:
+    """JSON text of dicts/lists holding numpy scalars and arrays (converted to Python numbers/lists);
+    NaN and infinity become null so that any JSON reader accepts the output."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, np.ndarray):
+            return clean(x.tolist())
+        if isinstance(x, np.generic):
+            return clean(x.item())
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return json.dumps(clean(obj), indent=2)
