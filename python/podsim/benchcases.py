@@ -128,7 +128,7 @@ def cases(quick: bool = False) -> list[BenchCase]:
     ]
     out.append(BenchCase("ft2_256_uniform_8x1MB", _ft2("uni_256n_8x1MB.txt"), {**ft2, "routing": "spray"}))
     out += [
-        BenchCase(f"cm_shape_all_to_all_64KiB[{g} groups]", _cm(g), {"routing": "adaptive"})
+        BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}]", _cm(g), {"routing": "adaptive"})
         for g in ((1, 2, 4) if quick else (1, 2, 4, 8, 16, 48))
     ]
     return out

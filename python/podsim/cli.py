@@ -169,28 +169,28 @@ _WORKLOAD_OPTS = ("bytes_per_pair", "size", "algorithm", "chunks", "root", "toke
                   "iterations", "load", "duration")
 
 
-def _workload_kind(name: str, args: argparse.Namespace) -> WorkloadKind:
-    """The workload called ``name``, after checking that every given option applies to it."""
-    kind = WORKLOADS.get(name)
-    if kind is None:
-        raise UsageError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+def _check_workloads(names: Sequence[str], args: argparse.Namespace) -> None:
+    """Refuse unknown workload names, and options that none of the named workloads reads
+    (with several workloads each one reads the options it takes and ignores the others)."""
+    for name in names:
+        if name not in WORKLOADS:
+            raise UsageError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    taken = frozenset().union(*(WORKLOADS[n].options for n in names))
     for opt in _WORKLOAD_OPTS:
-        if getattr(args, opt) is not None and opt not in kind.options:
+        if getattr(args, opt) is not None and opt not in taken:
             flag = "--" + opt.replace("_", "-")
-            takes = ", ".join("--" + o.replace("_", "-") for o in sorted(kind.options))
-            raise UsageError(f"{flag} does not apply to {name} (it takes {takes})")
-    return kind
+            takes = ", ".join("--" + o.replace("_", "-") for o in sorted(taken))
+            raise UsageError(f"{flag} does not apply to {', '.join(names)} (it takes {takes})")
 
 
 def _build(system: podsim.System, name: str, args: argparse.Namespace) -> Workload:
-    """Workload ``name`` on ``system`` (or its first ``--ranks`` ranks)."""
-    kind = _workload_kind(name, args)
+    """Workload ``name`` (checked by :func:`_check_workloads`) on ``system`` or its first ``--ranks`` ranks."""
     target: Any = system
     if args.ranks is not None:
         if not 2 <= args.ranks <= len(system.ranks):
             raise UsageError(f"--ranks: {system.name} has {len(system.ranks)} ranks, got {args.ranks} (need 2 or more)")
         target = _Ranks(system.ranks[: args.ranks], system.rank_group[: args.ranks], system.topology)
-    return kind.make(target, args)
+    return WORKLOADS[name].make(target, args)
 
 
 # --- running --------------------------------------------------------------------------------
@@ -301,6 +301,7 @@ def _cmd_peak(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    _check_workloads([args.workload], args)
     system = podsim.system(args.system)
     wl = _build(system, args.workload, args)
     window = args.trace_window if args.trace_window is not None else (0, None)
@@ -359,10 +360,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.systems) < 2:
         raise UsageError(f"compare needs at least 2 systems, got {len(args.systems)}")
     systems = [podsim.system(n) for n in args.systems]
-    for w in args.workload:
-        _workload_kind(w, args)  # refuse bad names and options before any long run
     if not args.workload and any(getattr(args, o) is not None for o in _WORKLOAD_OPTS):
         raise UsageError("workload options need --workload NAME")
+    _check_workloads(args.workload, args)  # before any long run
     comparison = podsim.compare(systems)
     rows: list[dict[str, Any]] = []
     runs: dict[str, list[report.RunSummary]] = {}
@@ -397,7 +397,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         done = {s.system: s for s in runs.get(first, [])} if first else {}
         bars = [plot.Bar(s.name, done[s.name].peak_uni_Bps, done[s.name].achieved_uni_Bps) if s.name in done
                 else plot.Bar(s.name, p.scale_up_uni_Bps, None) for s, p in zip(systems, comparison.peaks)]
-        title = f"{first}: delivered vs peak injection" if first else "peak scale-up bandwidth"
+        if done:
+            one = next(iter(done.values()))
+            title = f"{first} ({one.algorithm}), S = {format_bytes(one.size_bytes)}: delivered vs peak injection"
+        else:
+            title = "peak scale-up bandwidth"
         plot.compare_figure(bars, args.plot, title=title)
         _note(f"wrote {args.plot}")
     return EXIT_INTERRUPTED if interrupted else EXIT_OK

@@ -183,12 +183,10 @@ def run_figure(
     return _save(fig, path)
 
 
-def compare_figure(bars: Sequence[Bar], path: str | Path, *, title: str = "") -> Path:
+def compare_figure(bars: Sequence[Bar], path: str | Path, *, title: str = "peak vs achieved scale-up bandwidth") -> Path:
     """Peak vs achieved bars of several systems, saved to ``path``; returns it."""
     fig = Figure(figsize=(max(6.0, 2.2 * len(bars) + 2), 4.8), layout="constrained")
-    peak_vs_achieved_ax(fig.subplots(), bars)
-    if title:
-        fig.suptitle(title)
+    peak_vs_achieved_ax(fig.subplots(), bars, title)
     return _save(fig, path)
 
 
