@@ -78,20 +78,33 @@ def channel_tiers(topology: Topology, roles: Sequence[str] | np.ndarray | None =
     return remap[raw], [f"{k[3]}→{k[4]}" for k in ordered]
 
 
-def _sum_min(x_sorted: np.ndarray, prefix: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """``sum_i min(x_i, e)`` for every edge ``e``, from sorted ``x`` and its prefix sums."""
-    k = np.searchsorted(x_sorted, edges, side="left")
-    return prefix[k] + edges * (len(x_sorted) - k)
+def _spread(start: np.ndarray, end: np.ndarray, weight: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per bin of ``edges``, the sum over intervals ``[start, end)`` of ``weight`` times the
+    fraction of the interval inside the bin (zero-length intervals count at their end).
+
+    The amount up to ``t`` is ``sum_i a_i (min(e_i, t) - min(s_i, t))`` with ``a_i = w_i / (e_i - s_i)``,
+    and ``sum_i a_i min(x_i, t)`` comes from prefix sums over sorted ``x``: exact, and no interval is
+    ever split over bins one by one.
+    """
+    s = start.astype(np.float64)
+    e = np.maximum(end.astype(np.float64), s + 1e-9)
+    a = weight.astype(np.float64) / (e - s)
+
+    def sum_min(x: np.ndarray) -> np.ndarray:
+        order = np.argsort(x, kind="stable")
+        xs, aw = x[order], a[order]
+        ax_prefix = np.concatenate([[0.0], np.cumsum(aw * xs)])
+        a_suffix = np.concatenate([np.cumsum(aw[::-1])[::-1], [0.0]])
+        k = np.searchsorted(xs, edges, side="left")
+        return ax_prefix[k] + edges * a_suffix[k]
+
+    return np.diff(sum_min(e) - sum_min(s))
 
 
 def tier_utilization_over_time(
     trace: TransmissionTrace, tier: np.ndarray, n_tiers: int, edges_ps: np.ndarray
 ) -> np.ndarray:
     """Mean utilisation of each tier's channels in each time bin, exactly, from a trace.
-
-    Busy time of a transmission [s, e) inside [0, t) is ``min(e, t) - min(s, t)``, so the busy
-    time up to each edge is a difference of two sums of minima, computed from sorted arrays
-    without splitting transmissions over bins.
 
     Args:
         trace: the recorded transmissions (complete: ``dropped == 0`` for exact figures).
@@ -110,10 +123,10 @@ def tier_utilization_over_time(
         sel = tx_tier == t
         if not sel.any() or per_tier[t] == 0:
             continue
-        s = np.sort(trace.start_ps[sel].astype(np.float64))
-        e = np.sort(trace.end_ps[sel].astype(np.float64))
-        busy = _sum_min(e, np.concatenate([[0.0], np.cumsum(e)]), edges) - _sum_min(s, np.concatenate([[0.0], np.cumsum(s)]), edges)
-        out[t] = np.diff(busy) / (per_tier[t] * np.diff(edges))
+        # Weight = duration: a transmission contributes its busy time spread over the bins it spans.
+        s, e = trace.start_ps[sel], trace.end_ps[sel]
+        busy = _spread(s, e, (e - s).astype(np.float64), edges)
+        out[t] = busy / (per_tier[t] * np.diff(edges))
     return np.clip(out, 0.0, 1.0)
 
 
@@ -220,23 +233,22 @@ def summarize(system: str, workload: Any, result: Result, topology: Topology, *,
     )
 
 
-def delivered_over_time(result: Result, topology: Topology, edges_ps: np.ndarray) -> np.ndarray:
-    """Payload bytes delivered to endpoints in each time bin.
+def delivered_over_time(result: Result, topology: Topology, edges_ps: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Payload bytes delivered to endpoints in each time bin, and whether that is packet-accurate.
 
-    From the trace's last hops (packet by packet) when the run recorded a complete trace, else from
-    message deliveries (each message's bytes at its delivery time, coarser for large messages).
+    With a complete trace, each last-hop transmission's payload is spread over its serialization
+    interval (so a bin shorter than a packet never shows more than the link rate); otherwise each
+    message's bytes count at its delivery time (coarse for large messages).
     """
     edges = np.asarray(edges_ps, dtype=np.float64)
     tr = result.trace
     if tr is not None and tr.dropped == 0 and len(tr):
         last_hop = topology.is_endpoint()[topology.channels().dst][tr.channel]
-        when, amount = tr.end_ps[last_hop], tr.payload_bytes[last_hop]
-    else:
-        m = result.messages
-        got = m.delivered_ps != NOT_YET
-        when, amount = m.delivered_ps[got], m.size[got]
-    hist, _ = np.histogram(when.astype(np.float64), bins=edges, weights=amount.astype(np.float64))
-    return hist
+        return _spread(tr.start_ps[last_hop], tr.end_ps[last_hop], tr.payload_bytes[last_hop], edges), True
+    m = result.messages
+    got = m.delivered_ps != NOT_YET
+    hist, _ = np.histogram(m.delivered_ps[got].astype(np.float64), bins=edges, weights=m.size[got].astype(np.float64))
+    return hist, False
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
