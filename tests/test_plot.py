@@ -100,7 +100,22 @@ def test_heatmap_rows_are_tiers(clos: podsim.Topology, traced: podsim.Result) ->
     grid = img.get_array()
     assert grid.shape == (4, plot.TIME_BINS)
     assert 0 < grid.max() <= 1
-    assert [t.get_text() for t in ax.get_yticklabels()] == report.channel_tiers(clos)[1]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert [lab.split(" (")[0] for lab in labels] == report.channel_tiers(clos)[1]
+    assert labels[0] == "endpoint→L1 (8/8 used)"
+
+
+def test_utilization_of_used_channels_only(clos: podsim.Topology) -> None:
+    """Two endpoints of eight send to each other: averaged over the channels used, their links
+    are busy; over all of the tier's channels, 2 of 8 are."""
+    h = clos.endpoints
+    res = podsim.simulate(clos, podsim.Messages([h[0], h[1]], [h[1], h[0]], 1 << 20), trace=100_000)
+    tier, names = report.channel_tiers(clos)
+    edges = np.array([res.messages.start_ps[0], res.messages.delivered_ps[0] - 20_000], dtype=np.float64)
+    up = names.index("endpoint→L1")
+    used = report.tier_utilization_over_time(res.trace, tier, len(names), edges, res.channels.packets > 0)[up, 0]
+    everyone = report.tier_utilization_over_time(res.trace, tier, len(names), edges)[up, 0]
+    assert used > 0.9 and everyone == pytest.approx(used * 2 / 8)
 
 
 def test_compare_figure(tmp_path: Path) -> None:

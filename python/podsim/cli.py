@@ -331,9 +331,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[str, Any]]:
     """Rows of achieved figures of one workload on each system, in the comparison's layout."""
-    first = summaries[0]
-    what = f"achieved: {name} ({first.algorithm}), S = {format_bytes(first.size_bytes)}"
+    what = f"achieved: {name} ({summaries[0].algorithm})"
     metrics = (
+        ("size S (NCCL convention)", "MiB", "", lambda s: s.size_bytes / 2**20),
         ("completion time", "us", "lower", lambda s: None if s.time_s is None else s.time_s * 1e6),
         ("busbw per rank, uni", "GB/s", "higher", lambda s: None if s.busbw_Bps is None else s.busbw_Bps / 1e9),
         ("delivered, all ranks, uni", "TB/s", "higher", lambda s: s.achieved_uni_Bps / 1e12),
@@ -399,7 +399,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 else plot.Bar(s.name, p.scale_up_uni_Bps, None) for s, p in zip(systems, comparison.peaks)]
         if done:
             one = next(iter(done.values()))
-            title = f"{first} ({one.algorithm}), S = {format_bytes(one.size_bytes)}: delivered vs peak injection"
+            title = f"{first} ({one.algorithm}): delivered vs peak injection"
         else:
             title = "peak scale-up bandwidth"
         plot.compare_figure(bars, args.plot, title=title)

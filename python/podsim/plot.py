@@ -49,19 +49,23 @@ def utilization_heatmap_ax(
     :func:`podsim.report.channel_tiers`).
 
     With a complete trace (``simulate(..., trace=N)`` and nothing dropped) the columns are time
-    bins and a cell is the tier's mean utilisation in that bin. Otherwise the columns are the
-    tier's channels sorted from busiest to idlest (resampled to a fixed width), a cell is a
-    channel's utilisation over the whole run: a flat row is an evenly loaded tier.
+    bins and a cell is the mean utilisation in that bin of the tier's channels that carried
+    traffic (row labels say how many of the tier's channels that is). Otherwise the columns are
+    all the tier's channels sorted from busiest to idlest (resampled to a fixed width), a cell is
+    a channel's utilisation over the whole run: a flat row is an evenly loaded tier.
 
     Returns the image (for a colour bar).
     """
     tier, names = channel_tiers(topology, roles)
     tr = result.trace
+    used = result.channels.packets > 0
     if tr is not None and tr.dropped == 0 and len(tr):
         lo, hi = _run_window(result)
         unit, scale = _time_unit(hi - lo)
         edges = np.linspace(lo, hi, TIME_BINS + 1)
-        grid = tier_utilization_over_time(tr, tier, len(names), edges)
+        grid = tier_utilization_over_time(tr, tier, len(names), edges, used)
+        total, busy = np.bincount(tier, minlength=len(names)), np.bincount(tier, weights=used, minlength=len(names))
+        names = [f"{n} ({int(b)}/{t} used)" for n, b, t in zip(names, busy, total)]
         extent = (lo / scale, hi / scale, len(names) - 0.5, -0.5)
         ax.set_xlabel(f"simulated time ({unit})")
         ax.set_title("channel utilisation per tier over time")
@@ -102,7 +106,7 @@ def latency_cdf_ax(ax: Axes, result: Result) -> None:
     ax.set_ylabel("fraction ≤ latency")
     ax.set_title("latency CDF")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")
 
 
 def throughput_ax(ax: Axes, result: Result, topology: Topology, peak_uni_Bps: float | None = None) -> None:

@@ -102,7 +102,7 @@ def _spread(start: np.ndarray, end: np.ndarray, weight: np.ndarray, edges: np.nd
 
 
 def tier_utilization_over_time(
-    trace: TransmissionTrace, tier: np.ndarray, n_tiers: int, edges_ps: np.ndarray
+    trace: TransmissionTrace, tier: np.ndarray, n_tiers: int, edges_ps: np.ndarray, used: np.ndarray | None = None
 ) -> np.ndarray:
     """Mean utilisation of each tier's channels in each time bin, exactly, from a trace.
 
@@ -111,12 +111,14 @@ def tier_utilization_over_time(
         tier: tier index per channel (:func:`channel_tiers`).
         n_tiers: number of tiers.
         edges_ps: increasing bin edges, ps.
+        used: optional boolean per channel: average over these channels only (e.g. those that
+            carried traffic, so a run on a subset of ranks is not diluted by idle links).
 
     Returns:
         ``(n_tiers, len(edges_ps) - 1)`` array of fractions in [0, 1].
     """
     edges = np.asarray(edges_ps, dtype=np.float64)
-    per_tier = np.bincount(tier, minlength=n_tiers).astype(np.float64)
+    per_tier = np.bincount(tier, weights=None if used is None else used.astype(np.float64), minlength=n_tiers)
     out = np.zeros((n_tiers, len(edges) - 1))
     tx_tier = tier[trace.channel]
     for t in range(n_tiers):

@@ -9,7 +9,8 @@ Layout of the trace:
 * one process per channel tier (``endpoint→L1``, ``L1→L2``, ...), with a counter track of the
   tier's mean utilisation per time bin and, when the run recorded a trace, one thread per
   channel holding its packet transmissions as complete slices (``X`` events; a channel sends
-  one packet at a time, so they never overlap).
+  one packet at a time, so they never overlap). The counter averages over the tier's channels
+  that carried traffic in the run.
 
 Timestamps are microseconds as the format requires (``ts = ps / 1e6``).
 """
@@ -117,7 +118,7 @@ def chrome_trace(
                            "args": {"wire_bytes": wire, "payload_bytes": payload}})
     edges = np.linspace(lo, hi, COUNTER_BINS + 1)
     if tr is not None and tr.dropped == 0:
-        util = tier_utilization_over_time(tr, tier, len(tier_names), edges)
+        util = tier_utilization_over_time(tr, tier, len(tier_names), edges, result.channels.packets > 0)
         what = "utilisation"
     else:
         # Without a complete trace only whole-run busy time is known: a flat counter says so.
