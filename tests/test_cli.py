@@ -100,7 +100,7 @@ def test_run_reports_what_the_api_computes(capsys: pytest.CaptureFixture[str]) -
         ("all-reduce", ["--size", "256KiB", "--algorithm", "tree", "--chunks", "2"]),
         ("all-gather", ["--size", "256KiB"]),
         ("reduce-scatter", ["--size", "256KiB", "--algorithm", "rhd"]),
-        ("broadcast", ["--size", "256KiB", "--root", "3"]),
+        ("broadcast", ["--bytes", "256KiB", "--root", "3"]),  # --bytes: DESIGN.md's spelling of --size
         ("reduce", ["--size", "256KiB"]),
         ("moe", ["--tokens", "4", "--experts", "16", "--top-k", "2", "--skew", "1"]),
         ("p2p", ["--size", "8KiB", "--pattern", "latency", "--iterations", "4"]),

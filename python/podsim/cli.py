@@ -19,7 +19,6 @@ import pandas as pd
 
 import podsim
 from podsim import benchcases, report
-from podsim.fabrics import LinkParams, folded_clos
 from podsim.systems import load_spec
 from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
 from podsim.workloads import ALGORITHMS, Workload
@@ -146,7 +145,7 @@ WORKLOADS: dict[str, WorkloadKind] = {
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
     g.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), metavar="SIZE", help="all-to-all: bytes from each rank to each other, e.g. 64KiB")
-    g.add_argument("--size", type=_arg(parse_size, "size"), metavar="SIZE", help="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
+    g.add_argument("--size", "--bytes", type=_arg(parse_size, "size"), metavar="SIZE", help="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
     g.add_argument("--algorithm", metavar="NAME", help="collective algorithm: ring, tree, rhd, hierarchical")
     g.add_argument("--chunks", type=_positive_int, metavar="N", help="collectives: pipeline chunks")
     g.add_argument("--root", type=int, metavar="RANK", help="broadcast/reduce: root rank index")
@@ -314,7 +313,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _emit(args, summary.lines(), summary.to_dict(), table)
     if args.plot is not None:
         report_title = f"{system.name}: {wl.name} ({wl.algorithm}), S = {format_bytes(wl.size_bytes)}"
-        from podsim import plot
+        from podsim import plot  # matplotlib loads in ~0.5 s: only when a plot is asked for
 
         plot.run_figure(res, system.topology, args.plot, roles=system.roles(), peak_uni_Bps=summary.peak_uni_Bps,
                         label=system.name, title=report_title)
@@ -436,14 +435,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """A uniform all-to-all on a small CloudMatrix-shaped Clos, to show the engine end to end."""
-    params = LinkParams(rate_Bps=28e9, latency_ps=10_000, switch_latency_ps=150_000, buffer_bytes=64 << 10)
-    topo = folded_clos(args.groups, 16, 16, params, planes=7)
-    hosts = topo.endpoints
-    src, dst = np.meshgrid(hosts, hosts)
-    keep = src != dst
-    msgs = podsim.Messages(src[keep], dst[keep], args.bytes_per_pair)
+    topo = benchcases.cm_shape(args.groups)
+    msgs = benchcases.uniform_all_to_all(topo, args.bytes_per_pair)
     res = podsim.simulate(topo, msgs, routing=args.routing, seed=args.seed)
-    peak = report.injection_peak_uni(topo, hosts)
+    peak = report.injection_peak_uni(topo, topo.endpoints)
     print(f"{topo!r}: all-to-all, {format_bytes(args.bytes_per_pair)} per pair, {len(msgs)} messages, routing={args.routing}")
     print(f"  completed in {format_time_ps(res.makespan_ps)} simulated, {res.wall_s:.2f} s wall, {res.events} events")
     print(f"  achieved {format_rate(res.achieved_bandwidth(), 'uni')} of {format_rate(peak, 'uni')} injection peak")

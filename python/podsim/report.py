@@ -19,6 +19,7 @@ import pandas as pd
 from podsim.results import NOT_YET, Result, TransmissionTrace
 from podsim.topology import Topology
 from podsim.units import format_bytes, format_rate, format_time_ps
+from podsim.workloads import Workload
 
 
 def node_levels(topology: Topology) -> np.ndarray:
@@ -213,8 +214,8 @@ class RunSummary:
         return out
 
 
-def summarize(system: str, workload: Any, result: Result, topology: Topology, *, routing: str, seed: int, mtu: int) -> RunSummary:
-    """A :class:`RunSummary` of ``result``, a run of ``workload`` (a :class:`podsim.workloads.Workload`).
+def summarize(system: str, workload: Workload, result: Result, topology: Topology, *, routing: str, seed: int, mtu: int) -> RunSummary:
+    """A :class:`RunSummary` of ``result``, a run of ``workload`` on the fabric ``topology``.
 
     Works on partial results (an interrupted run): completion time and algbw/busbw are then None.
     """
@@ -267,10 +268,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         try:
             import pyarrow  # noqa: F401  (pandas picks the engine; check early for a clear message)
         except ImportError:
-            raise ValueError("--out: Parquet needs pyarrow; install it with pip install 'podsim[parquet]' or write .csv") from None
+            raise ValueError("path: Parquet needs pyarrow; install it with pip install 'podsim[parquet]' or write .csv") from None
         df.to_parquet(path, index=False)
     else:
-        raise ValueError(f"--out: expected a file ending in .csv or .parquet, got {str(path)!r}")
+        raise ValueError(f"path: expected a file ending in .csv or .parquet, got {str(path)!r}")
     return path
 
 

@@ -84,7 +84,7 @@ def chrome_trace(
     if count > max_events:
         raise TraceTooLarge(
             f"trace window [{lo}, {hi}) ps holds {count:,} events, more than max_events={max_events:,}; "
-            "narrow the window (--trace-window START:END) or raise the cap (--trace-max-events)"
+            "narrow the window (window_ps, --trace-window START:END) or raise the cap (max_events, --trace-max-events)"
         )
 
     events: list[dict[str, Any]] = []
