@@ -181,6 +181,13 @@ def test_bench_runs_the_suites_cases(capsys: pytest.CaptureFixture[str], tmp_pat
     assert data[0]["events"] > 0 and pd.read_csv(tmp_path / "b.csv").loc[0, "events"] == data[0]["events"]
 
 
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", "--help")
+    assert code == 0 and "--bytes-per-pair" in out and "--trace-window" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"podsim {podsim.__version__}"
+
+
 def test_demo_and_install_paths(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--groups", "1", "--bytes-per-pair", "4KiB")
     assert code == 0 and "ledger balanced: True" in out
@@ -210,6 +217,8 @@ def test_module_entry_point() -> None:
         (["run", SMALL, "all-reduce", "--trace-window", "0:5us"], "--trace-window needs --trace"),
         (["run", SMALL, "all-reduce", "--trace-window", "5us"], "trace_window"),
         (["run", SMALL, "all-reduce", "--out", "table.xlsx"], ".csv or .parquet"),
+        (["run", SMALL, "all-reduce", "--plot", "/nonexistent-dir/p.png"], "does not exist"),
+        (["run", SMALL, "all-reduce", "--trace", "t.txt"], ".json"),
         (["run", SMALL, "all-reduce", "--routing", "random"], "routing"),
         (["run", SMALL, "synthetic", "--load", "2"], "load"),
         (["run", SMALL], "WORKLOAD"),
@@ -222,10 +231,7 @@ def test_module_entry_point() -> None:
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
-    try:
-        code = cli.main(argv)
-    except SystemExit as stop:  # argparse's own errors
-        code = stop.code
+    code = cli.main(argv)
     _, err = capsys.readouterr()
     assert code == 2
     assert err.startswith("podsim: error: ") and err.count("\n") == 1, err

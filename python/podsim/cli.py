@@ -53,6 +53,26 @@ def _arg(parse: Callable[[str, str], Any], field: str) -> Callable[[str], Any]:
     return convert
 
 
+def _output(suffixes: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse ``type=`` for a file to write: checked before any long run (known suffix,
+    existing folder, Parquet support present), so a typo never costs a finished simulation."""
+
+    def check(text: str) -> str:
+        path = Path(text)
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"expected a file ending in {' or '.join(suffixes)}, got {text!r}")
+        if not path.parent.is_dir():
+            raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} does not exist")
+        if ".parquet" in suffixes:
+            try:
+                report.table_format(path)
+            except ValueError as err:
+                raise argparse.ArgumentTypeError(str(err).removeprefix("path: ")) from None
+        return text
+
+    return check
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -232,7 +252,12 @@ def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, 
             interrupted = False
         except podsim.Interrupted as err:
             res, interrupted = err.result, True
-    if caught and res.trace is not None and res.trace.dropped:
+    # The engine's own warning about a truncated trace is replaced by one that says what it means
+    # here; any other warning is passed on as one line.
+    for w in caught:
+        if not (res.trace is not None and res.trace.dropped and str(w.message).startswith("trace:")):
+            _note(f"warning: {w.message}")
+    if res.trace is not None and res.trace.dropped:
         _note(f"note: recorded the first {len(res.trace):,} packet transmissions only ({res.trace.dropped:,} more were not); "
               "plots fall back to whole-run figures and the trace covers the recorded part")
     return res, interrupted
@@ -449,7 +474,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _add_output(p: argparse.ArgumentParser, out: bool = True) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     if out:
-        p.add_argument("--out", metavar="FILE", help="also write the table to FILE.csv or FILE.parquet (needs podsim[parquet])")
+        p.add_argument("--out", type=_output((".csv", ".parquet")), metavar="FILE", help="also write the table to FILE.csv or FILE.parquet (needs podsim[parquet])")
+
+
+#: Image formats matplotlib's Agg canvas writes.
+_IMAGE = (".png", ".svg", ".pdf")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -475,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workload", action="append", default=[], metavar="NAME", help="run this workload on each system (repeatable)")
     _add_workload_options(p)
     _add_output(p)
-    p.add_argument("--plot", metavar="FILE.png", help="peak vs achieved bar chart")
+    p.add_argument("--plot", type=_output(_IMAGE), metavar="FILE.png", help="peak vs achieved bar chart")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_compare)
 
@@ -484,8 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
     _add_workload_options(p)
     _add_output(p)
-    p.add_argument("--plot", metavar="FILE.png", help="utilisation per tier, latency CDF, throughput over time, achieved vs peak")
-    p.add_argument("--trace", metavar="FILE.json", help="Chrome trace-event JSON for ui.perfetto.dev")
+    p.add_argument("--plot", type=_output(_IMAGE), metavar="FILE.png", help="utilisation per tier, latency CDF, throughput over time, achieved vs peak")
+    p.add_argument("--trace", type=_output((".json",)), metavar="FILE.json", help="Chrome trace-event JSON for ui.perfetto.dev")
     p.add_argument("--trace-window", type=_arg(parse_window_ps, "trace_window"), metavar="START:END", help="export only this span, e.g. 0:20us")
     p.add_argument("--trace-max-events", type=_positive_int, default=1_000_000, metavar="N", help="refuse a trace larger than N events (default 1000000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -514,9 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code (argparse's own exits, --help and bad usage, included)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if args.cmake_dir or args.include_dir:
         root = Path(podsim.__file__).parent
         print(root / "lib" / "cmake" / "podsim" if args.cmake_dir else root / "include")

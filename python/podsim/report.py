@@ -254,24 +254,35 @@ def delivered_over_time(result: Result, topology: Topology, edges_ps: np.ndarray
     return hist, False
 
 
+def table_format(path: str | Path) -> str:
+    """``"csv"`` or ``"parquet"`` from the suffix of ``path``.
+
+    Raises:
+        ValueError: another suffix, or Parquet without pyarrow (the message names the extra).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401  (pandas picks the engine itself; checked here for a clear message)
+        except ImportError:
+            raise ValueError("path: Parquet needs pyarrow; install it with pip install 'podsim[parquet]' or write .csv") from None
+        return "parquet"
+    raise ValueError(f"path: expected a file ending in .csv or .parquet, got {str(path)!r}")
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path``: ``.csv``, or ``.parquet`` (needs the ``[parquet]`` extra: pyarrow).
 
     Raises:
-        ValueError: the suffix is neither, or pyarrow is missing for Parquet.
+        ValueError: see :func:`table_format`.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if table_format(path) == "csv":
         df.to_csv(path, index=False)
-    elif suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401  (pandas picks the engine; check early for a clear message)
-        except ImportError:
-            raise ValueError("path: Parquet needs pyarrow; install it with pip install 'podsim[parquet]' or write .csv") from None
-        df.to_parquet(path, index=False)
     else:
-        raise ValueError(f"path: expected a file ending in .csv or .parquet, got {str(path)!r}")
+        df.to_parquet(path, index=False)
     return path
 
 
