@@ -90,3 +90,14 @@ def test_cli_trace_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "--trace-window" in err
     assert np.isfinite(doc["traceEvents"][-1]["ts"])
+
+
+def test_truncated_recording_falls_back_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "TRACE_RECORD_LIMIT", 100)
+    png, trace = tmp_path / "p.png", tmp_path / "t.json"
+    code = cli.main(["run", "hgx-h100", "all-gather", "--size", "64KiB", "--plot", str(png), "--trace", str(trace)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert "recorded the first 100 packet transmissions only" in err and "warning" not in err
+    assert png.stat().st_size > 10_000
+    assert json.loads(trace.read_text())["otherData"]["podsim"]["trace_dropped"] > 0
