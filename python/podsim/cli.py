@@ -7,6 +7,7 @@ line as ``podsim: error: ...``; 130 interrupted by Ctrl-C (what was reached is p
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -557,6 +558,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["demo"])
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (podsim list | head): not an error. Point stdout at /dev/null so
+        # that the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except podsim.Deadlock as err:
         print(f"podsim: error: the run deadlocked: {err}", file=sys.stderr)
         return EXIT_FAILED
