@@ -48,7 +48,7 @@ void register_simulator(py::module_& m) {
   py::class_<Simulator>(m, "Simulator")
       .def(py::init([](const Topology& topo, std::uint32_t mtu, std::uint32_t header_bytes, std::uint32_t ack_bytes,
                        std::uint32_t request_bytes, int routing, std::uint64_t seed, std::uint32_t window,
-                       bool check, std::uint64_t trace_limit) {
+                       bool check, std::uint64_t trace_limit, std::uint64_t txn_bytes) {
              SimConfig cfg;
              cfg.mtu_bytes = mtu;
              cfg.header_bytes = header_bytes;
@@ -60,11 +60,12 @@ void register_simulator(py::module_& m) {
              cfg.endpoint_window_packets = window;
              cfg.check = check;
              cfg.trace_limit = trace_limit;
+             cfg.txn_bytes = txn_bytes;
              return new Simulator(topo, cfg);
            }),
            py::arg("topology"), py::arg("mtu"), py::arg("header_bytes"), py::arg("ack_bytes"),
            py::arg("request_bytes"), py::arg("routing"), py::arg("seed"), py::arg("endpoint_window_packets"),
-           py::arg("check"), py::arg("trace_limit"))
+           py::arg("check"), py::arg("trace_limit"), py::arg("txn_bytes"))
       .def("add_message",
            [](Simulator& s, NodeId src, NodeId dst, std::uint64_t size, int kind, Time delay_ps, std::uint64_t tag,
               const std::vector<std::uint32_t>& deps) {

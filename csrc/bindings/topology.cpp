@@ -13,8 +13,21 @@ using podsim_bindings::to_numpy;
 void register_topology(py::module_& m) {
   py::class_<Topology>(m, "Topology")
       .def(py::init<>())
-      .def("add_endpoint", &Topology::add_endpoint, py::arg("name"), py::arg("buffer_bytes"),
-           py::arg("latency_ps") = 0, py::arg("max_ports") = 0)
+      .def("add_endpoint",
+           [](Topology& t, const std::string& name, std::uint64_t buffer_bytes, podsim::Time latency_ps,
+              std::uint32_t max_ports, podsim::Time issue_ps, podsim::Time read_fetch_ps, podsim::Time write_commit_ps,
+              std::uint32_t max_reads, std::uint32_t max_writes, double read_rate_Bps, double write_rate_Bps) {
+             for (const double r : {read_rate_Bps, write_rate_Bps})
+               if (!(r >= 0 && r <= 1e15)) throw std::invalid_argument("read_rate_Bps/write_rate_Bps: must be in [0, 1e15]");
+             return t.add_endpoint(name, buffer_bytes, latency_ps, max_ports,
+                                   podsim::EndpointParams{issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes,
+                                                          static_cast<podsim::RateMilliBps>(read_rate_Bps * 1000.0),
+                                                          static_cast<podsim::RateMilliBps>(write_rate_Bps * 1000.0)});
+           },
+           py::arg("name"), py::arg("buffer_bytes"), py::arg("latency_ps") = 0, py::arg("max_ports") = 0,
+           py::arg("issue_ps") = 0, py::arg("read_fetch_ps") = 0, py::arg("write_commit_ps") = 0,
+           py::arg("max_reads") = 0, py::arg("max_writes") = 0, py::arg("read_rate_Bps") = 0.0,
+           py::arg("write_rate_Bps") = 0.0)
       .def("add_switch", &Topology::add_switch, py::arg("name"), py::arg("latency_ps"), py::arg("buffer_bytes"),
            py::arg("cut_through"), py::arg("max_ports") = 0)
       .def("connect", &Topology::connect, py::arg("a"), py::arg("b"), py::arg("rate_Bps"), py::arg("latency_ps"))
@@ -35,8 +48,9 @@ void register_topology(py::module_& m) {
            [](const Topology& t) {
              const std::size_t n = t.num_nodes();
              std::vector<std::uint8_t> kind(n), cut(n);
-             std::vector<std::uint64_t> lat(n), buf(n);
-             std::vector<std::uint32_t> ports(n);
+             std::vector<std::uint64_t> lat(n), buf(n), issue(n), fetch(n), commit(n);
+             std::vector<std::uint32_t> ports(n), reads(n), writes(n);
+             std::vector<double> read_rate(n), write_rate(n);
              for (podsim::NodeId i = 0; i < n; ++i) {
                const auto& nd = t.node(i);
                kind[i] = static_cast<std::uint8_t>(nd.kind);
@@ -44,6 +58,13 @@ void register_topology(py::module_& m) {
                lat[i] = nd.latency_ps;
                buf[i] = nd.buffer_bytes;
                ports[i] = nd.max_ports;
+               issue[i] = nd.ep.issue_ps;
+               fetch[i] = nd.ep.read_fetch_ps;
+               commit[i] = nd.ep.write_commit_ps;
+               reads[i] = nd.ep.max_reads;
+               writes[i] = nd.ep.max_writes;
+               read_rate[i] = static_cast<double>(nd.ep.read_rate) / 1000.0;
+               write_rate[i] = static_cast<double>(nd.ep.write_rate) / 1000.0;
              }
              py::dict d;
              d["kind"] = to_numpy(kind);
@@ -51,6 +72,13 @@ void register_topology(py::module_& m) {
              d["buffer_bytes"] = to_numpy(buf);
              d["cut_through"] = to_numpy(cut);
              d["max_ports"] = to_numpy(ports);
+             d["issue_ps"] = to_numpy(issue);
+             d["read_fetch_ps"] = to_numpy(fetch);
+             d["write_commit_ps"] = to_numpy(commit);
+             d["max_reads"] = to_numpy(reads);
+             d["max_writes"] = to_numpy(writes);
+             d["read_rate_Bps"] = to_numpy(read_rate);
+             d["write_rate_Bps"] = to_numpy(write_rate);
              return d;
            })
       .def("channel_columns", [](const Topology& t) {

@@ -16,6 +16,10 @@ struct SimConfig {
   std::uint32_t header_bytes = 32;    // per-packet header on the wire
   std::uint32_t ack_bytes = 32;       // wire size of a write acknowledgement
   std::uint32_t request_bytes = 32;   // wire size of a read request
+  // Bytes per memory transaction: a write transaction is acknowledged, a read transaction is one
+  // request answered by its data; endpoints bound how many they keep outstanding. 0 = each
+  // message is a single transaction.
+  std::uint64_t txn_bytes = 0;
   RoutingPolicy routing = RoutingPolicy::kAdaptive;
   std::uint64_t seed = 1;
   // Packets an endpoint keeps queued at its ports ahead of transmission; 0 = 2 per port.

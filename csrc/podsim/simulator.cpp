@@ -16,6 +16,8 @@ const char* event_name(EventType t) {
     case EventType::kKick: return "kick";
     case EventType::kCredit: return "credit";
     case EventType::kMessageStart: return "message-start";
+    case EventType::kTargetReady: return "target-ready";
+    case EventType::kCommitted: return "committed";
   }
   return "?";
 }
@@ -93,6 +95,9 @@ void Simulator::validate_message(NodeId src, NodeId dst, std::uint64_t size, Mes
     throw std::invalid_argument("size: must be in [1, 2^48] bytes, got " + std::to_string(size) + at);
   if (kind != MessageKind::kWrite && kind != MessageKind::kRead)
     throw std::invalid_argument("kind: must be write (0) or read (1)" + at);
+  if (cfg_.txn_bytes && (size - 1) / cfg_.txn_bytes >= kNone)
+    throw std::invalid_argument("size: " + std::to_string(size) + " bytes is more than 2^32 transactions of txn_bytes = " +
+                                std::to_string(cfg_.txn_bytes) + at);
   if (routes_.hops(src, topo_.endpoint_index(dst)) == RoutingTable::kUnreachable ||
       routes_.hops(dst, topo_.endpoint_index(src)) == RoutingTable::kUnreachable)
     throw std::invalid_argument("dst: endpoint '" + topo_.node(dst).name + "' and '" + topo_.node(src).name +
@@ -113,13 +118,15 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   msgs_.first_byte_ps.push_back(kNever);
   msgs_.delivered_ps.push_back(kNever);
   msgs_.end_ps.push_back(kNever);
-  pending_deps_.push_back(0);
   deps_ready_ps_.push_back(now_);
+  // Transactions of txn bytes (the last one shorter), each cut into packets of up to `payload`.
   const std::uint64_t payload = cfg_.mtu_bytes - cfg_.header_bytes;
-  npackets_.push_back((size + payload - 1) / payload);
-  emitted_.push_back(0);
-  delivered_pkts_.push_back(0);
-  first_succ_.push_back(kNone);
+  const std::uint64_t txn = cfg_.txn_bytes ? std::min<std::uint64_t>(cfg_.txn_bytes, size) : size;
+  const std::uint64_t ntxn = (size + txn - 1) / txn;
+  const std::uint64_t ppt = (txn + payload - 1) / payload;
+  const std::uint64_t last = size - (ntxn - 1) * txn;
+  ms_.push_back(MessageState{size, (ntxn - 1) * ppt + (last + payload - 1) / payload, 0, txn, ppt,
+                             static_cast<std::uint32_t>(ntxn), 0, 0, 0, kNone, topo_.endpoint_index(dst), kind});
   ++messages_incomplete_;
   return m;
 }
@@ -129,15 +136,17 @@ void Simulator::add_dependency(std::uint32_t before, std::uint32_t after) {
     deps_ready_ps_[after] = std::max(deps_ready_ps_[after], msgs_.delivered_ps[before]);
     return;
   }
-  ++pending_deps_[after];
+  ++ms_[after].pending_deps;
   edge_succ_.push_back(after);
-  edge_next_.push_back(first_succ_[before]);
-  first_succ_[before] = static_cast<std::uint32_t>(edge_succ_.size() - 1);
+  edge_next_.push_back(ms_[before].first_succ);
+  ms_[before].first_succ = static_cast<std::uint32_t>(edge_succ_.size() - 1);
 }
 
 void Simulator::schedule_start_if_ready(std::uint32_t m) {
-  if (pending_deps_[m] == 0) {
-    const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m];
+  if (ms_[m].pending_deps == 0) {
+    // The event fires once the initiator has also done its issue work; start_ps excludes it.
+    const NodeId initiator = ms_[m].kind == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
+    const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m] + topo_.node(initiator).ep.issue_ps;
     if (t < now_) throw std::invalid_argument("delay_ps: start time overflows");
     queue_.push(t, EventType::kMessageStart, m);
   }
@@ -285,6 +294,8 @@ void Simulator::dispatch(const Event& e) {
       try_send(e.arg());
       break;
     case EventType::kMessageStart: on_message_start(e.arg()); break;
+    case EventType::kTargetReady: on_target_ready(e.arg()); break;
+    case EventType::kCommitted: on_committed(e.arg()); break;
   }
 }
 
@@ -497,11 +508,28 @@ void Simulator::on_arrive(std::uint32_t p) {
   if (topo_.is_endpoint(n)) {
     if (topo_.endpoint_index(n) != pk.dst_ep)
       violation("packet for endpoint " + std::to_string(pk.dst_ep) + " arrived at '" + topo_.node(n).name + "'");
+    const RateMilliBps rate = topo_.node(n).ep.write_rate;
+    if (rate != 0 && pk.kind == PacketKind::kData && msgs_.kind[pk.msg] == MessageKind::kWrite) {
+      // The write engine commits packets one after another; the packet holds its buffer space
+      // (and counts as delivered) until it is committed.
+      Time& engine = eps_[pk.dst_ep].write_engine_free;
+      engine = std::max(engine, now_) + serialization_ps(pk.payload, rate);
+      if (engine > now_) {
+        queue_.push(engine, EventType::kCommitted, p);
+        return;
+      }
+    }
     release_input(c, pk.wire, now_);
     deliver(p, n);
   } else {
     enqueue(n, ch.dst_port, p);
   }
+}
+
+void Simulator::on_committed(std::uint32_t p) {
+  const ChannelId c = pkts_[p].in_channel;
+  release_input(c, pkts_[p].wire, now_);
+  deliver(p, topo_.channel(c).dst);
 }
 
 void Simulator::deliver(std::uint32_t p, NodeId at) {
@@ -515,29 +543,127 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       ledger_.received_bytes[topo_.endpoint_index(at)] += pk.payload;
       const Time lat = now_ - pk.created_ps;
       ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
-      if (msgs_.first_byte_ps[m] == kNever) msgs_.first_byte_ps[m] = now_;
-      if (++delivered_pkts_[m] < npackets_[m]) return;
-      msgs_.delivered_ps[m] = now_;
-      for (std::uint32_t k = first_succ_[m]; k != kNone; k = edge_next_[k]) {
-        const std::uint32_t s = edge_succ_[k];
-        deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
-        --pending_deps_[s];
-        schedule_start_if_ready(s);
+      MessageState& st = ms_[m];  // not used after callbacks: they may add messages (reallocate)
+      const MessageKind kind = st.kind;
+      if (++st.delivered_pkts == 1) msgs_.first_byte_ps[m] = now_;
+      // Is this packet's transaction now complete? Packets of a transaction may arrive out of
+      // order (spraying), so count them.
+      bool txn_complete = false;
+      std::uint32_t k = 0;
+      if (st.ntxn == 1) {
+        txn_complete = st.delivered_pkts == st.npackets;
+      } else {
+        k = static_cast<std::uint32_t>(pk.seq / st.ppt);
+        const std::uint64_t key = (static_cast<std::uint64_t>(m) << 32) | k;
+        const std::uint64_t got = ++txn_delivered_[key];
+        txn_complete = got == txn_end_packet(m, k) - txn_first_packet(m, k);
+        if (txn_complete) txn_delivered_.erase(key);
       }
-      if (msgs_.kind[m] == MessageKind::kWrite)
-        send_control(PacketKind::kAck, m, msgs_.dst[m], msgs_.src[m]);
+      if (st.delivered_pkts == st.npackets) {
+        msgs_.delivered_ps[m] = now_;
+        for (std::uint32_t e = st.first_succ; e != kNone; e = edge_next_[e]) {
+          const std::uint32_t s = edge_succ_[e];
+          deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
+          --ms_[s].pending_deps;
+          schedule_start_if_ready(s);
+        }
+        if (!delivery_callbacks_.empty()) {
+          const auto it = delivery_callbacks_.find(m);
+          if (it != delivery_callbacks_.end()) {
+            const CompletionCallback cb = std::move(it->second);
+            delivery_callbacks_.erase(it);
+            cb(m, now_);
+          }
+        }
+      }
+      if (!txn_complete) return;
+      if (kind == MessageKind::kWrite)
+        target_work(m, k, MessageKind::kWrite, topo_.node(at).ep.write_commit_ps);
       else
-        complete(m);
+        txn_done(m, topo_.endpoint_index(at));
       return;
     }
     case PacketKind::kRequest: {
-      const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
-      eps_[ep].active.push_back(m);
-      refill(ep);
+      // The read engine fetches transactions one after another at its rate; the data leaves
+      // after the fetch latency, and not before the engine has produced it.
+      const EndpointParams& par = topo_.node(at).ep;
+      const auto k = static_cast<std::uint32_t>(pk.seq);
+      Time ready = now_ + par.read_fetch_ps;
+      if (par.read_rate != 0) {
+        Time& engine = eps_[topo_.endpoint_index(at)].read_engine_free;
+        const std::uint64_t bytes = std::min<std::uint64_t>(ms_[m].size, (k + 1ULL) * ms_[m].txn_size) - k * ms_[m].txn_size;
+        engine = std::max(engine, now_) + serialization_ps(bytes, par.read_rate);
+        ready = std::max(ready, engine);
+      }
+      target_work(m, k, MessageKind::kRead, ready - now_);
       return;
     }
-    case PacketKind::kAck: complete(m); return;
+    case PacketKind::kAck: txn_done(m, topo_.endpoint_index(at)); return;
   }
+}
+
+void Simulator::target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency) {
+  if (latency > 0) {
+    std::uint32_t w;
+    if (!free_work_.empty()) {
+      w = free_work_.back();
+      free_work_.pop_back();
+      work_[w] = TargetWork{m, txn, kind};
+    } else {
+      w = static_cast<std::uint32_t>(work_.size());
+      work_.push_back(TargetWork{m, txn, kind});
+    }
+    queue_.push(now_ + latency, EventType::kTargetReady, w);
+    return;
+  }
+  if (kind == MessageKind::kWrite) {
+    send_control(PacketKind::kAck, m, txn, msgs_.dst[m], msgs_.src[m]);
+  } else {
+    const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+    eps_[ep].active.push_back(Job{m, txn_first_packet(m, txn), txn_end_packet(m, txn)});
+    refill(ep);
+  }
+}
+
+void Simulator::on_target_ready(std::uint32_t w) {
+  const TargetWork work = work_[w];
+  free_work_.push_back(w);
+  target_work(work.msg, work.txn, work.kind, 0);
+}
+
+void Simulator::txn_done(std::uint32_t m, std::uint32_t initiator_ep) {
+  EndpointState& st = eps_[initiator_ep];
+  if (ms_[m].kind == MessageKind::kWrite)
+    --st.writes_out;
+  else
+    --st.reads_out;
+  if (++ms_[m].done_txn == ms_[m].ntxn) complete(m);
+  issue(initiator_ep);
+}
+
+void Simulator::issue(std::uint32_t ep) {
+  EndpointState& st = eps_[ep];
+  const EndpointParams& par = topo_.node(topo_.endpoints()[ep]).ep;
+  bool jobs = false;
+  // Start transactions while the windows allow, round robin over the waiting messages.
+  while (!st.pending_writes.empty() && (par.max_writes == 0 || st.writes_out < par.max_writes)) {
+    const std::uint32_t m = st.pending_writes.front();
+    st.pending_writes.pop_front();
+    const std::uint32_t k = ms_[m].started_txn++;
+    if (ms_[m].started_txn < ms_[m].ntxn) st.pending_writes.push_back(m);
+    ++st.writes_out;
+    st.active.push_back(Job{m, txn_first_packet(m, k), txn_end_packet(m, k)});
+    jobs = true;
+  }
+  while (!st.pending_reads.empty() && (par.max_reads == 0 || st.reads_out < par.max_reads)) {
+    const std::uint32_t m = st.pending_reads.front();
+    st.pending_reads.pop_front();
+    const std::uint32_t k = ms_[m].started_txn++;
+    if (ms_[m].started_txn < ms_[m].ntxn) st.pending_reads.push_back(m);
+    ++st.reads_out;
+    send_control(PacketKind::kRequest, m, k, msgs_.dst[m], msgs_.src[m]);
+  }
+  if (jobs) refill(ep);
 }
 
 void Simulator::complete(std::uint32_t m) {
@@ -557,39 +683,50 @@ void Simulator::complete(std::uint32_t m) {
 }
 
 std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                                CompletionCallback on_complete, Time delay_ps) {
+                                CompletionCallback on_complete, Time delay_ps, CompletionCallback on_delivered) {
   const std::uint32_t m = add_message(src, dst, bytes, kind, delay_ps, tag);
   if (on_complete) message_callbacks_.emplace(m, std::move(on_complete));
+  if (on_delivered) delivery_callbacks_.emplace(m, std::move(on_delivered));
   return m;
 }
 
 std::uint32_t Simulator::inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                                CompletionFn on_complete, void* ctx, Time delay_ps) {
-  CompletionCallback cb;
-  if (on_complete) cb = [on_complete, ctx](std::uint32_t msg, Time end) { on_complete(ctx, msg, end); };
-  return inject(src, dst, bytes, kind, tag, std::move(cb), delay_ps);
+                                CompletionFn on_complete, void* ctx, Time delay_ps, CompletionFn on_delivered) {
+  const auto wrap = [ctx](CompletionFn fn) {
+    CompletionCallback cb;
+    if (fn) cb = [fn, ctx](std::uint32_t msg, Time t) { fn(ctx, msg, t); };
+    return cb;
+  };
+  return inject(src, dst, bytes, kind, tag, wrap(on_complete), delay_ps, wrap(on_delivered));
 }
 
 void Simulator::on_message_start(std::uint32_t m) {
-  msgs_.start_ps[m] = now_;
-  if (msgs_.kind[m] == MessageKind::kRead) {
-    send_control(PacketKind::kRequest, m, msgs_.dst[m], msgs_.src[m]);
-  } else {
-    const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
-    eps_[ep].active.push_back(m);
-    refill(ep);
-  }
+  const bool write = ms_[m].kind == MessageKind::kWrite;
+  const NodeId initiator = write ? msgs_.src[m] : msgs_.dst[m];
+  msgs_.start_ps[m] = now_ - topo_.node(initiator).ep.issue_ps;
+  const std::uint32_t ep = topo_.endpoint_index(initiator);
+  (write ? eps_[ep].pending_writes : eps_[ep].pending_reads).push_back(m);
+  issue(ep);
 }
 
-void Simulator::send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to) {
+void Simulator::send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn, NodeId from, NodeId to) {
   const std::uint32_t p = new_packet();
   const std::uint32_t ep = topo_.endpoint_index(from);
   Packet& pk = pkts_[p];
   pk = Packet{m, kind == PacketKind::kAck ? cfg_.ack_bytes : cfg_.request_bytes, 0, kNone,
-              topo_.endpoint_index(to), ep, kNone, kind, 0, now_, now_};
+              topo_.endpoint_index(to), ep, kNone, kind, txn, now_, now_};
   ++ledger_.injected_packets[ep];
   ++eps_[ep].queued;
   enqueue(from, injection_input(from), p);
+}
+
+std::uint32_t Simulator::payload_of(std::uint32_t m, std::uint64_t seq) const {
+  const std::uint64_t payload_max = cfg_.mtu_bytes - cfg_.header_bytes;
+  const MessageState& st = ms_[m];
+  const std::uint64_t k = seq / st.ppt;
+  const std::uint64_t offset = k * st.txn_size + (seq - k * st.ppt) * payload_max;
+  const std::uint64_t txn_end = std::min(st.size, (k + 1) * st.txn_size);
+  return static_cast<std::uint32_t>(std::min(payload_max, txn_end - offset));
 }
 
 void Simulator::refill(std::uint32_t ep) {
@@ -597,16 +734,15 @@ void Simulator::refill(std::uint32_t ep) {
   if (st.refilling) return;
   st.refilling = true;
   const NodeId n = topo_.endpoints()[ep];
-  const std::uint64_t payload_max = cfg_.mtu_bytes - cfg_.header_bytes;
   while (st.queued < st.window && !st.active.empty()) {
-    const std::uint32_t m = st.active.front();
+    Job job = st.active.front();
     st.active.pop_front();
-    const std::uint64_t seq = emitted_[m]++;
-    if (emitted_[m] < npackets_[m]) st.active.push_back(m);
-    const std::uint64_t offset = seq * payload_max;
-    const auto payload = static_cast<std::uint32_t>(std::min<std::uint64_t>(payload_max, msgs_.size[m] - offset));
+    const std::uint32_t m = job.msg;
+    const std::uint64_t seq = job.next_seq++;
+    if (job.next_seq < job.end_seq) st.active.push_back(job);
+    const std::uint32_t payload = payload_of(m, seq);
     const std::uint32_t p = new_packet();
-    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, topo_.endpoint_index(msgs_.dst[m]),
+    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, ms_[m].dst_ep,
                       ep, kNone, PacketKind::kData, seq, now_, now_};
     ++ledger_.injected_packets[ep];
     ledger_.injected_bytes[ep] += payload;

@@ -129,15 +129,17 @@ class Simulator {
   using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
   void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
 
-  // The embedding form of add_message: a message starting now (plus delay_ps) whose completion
-  // calls `on_complete(msg, end_ps)` from inside the event loop, at the completion time. The
-  // callback may inject further messages.
+  // The embedding form of add_message: a message starting now (plus delay_ps). From inside the
+  // event loop, `on_delivered(msg, t)` is called when its last byte has arrived at dst (what a
+  // receiver waits for), and `on_complete(msg, t)` when it is complete at the initiator (a
+  // write's acknowledgement back at src; for a read, at delivery). Either may be empty; the
+  // callbacks may inject further messages.
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                       CompletionCallback on_complete, Time delay_ps = 0);
-  // The same with a C function pointer and a context pointer (for hosts that are not C++).
-  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time end_ps);
+                       CompletionCallback on_complete, Time delay_ps = 0, CompletionCallback on_delivered = {});
+  // The same with C function pointers and a context pointer (for hosts that are not C++).
+  using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time t_ps);
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
-                       CompletionFn on_complete, void* ctx, Time delay_ps = 0);
+                       CompletionFn on_complete, void* ctx, Time delay_ps = 0, CompletionFn on_delivered = nullptr);
 
   bool idle() const { return queue_.empty(); }
   std::uint64_t events() const { return events_; }
@@ -172,7 +174,7 @@ class Simulator {
     std::uint32_t src_ep;    // endpoint that created it (ledger)
     ChannelId in_channel;    // channel it arrived on at the current node; kNone at its source
     PacketKind kind;
-    std::uint64_t seq;       // index within the message (spray rotation)
+    std::uint64_t seq;       // data: index within the message; ack/request: the transaction
     Time tail_ps;            // earliest time its tail may leave the current node
     Time created_ps;
   };
@@ -196,11 +198,27 @@ class Simulator {
     std::uint32_t rr_count = 0;
     bool kick_pending = false;
   };
+  struct Job {               // a transaction's data still to be cut into packets at its sender
+    std::uint32_t msg;
+    std::uint64_t next_seq;  // next packet (index within the message)
+    std::uint64_t end_seq;
+  };
   struct EndpointState {
-    std::deque<std::uint32_t> active;  // messages with packets left to emit, served round robin
+    std::deque<Job> active;            // transactions with packets left to emit, served round robin
+    std::deque<std::uint32_t> pending_reads;   // messages it initiates with transactions not yet started
+    std::deque<std::uint32_t> pending_writes;
+    std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
+    std::uint32_t writes_out = 0;      // unacknowledged write transactions it initiated
     std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
+    Time write_engine_free = 0;        // when its write engine can commit the next packet
+    Time read_engine_free = 0;         // when its read engine can fetch the next transaction
     std::uint32_t window = 0;
     bool refilling = false;
+  };
+  struct TargetWork {        // a read to fetch or a write to acknowledge, after the target's latency
+    std::uint32_t msg;
+    std::uint32_t txn;
+    MessageKind kind;
   };
 
   std::uint32_t append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
@@ -212,6 +230,16 @@ class Simulator {
   void dispatch(const Event& e);
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
+  void on_target_ready(std::uint32_t w);
+  void on_committed(std::uint32_t p);
+  void issue(std::uint32_t ep);
+  void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
+  void txn_done(std::uint32_t m, std::uint32_t initiator_ep);
+  std::uint64_t txn_first_packet(std::uint32_t m, std::uint64_t k) const { return k * ms_[m].ppt; }
+  std::uint64_t txn_end_packet(std::uint32_t m, std::uint64_t k) const {
+    return std::min(ms_[m].npackets, (k + 1) * ms_[m].ppt);
+  }
+  std::uint32_t payload_of(std::uint32_t m, std::uint64_t seq) const;
   void try_send(ChannelId c);
   void schedule_kick(ChannelId c, Time t);
   void release_input(ChannelId c, std::uint32_t bytes, Time when);
@@ -220,7 +248,7 @@ class Simulator {
   void deliver(std::uint32_t p, NodeId at);
   void complete(std::uint32_t m);
   void refill(std::uint32_t ep);
-  void send_control(PacketKind kind, std::uint32_t m, NodeId from, NodeId to);
+  void send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn, NodeId from, NodeId to);
   void enqueue(NodeId n, std::uint32_t input, std::uint32_t p);
   std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand);
   std::uint32_t new_packet();
@@ -251,12 +279,29 @@ class Simulator {
   std::uint64_t live_packets_ = 0;
 
   MessageColumns msgs_;
-  std::vector<std::uint32_t> pending_deps_;
+  // Per-message engine state that packet events touch, kept together: with hundreds of thousands
+  // of messages, each message's fields in separate arrays cost a cache miss apiece.
+  struct MessageState {
+    std::uint64_t size;
+    std::uint64_t npackets;
+    std::uint64_t delivered_pkts;
+    std::uint64_t txn_size;        // bytes per transaction
+    std::uint64_t ppt;             // packets per (full) transaction
+    std::uint32_t ntxn;
+    std::uint32_t started_txn;
+    std::uint32_t done_txn;
+    std::uint32_t pending_deps;
+    std::uint32_t first_succ;      // dependency edges as linked lists
+    std::uint32_t dst_ep;          // destination endpoint index
+    MessageKind kind;
+  };
+  std::vector<MessageState> ms_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
-  std::vector<std::uint64_t> npackets_;
-  std::vector<std::uint64_t> emitted_;
-  std::vector<std::uint64_t> delivered_pkts_;
-  std::vector<std::uint32_t> first_succ_;  // dependency edges as linked lists
+  // Packets delivered so far of transactions in progress, for messages of several transactions,
+  // keyed by (message << 32 | transaction).
+  std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
+  std::vector<TargetWork> work_;
+  std::vector<std::uint32_t> free_work_;
   std::vector<std::uint32_t> edge_next_;
   std::vector<std::uint32_t> edge_succ_;
   std::uint64_t messages_incomplete_ = 0;
@@ -273,7 +318,8 @@ class Simulator {
   bool stop_on_completion_ = false;
   bool completion_pending_ = false;
   CompletionCallback on_complete_;
-  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;  // only injected ones
+  std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;    // only injected ones
+  std::unordered_map<std::uint32_t, CompletionCallback> delivery_callbacks_;
   // Channels touched by the current event, verified after it in check mode.
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;

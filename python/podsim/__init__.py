@@ -25,6 +25,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     ) from err
 
 from podsim import fabrics
+from podsim import hbm
 from podsim.messages import Messages
 from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.simulation import (
@@ -35,6 +36,7 @@ from podsim.simulation import (
     Simulation,
     simulate,
 )
+from podsim.sweep import sweep
 from podsim import workloads
 from podsim.topology import ChannelTable, Topology
 from podsim.systems import Comparison, Peak, System, compare, list_systems, system
@@ -64,5 +66,6 @@ __all__ = [
     "fabrics",
     "list_systems",
     "simulate",
+    "sweep",
     "system",
 ]

@@ -39,7 +39,8 @@ class Interrupted(KeyboardInterrupt):
 
 
 class HasTopology(Protocol):
-    """Anything that carries a fabric, such as a :class:`podsim.System`."""
+    """Anything that carries a fabric, such as a :class:`podsim.System`. A system may also offer
+    ``run_defaults()``: packet and transaction sizes used when a run does not give them."""
 
     @property
     def topology(self) -> Topology: ...
@@ -57,6 +58,17 @@ def _topology(fabric: FabricLike) -> Topology:
     raise TypeError(f"topology: expected a podsim.Topology or a system with one, got {type(fabric).__name__}")
 
 
+#: Sizes a run uses when neither the caller nor the system gives them.
+DEFAULT_SIZES = {"mtu": 4096, "header_bytes": 32}
+
+
+def _sizes(fabric: FabricLike, given: dict[str, int | None]) -> dict[str, int | None]:
+    """The caller's sizes, else the system's ``run_defaults()``, else :data:`DEFAULT_SIZES`."""
+    system = getattr(fabric, "run_defaults", None)
+    defaults = {**DEFAULT_SIZES, **(system() if callable(system) else {})}
+    return {k: defaults.get(k) if val is None else val for k, val in given.items()}
+
+
 def _seed(seed: int | np.random.SeedSequence) -> int:
     if isinstance(seed, np.random.SeedSequence):
         return int(seed.generate_state(1, dtype=np.uint64)[0])
@@ -68,7 +80,8 @@ class Simulation:
 
     Args:
         topology: a :class:`Topology` (or a system holding one).
-        mtu: largest packet on the wire, header included, bytes (> header_bytes).
+        mtu: largest packet on the wire, header included, bytes (> header_bytes). Sizes left as
+            None come from the system's ``[transport]`` spec, else 4096 (mtu) and 32 (header).
         header_bytes: per-packet header on the wire, bytes.
         ack_bytes: wire size of a write acknowledgement, bytes (default: header_bytes).
         request_bytes: wire size of a read request, bytes (default: header_bytes).
@@ -79,6 +92,10 @@ class Simulation:
             transmission (default 2 per port).
         check: verify the ledger and credit identities after every event and raise
             :class:`InvariantViolation` on the first broken one (slow; off by default).
+        txn_bytes: bytes per memory transaction. A write transaction is acknowledged by its
+            target, a read transaction is one request answered by its data; endpoints keep at most
+            their ``max_outstanding_reads``/``writes`` in flight. None: each message is one
+            transaction (one request or one acknowledgement).
         trace: record up to this many packet transmissions (channel, start, end, bytes) into
             :attr:`Result.trace`; None records nothing. Transmissions past the limit are counted
             in ``trace.dropped`` and :meth:`result` warns about them.
@@ -88,8 +105,8 @@ class Simulation:
         self,
         topology: FabricLike,
         *,
-        mtu: int = 4096,
-        header_bytes: int = 32,
+        mtu: int | None = None,
+        header_bytes: int | None = None,
         ack_bytes: int | None = None,
         request_bytes: int | None = None,
         routing: str = "adaptive",
@@ -97,8 +114,14 @@ class Simulation:
         endpoint_window_packets: int | None = None,
         check: bool = False,
         trace: int | None = None,
+        txn_bytes: int | None = None,
     ) -> None:
         self._topology = _topology(topology)
+        sizes = _sizes(
+            topology,
+            {"mtu": mtu, "header_bytes": header_bytes, "ack_bytes": ack_bytes, "request_bytes": request_bytes, "txn_bytes": txn_bytes},
+        )
+        mtu, header_bytes, ack_bytes, request_bytes, txn_bytes = sizes.values()
         if routing not in ROUTING:
             raise ValueError(f"routing: must be one of {sorted(ROUTING)}, got {routing!r}")
         mtu = v.integer(mtu, "mtu", 2, 1 << 30)
@@ -118,6 +141,7 @@ class Simulation:
             0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
             bool(check),
             0 if trace is None else v.integer(trace, "trace", 1),
+            0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
         )
         self._tracing = trace is not None
         self.routing = routing
@@ -272,8 +296,8 @@ def simulate(
     topology: FabricLike,
     messages: Messages,
     *,
-    mtu: int = 4096,
-    header_bytes: int = 32,
+    mtu: int | None = None,
+    header_bytes: int | None = None,
     ack_bytes: int | None = None,
     request_bytes: int | None = None,
     routing: str = "adaptive",
@@ -281,6 +305,7 @@ def simulate(
     endpoint_window_packets: int | None = None,
     check: bool = False,
     trace: int | None = None,
+    txn_bytes: int | None = None,
     progress: ProgressFn | None = None,
 ) -> Result:
     """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
@@ -291,7 +316,7 @@ def simulate(
     """
     sim = Simulation(
         topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
-        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace,
+        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace, txn_bytes=txn_bytes,
     )
     sim.add(messages)
     try:

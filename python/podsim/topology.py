@@ -72,14 +72,37 @@ class Topology:
         buffer_bytes: int = DEFAULT_ENDPOINT_BUFFER,
         latency_ps: int = 0,
         max_ports: int | None = None,
+        issue_latency_ps: int = 0,
+        read_latency_ps: int = 0,
+        write_latency_ps: int = 0,
+        max_outstanding_reads: int | None = None,
+        max_outstanding_writes: int | None = None,
+        read_rate_Bps: float | None = None,
+        write_rate_Bps: float | None = None,
     ) -> int:
         """Add an endpoint; returns its node id.
 
         Args:
             name: unique, human-readable name.
             buffer_bytes: receive buffer per input port (what credits count), bytes, >= 1.
-            latency_ps: receive-processing latency added before a packet counts as delivered, ps.
+            latency_ps: receive processing: every packet arriving here counts as received this
+                long after its tail, ps.
             max_ports: number of ports the device has; :meth:`connect` refuses more. None = no limit.
+            issue_latency_ps: as an initiator, time from a message's start to its first
+                transaction (descriptor and doorbell work), ps.
+            read_latency_ps: as a target, time from a read request's arrival to its data
+                leaving (the memory fetch), ps.
+            write_latency_ps: as a target, time from a write transaction's last byte to its
+                acknowledgement leaving (the commit), ps.
+            max_outstanding_reads: read transactions this endpoint may have in flight as an
+                initiator; None = no limit. (Transactions are ``txn_bytes`` of a run.)
+            max_outstanding_writes: unacknowledged write transactions it may have; None = no limit.
+            read_rate_Bps: as a target, throughput of its read engine, bytes/s (transactions are
+                fetched one after another); None = unlimited.
+            write_rate_Bps: as a target, throughput of its write engine, bytes/s: incoming write
+                data is committed packet by packet at this rate and frees its buffer space
+                (credits) only when committed, so a slow target throttles its writers; None =
+                unlimited.
         """
         name = self._add_name(name)
         nid = self._core.add_endpoint(
@@ -87,6 +110,13 @@ class Topology:
             v.integer(buffer_bytes, "buffer_bytes", 1),
             v.integer(latency_ps, "latency_ps"),
             0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
+            v.integer(issue_latency_ps, "issue_latency_ps"),
+            v.integer(read_latency_ps, "read_latency_ps"),
+            v.integer(write_latency_ps, "write_latency_ps"),
+            0 if max_outstanding_reads is None else v.integer(max_outstanding_reads, "max_outstanding_reads", 1, 2**32 - 1),
+            0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, 2**32 - 1),
+            0.0 if read_rate_Bps is None else v.positive_float(read_rate_Bps, "read_rate_Bps", MAX_RATE_BPS),
+            0.0 if write_rate_Bps is None else v.positive_float(write_rate_Bps, "write_rate_Bps", MAX_RATE_BPS),
         )
         self._ids[name] = nid
         return nid
@@ -200,7 +230,9 @@ class Topology:
         return ChannelTable(**self._core.channel_columns())
 
     def nodes(self) -> pd.DataFrame:
-        """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports."""
+        """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports and the
+        endpoint parameters (issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes,
+        read_rate_Bps, write_rate_Bps)."""
         cols = self._core.node_columns()
         df = pd.DataFrame(cols)
         df["kind"] = np.where(cols["kind"] == 0, "endpoint", "switch")

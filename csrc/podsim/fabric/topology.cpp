@@ -30,10 +30,14 @@ NodeId Topology::add_node(Node node) {
 }
 
 NodeId Topology::add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps,
-                              std::uint32_t max_ports) {
+                              std::uint32_t max_ports, const EndpointParams& params) {
   if (buffer_bytes == 0)
     throw std::invalid_argument("buffer_bytes: must be > 0 for endpoint " + quoted(name));
-  const NodeId id = add_node(Node{name, NodeKind::kEndpoint, latency_ps, buffer_bytes, false, max_ports});
+  if (params.read_rate > kMaxRateMilliBps || params.write_rate > kMaxRateMilliBps ||
+      (params.read_rate != 0 && params.read_rate < 1000) || (params.write_rate != 0 && params.write_rate < 1000))
+    throw std::invalid_argument("read_rate/write_rate: must be 0 (unlimited) or in [1, 1e15] bytes/s for endpoint " +
+                                quoted(name));
+  const NodeId id = add_node(Node{name, NodeKind::kEndpoint, latency_ps, buffer_bytes, false, max_ports, params});
   endpoint_index_[id] = static_cast<std::uint32_t>(endpoints_.size());
   endpoints_.push_back(id);
   return id;
@@ -43,7 +47,7 @@ NodeId Topology::add_switch(const std::string& name, Time latency_ps, std::uint6
                             bool cut_through, std::uint32_t max_ports) {
   if (buffer_bytes == 0)
     throw std::invalid_argument("buffer_bytes: must be > 0 for switch " + quoted(name));
-  return add_node(Node{name, NodeKind::kSwitch, latency_ps, buffer_bytes, cut_through, max_ports});
+  return add_node(Node{name, NodeKind::kSwitch, latency_ps, buffer_bytes, cut_through, max_ports, {}});
 }
 
 ChannelId Topology::connect(NodeId a, NodeId b, double rate_Bps, Time latency_ps) {

@@ -16,6 +16,21 @@ inline constexpr std::uint32_t kNone = 0xFFFFFFFFu;
 
 enum class NodeKind : std::uint8_t { kEndpoint = 0, kSwitch = 1 };
 
+// What an endpoint's own machinery adds to memory operations (all zero: an ideal endpoint).
+// These are the calibration knobs for measured point-to-point latency and bandwidth.
+struct EndpointParams {
+  Time issue_ps = 0;               // initiator: from a message's start to its first transaction
+  Time read_fetch_ps = 0;          // target: from a read request's arrival to its data leaving
+  Time write_commit_ps = 0;        // target: from a write transaction's last byte to its ack leaving
+  std::uint32_t max_reads = 0;     // read transactions this endpoint may have outstanding; 0 = no limit
+  std::uint32_t max_writes = 0;    // write transactions this endpoint may have unacknowledged; 0 = no limit
+  // Target engine throughput, milli-bytes/s (0 = unlimited). Incoming write data is committed at
+  // write_rate, one packet after another, and its buffer space (credits) frees only as it is
+  // committed, so a slow target throttles its writers; read data is fetched at read_rate.
+  RateMilliBps read_rate = 0;
+  RateMilliBps write_rate = 0;
+};
+
 struct Node {
   std::string name;
   NodeKind kind;
@@ -23,6 +38,7 @@ struct Node {
   std::uint64_t buffer_bytes; // receive buffer per input port: what credits count
   bool cut_through;           // switches only: forward once the head has arrived
   std::uint32_t max_ports;    // 0 = unlimited; connect() refuses to exceed it
+  EndpointParams ep;          // endpoints only
 };
 
 struct Channel {
@@ -40,7 +56,7 @@ struct Channel {
 class Topology {
  public:
   NodeId add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps = 0,
-                      std::uint32_t max_ports = 0);
+                      std::uint32_t max_ports = 0, const EndpointParams& params = {});
   NodeId add_switch(const std::string& name, Time latency_ps, std::uint64_t buffer_bytes,
                     bool cut_through, std::uint32_t max_ports = 0);
   // Joins a and b by a link: two channels, a->b (the returned id) and b->a (the returned id + 1).

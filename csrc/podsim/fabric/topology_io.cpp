@@ -23,7 +23,9 @@ void save_topology(const Topology& topo, std::ostream& out) {
   for (NodeId n = 0; n < topo.num_nodes(); ++n) {
     const Node& nd = topo.node(n);
     if (nd.kind == NodeKind::kEndpoint)
-      out << "endpoint " << nd.buffer_bytes << ' ' << nd.latency_ps << ' ' << nd.max_ports << ' ' << nd.name << '\n';
+      out << "endpoint " << nd.buffer_bytes << ' ' << nd.latency_ps << ' ' << nd.max_ports << ' ' << nd.ep.issue_ps
+          << ' ' << nd.ep.read_fetch_ps << ' ' << nd.ep.write_commit_ps << ' ' << nd.ep.max_reads << ' '
+          << nd.ep.max_writes << ' ' << nd.ep.read_rate << ' ' << nd.ep.write_rate << ' ' << nd.name << '\n';
     else
       out << "switch " << nd.buffer_bytes << ' ' << nd.latency_ps << ' ' << (nd.cut_through ? 1 : 0) << ' '
           << nd.max_ports << ' ' << nd.name << '\n';
@@ -52,8 +54,11 @@ Topology load_topology(std::istream& in) {
       if (kind == "endpoint") {
         std::uint64_t buffer = 0, latency = 0;
         std::uint32_t ports = 0;
-        if (!(fields >> buffer >> latency >> ports)) throw std::invalid_argument("expected buffer, latency, ports, name");
-        topo.add_endpoint(rest_of_line(fields), buffer, latency, ports);
+        EndpointParams ep;
+        if (!(fields >> buffer >> latency >> ports >> ep.issue_ps >> ep.read_fetch_ps >> ep.write_commit_ps >>
+              ep.max_reads >> ep.max_writes >> ep.read_rate >> ep.write_rate))
+          throw std::invalid_argument("expected buffer, latency, ports, issue, fetch, commit, max reads, max writes, read rate, write rate, name");
+        topo.add_endpoint(rest_of_line(fields), buffer, latency, ports, ep);
       } else if (kind == "switch") {
         std::uint64_t buffer = 0, latency = 0;
         int cut = 0;

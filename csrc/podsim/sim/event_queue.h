@@ -27,13 +27,15 @@ enum class EventType : std::uint32_t {
   kArrive,        // a packet becomes eligible at the node at the end of a channel (arg: packet)
   kKick,          // a channel has finished a transmission; arbitrate again (arg: channel)
   kCredit,        // wake a channel's sender that waits for credits (arg: channel)
-  kMessageStart,  // a message's dependencies and delay are satisfied (arg: message)
+  kMessageStart,  // a message's dependencies, delay and issue latency are satisfied (arg: message)
+  kTargetReady,   // a target has fetched read data or committed a write (arg: target work item)
+  kCommitted,     // a target's write engine has committed an arrived write packet (arg: packet)
 };
 
 struct Event {
   Time time;
-  std::uint64_t word;  // type (2 bits) << 62 | arg (32 bits)
-  EventType type() const { return static_cast<EventType>(word >> 62); }
+  std::uint64_t word;  // type (3 bits) << 61 | arg (32 bits)
+  EventType type() const { return static_cast<EventType>(word >> 61); }
   std::uint32_t arg() const { return static_cast<std::uint32_t>(word); }  // packet, channel or message id
   bool before(const Event& o) const { return time < o.time || (time == o.time && word < o.word); }
 };
@@ -103,7 +105,7 @@ class EventQueue {
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
   // backwards).
   void push(Time time, EventType type, std::uint32_t arg) {
-    const Event e{time, (static_cast<std::uint64_t>(type) << 62) | arg};
+    const Event e{time, (static_cast<std::uint64_t>(type) << 61) | arg};
     ++size_;
     const std::uint64_t bucket = time >> kShift;
     if (bucket <= current_) {

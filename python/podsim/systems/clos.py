@@ -67,7 +67,7 @@ def build(spec: SystemSpec) -> Fabric:
                     for _ in range(links_each):
                         fab.topology.connect(r, s, rate_Bps=rank_rate, latency_ps=rank_lat)
         for c in range(n_cpus):
-            cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links)
+            cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links, spec.cpu)
             fab.cpus.append(cpu)
             for s in l1:
                 for _ in range(cpu_links):

@@ -38,9 +38,9 @@ class Fabric:
     role: list[str] = field(default_factory=list)
     optical: dict[str, str] = field(default_factory=dict)
 
-    def endpoint(self, name: str, role: str, ports: int) -> int:
-        """Add an endpoint with ``ports`` fabric ports; returns its node id."""
-        nid = self.topology.add_endpoint(name, max_ports=max(ports, 1))
+    def endpoint(self, name: str, role: str, ports: int, chip: dict[str, Any]) -> int:
+        """Add an endpoint of ``chip`` with ``ports`` fabric ports; returns its node id."""
+        nid = self.topology.add_endpoint(name, max_ports=max(ports, 1), **endpoint_params(chip))
         self.role.append(role)
         return nid
 
@@ -65,14 +65,14 @@ class Fabric:
         """
         links = chip["scale_up_links"].value
         if not chip["die_endpoints"]:
-            nid = self.endpoint(prefix, rank_role(chip), links)
+            nid = self.endpoint(prefix, rank_role(chip), links, chip)
             self.ranks.append(nid)
             self.rank_group.append(group)
             return [nid]
         dies = chip["dies"].value
         if dies > 1 and die_latency is None:
             raise SpecError(file, "topology.die_link.latency", "missing (the chip has several endpoint dies)")
-        ids = [self.endpoint(f"{prefix}/die{d}", "die", links + dies - 1) for d in range(dies)]
+        ids = [self.endpoint(f"{prefix}/die{d}", "die", links + dies - 1, chip) for d in range(dies)]
         for i, a in enumerate(ids):
             for b in ids[i + 1 :]:
                 self.topology.connect(a, b, rate_Bps=chip["die_to_die_rate_uni"].si, latency_ps=time_ps(die_latency, 1))
@@ -83,6 +83,22 @@ class Fabric:
     def rank_array(self) -> np.ndarray:
         """:attr:`ranks` as an int64 array."""
         return np.asarray(self.ranks, dtype=np.int64)
+
+
+def endpoint_params(chip: dict[str, Any]) -> dict[str, float]:
+    """Keyword arguments of :meth:`podsim.Topology.add_endpoint` from a chip's ``endpoint`` table."""
+    table = chip.get("endpoint", {})
+    out: dict[str, float] = {}
+    for key, arg in (("issue_latency", "issue_latency_ps"), ("read_latency", "read_latency_ps"), ("write_latency", "write_latency_ps")):
+        if key in table:
+            out[arg] = time_ps(table[key])
+    for key in ("max_outstanding_reads", "max_outstanding_writes"):
+        if key in table:
+            out[key] = table[key].value
+    for key in ("read_rate", "write_rate"):
+        if f"{key}_uni" in table:
+            out[f"{key}_Bps"] = table[f"{key}_uni"].si
+    return out
 
 
 def time_ps(q: Quantity, at_least: int = 0) -> int:

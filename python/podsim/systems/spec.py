@@ -74,6 +74,19 @@ _CHIP = {
     "scale_up_bandwidth_uni": _Q("bandwidth", optional=True),
     "die_to_die_rate_uni": _Q("bandwidth", optional=True),
     "power": _Q("power", optional=True),
+    # The chip's own engines in memory operations (podsim.Topology.add_endpoint); absent = ideal.
+    "endpoint": _Table(
+        {
+            "issue_latency": _Q("time", minimum=0, optional=True),
+            "read_latency": _Q("time", minimum=0, optional=True),
+            "write_latency": _Q("time", minimum=0, optional=True),
+            "max_outstanding_reads": _Q("count", integer=True, optional=True),
+            "max_outstanding_writes": _Q("count", integer=True, optional=True),
+            "read_rate_uni": _Q("bandwidth", optional=True),
+            "write_rate_uni": _Q("bandwidth", optional=True),
+        },
+        optional=True,
+    ),
     "compute": _Table(
         {
             "bf16_dense": _Q("flops"),
@@ -143,6 +156,18 @@ _SYSTEM_REST = {
     "scale_out": _Table({"rate_uni_per_chip": _Q("bandwidth"), "transceivers_per_chip": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
     "power": _Table({"system": _Q("power")}, optional=True),
     "racks": _Table({"compute": _COUNT, "network": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
+    # Packet and transaction sizes of the scale-up protocol: the defaults podsim.simulate uses
+    # for this system (each can still be given per run).
+    "transport": _Table(
+        {
+            "mtu": _Q("bytes", integer=True),
+            "header": _Q("bytes", integer=True, minimum=0),
+            "ack": _Q("bytes", integer=True, optional=True),
+            "request": _Q("bytes", integer=True, optional=True),
+            "txn": _Q("bytes", integer=True, optional=True),
+        },
+        optional=True,
+    ),
 }
 
 
@@ -160,7 +185,7 @@ class SystemSpec:
         cpu: the CPU's table, or None; ``cpu_name`` its name.
         topology: the builder's ``[topology]`` table (names of links and switches, counts).
         links, transceivers, switches: the whole catalog in effect, by name.
-        scale_out, power, racks: optional tables ({} when absent).
+        scale_out, power, racks, transport: optional tables ({} when absent).
         document: the merged TOML document after ``extends`` and overrides.
     """
 
@@ -179,6 +204,7 @@ class SystemSpec:
     scale_out: dict[str, Any]
     power: dict[str, Any]
     racks: dict[str, Any]
+    transport: dict[str, Any]
     document: dict[str, Any] = field(repr=False)
 
     def link(self, use: str) -> dict[str, Any]:
@@ -417,6 +443,7 @@ def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = No
         scale_out=rest.get("scale_out", {}),
         power=rest.get("power", {}),
         racks=rest.get("racks", {}),
+        transport=rest.get("transport", {}),
         document=doc,
     )
 

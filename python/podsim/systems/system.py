@@ -59,6 +59,13 @@ class System:
         self._inventory = _inventory.count(spec, fab)
         self._memory = rank_memory(spec)
 
+    def run_defaults(self) -> dict[str, int]:
+        """Packet and transaction sizes from the spec's ``[transport]`` table, as keyword arguments
+        of :func:`podsim.simulate` (``mtu``, ``header_bytes``, ``ack_bytes``, ``request_bytes``,
+        ``txn_bytes``); a run uses them for every size it is not given."""
+        names = {"mtu": "mtu", "header": "header_bytes", "ack": "ack_bytes", "request": "request_bytes", "txn": "txn_bytes"}
+        return {arg: int(self.spec.transport[key].si) for key, arg in names.items() if key in self.spec.transport}
+
     def inventory(self) -> _inventory.Inventory:
         """Counts of chips, dies, CPUs, switch chips and links per tier, optical modules, racks."""
         return self._inventory
