@@ -42,7 +42,9 @@ def run_case(benchmark: Any, request: pytest.FixtureRequest) -> Callable[[Callab
         assert res.complete and res.ledger.balanced
         delivered = int(res.messages.size.sum())
         assert int(res.ledger.delivered_bytes.sum()) == delivered
-        row = metrics(request.node.name, res, wall)
+        # The parametrize id is the case's own name (what `podsim bench` prints); else the test name.
+        callspec = getattr(request.node, "callspec", None)
+        row = metrics(callspec.id if callspec else request.node.name, res, wall)
         benchmark.extra_info.update({k: v for k, v in row.items() if k not in ("case", "wall_s")})
         _ROWS.append(row)
         return res

@@ -170,10 +170,11 @@ def run_case(case: BenchCase, progress: ProgressFn | None = None) -> tuple[Resul
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """The one-screen table of benchmark rows (from :func:`metrics`), as lines."""
-    out = [f"{'case':44} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} {'RSS MiB':>7}"]
+    w = max([4, *(len(r["case"]) for r in rows)])
+    out = [f"{'case':{w}} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} {'RSS MiB':>7}"]
     for r in rows:
         out.append(
-            f"{r['case'][:44]:44} {r['wall_s']:7.2f} {r['events']:10d} {r['events_per_s'] / 1e6:6.2f} "
+            f"{r['case']:{w}} {r['wall_s']:7.2f} {r['events']:10d} {r['events_per_s'] / 1e6:6.2f} "
             f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} {r['peak_rss_MiB']:7.0f}"
         )
     return out
