@@ -239,7 +239,8 @@ def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
     assert "Traceback" not in err
 
 
-def test_ctrl_c_keeps_partial_results(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def ctrl_c_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine turns Ctrl-C into ``Interrupted`` with the partial result; stand in for it by
     stopping a real run half way, as the engine would."""
     real = podsim.simulate
@@ -253,11 +254,23 @@ def test_ctrl_c_keeps_partial_results(capsys: pytest.CaptureFixture[str], monkey
         raise podsim.Interrupted(sim.result())
 
     monkeypatch.setattr(podsim, "simulate", half_then_ctrl_c)
+
+
+@pytest.mark.usefixtures("ctrl_c_half_way")
+def test_ctrl_c_keeps_partial_results(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "run", SMALL, "all-reduce", "--size", "1MiB")
     assert code == 130
     assert "NOT COMPLETE" in out and "achieved" in out
     data = run_json(capsys, "run", SMALL, "all-reduce", "--size", "1MiB", expect=130)
     assert not data["complete"] and 0 < data["messages_done"] < data["messages"] and data["time_s"] is None
+
+
+@pytest.mark.usefixtures("ctrl_c_half_way")
+def test_ctrl_c_stops_a_comparison(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "compare", SMALL, "hgx-h20", "--workload", "all-gather", "--size", "256KiB")
+    assert code == 130
+    assert "interrupted; what was reached:" in out and "NOT COMPLETE" in out
+    assert "hgx-h20: all_gather" not in out  # the second system never ran
 
 
 def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
