@@ -30,6 +30,12 @@ def estimated_events(system: podsim.System, wl: podsim.Messages) -> float:
     return packets * 2 * 4 * 2
 
 
+def emit(rows: list[str], row: str) -> None:
+    """Keep a table row and show it at once (a long run shows its progress)."""
+    rows.append(row)
+    print(row, flush=True)
+
+
 def run(system: podsim.System, wl: podsim.Messages, budget_s: float) -> tuple[podsim.Result | None, float]:
     """Simulate if the estimate fits the budget; returns (result or None, seconds or estimate)."""
     est = estimated_events(system, wl) / EVENTS_PER_SECOND
@@ -51,10 +57,11 @@ def achieved_vs_peak(budget_s: float) -> list[str]:
         res, secs = run(s, wl, budget_s)
         peak = s.peak().scale_up_uni_Bps
         if res is None:
-            rows.append(f"| {name} | {n} | {format_rate(peak, 'uni')} | not run (est. {secs:.0f} s) | | | |")
+            emit(rows, f"| {name} | {n} | {format_rate(peak, 'uni')} | not run (est. {secs:.0f} s) | | | |")
             continue
         got = res.achieved_bandwidth()
-        rows.append(
+        emit(
+            rows,
             f"| {name} | {n} | {format_rate(peak, 'uni')} | {format_rate(got, 'uni')} | {got / peak:.0%} | "
             f"{format_time_ps(res.makespan_ps)} | {secs:.1f} s |"
         )
@@ -73,10 +80,11 @@ def collectives(budget_s: float) -> list[str]:
             for label, wl in cases:
                 res, secs = run(s, wl, budget_s)
                 if res is None:
-                    rows.append(f"| {name} | {label} | {format_bytes(size)} | not run (est. {secs / 60:.0f} min) | | | |")
+                    emit(rows, f"| {name} | {label} | {format_bytes(size)} | not run (est. {secs / 60:.0f} min) | | | |")
                     continue
                 st = wl.evaluate(res)
-                rows.append(
+                emit(
+                    rows,
                     f"| {name} | {label} | {format_bytes(size)} | {st.busbw_Bps / 1e9:.1f} GB/s | "
                     f"{st.algbw_Bps / 1e9:.1f} GB/s | {st.time_s * 1e6:.1f} us | {secs:.1f} s |"
                 )
@@ -92,12 +100,12 @@ def moe(budget_s: float, tokens: int) -> list[str]:
             wl = W.moe(s.ranks[:ep], tokens, seed=1)
             res, secs = run(s, wl, budget_s)
             if res is None:
-                rows.append(f"| {name} | {ep} | not run (est. {secs:.0f} s) | | | |")
+                emit(rows, f"| {name} | {ep} | not run (est. {secs:.0f} s) | | | |")
                 continue
             st = wl.evaluate(res)
-            phases = {p.name: p for p in st.phases}
-            d, c = phases["dispatch"], phases["combine"]
-            rows.append(
+            d, c = st.phases["dispatch"], st.phases["combine"]
+            emit(
+                rows,
                 f"| {name} | {ep} | {d.latency_s * 1e6:.1f} us | {c.latency_s * 1e6:.1f} us | "
                 f"{format_rate(float(d.rank_send_Bps[d.rank_send_Bps > 0].mean()), 'uni')} | {secs:.1f} s |"
             )

@@ -39,8 +39,9 @@ def test_specs_ship_inside_the_wheel() -> None:
     """Every spec file of the source tree is in the installed distribution's file list."""
     shipped = {str(f).replace("\\", "/") for f in importlib.metadata.files("podsim") or []}
     sources = sorted(p.relative_to(SRC.parent).as_posix() for p in (SRC / "specs").rglob("*.toml"))
-    # Three component catalogs, the measurements used for calibration, and one file per system.
-    assert len(sources) == 4 + len(SHIPPED)
+    # Three component catalogs, the measurements used for calibration, one file per system and
+    # one HBM timing preset per memory type.
+    assert len(sources) == 4 + len(SHIPPED) + len(podsim.hbm.TYPES)
     for rel in sources:
         assert rel in shipped, f"{rel} missing from the installed wheel"
     assert (specs_dir() / "systems" / "cloudmatrix384.toml").is_file()

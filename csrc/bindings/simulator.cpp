@@ -96,6 +96,7 @@ void register_simulator(py::module_& m) {
            py::arg("until"), py::arg("max_events"), py::arg("progress") = py::none(),
            py::arg("chunk_events") = 1u << 20)
       .def("advance_until", &Simulator::advance_until, py::arg("t"), py::call_guard<py::gil_scoped_release>())
+      .def("attach_memory", &Simulator::attach_memory, py::arg("endpoint"), py::arg("config"))
       .def("throw_if_stalled", &Simulator::throw_if_stalled)
       .def("check_invariants", &Simulator::check_invariants)
       .def("settle_credits", &Simulator::settle_credits)
@@ -169,6 +170,8 @@ void register_simulator(py::module_& m) {
              d["injected_packets"] = to_numpy(l.injected_packets);
              d["delivered_packets"] = to_numpy(l.delivered_packets);
              d["received_bytes"] = to_numpy(l.received_bytes);
+             d["hbm_read_bytes"] = to_numpy(l.hbm_read_bytes);
+             d["hbm_write_bytes"] = to_numpy(l.hbm_write_bytes);
              return d;
            })
       .def("trace_columns",

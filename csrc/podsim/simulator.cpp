@@ -18,6 +18,7 @@ const char* event_name(EventType t) {
     case EventType::kMessageStart: return "message-start";
     case EventType::kTargetReady: return "target-ready";
     case EventType::kCommitted: return "committed";
+    case EventType::kMemory: return "memory";
   }
   return "?";
 }
@@ -73,6 +74,11 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
     eps_[e].window = cfg_.endpoint_window_packets ? cfg_.endpoint_window_packets
                                                   : static_cast<std::uint32_t>(std::max<std::size_t>(2 * ports, 1));
   }
+  ledger_.hbm_read_bytes.assign(ne, 0);
+  ledger_.hbm_write_bytes.assign(ne, 0);
+  hbm_.resize(ne);
+  hbm_wake_.assign(ne, kNever);
+  hbm_next_addr_.assign(ne, 0);
   ledger_.injected_bytes.assign(ne, 0);
   ledger_.delivered_bytes.assign(ne, 0);
   ledger_.injected_packets.assign(ne, 0);
@@ -98,6 +104,14 @@ void Simulator::validate_message(NodeId src, NodeId dst, std::uint64_t size, Mes
   if (cfg_.txn_bytes && (size - 1) / cfg_.txn_bytes >= kNone)
     throw std::invalid_argument("size: " + std::to_string(size) + " bytes is more than 2^32 transactions of txn_bytes = " +
                                 std::to_string(cfg_.txn_bytes) + at);
+  for (const NodeId n : {src, dst}) {
+    const auto& dev = hbm_[topo_.endpoint_index(n)];
+    const std::uint64_t txn = cfg_.txn_bytes ? std::min(cfg_.txn_bytes, size) : size;
+    if (dev && txn > dev->config().capacity_bytes())
+      throw std::invalid_argument("size: a transaction of " + std::to_string(txn) + " bytes exceeds the HBM of '" +
+                                  topo_.node(n).name + "' (" + std::to_string(dev->config().capacity_bytes()) +
+                                  " bytes); set txn_bytes" + at);
+  }
   if (routes_.hops(src, topo_.endpoint_index(dst)) == RoutingTable::kUnreachable ||
       routes_.hops(dst, topo_.endpoint_index(src)) == RoutingTable::kUnreachable)
     throw std::invalid_argument("dst: endpoint '" + topo_.node(dst).name + "' and '" + topo_.node(src).name +
@@ -126,7 +140,7 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   const std::uint64_t ppt = (txn + payload - 1) / payload;
   const std::uint64_t last = size - (ntxn - 1) * txn;
   ms_.push_back(MessageState{size, (ntxn - 1) * ppt + (last + payload - 1) / payload, 0, txn, ppt,
-                             static_cast<std::uint32_t>(ntxn), 0, 0, 0, kNone, topo_.endpoint_index(dst), kind});
+                             static_cast<std::uint32_t>(ntxn), 0, 0, 0, 0, kNone, topo_.endpoint_index(dst), kind});
   ++messages_incomplete_;
   return m;
 }
@@ -296,6 +310,7 @@ void Simulator::dispatch(const Event& e) {
     case EventType::kMessageStart: on_message_start(e.arg()); break;
     case EventType::kTargetReady: on_target_ready(e.arg()); break;
     case EventType::kCommitted: on_committed(e.arg()); break;
+    case EventType::kMemory: on_memory(e.arg()); break;
   }
 }
 
@@ -543,8 +558,7 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       ledger_.received_bytes[topo_.endpoint_index(at)] += pk.payload;
       const Time lat = now_ - pk.created_ps;
       ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
-      MessageState& st = ms_[m];  // not used after callbacks: they may add messages (reallocate)
-      const MessageKind kind = st.kind;
+      MessageState& st = ms_[m];
       if (++st.delivered_pkts == 1) msgs_.first_byte_ps[m] = now_;
       // Is this packet's transaction now complete? Packets of a transaction may arrive out of
       // order (spraying), so count them.
@@ -559,28 +573,7 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
         txn_complete = got == txn_end_packet(m, k) - txn_first_packet(m, k);
         if (txn_complete) txn_delivered_.erase(key);
       }
-      if (st.delivered_pkts == st.npackets) {
-        msgs_.delivered_ps[m] = now_;
-        for (std::uint32_t e = st.first_succ; e != kNone; e = edge_next_[e]) {
-          const std::uint32_t s = edge_succ_[e];
-          deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
-          --ms_[s].pending_deps;
-          schedule_start_if_ready(s);
-        }
-        if (!delivery_callbacks_.empty()) {
-          const auto it = delivery_callbacks_.find(m);
-          if (it != delivery_callbacks_.end()) {
-            const CompletionCallback cb = std::move(it->second);
-            delivery_callbacks_.erase(it);
-            cb(m, now_);
-          }
-        }
-      }
-      if (!txn_complete) return;
-      if (kind == MessageKind::kWrite)
-        target_work(m, k, MessageKind::kWrite, topo_.node(at).ep.write_commit_ps);
-      else
-        txn_done(m, topo_.endpoint_index(at));
+      if (txn_complete) txn_arrived(m, k, at);
       return;
     }
     case PacketKind::kRequest: {
@@ -591,7 +584,7 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       Time ready = now_ + par.read_fetch_ps;
       if (par.read_rate != 0) {
         Time& engine = eps_[topo_.endpoint_index(at)].read_engine_free;
-        const std::uint64_t bytes = std::min<std::uint64_t>(ms_[m].size, (k + 1ULL) * ms_[m].txn_size) - k * ms_[m].txn_size;
+        const std::uint64_t bytes = txn_bytes_of(m, k);
         engine = std::max(engine, now_) + serialization_ps(bytes, par.read_rate);
         ready = std::max(ready, engine);
       }
@@ -599,6 +592,119 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       return;
     }
     case PacketKind::kAck: txn_done(m, topo_.endpoint_index(at)); return;
+  }
+}
+
+void Simulator::txn_arrived(std::uint32_t m, std::uint32_t txn, NodeId at) {
+  const std::uint32_t ep = topo_.endpoint_index(at);
+  if (hbm_[ep])
+    memory_access(ep, m, txn, true);
+  else
+    txn_landed(m, txn, at);
+}
+
+void Simulator::txn_landed(std::uint32_t m, std::uint32_t txn, NodeId at) {
+  MessageState& st = ms_[m];  // not used after callbacks: they may add messages (reallocate)
+  const MessageKind kind = st.kind;
+  if (++st.landed_txn == st.ntxn) {
+    msgs_.delivered_ps[m] = now_;
+    for (std::uint32_t e = st.first_succ; e != kNone; e = edge_next_[e]) {
+      const std::uint32_t s = edge_succ_[e];
+      deps_ready_ps_[s] = std::max(deps_ready_ps_[s], now_);
+      --ms_[s].pending_deps;
+      schedule_start_if_ready(s);
+    }
+    if (!delivery_callbacks_.empty()) {
+      const auto it = delivery_callbacks_.find(m);
+      if (it != delivery_callbacks_.end()) {
+        const CompletionCallback cb = std::move(it->second);
+        delivery_callbacks_.erase(it);
+        cb(m, now_);
+      }
+    }
+  }
+  if (kind == MessageKind::kWrite)
+    target_work(m, txn, MessageKind::kWrite, topo_.node(at).ep.write_commit_ps);
+  else
+    txn_done(m, topo_.endpoint_index(at));
+}
+
+void Simulator::send_txn(std::uint32_t m, std::uint32_t txn) {
+  const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+  if (hbm_[ep])
+    memory_access(ep, m, txn, false);
+  else
+    start_job(m, txn);
+}
+
+void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
+  const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+  eps_[ep].active.push_back(Job{m, txn_first_packet(m, txn), txn_end_packet(m, txn)});
+  refill(ep);
+}
+
+void Simulator::attach_memory(NodeId endpoint, const memory::HbmConfig& config) {
+  topo_.check_node(endpoint, "endpoint");
+  if (!topo_.is_endpoint(endpoint))
+    throw std::invalid_argument("endpoint: node '" + topo_.node(endpoint).name + "' is not an endpoint");
+  if (!msgs_.src.empty()) throw std::invalid_argument("attach_memory: must come before the first message");
+  hbm_[topo_.endpoint_index(endpoint)] = std::make_unique<memory::HbmDevice>(config);
+}
+
+const memory::HbmDevice* Simulator::memory(NodeId endpoint) const {
+  topo_.check_node(endpoint, "endpoint");
+  const std::uint32_t ep = topo_.endpoint_index(endpoint);
+  return ep == kNone ? nullptr : hbm_[ep].get();
+}
+
+void Simulator::memory_access(std::uint32_t ep, std::uint32_t m, std::uint32_t txn, bool is_write) {
+  memory::HbmDevice& dev = *hbm_[ep];
+  const std::uint64_t bytes = txn_bytes_of(m, txn);
+  // Each endpoint streams through its memory: accesses follow one another, wrapping at the end.
+  std::uint64_t addr = hbm_next_addr_[ep];
+  if (addr + bytes > dev.config().capacity_bytes()) addr = 0;
+  hbm_next_addr_[ep] = addr + bytes;
+  std::uint32_t id;
+  if (!free_mem_ops_.empty()) {
+    id = free_mem_ops_.back();
+    free_mem_ops_.pop_back();
+    mem_ops_[id] = MemoryOp{m, txn, is_write};
+  } else {
+    id = static_cast<std::uint32_t>(mem_ops_.size());
+    mem_ops_.push_back(MemoryOp{m, txn, is_write});
+  }
+  dev.submit(addr, bytes, is_write, id, now_);
+  const Time wake = dev.next_event_time();
+  if (wake < hbm_wake_[ep]) {
+    hbm_wake_[ep] = wake;
+    queue_.push(wake, EventType::kMemory, ep);
+  }
+}
+
+void Simulator::on_memory(std::uint32_t ep) {
+  if (hbm_wake_[ep] == now_) hbm_wake_[ep] = kNever;
+  memory::HbmDevice& dev = *hbm_[ep];
+  std::vector<memory::Completion> done;
+  done.swap(mem_done_);  // reuse one buffer; handlers below never re-enter this function
+  done.clear();
+  dev.advance_until(now_, done);
+  const NodeId n = topo_.endpoints()[ep];
+  for (const memory::Completion& c : done) {
+    const MemoryOp op = mem_ops_[c.id];
+    free_mem_ops_.push_back(static_cast<std::uint32_t>(c.id));
+    if (op.is_write) {
+      ledger_.hbm_write_bytes[ep] += c.bytes;
+      txn_landed(op.msg, op.txn, n);
+    } else {
+      ledger_.hbm_read_bytes[ep] += c.bytes;
+      start_job(op.msg, op.txn);
+    }
+  }
+  mem_done_.swap(done);
+  const Time wake = dev.next_event_time();
+  if (wake != kNever && wake < hbm_wake_[ep]) {
+    hbm_wake_[ep] = wake;
+    queue_.push(wake, EventType::kMemory, ep);
   }
 }
 
@@ -616,13 +722,10 @@ void Simulator::target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind
     queue_.push(now_ + latency, EventType::kTargetReady, w);
     return;
   }
-  if (kind == MessageKind::kWrite) {
+  if (kind == MessageKind::kWrite)
     send_control(PacketKind::kAck, m, txn, msgs_.dst[m], msgs_.src[m]);
-  } else {
-    const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
-    eps_[ep].active.push_back(Job{m, txn_first_packet(m, txn), txn_end_packet(m, txn)});
-    refill(ep);
-  }
+  else
+    send_txn(m, txn);
 }
 
 void Simulator::on_target_ready(std::uint32_t w) {
@@ -644,7 +747,6 @@ void Simulator::txn_done(std::uint32_t m, std::uint32_t initiator_ep) {
 void Simulator::issue(std::uint32_t ep) {
   EndpointState& st = eps_[ep];
   const EndpointParams& par = topo_.node(topo_.endpoints()[ep]).ep;
-  bool jobs = false;
   // Start transactions while the windows allow, round robin over the waiting messages.
   while (!st.pending_writes.empty() && (par.max_writes == 0 || st.writes_out < par.max_writes)) {
     const std::uint32_t m = st.pending_writes.front();
@@ -652,8 +754,7 @@ void Simulator::issue(std::uint32_t ep) {
     const std::uint32_t k = ms_[m].started_txn++;
     if (ms_[m].started_txn < ms_[m].ntxn) st.pending_writes.push_back(m);
     ++st.writes_out;
-    st.active.push_back(Job{m, txn_first_packet(m, k), txn_end_packet(m, k)});
-    jobs = true;
+    send_txn(m, k);
   }
   while (!st.pending_reads.empty() && (par.max_reads == 0 || st.reads_out < par.max_reads)) {
     const std::uint32_t m = st.pending_reads.front();
@@ -663,7 +764,6 @@ void Simulator::issue(std::uint32_t ep) {
     ++st.reads_out;
     send_control(PacketKind::kRequest, m, k, msgs_.dst[m], msgs_.src[m]);
   }
-  if (jobs) refill(ep);
 }
 
 void Simulator::complete(std::uint32_t m) {

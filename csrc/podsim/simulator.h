@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <unordered_map>
@@ -28,6 +29,8 @@
 #include "podsim/config.h"
 #include "podsim/fabric/routing.h"
 #include "podsim/fabric/topology.h"
+#include "podsim/memory/hbm_config.h"
+#include "podsim/memory/hbm_device.h"
 #include "podsim/sim/event_queue.h"
 #include "podsim/sim/time.h"
 #include "podsim/traffic/messages.h"
@@ -75,6 +78,8 @@ struct ChannelCounters {
 // packet; "received" by the endpoint that consumed it. Bytes are message payload; packets include
 // acknowledgements and read requests.
 struct Ledger {
+  std::vector<std::uint64_t> hbm_read_bytes;   // read from the endpoint's own HBM (data it sent)
+  std::vector<std::uint64_t> hbm_write_bytes;  // written into its own HBM (data it received)
   std::vector<std::uint64_t> injected_bytes;
   std::vector<std::uint64_t> delivered_bytes;
   std::vector<std::uint64_t> injected_packets;
@@ -123,6 +128,12 @@ class Simulator {
   // When set, run() returns kCompletion right after an event that completed a message, so that a
   // host can react (inject more) at the completion time.
   void set_stop_on_completion(bool on) { stop_on_completion_ = on; }
+  // Couples an endpoint to its own HBM device: data it sends is read from that memory before the
+  // packets leave, data it receives is written into it, and a message counts as delivered once
+  // its last transaction has landed in the destination's memory. Call before adding messages.
+  void attach_memory(NodeId endpoint, const memory::HbmConfig& config);
+  const memory::HbmDevice* memory(NodeId endpoint) const;
+
   // Messages completed since the last call, in completion order.
   std::vector<std::uint32_t> take_completed();
   // Called for each completed message (id, end time), inside the event loop.
@@ -215,6 +226,11 @@ class Simulator {
     std::uint32_t window = 0;
     bool refilling = false;
   };
+  struct MemoryOp {          // an HBM access a transaction waits for
+    std::uint32_t msg;
+    std::uint32_t txn;
+    bool is_write;           // write: landing received data; read: fetching data to send
+  };
   struct TargetWork {        // a read to fetch or a write to acknowledge, after the target's latency
     std::uint32_t msg;
     std::uint32_t txn;
@@ -232,6 +248,15 @@ class Simulator {
   void on_message_start(std::uint32_t m);
   void on_target_ready(std::uint32_t w);
   void on_committed(std::uint32_t p);
+  void txn_arrived(std::uint32_t m, std::uint32_t txn, NodeId at);
+  void txn_landed(std::uint32_t m, std::uint32_t txn, NodeId at);
+  void send_txn(std::uint32_t m, std::uint32_t txn);
+  void start_job(std::uint32_t m, std::uint32_t txn);
+  void memory_access(std::uint32_t ep, std::uint32_t m, std::uint32_t txn, bool is_write);
+  void on_memory(std::uint32_t ep);
+  std::uint64_t txn_bytes_of(std::uint32_t m, std::uint64_t k) const {
+    return std::min(ms_[m].size, (k + 1) * ms_[m].txn_size) - k * ms_[m].txn_size;
+  }
   void issue(std::uint32_t ep);
   void target_work(std::uint32_t m, std::uint32_t txn, MessageKind kind, Time latency);
   void txn_done(std::uint32_t m, std::uint32_t initiator_ep);
@@ -290,6 +315,7 @@ class Simulator {
     std::uint32_t ntxn;
     std::uint32_t started_txn;
     std::uint32_t done_txn;
+    std::uint32_t landed_txn;      // transactions whose data is in the destination (memory)
     std::uint32_t pending_deps;
     std::uint32_t first_succ;      // dependency edges as linked lists
     std::uint32_t dst_ep;          // destination endpoint index
@@ -301,6 +327,12 @@ class Simulator {
   // keyed by (message << 32 | transaction).
   std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
   std::vector<TargetWork> work_;
+  std::vector<std::unique_ptr<memory::HbmDevice>> hbm_;  // per endpoint index; null = not coupled
+  std::vector<Time> hbm_wake_;                            // scheduled wake-up per endpoint
+  std::vector<std::uint64_t> hbm_next_addr_;              // where the endpoint's next access goes
+  std::vector<MemoryOp> mem_ops_;
+  std::vector<std::uint32_t> free_mem_ops_;
+  std::vector<memory::Completion> mem_done_;
   std::vector<std::uint32_t> free_work_;
   std::vector<std::uint32_t> edge_next_;
   std::vector<std::uint32_t> edge_succ_;

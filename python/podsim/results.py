@@ -107,6 +107,8 @@ class Ledger:
     by the endpoint that consumed it. Bytes are message payload; packets include
     acknowledgements and read requests. ``engine_packets_in_flight`` is the engine's own count of
     live packets, kept apart from the per-endpoint counters so the two can be compared.
+    ``hbm_read_bytes``/``hbm_write_bytes``: bytes the endpoint read from / wrote into its own HBM
+    (zero for endpoints without coupled memory).
     """
 
     endpoint: np.ndarray
@@ -115,6 +117,8 @@ class Ledger:
     injected_packets: np.ndarray
     delivered_packets: np.ndarray
     received_bytes: np.ndarray
+    hbm_read_bytes: np.ndarray
+    hbm_write_bytes: np.ndarray
     engine_packets_in_flight: int
 
     @property
@@ -150,6 +154,8 @@ class Ledger:
                 "delivered_packets": self.delivered_packets,
                 "in_flight_packets": self.in_flight_packets,
                 "received_bytes": self.received_bytes,
+                "hbm_read_bytes": self.hbm_read_bytes,
+                "hbm_write_bytes": self.hbm_write_bytes,
             }
         )
 

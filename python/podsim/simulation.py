@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Protocol, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, Union
 
 import numpy as np
 
@@ -69,6 +69,29 @@ def _sizes(fabric: FabricLike, given: dict[str, int | None]) -> dict[str, int | 
     return {k: defaults.get(k) if val is None else val for k, val in given.items()}
 
 
+def _memories(fabric: FabricLike, memory: bool | Mapping[int, Any] | None) -> dict[int, Any]:
+    """Endpoint node id -> ``podsim.hbm.Device`` for the endpoints to couple to HBM."""
+    if memory is None or memory is False:
+        return {}
+    from podsim import hbm  # the memory model is only needed when coupling
+
+    if memory is True:
+        ranks = getattr(fabric, "ranks", None)
+        per_rank = getattr(fabric, "rank_memory", None)
+        if ranks is None or per_rank is None:
+            raise TypeError("memory=True needs a system (podsim.system(...)); pass {node: podsim.hbm.Device} for a Topology")
+        device = hbm.Device.from_rank(per_rank)
+        return {int(r): device for r in ranks}
+    if not isinstance(memory, Mapping):
+        raise TypeError(f"memory: expected True, None or a mapping node -> podsim.hbm.Device, got {type(memory).__name__}")
+    out = {}
+    for node, device in memory.items():
+        if not isinstance(device, hbm.Device):
+            raise TypeError(f"memory[{node!r}]: expected a podsim.hbm.Device, got {type(device).__name__}")
+        out[v.integer(node, "memory node")] = device
+    return out
+
+
 def _seed(seed: int | np.random.SeedSequence) -> int:
     if isinstance(seed, np.random.SeedSequence):
         return int(seed.generate_state(1, dtype=np.uint64)[0])
@@ -96,6 +119,11 @@ class Simulation:
             target, a read transaction is one request answered by its data; endpoints keep at most
             their ``max_outstanding_reads``/``writes`` in flight. None: each message is one
             transaction (one request or one acknowledgement).
+        memory: couple endpoints to their HBM: ``True`` gives every compute rank of a system its
+            own device (``podsim.hbm.Device.from_rank``), or pass ``{endpoint node id:
+            podsim.hbm.Device}``. Sends read their data from the source's HBM, receives write it
+            into the destination's, and a message is delivered once it has landed in memory.
+            None/False: the fabric alone.
         trace: record up to this many packet transmissions (channel, start, end, bytes) into
             :attr:`Result.trace`; None records nothing. Transmissions past the limit are counted
             in ``trace.dropped`` and :meth:`result` warns about them.
@@ -115,6 +143,7 @@ class Simulation:
         check: bool = False,
         trace: int | None = None,
         txn_bytes: int | None = None,
+        memory: bool | Mapping[int, Any] | None = None,
     ) -> None:
         self._topology = _topology(topology)
         sizes = _sizes(
@@ -144,6 +173,8 @@ class Simulation:
             0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
         )
         self._tracing = trace is not None
+        for node, device in _memories(topology, memory).items():
+            self._core.attach_memory(node, device.config())
         self.routing = routing
         self.mtu = mtu
         self.header_bytes = header_bytes
@@ -306,6 +337,7 @@ def simulate(
     check: bool = False,
     trace: int | None = None,
     txn_bytes: int | None = None,
+    memory: bool | Mapping[int, Any] | None = None,
     progress: ProgressFn | None = None,
 ) -> Result:
     """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
@@ -316,7 +348,7 @@ def simulate(
     """
     sim = Simulation(
         topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
-        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace, txn_bytes=txn_bytes,
+        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace, txn_bytes=txn_bytes, memory=memory,
     )
     sim.add(messages)
     try:

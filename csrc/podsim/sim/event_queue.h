@@ -30,6 +30,7 @@ enum class EventType : std::uint32_t {
   kMessageStart,  // a message's dependencies, delay and issue latency are satisfied (arg: message)
   kTargetReady,   // a target has fetched read data or committed a write (arg: target work item)
   kCommitted,     // a target's write engine has committed an arrived write packet (arg: packet)
+  kMemory,        // an endpoint's HBM device has work due (arg: endpoint index)
 };
 
 struct Event {
