@@ -112,6 +112,17 @@ def test_every_workload_runs(capsys: pytest.CaptureFixture[str], workload: str, 
     assert data["complete"] and data["delivered_bytes"] > 0 and data["mtu"] == 2048 and data["routing"] == "spray"
 
 
+def test_run_coupled_to_hbm(capsys: pytest.CaptureFixture[str]) -> None:
+    plain = run_json(capsys, "run", SMALL, "all-gather", "--size", "1MiB")
+    assert not plain["hbm_coupled"] and plain["hbm_bytes"] == 0
+    data = run_json(capsys, "run", SMALL, "all-gather", "--size", "1MiB", "--hbm")
+    # Every payload byte is read from the source's HBM once and written into the destination's once.
+    assert data["hbm_coupled"] and data["hbm_bytes"] == 2 * data["delivered_bytes"] > 0
+    assert data["hbm_peak_uni_Bps"] == podsim.system(SMALL).peak().hbm_bandwidth_uni_Bps
+    code, out, _ = run(capsys, "run", SMALL, "all-gather", "--size", "1MiB", "--hbm")
+    assert code == 0 and "HBM: 14 MiB read + written" in out
+
+
 def test_run_on_a_subset_of_ranks(capsys: pytest.CaptureFixture[str]) -> None:
     data = run_json(capsys, "run", "gb300-nvl72", "all-to-all", "--ranks", "4", "--bytes-per-pair", "8KiB")
     s = podsim.system("gb300-nvl72")

@@ -182,6 +182,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
     e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
     e.add_argument("--seed", type=int, default=1, help="engine and workload seed (default 1)")
+    e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
     e.add_argument("--mtu", type=_arg(parse_size, "mtu"), default=4096, metavar="SIZE", help="largest packet, header included (default 4096)")
 
 
@@ -248,7 +249,7 @@ def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, 
         try:
             res = podsim.simulate(
                 system, wl, routing=args.routing, seed=args.seed, mtu=args.mtu,
-                trace=TRACE_RECORD_LIMIT if trace else None, progress=progress,
+                trace=TRACE_RECORD_LIMIT if trace else None, memory=args.hbm or None, progress=progress,
             )
             interrupted = False
         except podsim.Interrupted as err:
@@ -262,6 +263,13 @@ def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, 
         _note(f"note: recorded the first {len(res.trace):,} packet transmissions only ({res.trace.dropped:,} more were not); "
               "plots fall back to whole-run figures and the trace covers the recorded part")
     return res, interrupted
+
+
+def _summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argparse.Namespace) -> report.RunSummary:
+    """The :class:`report.RunSummary` of one run; the HBM peak is the participating ranks' share."""
+    hbm_peak = system.peak().hbm_bandwidth_uni_Bps * len(wl.ranks) / len(system.ranks)
+    return report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=args.mtu,
+                            hbm_coupled=args.hbm, hbm_peak_uni_Bps=hbm_peak)
 
 
 def _emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataFrame | None) -> None:
@@ -333,7 +341,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.trace_window is not None and args.trace is None:
         raise UsageError("--trace-window needs --trace FILE")
     res, interrupted = _simulate(system, wl, args, trace=args.plot is not None or args.trace is not None)
-    summary = report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=args.mtu)
+    summary = _summary(system, wl, res, args)
     table = res.messages.to_pandas()
     table["phase"] = np.asarray(wl.phase_names)[wl.phase]
     _emit(args, summary.lines(), summary.to_dict(), table)
@@ -396,7 +404,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for s in systems:
             wl = _build(s, w, args)
             res, interrupted = _simulate(s, wl, args, trace=False)
-            runs.setdefault(w, []).append(report.summarize(s.name, wl, res, s.topology, routing=args.routing, seed=args.seed, mtu=args.mtu))
+            runs.setdefault(w, []).append(_summary(s, wl, res, args))
             if interrupted:
                 break
         if interrupted:

@@ -163,6 +163,9 @@ class RunSummary:
         peak_uni_Bps: what the participating ranks' links can inject, all together (uni).
         peak_per_rank_uni_Bps: the same per rank (what busbw is compared with).
         delivered_bytes: payload delivered.
+        hbm_coupled: the ranks' HBM was simulated with the fabric (``memory=True``).
+        hbm_bytes: bytes the ranks read from and wrote into their HBM (0 when not coupled).
+        hbm_peak_uni_Bps: HBM peak of the participating ranks, bytes/s (0 when unknown).
         events, wall_s, events_per_s: engine work and speed.
     """
 
@@ -185,6 +188,9 @@ class RunSummary:
     peak_uni_Bps: float
     peak_per_rank_uni_Bps: float
     delivered_bytes: int
+    hbm_coupled: bool
+    hbm_bytes: int
+    hbm_peak_uni_Bps: float
     events: int
     wall_s: float
     events_per_s: float
@@ -210,15 +216,25 @@ class RunSummary:
             out.append(f"  NOT COMPLETE: reached {format_time_ps(self.simulated_s * 1e12)} simulated, {self.messages_done} of {self.messages} messages done")
         out.append(f"  achieved {format_rate(self.achieved_uni_Bps, 'uni')} of {format_rate(self.peak_uni_Bps, 'uni')} peak injection"
                    f" ({format_rate(2 * self.peak_uni_Bps, 'bidi')}), {self.efficiency:.1%}")
+        if self.hbm_coupled and self.simulated_s > 0:
+            rate = self.hbm_bytes / self.simulated_s
+            of_peak = f" of {format_rate(self.hbm_peak_uni_Bps, 'uni')} peak ({rate / self.hbm_peak_uni_Bps:.1%})" if self.hbm_peak_uni_Bps else ""
+            out.append(f"  HBM: {format_bytes(self.hbm_bytes)} read + written, {format_rate(rate, 'uni')} over the run{of_peak}")
         out.append(f"  engine: {self.events:,} events in {self.wall_s:.2f} s wall ({self.events_per_s / 1e6:.2f} M events/s)")
         return out
 
 
-def summarize(system: str, workload: Workload, result: Result, topology: Topology, *, routing: str, seed: int, mtu: int) -> RunSummary:
+def summarize(
+    system: str, workload: Workload, result: Result, topology: Topology, *, routing: str, seed: int, mtu: int,
+    hbm_coupled: bool = False, hbm_peak_uni_Bps: float = 0.0,
+) -> RunSummary:
     """A :class:`RunSummary` of ``result``, a run of ``workload`` on the fabric ``topology``.
 
-    Works on partial results (an interrupted run): completion time and algbw/busbw are then None.
+    ``hbm_coupled`` says the run had ``memory=True``; ``hbm_peak_uni_Bps`` is the participating
+    ranks' HBM peak, bytes/s. Works on partial results (an interrupted run): completion time and
+    algbw/busbw are then None.
     """
+    ledger = result.ledger
     done = result.messages.complete
     stats = workload.evaluate(result) if result.complete else None
     peak = injection_peak_uni(topology, workload.ranks)
@@ -231,7 +247,9 @@ def summarize(system: str, workload: Workload, result: Result, topology: Topolog
         algbw_Bps=None if stats is None else stats.algbw_Bps,
         busbw_Bps=None if stats is None else stats.busbw_Bps,
         achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=peak, peak_per_rank_uni_Bps=peak / n,
-        delivered_bytes=int(result.ledger.delivered_bytes.sum()), events=result.events, wall_s=result.wall_s,
+        delivered_bytes=int(ledger.delivered_bytes.sum()), hbm_coupled=hbm_coupled,
+        hbm_bytes=int(ledger.hbm_read_bytes.sum() + ledger.hbm_write_bytes.sum()), hbm_peak_uni_Bps=hbm_peak_uni_Bps,
+        events=result.events, wall_s=result.wall_s,
         events_per_s=result.events_per_second,
     )
 
