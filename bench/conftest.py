@@ -11,7 +11,6 @@ delivered, ledger balanced).
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,14 +18,10 @@ from typing import Any
 import pytest
 
 import podsim
+from podsim.benchcases import metrics, table
 
 QUICK = os.environ.get("PODSIM_BENCH_QUICK", "") not in ("", "0")
 _ROWS: list[dict[str, Any]] = []
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @pytest.fixture
@@ -47,20 +42,11 @@ def run_case(benchmark: Any, request: pytest.FixtureRequest) -> Callable[[Callab
         assert res.complete and res.ledger.balanced
         delivered = int(res.messages.size.sum())
         assert int(res.ledger.delivered_bytes.sum()) == delivered
-        info = {
-            "events": res.events,
-            "packet_hops": res.packet_hops,
-            "packets": int(res.channels.packets.sum()),
-            "events_per_s": res.events / wall,
-            "packet_hops_per_s": res.packet_hops / wall,
-            "sim_s_per_wall_s": res.now_ps * 1e-12 / wall,
-            "makespan_us": res.makespan_ps / 1e6,
-            "achieved_TBps_uni": res.achieved_bandwidth() / 1e12,
-            "engine_wall_s": res.wall_s,
-            "peak_rss_MiB": peak_rss_mb(),
-        }
-        benchmark.extra_info.update(info)
-        _ROWS.append({"case": request.node.name, "wall_s": wall, **info})
+        # The parametrize id is the case's own name (what `podsim bench` prints); else the test name.
+        callspec = getattr(request.node, "callspec", None)
+        row = metrics(callspec.id if callspec else request.node.name, res, wall)
+        benchmark.extra_info.update({k: v for k, v in row.items() if k not in ("case", "wall_s")})
+        _ROWS.append(row)
         return res
 
     return run
@@ -72,9 +58,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     tr = terminalreporter
     tr.section("podsim engine throughput (best round)")
-    tr.write_line(f"{'case':44} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s':>6} {'RSS MiB':>7}")
-    for r in _ROWS:
-        tr.write_line(
-            f"{r['case'][:44]:44} {r['wall_s']:7.2f} {r['events']:10d} {r['events_per_s'] / 1e6:6.2f} "
-            f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:6.2f} {r['peak_rss_MiB']:7.0f}"
-        )
+    for line in table(_ROWS):
+        tr.write_line(line)

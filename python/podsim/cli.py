@@ -1,75 +1,582 @@
-"""The ``podsim`` command line. Exit codes: 0 ok, 2 bad usage (with a one-line reason)."""
+"""The ``podsim`` command line.
+
+Exit codes: 0 ok; 1 the simulation could not finish (deadlock); 2 bad usage, reported in one
+line as ``podsim: error: ...``; 130 interrupted by Ctrl-C (what was reached is printed first).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
+import pandas as pd
 
 import podsim
-from podsim.fabrics import LinkParams, folded_clos
-from podsim.units import format_bytes, format_rate, format_time_ps, parse_size
+from podsim import benchcases, report
+from podsim.systems import load_spec
+from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
+from podsim.workloads import ALGORITHMS, Workload
+
+#: Packet transmissions a run records for ``--plot`` and ``--trace`` (about 40 bytes each).
+TRACE_RECORD_LIMIT = 2_000_000
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
     """A bad argument: reported in one line, exit code 2."""
 
 
-def _size(text: str) -> int:
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage dump) and exit code 2; subcommands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"podsim: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _arg(parse: Callable[[str, str], Any], field: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` from a ``parse(text, field)`` of :mod:`podsim.units`."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text, field)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = field  # argparse names the type in its messages
+    return convert
+
+
+def _output(suffixes: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse ``type=`` for a file to write: checked before any long run (known suffix,
+    existing folder, Parquet support present), so a typo never costs a finished simulation."""
+
+    def check(text: str) -> str:
+        path = Path(text)
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"expected a file ending in {' or '.join(suffixes)}, got {text!r}")
+        if not path.parent.is_dir():
+            raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} does not exist")
+        if ".parquet" in suffixes:
+            try:
+                report.table_format(path)
+            except ValueError as err:
+                raise argparse.ArgumentTypeError(str(err).removeprefix("path: ")) from None
+        return text
+
+    return check
+
+
+def _positive_int(text: str) -> int:
     try:
-        return parse_size(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+# --- workloads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ranks:
+    """A subset of a system's ranks, shaped like a system for the workload generators."""
+
+    ranks: np.ndarray
+    rank_group: np.ndarray
+    topology: podsim.Topology
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    """A workload the command line can build.
+
+    Attributes:
+        make: builds it from a target (a system or :class:`_Ranks`) and the parsed arguments.
+        options: the workload options (argparse dests) it reads; others are refused.
+        summary: one line for ``podsim list``.
+    """
+
+    make: Callable[[Any, argparse.Namespace], Workload]
+    options: frozenset[str]
+    summary: str
+
+
+def _collective(fn: Callable[..., Workload], rooted: bool = False) -> Callable[[Any, argparse.Namespace], Workload]:
+    def make(target: Any, a: argparse.Namespace) -> Workload:
+        kw: dict[str, Any] = {"algorithm": a.algorithm or "ring", "chunks": a.chunks or 1}
+        if rooted:
+            kw["root"] = a.root or 0
+        return fn(target, a.size or 1 << 20, **kw)
+
+    return make
+
+
+_W = podsim.workloads
+_COLLECTIVE_OPTS = frozenset({"size", "algorithm", "chunks"})
+#: Workloads by command-line name. Defaults keep a run of the largest shipped system to seconds.
+WORKLOADS: dict[str, WorkloadKind] = {
+    "all-to-all": WorkloadKind(lambda t, a: _W.all_to_all(t, a.bytes_per_pair or 1 << 10), frozenset({"bytes_per_pair"}),
+                               "every rank sends --bytes-per-pair (default 1KiB) to every other"),
+    "all-reduce": WorkloadKind(_collective(_W.all_reduce), _COLLECTIVE_OPTS,
+                               f"--size per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['all_reduce'])}"),
+    "all-gather": WorkloadKind(_collective(_W.all_gather), _COLLECTIVE_OPTS,
+                               f"--size output per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['all_gather'])}"),
+    "reduce-scatter": WorkloadKind(_collective(_W.reduce_scatter), _COLLECTIVE_OPTS,
+                                   f"--size input per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['reduce_scatter'])}"),
+    "broadcast": WorkloadKind(_collective(_W.broadcast, rooted=True), _COLLECTIVE_OPTS | {"root"},
+                              f"--size from --root (default 1MiB from 0); --algorithm {'/'.join(ALGORITHMS['broadcast'])}"),
+    "reduce": WorkloadKind(_collective(_W.reduce, rooted=True), _COLLECTIVE_OPTS | {"root"},
+                           f"--size to --root (default 1MiB to 0); --algorithm {'/'.join(ALGORITHMS['reduce'])}"),
+    "moe": WorkloadKind(lambda t, a: _W.moe(t, a.tokens or 16, num_experts=a.experts or 256, top_k=a.top_k or 8,
+                                            skew=a.skew or 0.0, seed=a.seed),
+                        frozenset({"tokens", "experts", "top_k", "skew"}),
+                        "MoE dispatch + combine: --tokens per rank (16), --experts (256), --top-k (8), --skew (0)"),
+    "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, a.size or 64 << 10, pattern=a.pattern or "bandwidth",
+                                                       iterations=a.iterations or 16, window=min(16, a.iterations or 16)),
+                        frozenset({"size", "pattern", "iterations"}),
+                        "rank 0 to rank 1: --size per message (64KiB), --pattern latency/bandwidth/ping_pong, --iterations (16)"),
+    "synthetic": WorkloadKind(lambda t, a: _W.synthetic(t, a.pattern or "uniform", message_bytes=a.size or 4096,
+                                                        load=a.load or 0.5, duration_s=(a.duration or 2_000_000) * 1e-12, seed=a.seed),
+                              frozenset({"size", "pattern", "load", "duration"}),
+                              "open-loop traffic: --pattern uniform/permutation/shift/incast/hotspot/bisection, "
+                              "--size per message (4KiB), --load (0.5), --duration (2us)"),
+}
+
+
+def _add_workload_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
+    g.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), metavar="SIZE", help="all-to-all: bytes from each rank to each other, e.g. 64KiB")
+    g.add_argument("--size", "--bytes", type=_arg(parse_size, "size"), metavar="SIZE", help="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
+    g.add_argument("--algorithm", metavar="NAME", help="collective algorithm: ring, tree, rhd, hierarchical")
+    g.add_argument("--chunks", type=_positive_int, metavar="N", help="collectives: pipeline chunks")
+    g.add_argument("--root", type=int, metavar="RANK", help="broadcast/reduce: root rank index")
+    g.add_argument("--tokens", type=_positive_int, metavar="N", help="moe: tokens per rank")
+    g.add_argument("--experts", type=_positive_int, metavar="N", help="moe: routed experts")
+    g.add_argument("--top-k", type=_positive_int, metavar="K", help="moe: experts per token")
+    g.add_argument("--skew", type=float, metavar="S", help="moe: Zipf exponent of expert popularity")
+    g.add_argument("--pattern", metavar="NAME", help="p2p or synthetic pattern")
+    g.add_argument("--iterations", type=_positive_int, metavar="N", help="p2p: messages")
+    g.add_argument("--load", type=_fraction, metavar="F", help="synthetic: offered load per rank, in (0, 1]")
+    g.add_argument("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", help="synthetic: arrival window, e.g. 5us")
+    e = p.add_argument_group("engine options")
+    e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
+    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
+    e.add_argument("--seed", type=int, default=1, help="engine and workload seed (default 1)")
+    e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
+    e.add_argument("--mtu", type=_arg(parse_size, "mtu"), default=4096, metavar="SIZE", help="largest packet, header included (default 4096)")
+
+
+_WORKLOAD_OPTS = ("bytes_per_pair", "size", "algorithm", "chunks", "root", "tokens", "experts", "top_k", "skew", "pattern",
+                  "iterations", "load", "duration")
+
+
+def _check_workloads(names: Sequence[str], args: argparse.Namespace) -> None:
+    """Refuse unknown workload names, and options that none of the named workloads reads
+    (with several workloads each one reads the options it takes and ignores the others)."""
+    for name in names:
+        if name not in WORKLOADS:
+            raise UsageError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    taken = frozenset().union(*(WORKLOADS[n].options for n in names))
+    for opt in _WORKLOAD_OPTS:
+        if getattr(args, opt) is not None and opt not in taken:
+            flag = "--" + opt.replace("_", "-")
+            takes = ", ".join("--" + o.replace("_", "-") for o in sorted(taken))
+            raise UsageError(f"{flag} does not apply to {', '.join(names)} (it takes {takes})")
+
+
+def _build(system: podsim.System, name: str, args: argparse.Namespace) -> Workload:
+    """Workload ``name`` (checked by :func:`_check_workloads`) on ``system`` or its first ``--ranks`` ranks."""
+    target: Any = system
+    if args.ranks is not None:
+        if not 2 <= args.ranks <= len(system.ranks):
+            raise UsageError(f"--ranks: {system.name} has {len(system.ranks)} ranks, got {args.ranks} (need 2 or more)")
+        target = _Ranks(system.ranks[: args.ranks], system.rank_group[: args.ranks], system.topology)
+    return WORKLOADS[name].make(target, args)
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A tqdm bar fed by the engine's progress callback: events (and events/s) with the
+    simulated time reached. Disabled with --quiet or when stderr is not a terminal."""
+
+    def __init__(self, desc: str, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=desc, unit="ev", unit_scale=True, disable=not enabled, leave=False, file=sys.stderr)
+
+    def __call__(self, now_ps: int, events: int) -> None:
+        self._bar.set_postfix_str(f"{format_time_ps(now_ps)} simulated", refresh=False)
+        self._bar.update(events - self._bar.n)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+
+def _note(text: str) -> None:
+    print(f"podsim: {text}", file=sys.stderr)
+
+
+def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, trace: bool) -> tuple[podsim.Result, bool]:
+    """Run ``wl``; returns the result and whether Ctrl-C cut it short (the result is then partial)."""
+    enabled = not args.quiet and sys.stderr.isatty()
+    with _Progress(f"{system.name} {wl.name}", enabled) as progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            res = podsim.simulate(
+                system, wl, routing=args.routing, seed=args.seed, mtu=args.mtu,
+                trace=TRACE_RECORD_LIMIT if trace else None, memory=args.hbm or None, progress=progress,
+            )
+            interrupted = False
+        except podsim.Interrupted as err:
+            res, interrupted = err.result, True
+    # The engine's own warning about a truncated trace is replaced by one that says what it means
+    # here; any other warning is passed on as one line.
+    for w in caught:
+        if not (res.trace is not None and res.trace.dropped and str(w.message).startswith("trace:")):
+            _note(f"warning: {w.message}")
+    if res.trace is not None and res.trace.dropped:
+        _note(f"note: recorded the first {len(res.trace):,} packet transmissions only ({res.trace.dropped:,} more were not); "
+              "plots fall back to whole-run figures and the trace covers the recorded part")
+    return res, interrupted
+
+
+def _summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argparse.Namespace) -> report.RunSummary:
+    """The :class:`report.RunSummary` of one run; the HBM peak is the participating ranks' share."""
+    hbm_peak = system.peak().hbm_bandwidth_uni_Bps * len(wl.ranks) / len(system.ranks)
+    return report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=args.mtu,
+                            hbm_coupled=args.hbm, hbm_peak_uni_Bps=hbm_peak)
+
+
+def _emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataFrame | None) -> None:
+    """Print ``human`` lines, or ``data`` as JSON with --json; write ``table`` to --out if asked."""
+    if getattr(args, "json", False):
+        print(report.to_json(data))
+    else:
+        print("\n".join(human))
+    out = getattr(args, "out", None)
+    if out is not None and table is not None:
+        report.write_table(table, out)
+        _note(f"wrote {out}")
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    systems = [{"name": n, "title": load_spec(n).title} for n in podsim.list_systems()]
+    workloads = [{"name": n, "options": sorted(k.options), "summary": k.summary} for n, k in WORKLOADS.items()]
+    width = max(len(s["name"]) for s in systems + workloads)
+    human = ["systems:", *(f"  {s['name']:{width}}  {s['title']}" for s in systems),
+             "workloads:", *(f"  {w['name']:{width}}  {w['summary']}" for w in workloads)]
+    _emit(args, human, {"systems": systems, "workloads": workloads}, pd.DataFrame(systems))
+    return EXIT_OK
+
+
+def _flops(x: float | None) -> str:
+    return "–" if x is None else f"{x / 1e15:,.4g} PFLOPS"
+
+
+def _opt(fmt: Callable[[float], str]) -> Callable[[float | None], str]:
+    return lambda x: "–" if x is None else fmt(x)
+
+
+#: Rows of ``podsim peak``: Peak field, label, how to show it.
+_PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("chips", "chips", str),
+    ("ranks", "ranks (fabric endpoints)", str),
+    ("bf16_flops", "BF16 dense", _flops),
+    ("fp8_flops", "FP8 dense", _flops),
+    ("fp4_flops", "FP4 dense", _flops),
+    ("hbm_capacity_bytes", "HBM capacity", _opt(lambda x: f"{x / 1e12:,.4g} TB")),
+    ("hbm_bandwidth_uni_Bps", "HBM bandwidth", _opt(lambda x: format_rate(x, "uni"))),
+    ("scale_up_uni_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "uni"))),
+    ("scale_up_bidi_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "bidi"))),
+    ("scale_out_uni_Bps", "scale-out bandwidth", _opt(lambda x: format_rate(x, "uni"))),
+    ("power_W", "power, all-in", _opt(lambda x: f"{x / 1e3:,.4g} kW")),
+    ("transceivers", "optical transceivers", _opt(lambda x: f"{x:,}")),
+)
+
+
+def _cmd_peak(args: argparse.Namespace) -> int:
+    peaks = [podsim.system(n).peak() for n in args.systems]
+    rows = [[label, *(fmt(getattr(p, key)) for p in peaks)] for key, label, fmt in _PEAK_ROWS]
+    head = ["", *(p.system for p in peaks)]
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    human = ["  ".join(f"{c:>{w}}" if i else f"{c:{w}}" for i, (c, w) in enumerate(zip(r, widths))) for r in [head, *rows]]
+    data = [p.to_dict() for p in peaks]
+    _emit(args, human, data, pd.DataFrame(data))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _check_workloads([args.workload], args)
+    system = podsim.system(args.system)
+    wl = _build(system, args.workload, args)
+    window = args.trace_window if args.trace_window is not None else (0, None)
+    if args.trace_window is not None and args.trace is None:
+        raise UsageError("--trace-window needs --trace FILE")
+    res, interrupted = _simulate(system, wl, args, trace=args.plot is not None or args.trace is not None)
+    summary = _summary(system, wl, res, args)
+    table = res.messages.to_pandas()
+    table["phase"] = np.asarray(wl.phase_names)[wl.phase]
+    _emit(args, summary.lines(), summary.to_dict(), table)
+    if args.plot is not None:
+        report_title = f"{system.name}: {wl.name} ({wl.algorithm}), S = {format_bytes(wl.size_bytes)}"
+        from podsim import plot  # matplotlib loads in ~0.5 s: only when a plot is asked for
+
+        plot.run_figure(res, system.topology, args.plot, roles=system.roles(), peak_uni_Bps=summary.peak_uni_Bps,
+                        label=system.name, title=report_title)
+        _note(f"wrote {args.plot}")
+    if args.trace is not None:
+        from podsim import trace_export
+
+        meta = trace_export.write_chrome_trace(args.trace, res, system.topology, window_ps=window,
+                                               max_events=args.trace_max_events, roles=system.roles())
+        _note(f"wrote {args.trace}: {meta['messages']:,} messages, {meta['transmissions']:,} transmissions "
+              f"in [{format_time_ps(meta['window_ps'][0])}, {format_time_ps(meta['window_ps'][1])}] (open in ui.perfetto.dev)")
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[str, Any]]:
+    """Rows of achieved figures of one workload on each system, in the comparison's layout."""
+    what = f"achieved: {name} ({summaries[0].algorithm})"
+    metrics = (
+        ("size S (NCCL convention)", "MiB", "", lambda s: s.size_bytes / 2**20),
+        ("completion time", "us", "lower", lambda s: None if s.time_s is None else s.time_s * 1e6),
+        ("busbw per rank, uni", "GB/s", "higher", lambda s: None if s.busbw_Bps is None else s.busbw_Bps / 1e9),
+        ("delivered, all ranks, uni", "TB/s", "higher", lambda s: s.achieved_uni_Bps / 1e12),
+        ("peak injection, all ranks, uni", "TB/s", "higher", lambda s: s.peak_uni_Bps / 1e12),
+        ("delivered / peak", "%", "higher", lambda s: 100 * s.efficiency),
+    )
+    return [{"scope": what, "metric": label, "unit": unit, "better": better, **{s.system: get(s) for s in summaries}}
+            for label, unit, better, get in metrics]
+
+
+def _markdown(rows: list[dict[str, Any]], systems: list[str]) -> list[str]:
+    """A markdown table of achieved rows, with the first system's ratio to each other one."""
+    head = ["scope", "metric", "unit", *systems, *(f"{systems[0]} / {o}" for o in systems[1:])]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (2 * len(systems) - 1)) + "|"]
+    for r in rows:
+        vals = [r[s] for s in systems]
+        cells = [r["scope"], r["metric"], r["unit"], *("–" if v is None else f"{v:,.4g}" for v in vals)]
+        cells += ["–" if vals[0] is None or not v else f"{vals[0] / v:.2f}×" for v in vals[1:]]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.systems) < 2:
+        raise UsageError(f"compare needs at least 2 systems, got {len(args.systems)}")
+    systems = [podsim.system(n) for n in args.systems]
+    if not args.workload and any(getattr(args, o) is not None for o in _WORKLOAD_OPTS):
+        raise UsageError("workload options need --workload NAME")
+    _check_workloads(args.workload, args)  # before any long run
+    comparison = podsim.compare(systems)
+    rows: list[dict[str, Any]] = []
+    runs: dict[str, list[report.RunSummary]] = {}
+    interrupted = False
+    for w in args.workload:
+        for s in systems:
+            wl = _build(s, w, args)
+            res, interrupted = _simulate(s, wl, args, trace=False)
+            runs.setdefault(w, []).append(_summary(s, wl, res, args))
+            if interrupted:
+                break
+        if interrupted:
+            break
+    names = [s.name for s in systems]
+    for w, summaries in runs.items():
+        if len(summaries) == len(systems):
+            rows += _achieved_rows(w, summaries)
+    human = [comparison.to_markdown()]
+    if rows:
+        human += ["", *_markdown(rows, names)]
+    if interrupted:
+        human += ["", "interrupted; what was reached:"] + [line for ss in runs.values() for s in ss for line in s.lines()]
+    data = {"peak": comparison.to_pandas().to_dict(orient="records"),
+            "runs": {w: [s.to_dict() for s in ss] for w, ss in runs.items()}}
+    table = pd.concat([comparison.to_pandas(), pd.DataFrame(rows)], ignore_index=True) if rows else comparison.to_pandas()
+    _emit(args, human, data, table)
+    if args.plot is not None:
+        from podsim import plot
+
+        # Bars of the first workload's runs (their peak counts only the ranks used), else peaks alone.
+        first = args.workload[0] if args.workload else None
+        done = {s.system: s for s in runs.get(first, [])} if first else {}
+        bars = [plot.Bar(s.name, done[s.name].peak_uni_Bps, done[s.name].achieved_uni_Bps) if s.name in done
+                else plot.Bar(s.name, p.scale_up_uni_Bps, None) for s, p in zip(systems, comparison.peaks)]
+        if done:
+            one = next(iter(done.values()))
+            title = f"{first} ({one.algorithm}): delivered vs peak injection"
+        else:
+            title = "peak scale-up bandwidth"
+        plot.compare_figure(bars, args.plot, title=title)
+        _note(f"wrote {args.plot}")
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    system = podsim.system(args.system)
+    system.topology.save(args.file)
+    print(f"wrote {args.file}: {system.name}, {system.topology!r} (load with podsim::load_topology or podsim.Topology.load)")
+    return EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    selected = [c for c in benchcases.cases(quick=not args.full) if args.case is None or args.case in c.name]
+    if not selected:
+        raise UsageError(f"--case: no benchmark case name contains {args.case!r}; see 'podsim bench --list'")
+    if args.list:
+        print("\n".join(c.name for c in selected))
+        return EXIT_OK
+    rows = []
+    enabled = not args.quiet and sys.stderr.isatty()
+    for i, case in enumerate(selected, 1):
+        with _Progress(f"[{i}/{len(selected)}] {case.name}", enabled) as progress:
+            res, row = benchcases.run_case(case, progress)
+        if not (res.complete and res.ledger.balanced):
+            print(f"podsim: error: benchmark case {case.name} did not complete with a balanced ledger", file=sys.stderr)
+            return EXIT_FAILED
+        rows.append(row)
+    _emit(args, benchcases.table(rows), rows, pd.DataFrame(rows))
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
     """A uniform all-to-all on a small CloudMatrix-shaped Clos, to show the engine end to end."""
-    params = LinkParams(rate_Bps=28e9, latency_ps=10_000, switch_latency_ps=150_000, buffer_bytes=64 << 10)
-    topo = folded_clos(args.groups, 16, 16, params, planes=7)
-    hosts = topo.endpoints
-    src, dst = np.meshgrid(hosts, hosts)
-    keep = src != dst
-    msgs = podsim.Messages(src[keep], dst[keep], args.bytes_per_pair)
+    topo = benchcases.cm_shape(args.groups)
+    msgs = benchcases.uniform_all_to_all(topo, args.bytes_per_pair)
     res = podsim.simulate(topo, msgs, routing=args.routing, seed=args.seed)
-    peak = len(hosts) * 7 * 28e9
+    peak = report.injection_peak_uni(topo, topo.endpoints)
     print(f"{topo!r}: all-to-all, {format_bytes(args.bytes_per_pair)} per pair, {len(msgs)} messages, routing={args.routing}")
     print(f"  completed in {format_time_ps(res.makespan_ps)} simulated, {res.wall_s:.2f} s wall, {res.events} events")
     print(f"  achieved {format_rate(res.achieved_bandwidth(), 'uni')} of {format_rate(peak, 'uni')} injection peak")
     print(f"  ledger balanced: {res.ledger.balanced}")
-    return 0
+    return EXIT_OK
+
+
+def _add_output(p: argparse.ArgumentParser, out: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    if out:
+        p.add_argument("--out", type=_output((".csv", ".parquet")), metavar="FILE", help="also write the table to FILE.csv or FILE.parquet (needs podsim[parquet])")
+
+
+#: Image formats matplotlib's Agg canvas writes.
+_IMAGE = (".png", ".svg", ".pdf")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``podsim`` command."""
-    parser = argparse.ArgumentParser(prog="podsim", description="Packet-level simulation of AI scale-up supernodes.")
+    parser = _Parser(prog="podsim", description="Packet-level simulation of AI scale-up supernodes: peak figures, "
+                     "and what the fabric delivers under real traffic.")
     parser.add_argument("--version", action="version", version=f"podsim {podsim.__version__}")
     parser.add_argument("--cmake-dir", action="store_true", help="print the CMake package directory (for find_package(podsim)) and exit")
     parser.add_argument("--include-dir", action="store_true", help="print the C++ include directory and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run a small all-to-all on a CloudMatrix-shaped Clos")
-    demo.add_argument("--groups", type=int, default=2, choices=range(1, 49), metavar="N", help="groups of 16 endpoints (1-48)")
-    demo.add_argument("--bytes-per-pair", type=_size, default=64 << 10, help="e.g. 64KiB (default)")
-    demo.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
-    demo.add_argument("--seed", type=int, default=1)
-    demo.set_defaults(func=_demo)
+
+    p = sub.add_parser("list", help="shipped systems and workloads")
+    _add_output(p)
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("peak", help="peak figures of systems (compute, HBM, scale-up uni/bidi, power)")
+    p.add_argument("systems", nargs="+", metavar="SYSTEM", help="shipped name (see 'podsim list') or a .toml spec")
+    _add_output(p)
+    p.set_defaults(func=_cmd_peak)
+
+    p = sub.add_parser("compare", help="peak comparison table; with --workload also what each system achieves")
+    p.add_argument("systems", nargs="+", metavar="SYSTEM", help="two or more; the first is the subject of the verdicts")
+    p.add_argument("--workload", action="append", default=[], metavar="NAME", help="run this workload on each system (repeatable)")
+    _add_workload_options(p)
+    _add_output(p)
+    p.add_argument("--plot", type=_output(_IMAGE), metavar="FILE.png", help="peak vs achieved bar chart")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("run", help="simulate a workload on a system: completion time, algbw/busbw, achieved vs peak")
+    p.add_argument("system", metavar="SYSTEM")
+    p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
+    _add_workload_options(p)
+    _add_output(p)
+    p.add_argument("--plot", type=_output(_IMAGE), metavar="FILE.png", help="utilisation per tier, latency CDF, throughput over time, achieved vs peak")
+    p.add_argument("--trace", type=_output((".json",)), metavar="FILE.json", help="Chrome trace-event JSON for ui.perfetto.dev")
+    p.add_argument("--trace-window", type=_arg(parse_window_ps, "trace_window"), metavar="START:END", help="export only this span, e.g. 0:20us")
+    p.add_argument("--trace-max-events", type=_positive_int, default=1_000_000, metavar="N", help="refuse a trace larger than N events (default 1000000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("export", help="write a system's fabric to a topology file for C++ hosts")
+    p.add_argument("system", metavar="SYSTEM")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("bench", help="the benchmark suite's cases (quick set by default) and the engine's speed")
+    p.add_argument("--full", action="store_true", help="all sizes (as 'pytest bench' without PODSIM_BENCH_QUICK)")
+    p.add_argument("--case", metavar="TEXT", help="only cases whose name contains TEXT")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output(p)
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("demo", help="run a small all-to-all on a CloudMatrix-shaped Clos")
+    p.add_argument("--groups", type=int, default=2, choices=range(1, 49), metavar="N", help="groups of 16 endpoints (1-48)")
+    p.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), default=64 << 10, help="e.g. 64KiB (default)")
+    p.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code (argparse's own exits, --help and bad usage, included)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if args.cmake_dir or args.include_dir:
         root = Path(podsim.__file__).parent
         print(root / "lib" / "cmake" / "podsim" if args.cmake_dir else root / "include")
-        return 0
+        return EXIT_OK
     if args.command is None:
         args = parser.parse_args(["demo"])
     try:
         return int(args.func(args))
-    except (UsageError, ValueError, TypeError) as err:
+    except BrokenPipeError:
+        # The reader went away (podsim list | head): not an error. Point stdout at /dev/null so
+        # that the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except podsim.Deadlock as err:
+        print(f"podsim: error: the run deadlocked: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except (UsageError, ValueError, TypeError, OSError) as err:
         print(f"podsim: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("podsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -40,7 +40,8 @@ def format_rate(bytes_per_s: float, direction: str) -> str:
     """``1.5e12, 'uni' -> '1.5 TB/s uni'``: decimal prefixes, with the direction spelled out."""
     if direction not in ("uni", "bidi"):
         raise ValueError(f"direction: must be 'uni' or 'bidi', got {direction!r}")
-    for unit, scale in (("PB/s", 1e15), ("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
+    # TB/s is the largest unit: it is the one the vendors and the papers quote system figures in.
+    for unit, scale in (("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
         if abs(bytes_per_s) >= scale:
             return f"{bytes_per_s / scale:.4g} {unit} {direction}"
     return f"{bytes_per_s:.4g} B/s {direction}"
@@ -52,3 +53,35 @@ def format_time_ps(ps: float) -> str:
         if abs(ps) >= scale:
             return f"{ps / scale:.4g} {unit}"
     return f"{ps:.0f} ps"
+
+
+_TIME_UNITS = {"": 1, "ps": 1, "ns": 10**3, "us": 10**6, "µs": 10**6, "ms": 10**9, "s": 10**12}
+_TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Zµ]*)\s*$")
+
+
+def parse_time_ps(text: str, field: str = "time") -> int:
+    """Picoseconds from ``"250ns"``, ``"1.5us"``, ``"2ms"``, ``"1s"``; a bare number is ps.
+
+    ValueError names ``field``; fractions of a picosecond are refused (engine time is integer ps).
+    """
+    m = _TIME_RE.match(text)
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _TIME_UNITS:
+        raise ValueError(f"{field}: expected a time like 250ns, 1.5us, 2ms or 1s, got {text!r}")
+    value = float(m.group(1)) * _TIME_UNITS[unit]
+    if value != int(value):
+        raise ValueError(f"{field}: must be a whole number of picoseconds, got {text!r} = {value} ps")
+    return int(value)
+
+
+def parse_window_ps(text: str, field: str = "window") -> tuple[int, int | None]:
+    """``"START:END"`` as ps, each side a time for :func:`parse_time_ps`; an empty side means the
+    run's start (0) or end (None). ``"10us:20us"``, ``":5us"``, ``"1ms:"``."""
+    if text.count(":") != 1:
+        raise ValueError(f"{field}: expected START:END such as 10us:20us (either side may be empty), got {text!r}")
+    lo_text, hi_text = text.split(":")
+    lo = parse_time_ps(lo_text, field) if lo_text.strip() else 0
+    hi = parse_time_ps(hi_text, field) if hi_text.strip() else None
+    if hi is not None and hi <= lo:
+        raise ValueError(f"{field}: END must be after START, got {text!r}")
+    return lo, hi

@@ -1,0 +1,180 @@
+"""The benchmark cases, in one place for ``bench/`` (pytest-benchmark) and ``podsim bench``.
+
+* FT2-256: the reference workload on which htsim, BookSim2 and ns-3-UB were measured on this
+  machine class (traffic files in ``benchdata/``, see its README): a 2-tier folded Clos of 256
+  endpoints at 50 GB/s per direction, a 2 MB permutation under each routing policy and a uniform
+  8 x 1 MB pattern.
+* The CloudMatrix-384 fabric shape (48 groups x 16 endpoints, 7 ports each, 7 planes x 16
+  spines, 28 GB/s links) under a 64 KiB all-to-all, at growing group counts: cost versus size.
+
+Quick mode (CI) runs every FT2-256 case but only the small CloudMatrix-shaped sizes.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from podsim.fabrics import LinkParams, folded_clos
+from podsim.messages import Messages
+from podsim.results import Result
+from podsim.simulation import ProgressFn, simulate
+from podsim.topology import Topology
+
+DATA = Path(__file__).parent / "benchdata"
+FT2_PAYLOAD = 4000          # htsim's packet: 2,000,000 B flows are 500 packets
+FT2_HEADER = 64             # our per-packet header on top of it (htsim's 4000 B carry theirs inside)
+FT2_MTU = FT2_PAYLOAD + FT2_HEADER
+FT2_QUEUE_PACKETS = 35      # htsim -q 35: per-port queue of 35 packets
+FT2_RATE_BPS = 50e9         # 400 Gb/s per direction
+FT2_LATENCY_PS = 500_000    # 500 ns per link
+
+
+def ft2_256_fabric() -> Topology:
+    """16 leaves x 16 hosts, 16 spines; 50 GB/s (400 Gb/s) per direction, 500 ns, 0 ns switches."""
+    params = LinkParams(
+        rate_Bps=FT2_RATE_BPS, latency_ps=FT2_LATENCY_PS, switch_latency_ps=0,
+        buffer_bytes=FT2_QUEUE_PACKETS * FT2_MTU, endpoint_buffer_bytes=FT2_QUEUE_PACKETS * FT2_MTU,
+    )
+    return folded_clos(16, 16, 16, params)
+
+
+def ft2_256_flows(name: str, topo: Topology) -> Messages:
+    """Messages from a traffic file in ``benchdata/``: host h is the h-th endpoint of ``topo``.
+
+    File format: ``SRC->DST id N start T_ps size BYTES`` per flow, after a two-line header.
+    """
+    src, dst, start, size = [], [], [], []
+    for line in (DATA / name).read_text().splitlines():
+        if "->" not in line:
+            continue
+        pair, rest = line.split(" ", 1)
+        s, d = pair.split("->")
+        fields = rest.split()
+        src.append(int(s))
+        dst.append(int(d))
+        start.append(int(fields[fields.index("start") + 1]))
+        size.append(int(fields[fields.index("size") + 1]))
+    hosts = topo.endpoints
+    # htsim start times are in ps already (its timebase); they become message delays.
+    return Messages(hosts[np.array(src)], hosts[np.array(dst)], size, delay_ps=start)
+
+
+def cm_shape(groups: int) -> Topology:
+    """CloudMatrix-384-shaped UB fabric: ``groups`` x 16 endpoints, 7 planes x 16 spines, 28 GB/s links."""
+    p = LinkParams(rate_Bps=28e9, latency_ps=10_000, switch_latency_ps=150_000, buffer_bytes=64 << 10)
+    return folded_clos(groups, 16, 16, p, planes=7)
+
+
+def uniform_all_to_all(topo: Topology, size: int) -> Messages:
+    """Every endpoint of ``topo`` sends ``size`` bytes to every other one, all at once."""
+    h = topo.endpoints
+    src, dst = np.meshgrid(h, h)
+    keep = src != dst
+    return Messages(src[keep], dst[keep], size)
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One benchmark: a fabric, its messages and the engine options.
+
+    Attributes:
+        name: case name (the pytest id, and the row of ``podsim bench``).
+        build: makes ``(topology, messages)``; called once per case, outside the timed run.
+        options: keyword arguments of :func:`podsim.simulate` (mtu, header_bytes, routing, seed).
+        min_makespan_ps: a physical lower bound on the makespan, ps (0 when none is asserted).
+    """
+
+    name: str
+    build: Callable[[], tuple[Topology, Messages]]
+    options: dict[str, Any] = field(default_factory=dict)
+    min_makespan_ps: int = 0
+
+    def run(self, topo: Topology, msgs: Messages, progress: ProgressFn | None = None) -> Result:
+        """Simulate the case once on an already built fabric and message batch."""
+        return simulate(topo, msgs, progress=progress, **self.options)
+
+
+def _ft2(traffic: str) -> Callable[[], tuple[Topology, Messages]]:
+    def build() -> tuple[Topology, Messages]:
+        topo = ft2_256_fabric()
+        return topo, ft2_256_flows(traffic, topo)
+
+    return build
+
+
+def _cm(groups: int) -> Callable[[], tuple[Topology, Messages]]:
+    def build() -> tuple[Topology, Messages]:
+        topo = cm_shape(groups)
+        return topo, uniform_all_to_all(topo, 64 << 10)
+
+    return build
+
+
+def cases(quick: bool = False) -> list[BenchCase]:
+    """The benchmark cases; ``quick`` (what CI runs) keeps only the small CloudMatrix-shaped sizes."""
+    ft2 = {"mtu": FT2_MTU, "header_bytes": FT2_HEADER, "seed": 1}
+    # Each 2 MB flow needs at least its serialization at 50 GB/s.
+    perm_bound = int(2_000_000 * 1e12 // FT2_RATE_BPS)
+    out = [
+        BenchCase(f"ft2_256_permutation_2MB[{r}]", _ft2("perm_256n_2MB.txt"), {**ft2, "routing": r}, perm_bound)
+        for r in ("spray", "ecmp", "adaptive")
+    ]
+    out.append(BenchCase("ft2_256_uniform_8x1MB", _ft2("uni_256n_8x1MB.txt"), {**ft2, "routing": "spray"}))
+    out += [
+        BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}]", _cm(g), {"routing": "adaptive"})
+        for g in ((1, 2, 4) if quick else (1, 2, 4, 8, 16, 48))
+    ]
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def metrics(case: str, res: Result, wall_s: float) -> dict[str, Any]:
+    """What a benchmark row reports: engine work per wall second, makespan, achieved rate, RSS.
+
+    ``wall_s`` is the best wall time of the case's rounds, seconds.
+    """
+    return {
+        "case": case,
+        "wall_s": wall_s,
+        "events": res.events,
+        "packet_hops": res.packet_hops,
+        "packets": int(res.channels.packets.sum()),
+        "events_per_s": res.events / wall_s,
+        "packet_hops_per_s": res.packet_hops / wall_s,
+        "sim_s_per_wall_s": res.now_ps * 1e-12 / wall_s,
+        "makespan_us": res.makespan_ps / 1e6,
+        "achieved_TBps_uni": res.achieved_bandwidth() / 1e12,
+        "engine_wall_s": res.wall_s,
+        "peak_rss_MiB": peak_rss_mb(),
+    }
+
+
+def run_case(case: BenchCase, progress: ProgressFn | None = None) -> tuple[Result, dict[str, Any]]:
+    """Build and run one case once; returns the result and its :func:`metrics` row."""
+    topo, msgs = case.build()
+    t0 = time.perf_counter()
+    res = case.run(topo, msgs, progress)
+    return res, metrics(case.name, res, time.perf_counter() - t0)
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    """The one-screen table of benchmark rows (from :func:`metrics`), as lines."""
+    w = max([4, *(len(r["case"]) for r in rows)])
+    out = [f"{'case':{w}} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} {'RSS MiB':>7}"]
+    for r in rows:
+        out.append(
+            f"{r['case']:{w}} {r['wall_s']:7.2f} {r['events']:10d} {r['events_per_s'] / 1e6:6.2f} "
+            f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} {r['peak_rss_MiB']:7.0f}"
+        )
+    return out

@@ -1,0 +1,292 @@
+"""The ``podsim`` command line: every command, machine-readable output, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import podsim
+from podsim import cli
+from podsim.units import format_rate, parse_time_ps, parse_window_ps
+
+SMALL = "hgx-h100"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str, expect: int = 0) -> Any:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == expect, err
+    return json.loads(out)
+
+
+# --- units ----------------------------------------------------------------------------------
+
+
+def test_parse_time_and_window() -> None:
+    assert parse_time_ps("250ns") == 250_000
+    assert parse_time_ps("1.5us") == 1_500_000
+    assert parse_time_ps("2ms") == 2 * 10**9
+    assert parse_time_ps("7") == 7
+    assert parse_window_ps("10us:20us") == (10**7, 2 * 10**7)
+    assert parse_window_ps(":5us") == (0, 5 * 10**6)
+    assert parse_window_ps("1us:") == (10**6, None)
+    for bad in ("5 parsecs", "0.5ps", "-1us"):
+        with pytest.raises(ValueError, match="time"):
+            parse_time_ps(bad)
+    for bad in ("10us", "20us:10us", "1:2:3"):
+        with pytest.raises(ValueError, match="window"):
+            parse_window_ps(bad)
+
+
+def test_rates_stay_in_tb_per_s() -> None:
+    assert format_rate(1.2288e15, "uni") == "1229 TB/s uni"
+    assert format_rate(28e9, "bidi") == "28 GB/s bidi"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for name in [*podsim.list_systems(), *cli.WORKLOADS]:
+        assert name in out
+    data = run_json(capsys, "list")
+    assert [s["name"] for s in data["systems"]] == podsim.list_systems()
+
+
+def test_peak_text_json_and_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "peak", SMALL, "gb300-nvl72")
+    assert code == 0
+    assert "TB/s uni" in out and "TB/s bidi" in out and "gb300-nvl72" in out
+    data = run_json(capsys, "peak", SMALL, "--out", str(tmp_path / "p.csv"))
+    expected = podsim.system(SMALL).peak()
+    assert data[0]["scale_up_bidi_Bps"] == expected.scale_up_bidi_Bps
+    back = pd.read_csv(tmp_path / "p.csv")
+    assert back.loc[0, "hbm_bandwidth_uni_Bps"] == expected.hbm_bandwidth_uni_Bps
+
+
+def test_run_reports_what_the_api_computes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", SMALL, "all-reduce", "--size", "1MiB", "--seed", "3")
+    assert code == 0
+    assert "completed in" in out and "busbw" in out and "GB/s uni" in out and "TB/s bidi" in out
+    data = run_json(capsys, "run", SMALL, "all-reduce", "--size", "1MiB", "--seed", "3")
+    s = podsim.system(SMALL)
+    wl = podsim.workloads.all_reduce(s, 1 << 20)
+    stats = wl.evaluate(podsim.simulate(s, wl, seed=3))
+    assert data["complete"] and data["ranks"] == 8
+    assert data["time_s"] == pytest.approx(stats.time_s, rel=1e-12)
+    assert data["busbw_Bps"] == pytest.approx(stats.busbw_Bps, rel=1e-12)
+    assert data["peak_uni_Bps"] == s.peak().scale_up_uni_Bps
+    assert 0 < data["efficiency"] <= 1
+
+
+@pytest.mark.parametrize(
+    "workload, options",
+    [
+        ("all-to-all", ["--bytes-per-pair", "4KiB"]),
+        ("all-reduce", ["--size", "256KiB", "--algorithm", "tree", "--chunks", "2"]),
+        ("all-gather", ["--size", "256KiB"]),
+        ("reduce-scatter", ["--size", "256KiB", "--algorithm", "rhd"]),
+        ("broadcast", ["--bytes", "256KiB", "--root", "3"]),  # --bytes: DESIGN.md's spelling of --size
+        ("reduce", ["--size", "256KiB"]),
+        ("moe", ["--tokens", "4", "--experts", "16", "--top-k", "2", "--skew", "1"]),
+        ("p2p", ["--size", "8KiB", "--pattern", "latency", "--iterations", "4"]),
+        ("synthetic", ["--pattern", "permutation", "--load", "0.3", "--duration", "1us", "--size", "2KiB"]),
+    ],
+)
+def test_every_workload_runs(capsys: pytest.CaptureFixture[str], workload: str, options: list[str]) -> None:
+    data = run_json(capsys, "run", SMALL, workload, *options, "--routing", "spray", "--mtu", "2KiB")
+    assert data["complete"] and data["delivered_bytes"] > 0 and data["mtu"] == 2048 and data["routing"] == "spray"
+
+
+def test_run_coupled_to_hbm(capsys: pytest.CaptureFixture[str]) -> None:
+    plain = run_json(capsys, "run", SMALL, "all-gather", "--size", "1MiB")
+    assert not plain["hbm_coupled"] and plain["hbm_bytes"] == 0
+    data = run_json(capsys, "run", SMALL, "all-gather", "--size", "1MiB", "--hbm")
+    # Every payload byte is read from the source's HBM once and written into the destination's once.
+    assert data["hbm_coupled"] and data["hbm_bytes"] == 2 * data["delivered_bytes"] > 0
+    assert data["hbm_peak_uni_Bps"] == podsim.system(SMALL).peak().hbm_bandwidth_uni_Bps
+    code, out, _ = run(capsys, "run", SMALL, "all-gather", "--size", "1MiB", "--hbm")
+    assert code == 0 and "HBM: 14 MiB read + written" in out
+
+
+def test_run_on_a_subset_of_ranks(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "run", "gb300-nvl72", "all-to-all", "--ranks", "4", "--bytes-per-pair", "8KiB")
+    s = podsim.system("gb300-nvl72")
+    assert data["ranks"] == 4 and data["messages"] == 12
+    assert data["peak_uni_Bps"] == pytest.approx(4 * s.peak().scale_up_uni_Bps / len(s.ranks))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_run_out_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str) -> None:
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    path = tmp_path / f"run{suffix}"
+    code, _, err = run(capsys, "run", SMALL, "all-gather", "--size", "64KiB", "--out", str(path))
+    assert code == 0 and str(path) in err
+    back = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    s = podsim.system(SMALL)
+    wl = podsim.workloads.all_gather(s, 64 << 10)
+    res = podsim.simulate(s, wl)
+    assert len(back) == len(wl)
+    np.testing.assert_array_equal(back["end_ps"].to_numpy(dtype=np.uint64), res.messages.end_ps)
+    assert set(back["phase"]) == set(wl.phase_names)
+
+
+def test_parquet_without_pyarrow_names_the_extra(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` fail
+    code, _, err = run(capsys, "peak", SMALL, "--out", str(tmp_path / "p.parquet"))
+    assert code == 2
+    assert err.count("\n") == 1 and "podsim[parquet]" in err
+
+
+def test_compare_peak_and_achieved(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "compare", SMALL, "hgx-h20")
+    assert code == 0
+    assert out.startswith("| scope | metric |") and "hgx-h100 better than hgx-h20" in out
+    png, csv = tmp_path / "c.png", tmp_path / "c.csv"
+    code, out, _ = run(capsys, "compare", SMALL, "hgx-h20", "--workload", "all-reduce", "--workload", "all-to-all",
+                       "--size", "256KiB", "--plot", str(png), "--out", str(csv))
+    assert code == 0, out
+    assert "| achieved: all-reduce (ring) | size S (NCCL convention) | MiB | 0.25 | 0.25 |" in out
+    assert "achieved: all-to-all (uniform)" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    back = pd.read_csv(csv)
+    achieved = back[back["scope"].str.startswith("achieved")]
+    assert len(achieved) == 12 and (achieved[achieved["metric"] == "delivered / peak"][[SMALL, "hgx-h20"]] <= 100).all().all()
+    data = run_json(capsys, "compare", SMALL, "hgx-h20", "--workload", "broadcast", "--size", "64KiB")
+    assert [r["system"] for r in data["runs"]["broadcast"]] == [SMALL, "hgx-h20"]
+    assert all(r["complete"] for r in data["runs"]["broadcast"])
+
+
+def test_export_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "h100.topo"
+    code, out, _ = run(capsys, "export", SMALL, str(path))
+    assert code == 0 and "wrote" in out
+    back = podsim.Topology.load(path)
+    topo = podsim.system(SMALL).topology
+    assert (back.num_nodes, back.num_channels) == (topo.num_nodes, topo.num_channels)
+    np.testing.assert_array_equal(back.channels().rate_Bps, topo.channels().rate_Bps)
+
+
+def test_bench_runs_the_suites_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "bench", "--list", "--full")
+    names = out.split()
+    assert any(n.startswith("ft2_256_permutation") for n in names) and "cm_shape_all_to_all_64KiB[groups=48]" in names
+    code, out, _ = run(capsys, "bench", "--case", "[groups=1]")
+    assert code == 0 and out.splitlines()[0].startswith("case") and "cm_shape_all_to_all_64KiB[groups=1]" in out
+    data = run_json(capsys, "bench", "--case", "[groups=1]", "--out", str(tmp_path / "b.csv"))
+    assert data[0]["events"] > 0 and pd.read_csv(tmp_path / "b.csv").loc[0, "events"] == data[0]["events"]
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", "--help")
+    assert code == 0 and "--bytes-per-pair" in out and "--trace-window" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"podsim {podsim.__version__}"
+
+
+def test_demo_and_install_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--groups", "1", "--bytes-per-pair", "4KiB")
+    assert code == 0 and "ledger balanced: True" in out
+    code, out, _ = run(capsys, "--cmake-dir")
+    assert code == 0 and out.strip().endswith("podsim")
+
+
+def test_module_entry_point() -> None:
+    done = subprocess.run([sys.executable, "-m", "podsim", "peak", "hgx-h20"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "hgx-h20" in done.stdout
+
+
+# --- errors and interruption ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["peak", "nosuchsystem"], "no such spec file"),
+        (["run", SMALL, "nosuchworkload"], "unknown workload"),
+        (["run", SMALL, "all-to-all", "--bytes-per-pair", "12XB"], "bytes_per_pair"),
+        (["run", SMALL, "all-reduce", "--bytes-per-pair", "1KiB"], "--bytes-per-pair does not apply to all-reduce"),
+        (["run", SMALL, "all-reduce", "--algorithm", "magic"], "algorithm"),
+        (["run", SMALL, "all-reduce", "--ranks", "1"], "--ranks"),
+        (["run", SMALL, "all-reduce", "--ranks", "99"], "--ranks"),
+        (["run", SMALL, "all-reduce", "--trace-window", "0:5us"], "--trace-window needs --trace"),
+        (["run", SMALL, "all-reduce", "--trace-window", "5us"], "trace_window"),
+        (["run", SMALL, "all-reduce", "--out", "table.xlsx"], ".csv or .parquet"),
+        (["run", SMALL, "all-reduce", "--plot", "/nonexistent-dir/p.png"], "does not exist"),
+        (["run", SMALL, "all-reduce", "--trace", "t.txt"], ".json"),
+        (["run", SMALL, "all-reduce", "--routing", "random"], "routing"),
+        (["run", SMALL, "synthetic", "--load", "2"], "load"),
+        (["run", SMALL], "WORKLOAD"),
+        (["compare", SMALL], "at least 2 systems"),
+        (["compare", SMALL, "hgx-h20", "--size", "1MiB"], "need --workload"),
+        (["compare", SMALL, "hgx-h20", "--workload", "all-gather", "--tokens", "3"], "--tokens does not apply"),
+        (["export", SMALL, "/nonexistent-dir/x.topo"], "x.topo"),
+        (["bench", "--case", "nothing-like-this"], "no benchmark case"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
+    code = cli.main(argv)
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.startswith("podsim: error: ") and err.count("\n") == 1, err
+    assert words in err
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def ctrl_c_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine turns Ctrl-C into ``Interrupted`` with the partial result; stand in for it by
+    stopping a real run half way, as the engine would."""
+    real = podsim.simulate
+
+    def half_then_ctrl_c(topology: object, messages: podsim.Messages, **kwargs: object) -> podsim.Result:
+        kwargs.pop("progress")
+        full = real(topology, messages, **kwargs)  # type: ignore[arg-type]
+        sim = podsim.Simulation(topology, **kwargs)  # type: ignore[arg-type]
+        sim.add(messages)
+        sim.run_until(full.now_ps // 2)
+        raise podsim.Interrupted(sim.result())
+
+    monkeypatch.setattr(podsim, "simulate", half_then_ctrl_c)
+
+
+@pytest.mark.usefixtures("ctrl_c_half_way")
+def test_ctrl_c_keeps_partial_results(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", SMALL, "all-reduce", "--size", "1MiB")
+    assert code == 130
+    assert "NOT COMPLETE" in out and "achieved" in out
+    data = run_json(capsys, "run", SMALL, "all-reduce", "--size", "1MiB", expect=130)
+    assert not data["complete"] and 0 < data["messages_done"] < data["messages"] and data["time_s"] is None
+
+
+@pytest.mark.usefixtures("ctrl_c_half_way")
+def test_ctrl_c_stops_a_comparison(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "compare", SMALL, "hgx-h20", "--workload", "all-gather", "--size", "256KiB")
+    assert code == 130
+    assert "interrupted; what was reached:" in out and "NOT COMPLETE" in out
+    assert "hgx-h20: all_gather" not in out  # the second system never ran
+
+
+def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    with cli._Progress("x", enabled=True) as bar:
+        bar(1_000_000, 5_000)
+        bar(3_000_000, 12_000)
+        assert bar._bar.n == 12_000
+        assert "3 us simulated" in str(bar._bar)
