@@ -40,6 +40,7 @@ from podsim.sweep import sweep
 from podsim import workloads
 from podsim.topology import ChannelTable, Topology
 from podsim.systems import Comparison, Peak, System, compare, list_systems, system
+from podsim import faults  # noqa: E402  (after systems: faults builds on them)
 
 __version__ = "0.1.0"
 
@@ -64,8 +65,11 @@ __all__ = [
     "__version__",
     "compare",
     "fabrics",
+    "hbm",
+    "faults",
     "list_systems",
     "simulate",
     "sweep",
+    "workloads",
     "system",
 ]

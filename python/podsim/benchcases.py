@@ -24,7 +24,7 @@ import numpy as np
 from podsim.fabrics import LinkParams, folded_clos
 from podsim.messages import Messages
 from podsim.results import Result
-from podsim.simulation import ProgressFn, simulate
+from podsim.simulation import FabricLike, ProgressFn, simulate
 from podsim.topology import Topology
 
 DATA = Path(__file__).parent / "benchdata"
@@ -86,17 +86,18 @@ class BenchCase:
 
     Attributes:
         name: case name (the pytest id, and the row of ``podsim bench``).
-        build: makes ``(topology, messages)``; called once per case, outside the timed run.
+        build: makes ``(fabric, messages)`` (a topology or a system); called once per case,
+            outside the timed run.
         options: keyword arguments of :func:`podsim.simulate` (mtu, header_bytes, routing, seed).
         min_makespan_ps: a physical lower bound on the makespan, ps (0 when none is asserted).
     """
 
     name: str
-    build: Callable[[], tuple[Topology, Messages]]
+    build: Callable[[], tuple[FabricLike, Messages]]
     options: dict[str, Any] = field(default_factory=dict)
     min_makespan_ps: int = 0
 
-    def run(self, topo: Topology, msgs: Messages, progress: ProgressFn | None = None) -> Result:
+    def run(self, topo: FabricLike, msgs: Messages, progress: ProgressFn | None = None) -> Result:
         """Simulate the case once on an already built fabric and message batch."""
         return simulate(topo, msgs, progress=progress, **self.options)
 
@@ -117,6 +118,34 @@ def _cm(groups: int) -> Callable[[], tuple[Topology, Messages]]:
     return build
 
 
+def _system(name: str, make: Callable[[Any], Messages]) -> Callable[[], tuple[FabricLike, Messages]]:
+    def build() -> tuple[FabricLike, Messages]:
+        from podsim.systems import system  # the systems are only needed by these cases
+
+        sys_ = system(name)
+        return sys_, make(sys_)
+
+    return build
+
+
+def _system_cases(quick: bool) -> list[BenchCase]:
+    from podsim import workloads as W
+
+    ranks = 128 if quick else None  # quick: the first 8 nodes of CloudMatrix 384
+
+    def a2a(per_pair: int) -> Callable[[Any], Messages]:
+        return lambda s: W.all_to_all(s.ranks[:ranks] if ranks else s, per_pair)
+
+    a2a_sizes = (16 << 10,) if quick else (64 << 10, 1 << 20)
+    ar_size = (16 << 20) if quick else (1 << 30)
+    ep = 32 if quick else 256
+    out = [BenchCase(f"cloudmatrix384_all_to_all[{n >> 10}KiB per pair{', 128 ranks' if quick else ''}]", _system("cloudmatrix384", a2a(n)))
+           for n in a2a_sizes]
+    out.append(BenchCase(f"gb300-nvl72_all_reduce_ring[{ar_size >> 20}MiB]", _system("gb300-nvl72", lambda s: W.all_reduce(s, ar_size))))
+    out.append(BenchCase(f"cloudmatrix384_moe_dispatch_combine[EP{ep}]", _system("cloudmatrix384", lambda s: W.moe(s.ranks[:ep], 128, seed=1))))
+    return out
+
+
 def cases(quick: bool = False) -> list[BenchCase]:
     """The benchmark cases; ``quick`` (what CI runs) keeps only the small CloudMatrix-shaped sizes."""
     ft2 = {"mtu": FT2_MTU, "header_bytes": FT2_HEADER, "seed": 1}
@@ -131,7 +160,7 @@ def cases(quick: bool = False) -> list[BenchCase]:
         BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}]", _cm(g), {"routing": "adaptive"})
         for g in ((1, 2, 4) if quick else (1, 2, 4, 8, 16, 48))
     ]
-    return out
+    return out + _system_cases(quick)
 
 
 def peak_rss_mb() -> float:
