@@ -18,9 +18,9 @@ from podsim import workloads as W
 from podsim.units import format_bytes, format_rate, format_time_ps
 
 OUT = Path(__file__).with_name("results.md")
-#: Measured engine throughput on CloudMatrix 384 traffic (events per packet-hop ~2, ~0.5-1 M
-#: events/s on these machines); used only to decide whether a case fits the budget.
-EVENTS_PER_SECOND = 5e5
+#: Engine throughput measured on these machines with each system's traffic (``podsim bench``),
+#: events/s; used only to decide whether a case fits the budget.
+EVENTS_PER_SECOND = {"cloudmatrix384": 5e5, "cloudmatrix384-sa": 5e5, "gb300-nvl72": 4e6, "gb200-nvl72": 4e6}
 
 
 def estimated_events(system: podsim.System, wl: podsim.Messages) -> float:
@@ -37,8 +37,8 @@ def emit(rows: list[str], row: str) -> None:
 
 
 def run(system: podsim.System, wl: podsim.Messages, budget_s: float) -> tuple[podsim.Result | None, float]:
-    """Simulate if the estimate fits the budget; returns (result or None, seconds or estimate)."""
-    est = estimated_events(system, wl) / EVENTS_PER_SECOND
+    """Simulate if the estimated wall time fits the budget; returns (result or None, seconds or estimate)."""
+    est = estimated_events(system, wl) / EVENTS_PER_SECOND.get(system.name, min(EVENTS_PER_SECOND.values()))
     if est > budget_s:
         return None, est
     t0 = time.perf_counter()

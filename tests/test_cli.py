@@ -290,3 +290,37 @@ def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> 
         bar(3_000_000, 12_000)
         assert bar._bar.n == 12_000
         assert "3 us simulated" in str(bar._bar)
+
+
+def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = run_json(capsys, "sweep", "hgx-h100", "all-reduce", "--size", "1MiB",
+                    "--vary", "routing=ecmp,spray", "--vary", "algorithm=ring,tree", "--workers", "1")
+    assert [(r["routing"], r["algorithm"]) for r in rows] == [("ecmp", "ring"), ("ecmp", "tree"), ("spray", "ring"), ("spray", "tree")]
+    assert all(r["complete"] and r["error"] is None for r in rows)
+    by = {(r["routing"], r["algorithm"]): r["busbw_Bps"] for r in rows}
+    # One hashed path per message cannot use the 18 NVLinks of a GPU the way spraying does.
+    assert by["spray", "ring"] > 2 * by["ecmp", "ring"]
+    # Same command, same seeds: identical figures.
+    again = run_json(capsys, "sweep", "hgx-h100", "all-reduce", "--size", "1MiB",
+                     "--vary", "routing=ecmp,spray", "--vary", "algorithm=ring,tree", "--workers", "1")
+    assert [r["time_s"] for r in again] == [r["time_s"] for r in rows]
+    out = tmp_path / "sweep.csv"
+    code, _, _ = run(capsys, "sweep", "hgx-h100", "all-to-all", "--bytes-per-pair", "4KiB", "--vary", "ranks=2,4",
+                     "--workers", "1", "--quiet", "--out", str(out))
+    assert code == 0 and list(pd.read_csv(out)["ranks"]) == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["sweep", "hgx-h100", "all-reduce"], "--vary"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "routing"], "NAME=V1,V2"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "colour=red"], "cannot be varied"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "size=1XB"], "size"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "bytes_per_pair=1KiB"], "does not apply"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=ecmp", "--vary", "routing=spray"], "once"),
+    ],
+)
+def test_sweep_bad_usage_is_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

@@ -7,6 +7,7 @@ line as ``podsim: error: ...``; 130 interrupted by Ctrl-C (what was reached is p
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import os
 import sys
 import warnings
@@ -183,7 +184,8 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
     e.add_argument("--seed", type=int, default=1, help="engine and workload seed (default 1)")
     e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
-    e.add_argument("--mtu", type=_arg(parse_size, "mtu"), default=4096, metavar="SIZE", help="largest packet, header included (default 4096)")
+    e.add_argument("--mtu", type=_arg(parse_size, "mtu"), metavar="SIZE",
+                   help="largest packet, header included (default: the system's transport spec, else 4096)")
 
 
 _WORKLOAD_OPTS = ("bytes_per_pair", "size", "algorithm", "chunks", "root", "tokens", "experts", "top_k", "skew", "pattern",
@@ -268,7 +270,8 @@ def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, 
 def _summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argparse.Namespace) -> report.RunSummary:
     """The :class:`report.RunSummary` of one run; the HBM peak is the participating ranks' share."""
     hbm_peak = system.peak().hbm_bandwidth_uni_Bps * len(wl.ranks) / len(system.ranks)
-    return report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=args.mtu,
+    mtu = args.mtu or system.run_defaults().get("mtu", podsim.simulation.DEFAULT_SIZES["mtu"])
+    return report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=mtu,
                             hbm_coupled=args.hbm, hbm_peak_uni_Bps=hbm_peak)
 
 
@@ -440,6 +443,82 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
+#: Options of ``run`` a sweep may vary (everything that changes what is simulated).
+_SWEEPABLE = ("routing", "seed", "mtu", "ranks", "hbm", *sorted(_WORKLOAD_OPTS))
+
+
+def _vary(text: str) -> tuple[str, list[str]]:
+    """``NAME=V1,V2,...`` -> (option name, values as typed)."""
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not values:
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,... (e.g. routing=ecmp,adaptive), got {text!r}")
+    if name not in _SWEEPABLE:
+        raise argparse.ArgumentTypeError(f"{name!r} cannot be varied; choose from {', '.join(_SWEEPABLE)}")
+    return name, [v.strip() for v in values.split(",")]
+
+
+def _sweep_point(base: list[str], point: dict[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
+    """One design point of ``podsim sweep``: the ``run`` command line with the point's values,
+    simulated quietly; returns the run's summary. Module level, so process pools can pickle it."""
+    argv = ["run", *base]
+    for name, value in point.items():
+        flag = "--" + name.replace("_", "-")
+        if name == "hbm":
+            argv += [flag] if str(value).lower() in ("1", "true", "yes", "on") else []
+        else:
+            argv += [flag, str(value)]
+    if "seed" not in point:
+        argv += ["--seed", str(int(seed.generate_state(1, dtype=np.uint32)[0]))]
+    args = build_parser().parse_args([*argv, "--quiet"])
+    _check_workloads([args.workload], args)
+    system = podsim.system(args.system)
+    wl = _build(system, args.workload, args)
+    res = podsim.simulate(system, wl, routing=args.routing, seed=args.seed, mtu=args.mtu, memory=args.hbm or None)
+    row = _summary(system, wl, res, args).to_dict()
+    # The point's own values are already columns; the sweep adds its own wall_s.
+    row["engine_wall_s"] = row.pop("wall_s")
+    return {k: v for k, v in row.items() if k not in point}
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from podsim.sweep import grid, sweep
+
+    axes = dict(args.vary)
+    if len(axes) != len(args.vary):
+        raise UsageError("--vary: each option may be varied once")
+    # The fixed part of the run command: system, workload and every option given (not varied).
+    base = [args.system, args.workload]
+    for name in _SWEEPABLE:
+        value = getattr(args, name, None)
+        # --seed is the sweep's root seed: every point gets a child of it (unless seed is varied).
+        if name in axes or name == "seed" or value is None or value is False:
+            continue
+        base += ["--" + name.replace("_", "-")] + ([] if value is True else [str(value)])
+    # Check the whole grid's command lines before anything runs: a typo fails at once.
+    points = grid(**axes)
+    for point in points:
+        try:
+            trial = build_parser().parse_args(["run", *base, *[f"--{k.replace('_', '-')}={v}" for k, v in point.items() if k != "hbm"]])
+        except SystemExit as stop:  # the parser has printed its one-line reason
+            return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+        _check_workloads([trial.workload], trial)
+    executor = None
+    if args.workers == 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        executor = ThreadPoolExecutor(1)  # in-process: no start-up cost for small sweeps
+    table = sweep(partial(_sweep_point, base), points, seed=args.seed if args.seed is not None else 0,
+                  executor=executor, max_workers=None if args.workers == 1 else args.workers,
+                  out_dir=args.out_dir, progress=not args.quiet and sys.stderr.isatty())
+    if executor is not None:
+        executor.shutdown()
+    shown = [c for c in (*axes, "complete", "time_s", "busbw_Bps", "achieved_uni_Bps", "efficiency", "error") if c in table]
+    human = [f"{args.system} {args.workload}: {len(points)} points", table[shown].to_string(index=False)]
+    _emit(args, human, table.to_dict(orient="records"), table)
+    return EXIT_FAILED if "error" in table and table["error"].notna().any() else EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     system = podsim.system(args.system)
     system.topology.save(args.file)
@@ -528,6 +607,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-max-events", type=_positive_int, default=1_000_000, metavar="N", help="refuse a trace larger than N events (default 1000000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("sweep", help="run a workload over a grid of design points (podsim.sweep), one row per point")
+    p.add_argument("system", metavar="SYSTEM")
+    p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
+    p.add_argument("--vary", type=_vary, action="append", required=True, metavar="NAME=V1,V2",
+                   help="a run option and its values (repeatable; the grid is every combination), e.g. routing=ecmp,adaptive")
+    _add_workload_options(p)
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="processes (default: one per core; 1 runs in-process)")
+    p.add_argument("--out-dir", metavar="DIR", help="also write one file per point into DIR (resumable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output(p)
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("export", help="write a system's fabric to a topology file for C++ hosts")
     p.add_argument("system", metavar="SYSTEM")
