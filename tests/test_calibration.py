@@ -51,3 +51,13 @@ def test_calibration_finds_the_shipped_values_again() -> None:
     for key, value in fitted.items():
         who, _, field = key.split(".")
         assert shipped[who][field].value == pytest.approx(value, abs=0.2), key
+
+
+def test_the_write_limit_could_sit_at_the_initiator_as_well() -> None:
+    """Point-to-point measurements cannot place the write limit: at the initiator it reproduces
+    them as well (NPU-CPU writes are then limited by the CPU's own engine)."""
+    alt = calibration.report("cloudmatrix384", overrides={"chip.endpoint.write_limit_at": "initiator"})
+    intra = alt[alt["path"].str.contains("intra-node")]
+    for row in intra.itertuples():
+        assert row.model_GBps_uni == pytest.approx(row.measured_GBps_uni, rel=0.02), row.path
+        assert row.model_latency_us == pytest.approx(row.measured_latency_us, rel=0.02), row.path

@@ -163,3 +163,22 @@ def test_read_responses_are_not_committed_by_the_write_engine() -> None:
     r_slow = podsim.simulate(slow[0], podsim.Messages([slow[1]], [slow[2]], [1 << 20], kind="read"))
     r_plain = podsim.simulate(plain[0], podsim.Messages([plain[1]], [plain[2]], [1 << 20], kind="read"))
     assert r_slow.messages.end_ps[0] == r_plain.messages.end_ps[0]
+
+
+def test_initiator_write_issue_engine_paces_its_writes() -> None:
+    """Packets of a write are created one payload-time apart; the last one then crosses the link."""
+    rate = 7_000_000_000
+    t, a, b = pair(write_issue_rate_Bps=rate)
+    size = 100_000
+    res = podsim.simulate(t, podsim.Messages([a], [b], [size]))
+    wires = packet_sizes(size, MTU, HDR)
+    last_created = sum(ser_ps(w - HDR, rate) for w in wires[:-1])
+    assert res.messages.delivered_ps[0] == last_created + ser_ps(wires[-1], RATE) + LAT
+
+
+def test_write_issue_engine_leaves_reads_alone() -> None:
+    paced = pair(write_issue_rate_Bps=1_000_000_000)
+    plain = pair()
+    r1 = podsim.simulate(paced[0], podsim.Messages([paced[1]], [paced[2]], [1 << 20], kind="read"))
+    r2 = podsim.simulate(plain[0], podsim.Messages([plain[1]], [plain[2]], [1 << 20], kind="read"))
+    assert r1.messages.end_ps[0] == r2.messages.end_ps[0]

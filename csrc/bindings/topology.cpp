@@ -16,18 +16,21 @@ void register_topology(py::module_& m) {
       .def("add_endpoint",
            [](Topology& t, const std::string& name, std::uint64_t buffer_bytes, podsim::Time latency_ps,
               std::uint32_t max_ports, podsim::Time issue_ps, podsim::Time read_fetch_ps, podsim::Time write_commit_ps,
-              std::uint32_t max_reads, std::uint32_t max_writes, double read_rate_Bps, double write_rate_Bps) {
-             for (const double r : {read_rate_Bps, write_rate_Bps})
-               if (!(r >= 0 && r <= 1e15)) throw std::invalid_argument("read_rate_Bps/write_rate_Bps: must be in [0, 1e15]");
+              std::uint32_t max_reads, std::uint32_t max_writes, double read_rate_Bps, double write_rate_Bps,
+              double write_issue_rate_Bps) {
+             for (const double r : {read_rate_Bps, write_rate_Bps, write_issue_rate_Bps})
+               if (!(r >= 0 && r <= 1e15))
+                 throw std::invalid_argument("read_rate_Bps/write_rate_Bps/write_issue_rate_Bps: must be in [0, 1e15]");
              return t.add_endpoint(name, buffer_bytes, latency_ps, max_ports,
                                    podsim::EndpointParams{issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes,
                                                           podsim::rate_from_Bps(read_rate_Bps),
-                                                          podsim::rate_from_Bps(write_rate_Bps)});
+                                                          podsim::rate_from_Bps(write_rate_Bps),
+                                                          podsim::rate_from_Bps(write_issue_rate_Bps)});
            },
            py::arg("name"), py::arg("buffer_bytes"), py::arg("latency_ps") = 0, py::arg("max_ports") = 0,
            py::arg("issue_ps") = 0, py::arg("read_fetch_ps") = 0, py::arg("write_commit_ps") = 0,
            py::arg("max_reads") = 0, py::arg("max_writes") = 0, py::arg("read_rate_Bps") = 0.0,
-           py::arg("write_rate_Bps") = 0.0)
+           py::arg("write_rate_Bps") = 0.0, py::arg("write_issue_rate_Bps") = 0.0)
       .def("add_switch", &Topology::add_switch, py::arg("name"), py::arg("latency_ps"), py::arg("buffer_bytes"),
            py::arg("cut_through"), py::arg("max_ports") = 0)
       .def("connect", &Topology::connect, py::arg("a"), py::arg("b"), py::arg("rate_Bps"), py::arg("latency_ps"))
@@ -50,7 +53,7 @@ void register_topology(py::module_& m) {
              std::vector<std::uint8_t> kind(n), cut(n);
              std::vector<std::uint64_t> lat(n), buf(n), issue(n), fetch(n), commit(n);
              std::vector<std::uint32_t> ports(n), reads(n), writes(n);
-             std::vector<double> read_rate(n), write_rate(n);
+             std::vector<double> read_rate(n), write_rate(n), issue_rate(n);
              for (podsim::NodeId i = 0; i < n; ++i) {
                const auto& nd = t.node(i);
                kind[i] = static_cast<std::uint8_t>(nd.kind);
@@ -65,6 +68,7 @@ void register_topology(py::module_& m) {
                writes[i] = nd.ep.max_writes;
                read_rate[i] = static_cast<double>(nd.ep.read_rate) / 1000.0;
                write_rate[i] = static_cast<double>(nd.ep.write_rate) / 1000.0;
+               issue_rate[i] = static_cast<double>(nd.ep.write_issue_rate) / 1000.0;
              }
              py::dict d;
              d["kind"] = to_numpy(kind);
@@ -79,6 +83,7 @@ void register_topology(py::module_& m) {
              d["max_writes"] = to_numpy(writes);
              d["read_rate_Bps"] = to_numpy(read_rate);
              d["write_rate_Bps"] = to_numpy(write_rate);
+             d["write_issue_rate_Bps"] = to_numpy(issue_rate);
              return d;
            })
       .def("channel_columns", [](const Topology& t) {

@@ -19,6 +19,7 @@ const char* event_name(EventType t) {
     case EventType::kTargetReady: return "target-ready";
     case EventType::kCommitted: return "committed";
     case EventType::kMemory: return "memory";
+    case EventType::kIssue: return "issue";
   }
   return "?";
 }
@@ -317,6 +318,10 @@ void Simulator::dispatch(const Event& e) {
     case EventType::kTargetReady: on_target_ready(e.arg()); break;
     case EventType::kCommitted: on_committed(e.arg()); break;
     case EventType::kMemory: on_memory(e.arg()); break;
+    case EventType::kIssue:
+      eps_[e.arg()].issue_wake = false;
+      refill(e.arg());
+      break;
   }
 }
 
@@ -847,13 +852,24 @@ void Simulator::refill(std::uint32_t ep) {
   if (st.refilling) return;
   st.refilling = true;
   const NodeId n = topo_.endpoints()[ep];
+  const RateMilliBps issue_rate = topo_.node(n).ep.write_issue_rate;
   while (st.queued < st.window && !st.active.empty()) {
+    const std::uint32_t m = st.active.front().msg;
+    const bool paced = issue_rate != 0 && ms_[m].kind == MessageKind::kWrite;
+    if (paced && st.issue_engine_free > now_) {
+      // The write-issue engine is busy: wake when it is free (the jobs wait in order).
+      if (!st.issue_wake) {
+        st.issue_wake = true;
+        queue_.push(st.issue_engine_free, EventType::kIssue, ep);
+      }
+      break;
+    }
     Job job = st.active.front();
     st.active.pop_front();
-    const std::uint32_t m = job.msg;
     const std::uint64_t seq = job.next_seq++;
     if (job.next_seq < job.end_seq) st.active.push_back(job);
     const std::uint32_t payload = payload_of(m, seq);
+    if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();
     pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, ms_[m].dst_ep,
                       ep, kNone, PacketKind::kData, seq, now_, now_};

@@ -226,6 +226,8 @@ class Simulator {
     std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
     Time write_engine_free = 0;        // when its write engine can commit the next packet
     Time read_engine_free = 0;         // when its read engine can fetch the next transaction
+    Time issue_engine_free = 0;        // when its write-issue engine can create the next packet
+    bool issue_wake = false;           // a kIssue event is scheduled
     std::uint32_t window = 0;
     bool refilling = false;
   };

@@ -29,6 +29,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -159,13 +160,14 @@ def _fit_rate(system_name: str, values: dict[tuple[str, str], float], m: Measure
     return round(hi, 1)
 
 
-def report(system_name: str = "cloudmatrix384") -> pd.DataFrame:
+def report(system_name: str = "cloudmatrix384", overrides: dict[str, Any] | None = None) -> pd.DataFrame:
     """Measured vs modelled latency and bandwidth for every measured path, plus the model's
     prediction for the same operations between dies of different nodes (inter-node).
 
-    The shipped spec's calibrated endpoint values are used as they are.
+    The shipped spec's calibrated endpoint values are used, changed by ``overrides`` (spec
+    overrides, e.g. ``{"chip.endpoint.write_limit_at": "initiator"}``).
     """
-    sys_ = system(system_name)
+    sys_ = system(system_name, overrides=overrides)
     rows = []
     ms = measurements(system_name)
     for m in ms:

@@ -79,6 +79,7 @@ class Topology:
         max_outstanding_writes: int | None = None,
         read_rate_Bps: float | None = None,
         write_rate_Bps: float | None = None,
+        write_issue_rate_Bps: float | None = None,
     ) -> int:
         """Add an endpoint; returns its node id.
 
@@ -103,6 +104,9 @@ class Topology:
                 data is committed packet by packet at this rate and frees its buffer space
                 (credits) only when committed, so a slow target throttles its writers; None =
                 unlimited.
+            write_issue_rate_Bps: as an initiator, throughput of the engine that sends its write
+                data, bytes/s: packets of its writes are created no faster than this; None =
+                unlimited.
         """
         name = self._add_name(name)
         nid = self._core.add_endpoint(
@@ -117,6 +121,7 @@ class Topology:
             0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, 2**32 - 1),
             0.0 if read_rate_Bps is None else v.positive_float(read_rate_Bps, "read_rate_Bps", MAX_RATE_BPS),
             0.0 if write_rate_Bps is None else v.positive_float(write_rate_Bps, "write_rate_Bps", MAX_RATE_BPS),
+            0.0 if write_issue_rate_Bps is None else v.positive_float(write_issue_rate_Bps, "write_issue_rate_Bps", MAX_RATE_BPS),
         )
         self._ids[name] = nid
         return nid
@@ -232,7 +237,7 @@ class Topology:
     def nodes(self) -> pd.DataFrame:
         """One row per node: name, kind, latency_ps, buffer_bytes, cut_through, max_ports and the
         endpoint parameters (issue_ps, read_fetch_ps, write_commit_ps, max_reads, max_writes,
-        read_rate_Bps, write_rate_Bps)."""
+        read_rate_Bps, write_rate_Bps, write_issue_rate_Bps)."""
         cols = self._core.node_columns()
         df = pd.DataFrame(cols)
         df["kind"] = np.where(cols["kind"] == 0, "endpoint", "switch")

@@ -36,10 +36,10 @@ NodeId Topology::add_endpoint(const std::string& name, std::uint64_t buffer_byte
                               std::uint32_t max_ports, const EndpointParams& params) {
   if (buffer_bytes == 0)
     throw std::invalid_argument("buffer_bytes: must be > 0 for endpoint " + quoted(name));
-  if (params.read_rate > kMaxRateMilliBps || params.write_rate > kMaxRateMilliBps ||
-      (params.read_rate != 0 && params.read_rate < 1000) || (params.write_rate != 0 && params.write_rate < 1000))
-    throw std::invalid_argument("read_rate/write_rate: must be 0 (unlimited) or in [1, 1e15] bytes/s for endpoint " +
-                                quoted(name));
+  for (const RateMilliBps r : {params.read_rate, params.write_rate, params.write_issue_rate})
+    if (r > kMaxRateMilliBps || (r != 0 && r < 1000))
+      throw std::invalid_argument("read_rate/write_rate/write_issue_rate: must be 0 (unlimited) or in [1, 1e15] bytes/s "
+                                  "for endpoint " + quoted(name));
   const NodeId id = add_node(Node{name, NodeKind::kEndpoint, latency_ps, buffer_bytes, false, max_ports, params});
   endpoint_index_[id] = static_cast<std::uint32_t>(endpoints_.size());
   endpoints_.push_back(id);

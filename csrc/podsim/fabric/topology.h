@@ -29,6 +29,9 @@ struct EndpointParams {
   // committed, so a slow target throttles its writers; read data is fetched at read_rate.
   RateMilliBps read_rate = 0;
   RateMilliBps write_rate = 0;
+  // Initiator engine throughput for the write data it sends, milli-bytes/s (0 = unlimited):
+  // packets of its writes are created no faster than this.
+  RateMilliBps write_issue_rate = 0;
 };
 
 struct Node {

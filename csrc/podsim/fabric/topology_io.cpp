@@ -25,7 +25,8 @@ void save_topology(const Topology& topo, std::ostream& out) {
     if (nd.kind == NodeKind::kEndpoint)
       out << "endpoint " << nd.buffer_bytes << ' ' << nd.latency_ps << ' ' << nd.max_ports << ' ' << nd.ep.issue_ps
           << ' ' << nd.ep.read_fetch_ps << ' ' << nd.ep.write_commit_ps << ' ' << nd.ep.max_reads << ' '
-          << nd.ep.max_writes << ' ' << nd.ep.read_rate << ' ' << nd.ep.write_rate << ' ' << nd.name << '\n';
+          << nd.ep.max_writes << ' ' << nd.ep.read_rate << ' ' << nd.ep.write_rate << ' ' << nd.ep.write_issue_rate << ' '
+          << nd.name << '\n';
     else
       out << "switch " << nd.buffer_bytes << ' ' << nd.latency_ps << ' ' << (nd.cut_through ? 1 : 0) << ' '
           << nd.max_ports << ' ' << nd.name << '\n';
@@ -56,8 +57,8 @@ Topology load_topology(std::istream& in) {
         std::uint32_t ports = 0;
         EndpointParams ep;
         if (!(fields >> buffer >> latency >> ports >> ep.issue_ps >> ep.read_fetch_ps >> ep.write_commit_ps >>
-              ep.max_reads >> ep.max_writes >> ep.read_rate >> ep.write_rate))
-          throw std::invalid_argument("expected buffer, latency, ports, issue, fetch, commit, max reads, max writes, read rate, write rate, name");
+              ep.max_reads >> ep.max_writes >> ep.read_rate >> ep.write_rate >> ep.write_issue_rate))
+          throw std::invalid_argument("expected buffer, latency, ports, issue, fetch, commit, max reads, max writes, read rate, write rate, write issue rate, name");
         topo.add_endpoint(rest_of_line(fields), buffer, latency, ports, ep);
       } else if (kind == "switch") {
         std::uint64_t buffer = 0, latency = 0;

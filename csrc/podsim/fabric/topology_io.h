@@ -3,7 +3,8 @@
 //
 //   podsim-topology 1
 //   endpoint <buffer_bytes> <latency_ps> <max_ports> <issue_ps> <read_fetch_ps> <write_commit_ps>
-//            <max_reads> <max_writes> <read_rate_milli_Bps> <write_rate_milli_Bps> <name...>
+//            <max_reads> <max_writes> <read_rate_milli_Bps> <write_rate_milli_Bps>
+//            <write_issue_rate_milli_Bps> <name...>
 //   switch <buffer_bytes> <latency_ps> <cut_through 0|1> <max_ports> <name...>
 //   link <a> <b> <rate_milli_Bps> <latency_ps>
 //

@@ -31,6 +31,7 @@ enum class EventType : std::uint32_t {
   kTargetReady,   // a target has fetched read data or committed a write (arg: target work item)
   kCommitted,     // a target's write engine has committed an arrived write packet (arg: packet)
   kMemory,        // an endpoint's HBM device has work due (arg: endpoint index)
+  kIssue,         // an endpoint's write-issue engine is free again (arg: endpoint index)
 };
 
 struct Event {

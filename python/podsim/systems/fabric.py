@@ -95,9 +95,11 @@ def endpoint_params(chip: dict[str, Any]) -> dict[str, float]:
     for key in ("max_outstanding_reads", "max_outstanding_writes"):
         if key in table:
             out[key] = table[key].value
-    for key in ("read_rate", "write_rate"):
-        if f"{key}_uni" in table:
-            out[f"{key}_Bps"] = table[f"{key}_uni"].si
+    if "read_rate_uni" in table:
+        out["read_rate_Bps"] = table["read_rate_uni"].si
+    if "write_rate_uni" in table:
+        at_initiator = table.get("write_limit_at", "target") == "initiator"
+        out["write_issue_rate_Bps" if at_initiator else "write_rate_Bps"] = table["write_rate_uni"].si
     return out
 
 

@@ -84,6 +84,9 @@ _CHIP = {
             "max_outstanding_writes": _Q("count", integer=True, optional=True),
             "read_rate_uni": _Q("bandwidth", optional=True),
             "write_rate_uni": _Q("bandwidth", optional=True),
+            # Where write_rate_uni applies: the target's write engine (commit, with credit
+            # backpressure) or the initiator's (issue). Point-to-point measurements cannot tell.
+            "write_limit_at": _Str(("target", "initiator"), optional=True),
         },
         optional=True,
     ),
