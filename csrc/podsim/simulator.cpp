@@ -141,7 +141,8 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   const std::uint64_t ppt = (txn + payload - 1) / payload;
   const std::uint64_t last = size - (ntxn - 1) * txn;
   ms_.push_back(MessageState{size, (ntxn - 1) * ppt + (last + payload - 1) / payload, 0, txn, ppt,
-                             static_cast<std::uint32_t>(ntxn), 0, 0, 0, 0, kNone, topo_.endpoint_index(dst), kind});
+                             static_cast<std::uint32_t>(ntxn), 0, 0, 0, 0, kNone, topo_.endpoint_index(dst), kNone,
+                             kNone, kind});
   ++messages_incomplete_;
   return m;
 }
@@ -459,10 +460,10 @@ void Simulator::try_send(ChannelId c) {
 
   // Free the packet's place at this node.
   const bool injected = input == cap - 1;
-  if (injected)
-    --eps_[topo_.endpoint_index(n)].queued;
-  else
+  if (!injected)
     release_input(pk.in_channel, pk.wire, end);
+  else if (pk.kind == PacketKind::kData)
+    --eps_[topo_.endpoint_index(n)].queued;
 
   // Head and tail times at the next node.
   const Node& next = topo_.node(ch.dst);
@@ -656,8 +657,24 @@ void Simulator::send_txn(std::uint32_t m, std::uint32_t txn) {
 }
 
 void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
+  std::uint32_t j;
+  if (!free_jobs_.empty()) {
+    j = free_jobs_.back();
+    free_jobs_.pop_back();
+  } else {
+    j = static_cast<std::uint32_t>(jobs_.size());
+    jobs_.push_back({});
+  }
+  jobs_[j] = Job{txn_first_packet(m, txn), txn_end_packet(m, txn), kNone};
+  MessageState& st = ms_[m];
   const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
-  eps_[ep].active.push_back(Job{m, txn_first_packet(m, txn), txn_end_packet(m, txn)});
+  if (st.job_tail == kNone) {
+    st.job_head = j;
+    eps_[ep].active.push_back(m);  // the message joins the round robin
+  } else {
+    jobs_[st.job_tail].next = j;
+  }
+  st.job_tail = j;
   refill(ep);
 }
 
@@ -834,7 +851,8 @@ void Simulator::send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn
   pk = Packet{m, kind == PacketKind::kAck ? cfg_.ack_bytes : cfg_.request_bytes, 0, kNone,
               topo_.endpoint_index(to), ep, kNone, kind, txn, now_, now_};
   ++ledger_.injected_packets[ep];
-  ++eps_[ep].queued;
+  // Acknowledgements and requests take the response path: they do not use up the window of data
+  // packets the endpoint keeps queued (else a busy receiver's acks would stall its own sends).
   enqueue(from, injection_input(from), p);
 }
 
@@ -854,7 +872,7 @@ void Simulator::refill(std::uint32_t ep) {
   const NodeId n = topo_.endpoints()[ep];
   const RateMilliBps issue_rate = topo_.node(n).ep.write_issue_rate;
   while (st.queued < st.window && !st.active.empty()) {
-    const std::uint32_t m = st.active.front().msg;
+    const std::uint32_t m = st.active.front();
     const bool paced = issue_rate != 0 && ms_[m].kind == MessageKind::kWrite;
     if (paced && st.issue_engine_free > now_) {
       // The write-issue engine is busy: wake when it is free (the jobs wait in order).
@@ -864,10 +882,16 @@ void Simulator::refill(std::uint32_t ep) {
       }
       break;
     }
-    Job job = st.active.front();
     st.active.pop_front();
+    MessageState& ms = ms_[m];
+    Job& job = jobs_[ms.job_head];
     const std::uint64_t seq = job.next_seq++;
-    if (job.next_seq < job.end_seq) st.active.push_back(job);
+    if (job.next_seq == job.end_seq) {  // this transaction is cut: on to the message's next one
+      free_jobs_.push_back(ms.job_head);
+      ms.job_head = job.next;
+      if (ms.job_head == kNone) ms.job_tail = kNone;
+    }
+    if (ms.job_head != kNone) st.active.push_back(m);
     const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();

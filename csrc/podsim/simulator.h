@@ -213,17 +213,19 @@ class Simulator {
     bool kick_pending = false;
   };
   struct Job {               // a transaction's data still to be cut into packets at its sender
-    std::uint32_t msg;
     std::uint64_t next_seq;  // next packet (index within the message)
     std::uint64_t end_seq;
+    std::uint32_t next;      // the message's next ready job (kNone: last)
   };
   struct EndpointState {
-    std::deque<Job> active;            // transactions with packets left to emit, served round robin
+    // Messages with ready transaction jobs, served packet by packet round robin; each message
+    // keeps its ready jobs in order (a transaction at a time, however many are started at once).
+    std::deque<std::uint32_t> active;
     std::deque<std::uint32_t> pending_reads;   // messages it initiates with transactions not yet started
     std::deque<std::uint32_t> pending_writes;
     std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
     std::uint32_t writes_out = 0;      // unacknowledged write transactions it initiated
-    std::uint32_t queued = 0;          // packets waiting at this endpoint's ports
+    std::uint32_t queued = 0;          // data packets waiting at this endpoint's ports
     Time write_engine_free = 0;        // when its write engine can commit the next packet
     Time read_engine_free = 0;         // when its read engine can fetch the next transaction
     Time issue_engine_free = 0;        // when its write-issue engine can create the next packet
@@ -324,6 +326,8 @@ class Simulator {
     std::uint32_t pending_deps;
     std::uint32_t first_succ;      // dependency edges as linked lists
     std::uint32_t dst_ep;          // destination endpoint index
+    std::uint32_t job_head;        // ready jobs at the sender (kNone: none)
+    std::uint32_t job_tail;
     MessageKind kind;
   };
   std::vector<MessageState> ms_;
@@ -332,6 +336,8 @@ class Simulator {
   // keyed by (message << 32 | transaction).
   std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
   std::vector<TargetWork> work_;
+  std::vector<Job> jobs_;                 // pool of ready jobs, linked per message
+  std::vector<std::uint32_t> free_jobs_;
   std::vector<std::unique_ptr<memory::HbmDevice>> hbm_;  // per endpoint index; null = not coupled
   std::vector<Time> hbm_wake_;                            // scheduled wake-up per endpoint
   std::vector<std::uint64_t> hbm_next_addr_;              // where the endpoint's next access goes

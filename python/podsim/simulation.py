@@ -46,7 +46,9 @@ class HasTopology(Protocol):
     ``run_defaults()``: packet and transaction sizes used when a run does not give them."""
 
     @property
-    def topology(self) -> Topology: ...
+    def topology(self) -> Topology:
+        """The fabric to simulate."""
+        ...
 
 
 FabricLike = Union[Topology, HasTopology]
