@@ -21,6 +21,24 @@ def packet_sizes(size: int, mtu: int, header: int) -> list[int]:
     return [payload + header] * (n - 1) + [size - payload * (n - 1) + header]
 
 
+@pytest.fixture(scope="module")
+def cm() -> podsim.System:
+    """CloudMatrix 384 as shipped (a System is immutable, so tests of one module share it)."""
+    return podsim.system("cloudmatrix384")
+
+
+@pytest.fixture(scope="module")
+def nv() -> podsim.System:
+    """GB300 NVL72 as shipped."""
+    return podsim.system("gb300-nvl72")
+
+
+@pytest.fixture(scope="module")
+def cm_cat(cm: podsim.System) -> podsim.faults.Catalog:
+    """The failable elements of CloudMatrix 384."""
+    return podsim.faults.Catalog(cm)
+
+
 @pytest.fixture
 def params() -> podsim.fabrics.LinkParams:
     return podsim.fabrics.LinkParams(rate_Bps=28e9, latency_ps=10_000, switch_latency_ps=150_000, buffer_bytes=64 << 10)

@@ -13,21 +13,6 @@ import podsim
 from podsim import faults
 
 
-@pytest.fixture(scope="module")
-def nv() -> podsim.System:
-    return podsim.system("gb300-nvl72")
-
-
-@pytest.fixture(scope="module")
-def cm() -> podsim.System:
-    return podsim.system("cloudmatrix384")
-
-
-@pytest.fixture(scope="module")
-def cm_cat(cm: podsim.System) -> faults.Catalog:
-    return faults.Catalog(cm)
-
-
 def test_modules_match_inventory_and_carry_two_links_each(cm: podsim.System, cm_cat: faults.Catalog) -> None:
     x = cm_cat.transceivers
     assert len(x) == cm.inventory().transceivers_scale_up

@@ -15,11 +15,6 @@ from podsim.sweep import PointFailedWarning
 
 
 @pytest.fixture(scope="module")
-def nv() -> podsim.System:
-    return podsim.system("gb300-nvl72")
-
-
-@pytest.fixture(scope="module")
 def trays(nv: podsim.System) -> pd.DataFrame:
     # Two processes: the points really go through the process pool.
     return faults.degradation(nv, faults.AllToAll(64 << 10), kinds="tray", k=[0, 1, 2], samples=2, seed=7,

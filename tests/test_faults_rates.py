@@ -13,16 +13,6 @@ import podsim
 from podsim import faults
 
 
-@pytest.fixture(scope="module")
-def cm() -> podsim.System:
-    return podsim.system("cloudmatrix384")
-
-
-@pytest.fixture(scope="module")
-def cm_cat(cm: podsim.System) -> faults.Catalog:
-    return faults.Catalog(cm)
-
-
 def test_cloudmatrix_rates_by_hand(cm: podsim.System, cm_cat: faults.Catalog) -> None:
     rates = faults.failure_rates(cm, cm_cat).set_index("element")
     inv = cm.inventory()

@@ -15,16 +15,6 @@ from podsim.systems import bisection_bandwidth, hop_histogram, path_count
 SHIPPED = podsim.list_systems()
 
 
-@pytest.fixture(scope="module")
-def cm() -> podsim.System:
-    return podsim.system("cloudmatrix384")
-
-
-@pytest.fixture(scope="module")
-def nvl() -> podsim.System:
-    return podsim.system("gb300-nvl72")
-
-
 def test_cloudmatrix_builds_fast() -> None:
     t0 = time.perf_counter()
     podsim.system("cloudmatrix384")
@@ -49,7 +39,7 @@ def test_cloudmatrix_inventory_from_graph(cm: podsim.System) -> None:
     assert inv.transceivers == 6912
 
 
-def test_names_ranks_and_groups(cm: podsim.System, nvl: podsim.System) -> None:
+def test_names_ranks_and_groups(cm: podsim.System, nv: podsim.System) -> None:
     t = cm.topology
     assert t.names[cm.ranks[0]] == "node00/npu0/die0"
     die = t.id_of("node07/npu3/die1")
@@ -58,15 +48,15 @@ def test_names_ranks_and_groups(cm: podsim.System, nvl: podsim.System) -> None:
     assert t.id_of("node07/cpu2") in cm.cpus
     assert len(cm.cpus) == 192 and len(set(cm.ranks) & set(cm.cpus)) == 0
     assert t.id_of("plane6/l2sw15") >= 0 and t.id_of("node47/l1sw6") >= 0
-    assert nvl.topology.names[nvl.ranks[13]] == "gpu13"
-    assert list(nvl.rank_group[:8]) == [0, 0, 0, 0, 1, 1, 1, 1] and nvl.rank_group.max() == 17
-    assert len(nvl.cpus) == 0
-    for s in (cm, nvl):
+    assert nv.topology.names[nv.ranks[13]] == "gpu13"
+    assert list(nv.rank_group[:8]) == [0, 0, 0, 0, 1, 1, 1, 1] and nv.rank_group.max() == 17
+    assert len(nv.cpus) == 0
+    for s in (cm, nv):
         assert s.ranks.dtype == np.int64 and s.rank_group.shape == s.ranks.shape
 
 
-def test_ports_respect_switch_chips(cm: podsim.System, nvl: podsim.System) -> None:
-    for s in (cm, nvl, podsim.system("hgx-h100")):
+def test_ports_respect_switch_chips(cm: podsim.System, nv: podsim.System) -> None:
+    for s in (cm, nv, podsim.system("hgx-h100")):
         nodes = s.topology.nodes()
         degree = np.bincount(s.topology.channels().src, minlength=len(nodes))
         assert np.all(degree <= nodes["max_ports"].to_numpy())
@@ -74,7 +64,7 @@ def test_ports_respect_switch_chips(cm: podsim.System, nvl: podsim.System) -> No
     assert np.count_nonzero(cm.topology.channels().src == l2) == 48
 
 
-def test_path_counts(cm: podsim.System, nvl: podsim.System) -> None:
+def test_path_counts(cm: podsim.System, nv: podsim.System) -> None:
     t, top = cm.topology, cm.spec.topology
     a = t.id_of("node00/npu0/die0")
     # Different nodes: die -> L1 (7 planes) -> L2 (16 per plane) -> L1 -> die.
@@ -85,34 +75,34 @@ def test_path_counts(cm: podsim.System, nvl: podsim.System) -> None:
     assert path_count(t, a, t.id_of("node00/npu0/die1")) == (1, 1)
     # CPU to a die on another node: same 112.
     assert path_count(t, t.id_of("node00/cpu0"), t.id_of("node30/npu5/die0")) == (4, 112)
-    assert path_count(nvl.topology, nvl.ranks[0], nvl.ranks[13]) == (2, 18)
+    assert path_count(nv.topology, nv.ranks[0], nv.ranks[13]) == (2, 18)
     hgx = podsim.system("hgx-h100")
     split = hgx.spec.topology["link_split"].value
     assert path_count(hgx.topology, hgx.ranks[0], hgx.ranks[5]) == (2, sum(k * k for k in split)) == (2, 82)
 
 
-def test_hop_counts(cm: podsim.System, nvl: podsim.System) -> None:
+def test_hop_counts(cm: podsim.System, nv: podsim.System) -> None:
     hist = hop_histogram(cm.topology, cm.ranks)
     # Ordered rank pairs: 0 switches (same NPU), 1 (same node), 3 (other node).
     assert hist == {0: 768, 1: 48 * 16 * 14, 3: 768 * (768 - 16)}
-    assert hop_histogram(nvl.topology, nvl.ranks) == {1: 72 * 71} == nvl.hop_histogram()
+    assert hop_histogram(nv.topology, nv.ranks) == {1: 72 * 71} == nv.hop_histogram()
 
 
-def test_system_fact_methods(nvl: podsim.System) -> None:
-    assert nvl.path_count("gpu00", "gpu13") == (2, 18) == nvl.path_count(int(nvl.ranks[0]), int(nvl.ranks[13]))
-    assert nvl.bisection_bandwidth_uni() == pytest.approx(36 * 18 * 50e9)
+def test_system_fact_methods(nv: podsim.System) -> None:
+    assert nv.path_count("gpu00", "gpu13") == (2, 18) == nv.path_count(int(nv.ranks[0]), int(nv.ranks[13]))
+    assert nv.bisection_bandwidth_uni() == pytest.approx(36 * 18 * 50e9)
     with pytest.raises(ValueError, match="a: node id"):
-        nvl.path_count(10_000, 0)
+        nv.path_count(10_000, 0)
     with pytest.raises(TypeError, match="b: expected a node id or name"):
-        nvl.path_count(0, 1.5)  # type: ignore[arg-type]
+        nv.path_count(0, 1.5)  # type: ignore[arg-type]
 
 
-def test_bisection(cm: podsim.System, nvl: podsim.System) -> None:
+def test_bisection(cm: podsim.System, nv: podsim.System) -> None:
     rate = cm.spec.link("rank_link")["rate_uni"].si
     assert bisection_bandwidth(cm.topology, cm.ranks) == pytest.approx(384 * 7 * rate)  # 75.264 TB/s uni
     # The L1-L2 tier of half the nodes carries exactly as much: non-blocking.
     assert bisection_bandwidth(cm.topology, cm.ranks) == pytest.approx(24 * 7 * 16 * cm.spec.link("uplink")["rate_uni"].si)
-    assert bisection_bandwidth(nvl.topology, nvl.ranks) == pytest.approx(36 * 18 * 50e9)
+    assert bisection_bandwidth(nv.topology, nv.ranks) == pytest.approx(36 * 18 * 50e9)
     hgx = podsim.system("hgx-h100")
     assert bisection_bandwidth(hgx.topology, hgx.ranks) == pytest.approx(4 * 18 * 25e9)
 
@@ -163,12 +153,12 @@ def test_cloudmatrix_extra_figures(cm: podsim.System) -> None:
     assert nv.fp4_flops == pytest.approx(1080e15) and nv.transceivers_scale_up == 0 and nv.transceivers is None
 
 
-def test_rank_memory(cm: podsim.System, nvl: podsim.System) -> None:
+def test_rank_memory(cm: podsim.System, nv: podsim.System) -> None:
     die = cm.rank_memory
     assert (die.type, die.stacks, die.gbps_per_pin) == ("HBM2E", 4, 3.125)
     assert die.bandwidth_uni_Bps == pytest.approx(1.6e12) and die.capacity_bytes == pytest.approx(64e9)
     assert die.bandwidth_uni_Bps * len(cm.ranks) == pytest.approx(cm.peak().hbm_bandwidth_uni_Bps)
-    gpu = nvl.rank_memory
+    gpu = nv.rank_memory
     assert (gpu.type, gpu.stacks) == ("HBM3E", 8) and gpu.bandwidth_uni_Bps == pytest.approx(8e12)
 
 

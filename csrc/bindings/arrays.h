@@ -19,6 +19,15 @@ py::array_t<T> to_numpy(const std::vector<T>& v) {
   return a;
 }
 
+// One field of every element of an array of structs, as a numpy column.
+template <typename S, typename T>
+py::array_t<T> column(const std::vector<S>& rows, T S::*field) {
+  py::array_t<T> a(static_cast<py::ssize_t>(rows.size()));
+  T* out = a.mutable_data();
+  for (std::size_t i = 0; i < rows.size(); ++i) out[i] = rows[i].*field;
+  return a;
+}
+
 // A read-only span over a 1-D, C-contiguous numpy array of exactly type T (the Python layer
 // converts dtypes before calling).
 template <typename T>

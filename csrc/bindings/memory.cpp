@@ -14,6 +14,7 @@ namespace py = pybind11;
 using namespace podsim;
 using namespace podsim::memory;
 using podsim_bindings::as_span;
+using podsim_bindings::column;
 using podsim_bindings::to_numpy;
 
 template <typename T>
@@ -22,24 +23,12 @@ using Arr = py::array_t<T, py::array::c_style>;
 namespace {
 
 py::dict completions_dict(const std::vector<Completion>& cs) {
-  const auto n = static_cast<py::ssize_t>(cs.size());
-  Arr<std::uint64_t> id(n), bytes(n);
-  Arr<Time> submit(n), done(n);
-  Arr<bool> is_write(n);
-  for (py::ssize_t i = 0; i < n; ++i) {
-    const Completion& c = cs[static_cast<std::size_t>(i)];
-    id.mutable_data()[i] = c.id;
-    bytes.mutable_data()[i] = c.bytes;
-    submit.mutable_data()[i] = c.submit;
-    done.mutable_data()[i] = c.done;
-    is_write.mutable_data()[i] = c.is_write;
-  }
   py::dict d;
-  d["id"] = id;
-  d["submit_ps"] = submit;
-  d["done_ps"] = done;
-  d["bytes"] = bytes;
-  d["is_write"] = is_write;
+  d["id"] = column(cs, &Completion::id);
+  d["submit_ps"] = column(cs, &Completion::submit);
+  d["done_ps"] = column(cs, &Completion::done);
+  d["bytes"] = column(cs, &Completion::bytes);
+  d["is_write"] = column(cs, &Completion::is_write);
   return d;
 }
 

@@ -11,6 +11,7 @@
 namespace py = pybind11;
 using namespace podsim;
 using podsim_bindings::as_span;
+using podsim_bindings::column;
 using podsim_bindings::to_numpy;
 
 template <typename T>
@@ -144,21 +145,12 @@ void register_simulator(py::module_& m) {
            [](Simulator& s) {
              s.settle_credits();
              const auto& cs = s.credit_states();
-             std::vector<std::uint64_t> buffer(cs.size()), credits(cs.size()), wire(cs.size()), buffered(cs.size()),
-                 returning(cs.size());
-             for (std::size_t i = 0; i < cs.size(); ++i) {
-               buffer[i] = cs[i].buffer;
-               credits[i] = cs[i].credits;
-               wire[i] = cs[i].on_wire;
-               buffered[i] = cs[i].buffered;
-               returning[i] = cs[i].returning;
-             }
              py::dict d;
-             d["buffer"] = to_numpy(buffer);
-             d["credits"] = to_numpy(credits);
-             d["on_wire"] = to_numpy(wire);
-             d["buffered"] = to_numpy(buffered);
-             d["returning"] = to_numpy(returning);
+             d["buffer"] = column(cs, &CreditState::buffer);
+             d["credits"] = column(cs, &CreditState::credits);
+             d["on_wire"] = column(cs, &CreditState::on_wire);
+             d["buffered"] = column(cs, &CreditState::buffered);
+             d["returning"] = column(cs, &CreditState::returning);
              return d;
            })
       .def("ledger_columns",
@@ -177,25 +169,13 @@ void register_simulator(py::module_& m) {
       .def("trace_columns",
            [](const Simulator& s) {
              const Trace& tr = s.trace();
-             const std::size_t n = tr.records.size();
-             std::vector<std::uint64_t> start(n), end(n);
-             std::vector<std::uint32_t> channel(n), msg(n), wire(n), payload(n);
-             for (std::size_t i = 0; i < n; ++i) {
-               const auto& r = tr.records[i];
-               start[i] = r.start_ps;
-               end[i] = r.end_ps;
-               channel[i] = r.channel;
-               msg[i] = r.msg;
-               wire[i] = r.wire_bytes;
-               payload[i] = r.payload_bytes;
-             }
              py::dict d;
-             d["start_ps"] = to_numpy(start);
-             d["end_ps"] = to_numpy(end);
-             d["channel"] = to_numpy(channel);
-             d["msg"] = to_numpy(msg);
-             d["wire_bytes"] = to_numpy(wire);
-             d["payload_bytes"] = to_numpy(payload);
+             d["start_ps"] = column(tr.records, &TransmissionRecord::start_ps);
+             d["end_ps"] = column(tr.records, &TransmissionRecord::end_ps);
+             d["channel"] = column(tr.records, &TransmissionRecord::channel);
+             d["msg"] = column(tr.records, &TransmissionRecord::msg);
+             d["wire_bytes"] = column(tr.records, &TransmissionRecord::wire_bytes);
+             d["payload_bytes"] = column(tr.records, &TransmissionRecord::payload_bytes);
              d["dropped"] = tr.dropped;
              return d;
            })
