@@ -45,11 +45,13 @@ StopReason run_chunked(Simulator& s, Time until, std::uint64_t max_events, const
 void register_simulator(py::module_& m) {
   py::register_exception<InvariantViolation>(m, "InvariantViolation", PyExc_RuntimeError);
   py::register_exception<Deadlock>(m, "Deadlock", PyExc_RuntimeError);
+  py::register_exception<CutOff>(m, "CutOff", PyExc_RuntimeError);
 
   py::class_<Simulator>(m, "Simulator")
       .def(py::init([](const Topology& topo, std::uint32_t mtu, std::uint32_t header_bytes, std::uint32_t ack_bytes,
                        std::uint32_t request_bytes, int routing, std::uint64_t seed, std::uint32_t window,
-                       bool check, std::uint64_t trace_limit, std::uint64_t txn_bytes) {
+                       bool check, std::uint64_t trace_limit, std::uint64_t txn_bytes, int recovery,
+                       Time retransmit_timeout_ps, Time replay_ps) {
              SimConfig cfg;
              cfg.mtu_bytes = mtu;
              cfg.header_bytes = header_bytes;
@@ -62,11 +64,16 @@ void register_simulator(py::module_& m) {
              cfg.check = check;
              cfg.trace_limit = trace_limit;
              cfg.txn_bytes = txn_bytes;
+             if (recovery < 0 || recovery > 1) throw std::invalid_argument("recovery: must be 0 or 1");
+             cfg.recovery = static_cast<LossRecovery>(recovery);
+             cfg.retransmit_timeout_ps = retransmit_timeout_ps;
+             cfg.replay_ps = replay_ps;
              return new Simulator(topo, cfg);
            }),
            py::arg("topology"), py::arg("mtu"), py::arg("header_bytes"), py::arg("ack_bytes"),
            py::arg("request_bytes"), py::arg("routing"), py::arg("seed"), py::arg("endpoint_window_packets"),
-           py::arg("check"), py::arg("trace_limit"), py::arg("txn_bytes"))
+           py::arg("check"), py::arg("trace_limit"), py::arg("txn_bytes"), py::arg("recovery") = 0,
+           py::arg("retransmit_timeout_ps") = SimConfig{}.retransmit_timeout_ps, py::arg("replay_ps") = 0)
       .def("add_message",
            [](Simulator& s, NodeId src, NodeId dst, std::uint64_t size, int kind, Time delay_ps, std::uint64_t tag,
               const std::vector<std::uint32_t>& deps) {
@@ -99,6 +106,13 @@ void register_simulator(py::module_& m) {
       .def("advance_until", &Simulator::advance_until, py::arg("t"), py::call_guard<py::gil_scoped_release>())
       .def("attach_memory", &Simulator::attach_memory, py::arg("endpoint"), py::arg("config"))
       .def("throw_if_stalled", &Simulator::throw_if_stalled)
+      .def("schedule_fault", &Simulator::schedule_fault, py::arg("channel"), py::arg("at_ps"), py::arg("up"))
+      .def("channel_up", [](const Simulator& s, ChannelId c) {
+             if (c >= s.topology().num_channels()) throw std::invalid_argument("channel: out of range");
+             return s.channel_up(c);
+           }, py::arg("channel"))
+      .def_property_readonly("packets_awaiting_retransmit", &Simulator::packets_awaiting_retransmit)
+      .def_property_readonly("packets_stranded", &Simulator::packets_stranded)
       .def("check_invariants", &Simulator::check_invariants)
       .def("settle_credits", &Simulator::settle_credits)
       .def("set_stop_on_completion", &Simulator::set_stop_on_completion, py::arg("on"))
@@ -164,6 +178,12 @@ void register_simulator(py::module_& m) {
              d["received_bytes"] = to_numpy(l.received_bytes);
              d["hbm_read_bytes"] = to_numpy(l.hbm_read_bytes);
              d["hbm_write_bytes"] = to_numpy(l.hbm_write_bytes);
+             d["lost_packets"] = to_numpy(l.lost_packets);
+             d["lost_bytes"] = to_numpy(l.lost_bytes);
+             d["retransmitted_packets"] = to_numpy(l.retransmitted_packets);
+             d["retransmitted_bytes"] = to_numpy(l.retransmitted_bytes);
+             d["replayed_packets"] = to_numpy(l.replayed_packets);
+             d["replayed_bytes"] = to_numpy(l.replayed_bytes);
              return d;
            })
       .def("trace_columns",

@@ -11,6 +11,12 @@ enum class RoutingPolicy : std::uint8_t {
   kAdaptive = 2,  // least occupied candidate output (queued + unacknowledged bytes)
 };
 
+// What becomes of packets that were on a wire when it failed.
+enum class LossRecovery : std::uint8_t {
+  kRetransmit = 0,  // lost; their source sends them again after retransmit_timeout_ps
+  kReplay = 1,      // the sending node's link-level retry buffer sends them again, over another port
+};
+
 struct SimConfig {
   std::uint32_t mtu_bytes = 4096;     // largest packet on the wire, header included
   std::uint32_t header_bytes = 32;    // per-packet header on the wire
@@ -29,6 +35,14 @@ struct SimConfig {
   // Record each packet transmission (channel, start, end, bytes) up to this many records;
   // 0 = no trace. Transmissions past the limit are counted, never silently lost.
   std::uint64_t trace_limit = 0;
+  // Faults (see Simulator::schedule_fault). Packets that cannot be routed any more are always
+  // dropped and retransmitted end to end; `recovery` decides for packets on a failing wire.
+  LossRecovery recovery = LossRecovery::kRetransmit;
+  std::uint64_t retransmit_timeout_ps = 10'000'000;  // from the loss to the source's resend
+  // Link-level retry: a packet lost on a failed wire is sent again by the sending node when the
+  // missing acknowledgement is noticed (its arrival time at the far end plus the reverse
+  // latency, about one round trip after it left), plus this much.
+  std::uint64_t replay_ps = 0;
 };
 
 }  // namespace podsim

@@ -20,6 +20,9 @@ const char* event_name(EventType t) {
     case EventType::kCommitted: return "committed";
     case EventType::kMemory: return "memory";
     case EventType::kIssue: return "issue";
+    case EventType::kFault: return "fault";
+    case EventType::kRetransmit: return "retransmit";
+    case EventType::kReplay: return "replay";
   }
   return "?";
 }
@@ -85,6 +88,10 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   ledger_.injected_packets.assign(ne, 0);
   ledger_.delivered_packets.assign(ne, 0);
   ledger_.received_bytes.assign(ne, 0);
+  for (auto* v : {&ledger_.lost_packets, &ledger_.lost_bytes, &ledger_.retransmitted_packets,
+                  &ledger_.retransmitted_bytes, &ledger_.replayed_packets, &ledger_.replayed_bytes})
+    v->assign(ne, 0);
+  down_.assign(nc, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +297,17 @@ void Simulator::run_until_idle() {
 }
 
 void Simulator::throw_if_stalled() const {
+  if (queue_.empty() && messages_incomplete_ > 0 && !stranded_.empty()) {
+    const Packet& pk = pkts_[stranded_.front()];
+    std::uint64_t down = 0;
+    for (const Output& o : out_) down += o.down;
+    throw CutOff("simulation cannot finish at t=" + std::to_string(now_) + " ps: " +
+                 std::to_string(messages_incomplete_) + " messages unfinished, " + std::to_string(stranded_.size()) +
+                 " packets held at sources with no path left (e.g. '" +
+                 topo_.node(topo_.endpoints()[pk.src_ep]).name + "' cannot reach '" +
+                 topo_.node(topo_.endpoints()[pk.dst_ep]).name + "'; " + std::to_string(down) +
+                 " channels down and no repair scheduled)");
+  }
   if (queue_.empty() && messages_incomplete_ > 0)
     throw Deadlock("simulation stalled at t=" + std::to_string(now_) + " ps: " +
                    std::to_string(messages_incomplete_) + " messages unfinished and " +
@@ -323,6 +341,12 @@ void Simulator::dispatch(const Event& e) {
       eps_[e.arg()].issue_wake = false;
       refill(e.arg());
       break;
+    case EventType::kFault: on_fault(e.arg()); break;
+    case EventType::kRetransmit:
+      --retx_waiting_;
+      resend(e.arg());
+      break;
+    case EventType::kReplay: on_replay(e.arg()); break;
   }
 }
 
@@ -377,7 +401,10 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
 void Simulator::enqueue(NodeId n, std::uint32_t input, std::uint32_t p) {
   Packet& pk = pkts_[p];
   const auto cand = routes_.candidates(n, pk.dst_ep);
-  if (cand.empty()) violation("no route from '" + topo_.node(n).name + "' to endpoint " + std::to_string(pk.dst_ep));
+  if (cand.empty()) {
+    if (faults_) return unroutable(n, input, p);
+    violation("no route from '" + topo_.node(n).name + "' to endpoint " + std::to_string(pk.dst_ep));
+  }
   const std::uint32_t o = choose_port(n, pk, cand);
   const ChannelId c = topo_.out_channels(n)[o];
   Queue& q = voq(n, input, o);
@@ -406,7 +433,7 @@ void Simulator::schedule_kick(ChannelId c, Time t) {
 
 void Simulator::try_send(ChannelId c) {
   Output& out = out_[c];
-  if (out.rr_count == 0) return;
+  if (out.rr_count == 0 || out.down) return;
   if (out.busy_until > now_) {
     schedule_kick(c, out.busy_until);
     return;
@@ -458,12 +485,14 @@ void Simulator::try_send(ChannelId c) {
       ++trace_.dropped;
   }
 
-  // Free the packet's place at this node.
+  // Free the packet's place at this node. A switch's injection input holds only packets replayed
+  // by link-level retry, which occupy the retry buffer, not an input buffer.
   const bool injected = input == cap - 1;
+  const std::uint32_t ep = injected ? topo_.endpoint_index(n) : kNone;
   if (!injected)
     release_input(pk.in_channel, pk.wire, end);
-  else if (pk.kind == PacketKind::kData)
-    --eps_[topo_.endpoint_index(n)].queued;
+  else if (pk.kind == PacketKind::kData && ep != kNone)
+    --eps_[ep].queued;
 
   // Head and tail times at the next node.
   const Node& next = topo_.node(ch.dst);
@@ -476,10 +505,11 @@ void Simulator::try_send(ChannelId c) {
     pk.tail_ps = arrive;
   }
   pk.in_channel = c;
+  pk.epoch = out.epoch;
   queue_.push(arrive, EventType::kArrive, p);
   peak_queue_ = std::max(peak_queue_, queue_.size());
   if (out.rr_count > 0) schedule_kick(c, end);
-  if (injected) refill(topo_.endpoint_index(n));
+  if (ep != kNone) refill(ep);
 }
 
 void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
@@ -533,6 +563,7 @@ void Simulator::settle_credits() {
 void Simulator::on_arrive(std::uint32_t p) {
   Packet& pk = pkts_[p];
   const ChannelId c = pk.in_channel;
+  if (faults_ && pk.epoch != out_[c].epoch) return lost_on_wire(p);
   const Channel& ch = topo_.channel(c);
   CreditState& cr = credit_[c];
   cr.on_wire -= pk.wire;
@@ -579,6 +610,9 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
       MessageState& st = ms_[m];
       if (++st.delivered_pkts == 1) msgs_.first_byte_ps[m] = now_;
+      if (st.delivered_pkts > st.npackets)
+        violation("message " + std::to_string(m) + " received more packets than it has (" +
+                  std::to_string(st.npackets) + ")");
       // Is this packet's transaction now complete? Packets of a transaction may arrive out of
       // order (spraying), so count them.
       bool txn_complete = false;
@@ -849,7 +883,7 @@ void Simulator::send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn
   const std::uint32_t ep = topo_.endpoint_index(from);
   Packet& pk = pkts_[p];
   pk = Packet{m, kind == PacketKind::kAck ? cfg_.ack_bytes : cfg_.request_bytes, 0, kNone,
-              topo_.endpoint_index(to), ep, kNone, kind, txn, now_, now_};
+              topo_.endpoint_index(to), ep, kNone, kind, 0, txn, now_, now_};
   ++ledger_.injected_packets[ep];
   // Acknowledgements and requests take the response path: they do not use up the window of data
   // packets the endpoint keeps queued (else a busy receiver's acks would stall its own sends).
@@ -896,7 +930,7 @@ void Simulator::refill(std::uint32_t ep) {
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();
     pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, ms_[m].dst_ep,
-                      ep, kNone, PacketKind::kData, seq, now_, now_};
+                      ep, kNone, PacketKind::kData, 0, seq, now_, now_};
     ++ledger_.injected_packets[ep];
     ledger_.injected_bytes[ep] += payload;
     ++st.queued;
@@ -943,6 +977,16 @@ void Simulator::check_invariants() {
   if (injected - delivered != live_packets_)
     violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
               std::to_string(live_packets_) + " packets exist");
+  std::uint64_t lost = 0;
+  std::uint64_t resent = 0;
+  for (std::size_t e = 0; e < ledger_.lost_packets.size(); ++e) {
+    lost += ledger_.lost_packets[e];
+    resent += ledger_.retransmitted_packets[e];
+  }
+  if (lost - resent != retx_waiting_ + stranded_.size())
+    violation("packets lost - retransmitted = " + std::to_string(lost - resent) + " but " +
+              std::to_string(retx_waiting_) + " await retransmission and " + std::to_string(stranded_.size()) +
+              " are stranded");
   if (queue_.empty() && live_packets_ == 0) {
     // Finished: nothing is on a wire or in a buffer (credit returns may still be on their way
     // back). An empty queue with packets alive is a deadlock, checked by throw_if_stalled.

@@ -65,6 +65,13 @@ struct Trace {
   std::uint64_t dropped = 0;  // transmissions not recorded because the limit was reached
 };
 
+// Raised when messages cannot finish because faults cut their endpoints off from each other and
+// no repair is scheduled.
+class CutOff : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 enum class StopReason : std::uint8_t { kIdle = 0, kTime = 1, kEvents = 2, kCompletion = 3 };
 
 struct ChannelCounters {
@@ -85,6 +92,14 @@ struct Ledger {
   std::vector<std::uint64_t> injected_packets;
   std::vector<std::uint64_t> delivered_packets;
   std::vector<std::uint64_t> received_bytes;
+  // Faults, by the endpoint that created the packet. A lost packet is held at its source until it
+  // is retransmitted, so it stays counted in flight: lost - retransmitted = waiting + stranded.
+  std::vector<std::uint64_t> lost_packets;           // on a failed wire (retransmit mode) or unroutable
+  std::vector<std::uint64_t> lost_bytes;
+  std::vector<std::uint64_t> retransmitted_packets;  // sent again end to end by their source
+  std::vector<std::uint64_t> retransmitted_bytes;
+  std::vector<std::uint64_t> replayed_packets;       // sent again by link-level retry
+  std::vector<std::uint64_t> replayed_bytes;
 };
 
 // Credit state of one channel. Identity: credits + on_wire + buffered + returning == buffer.
@@ -133,6 +148,18 @@ class Simulator {
   // its last transaction has landed in the destination's memory. Call before adding messages.
   void attach_memory(NodeId endpoint, const memory::HbmConfig& config);
   const memory::HbmDevice* memory(NodeId endpoint) const;
+
+  // Fault model. At time `at` (>= now) channel `c` fails (up = false) or is repaired (up = true).
+  // A failure drops the packets on its wire (LossRecovery decides their fate), reroutes the
+  // packets queued for it, and recomputes the minimal paths over the channels still up; a
+  // repair recomputes them again. A packet with no path left is lost and retransmitted by its
+  // source; a source that cannot reach its destination holds the packet until a repair, and a run
+  // that ends that way raises CutOff. Credit returns are link-layer control and are not lost.
+  void schedule_fault(ChannelId c, Time at, bool up);
+  bool channel_up(ChannelId c) const { return !out_[c].down; }
+  // Lost packets waiting for their retransmission timeout, and those whose source has no path.
+  std::uint64_t packets_awaiting_retransmit() const { return retx_waiting_; }
+  std::uint64_t packets_stranded() const { return stranded_.size(); }
 
   // Messages completed since the last call, in completion order.
   std::vector<std::uint32_t> take_completed();
@@ -188,6 +215,7 @@ class Simulator {
     std::uint32_t src_ep;    // endpoint that created it (ledger)
     ChannelId in_channel;    // channel it arrived on at the current node; kNone at its source
     PacketKind kind;
+    std::uint16_t epoch;     // its channel's failure count when it was sent (lost if that changed)
     std::uint64_t seq;       // data: index within the message; ack/request: the transaction
     Time tail_ps;            // earliest time its tail may leave the current node
     Time created_ps;
@@ -211,6 +239,12 @@ class Simulator {
     std::uint32_t rr_head = 0;
     std::uint32_t rr_count = 0;
     bool kick_pending = false;
+    bool down = false;               // failed (fault model)
+    std::uint16_t epoch = 0;         // times it has failed
+  };
+  struct FaultChange {
+    ChannelId channel;
+    bool up;
   };
   struct Job {               // a transaction's data still to be cut into packets at its sender
     std::uint64_t next_seq;  // next packet (index within the message)
@@ -289,6 +323,15 @@ class Simulator {
     return voqs_[voq_base_[n] + static_cast<std::size_t>(input) * topo_.out_channels(n).size() + output];
   }
   std::uint32_t injection_input(NodeId n) const { return static_cast<std::uint32_t>(topo_.in_channels(n).size()); }
+  void on_fault(std::uint32_t f);
+  void reroute_queued(ChannelId c);
+  void lost_on_wire(std::uint32_t p);
+  void unroutable(NodeId n, std::uint32_t input, std::uint32_t p);
+  void lose(std::uint32_t p);
+  void resend(std::uint32_t p);
+  void on_replay(std::uint32_t p);
+  void release_place(NodeId n, std::uint32_t input, const Packet& pk);
+  void recompute_routes();
   void check_channel(ChannelId c, const char* during) const;
   [[noreturn]] void violation(const std::string& what) const;
 
@@ -356,6 +399,15 @@ class Simulator {
   std::uint64_t events_ = 0;
   std::uint64_t packet_hops_ = 0;
   std::size_t peak_queue_ = 0;
+
+  // Changes scheduled for the same time form one batch and one event: the routes are recomputed
+  // once per batch (a switch chip takes down dozens of channels at once).
+  std::vector<std::vector<FaultChange>> fault_batches_;
+  std::unordered_map<Time, std::uint32_t> pending_batch_;  // time -> batch not yet applied
+  bool faults_ = false;                  // any fault scheduled: arrivals check their wire
+  std::vector<std::uint8_t> down_;       // per channel, for the routing table
+  std::uint64_t retx_waiting_ = 0;
+  std::vector<std::uint32_t> stranded_;  // lost packets whose source cannot reach their destination
 
   std::vector<std::uint32_t> completed_;
   bool stop_on_completion_ = false;

@@ -29,7 +29,9 @@ from podsim import hbm
 from podsim.messages import Messages
 from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.simulation import (
+    RECOVERY,
     ROUTING,
+    CutOff,
     Deadlock,
     Interrupted,
     InvariantViolation,
@@ -46,10 +48,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NOT_YET",
+    "RECOVERY",
     "ROUTING",
     "ChannelStats",
     "ChannelTable",
     "Comparison",
+    "CutOff",
     "Deadlock",
     "Interrupted",
     "InvariantViolation",

@@ -109,6 +109,12 @@ class Ledger:
     live packets, kept apart from the per-endpoint counters so the two can be compared.
     ``hbm_read_bytes``/``hbm_write_bytes``: bytes the endpoint read from / wrote into its own HBM
     (zero for endpoints without coupled memory).
+
+    Faults (zero without them), by the endpoint that created the packet: ``lost_*`` on a failed
+    wire or left with no path, ``retransmitted_*`` sent again end to end by the source,
+    ``replayed_*`` sent again by link-level retry. A lost packet is held at its source until it is
+    retransmitted, so it stays in flight: lost - retransmitted =
+    ``engine_packets_awaiting_retransmit``.
     """
 
     endpoint: np.ndarray
@@ -119,7 +125,14 @@ class Ledger:
     received_bytes: np.ndarray
     hbm_read_bytes: np.ndarray
     hbm_write_bytes: np.ndarray
+    lost_packets: np.ndarray
+    lost_bytes: np.ndarray
+    retransmitted_packets: np.ndarray
+    retransmitted_bytes: np.ndarray
+    replayed_packets: np.ndarray
+    replayed_bytes: np.ndarray
     engine_packets_in_flight: int
+    engine_packets_awaiting_retransmit: int
 
     @property
     def in_flight_bytes(self) -> np.ndarray:
@@ -133,13 +146,16 @@ class Ledger:
 
     @property
     def balanced(self) -> bool:
-        """True when injected = delivered + in flight holds per endpoint and globally, and the
-        global in-flight count equals the engine's count of live packets."""
+        """True when injected = delivered + in flight holds per endpoint and globally, the global
+        in-flight count equals the engine's count of live packets, and lost - retransmitted equals
+        the engine's count of packets waiting to be sent again."""
         return bool(
             np.all(self.delivered_bytes <= self.injected_bytes)
             and np.all(self.delivered_packets <= self.injected_packets)
             and int(self.in_flight_packets.sum()) == self.engine_packets_in_flight
             and int(self.delivered_bytes.sum()) == int(self.received_bytes.sum())
+            and np.all(self.retransmitted_packets <= self.lost_packets)
+            and int((self.lost_packets - self.retransmitted_packets).sum()) == self.engine_packets_awaiting_retransmit
         )
 
     def to_pandas(self) -> pd.DataFrame:
@@ -156,6 +172,12 @@ class Ledger:
                 "received_bytes": self.received_bytes,
                 "hbm_read_bytes": self.hbm_read_bytes,
                 "hbm_write_bytes": self.hbm_write_bytes,
+                "lost_packets": self.lost_packets,
+                "lost_bytes": self.lost_bytes,
+                "retransmitted_packets": self.retransmitted_packets,
+                "retransmitted_bytes": self.retransmitted_bytes,
+                "replayed_packets": self.replayed_packets,
+                "replayed_bytes": self.replayed_bytes,
             }
         )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import numpy as np
 
@@ -15,8 +15,15 @@ from podsim.messages import KINDS, MAX_MESSAGE_BYTES, Messages
 from podsim.results import ChannelStats, Ledger, MessageStats, Result, TransmissionTrace
 from podsim.topology import Topology
 
+if TYPE_CHECKING:
+    from podsim.faults.timeline import Change
+
 #: Routing policies: how a node picks among the candidate ports of its minimal paths.
 ROUTING = {"ecmp": 0, "spray": 1, "adaptive": 2}
+#: What becomes of packets on a wire when it fails: ``"retransmit"`` (lost; their source sends
+#: them again end to end after ``retransmit_timeout_ps``) or ``"replay"`` (link-level retry: the
+#: sending node sends them again over another port about one link round trip later).
+RECOVERY = {"retransmit": 0, "replay": 1}
 
 #: A progress callback receives (simulated time in ps, events processed so far).
 ProgressFn = Callable[[int, int], None]
@@ -31,6 +38,8 @@ _STOP_IDLE, _STOP_TIME, _STOP_EVENTS, _STOP_COMPLETION = 0, 1, 2, 3
 
 InvariantViolation = _core.InvariantViolation
 Deadlock = _core.Deadlock
+#: Raised when faults leave messages with no path and no repair is scheduled.
+CutOff = _core.CutOff
 
 
 class Interrupted(KeyboardInterrupt):
@@ -65,12 +74,17 @@ def _topology(fabric: FabricLike) -> Topology:
 
 #: Sizes a run uses when neither the caller nor the system gives them.
 DEFAULT_SIZES = {"mtu": 4096, "header_bytes": 32}
+#: Fault-recovery times a run uses when neither the caller nor the system's ``[transport]`` spec
+#: gives them, ps. The end-to-end retransmission timeout of scale-up transports is unpublished
+#: (faults.md §6): 10 us is an assumption, a few fabric round trips. Link-level replay costs about
+#: one link round trip (faults.md §5.1 item 3), which the engine charges itself: nothing extra.
+DEFAULT_RECOVERY_PS = {"retransmit_timeout_ps": 10_000_000, "replay_ps": 0}
 
 
 def _sizes(fabric: FabricLike, given: dict[str, int | None]) -> dict[str, int | None]:
     """The caller's sizes, else the system's ``run_defaults()``, else :data:`DEFAULT_SIZES`."""
     system = getattr(fabric, "run_defaults", None)
-    defaults = {**DEFAULT_SIZES, **(system() if callable(system) else {})}
+    defaults = {**DEFAULT_SIZES, **DEFAULT_RECOVERY_PS, **(system() if callable(system) else {})}
     return {k: defaults.get(k) if val is None else val for k, val in given.items()}
 
 
@@ -132,6 +146,14 @@ class Simulation:
         trace: record up to this many packet transmissions (channel, start, end, bytes) into
             :attr:`Result.trace`; None records nothing. Transmissions past the limit are counted
             in ``trace.dropped`` and :meth:`result` warns about them.
+        recovery: what becomes of packets on a wire when it fails, one of :data:`RECOVERY`.
+            Packets left with no path are always lost and retransmitted by their source.
+        retransmit_timeout_ps: from a packet's loss to its source sending it again, ps (None: the
+            system's ``[transport]`` spec, else :data:`DEFAULT_RECOVERY_PS`).
+        replay_ps: link-level retry cost beyond the failed link's round trip, ps (None: as above).
+
+    Faults: :meth:`fail` and :meth:`repair` take channels, links or whole elements (switch chips,
+    transceivers, trays) down and back at given simulated times; see :mod:`podsim.faults`.
     """
 
     def __init__(
@@ -149,15 +171,22 @@ class Simulation:
         trace: int | None = None,
         txn_bytes: int | None = None,
         memory: bool | Mapping[int, Any] | None = None,
+        recovery: str = "retransmit",
+        retransmit_timeout_ps: int | None = None,
+        replay_ps: int | None = None,
     ) -> None:
+        self._fabric = topology
         self._topology = _topology(topology)
         sizes = _sizes(
             topology,
-            {"mtu": mtu, "header_bytes": header_bytes, "ack_bytes": ack_bytes, "request_bytes": request_bytes, "txn_bytes": txn_bytes},
+            {"mtu": mtu, "header_bytes": header_bytes, "ack_bytes": ack_bytes, "request_bytes": request_bytes,
+             "txn_bytes": txn_bytes, "retransmit_timeout_ps": retransmit_timeout_ps, "replay_ps": replay_ps},
         )
-        mtu, header_bytes, ack_bytes, request_bytes, txn_bytes = sizes.values()
+        mtu, header_bytes, ack_bytes, request_bytes, txn_bytes, retransmit_timeout_ps, replay_ps = sizes.values()
         if routing not in ROUTING:
             raise ValueError(f"routing: must be one of {sorted(ROUTING)}, got {routing!r}")
+        if recovery not in RECOVERY:
+            raise ValueError(f"recovery: must be one of {sorted(RECOVERY)}, got {recovery!r}")
         mtu = v.integer(mtu, "mtu", 2, 1 << 30)
         header_bytes = v.integer(header_bytes, "header_bytes", 0, 1 << 30)
         if mtu <= header_bytes:
@@ -176,7 +205,11 @@ class Simulation:
             bool(check),
             0 if trace is None else v.integer(trace, "trace", 1),
             0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
+            RECOVERY[recovery],
+            v.integer(retransmit_timeout_ps, "retransmit_timeout_ps", 1, MAX_TIME_PS),
+            v.integer(replay_ps, "replay_ps", 0, MAX_TIME_PS),
         )
+        self.recovery = recovery
         self._tracing = trace is not None
         for node, device in _memories(topology, memory).items():
             self._core.attach_memory(node, device.config())
@@ -252,6 +285,43 @@ class Simulation:
         )
         return np.arange(first, first + len(messages), dtype=np.uint32)
 
+    def fail(self, target: Any, at_ps: int | None = None) -> None:
+        """Take ``target`` down at ``at_ps`` (default: now).
+
+        ``target`` is a channel id (one direction), or, on a system, a
+        :class:`podsim.faults.Element` (``faults.link("a", "b")``, ``faults.direction(...)``,
+        ``faults.transceiver(...)``, ``faults.switch(...)``, ``faults.tray(k)``): every channel it
+        carries. Packets on a failing wire follow :attr:`recovery`; packets queued for it are
+        rerouted; paths are recomputed over what is still up.
+        """
+        self._change(target, at_ps, up=False)
+
+    def repair(self, target: Any, at_ps: int | None = None) -> None:
+        """Bring ``target`` (as in :meth:`fail`) back at ``at_ps`` (default: now)."""
+        self._change(target, at_ps, up=True)
+
+    def schedule(self, changes: Iterable[Change]) -> None:
+        """Apply a fault schedule: :func:`podsim.faults.fail` / :func:`podsim.faults.repair` items."""
+        from podsim.faults.timeline import Change
+
+        for change in changes:
+            if not isinstance(change, Change):
+                raise TypeError(f"faults: expected podsim.faults.fail(...)/repair(...) items, got {type(change).__name__}")
+            self._change(change.target, change.at_ps, up=change.up)
+
+    def _change(self, target: Any, at_ps: int | None, *, up: bool) -> None:
+        from podsim.faults.timeline import channels_of
+
+        when = self.now if at_ps is None else v.integer(at_ps, "at_ps", 0, MAX_TIME_PS)
+        if when < self.now:
+            raise ValueError(f"at_ps: must be >= now ({self.now}), got {when}")
+        for c in channels_of(self._fabric, target):
+            self._core.schedule_fault(int(c), when, up)
+
+    def channel_up(self, channel: int) -> bool:
+        """Whether channel ``channel`` is in service now."""
+        return bool(self._core.channel_up(v.integer(channel, "channel", 0, 2**32 - 1)))
+
     def on_complete(self, fn: CompletionFn) -> None:
         """Call ``fn(message_id, end_ps)`` whenever a message completes, with :attr:`now` equal to
         its end time, so the callback may :meth:`inject` follow-up work."""
@@ -269,7 +339,8 @@ class Simulation:
         self._core.advance_until(t_ps)
 
     def run(self, *, progress: ProgressFn | None = None) -> None:
-        """Run until no event is left. Raises :class:`Deadlock` if messages are then unfinished."""
+        """Run until no event is left. Raises :class:`CutOff` if faults left messages with no
+        path, :class:`Deadlock` if messages are otherwise unfinished."""
         self._drive(_NEVER, progress)
         self._core.throw_if_stalled()
 
@@ -317,7 +388,10 @@ class Simulation:
                 wire_bytes=cc["wire_bytes"], payload_bytes=cc["payload_bytes"], packets=cc["packets"],
                 busy_ps=cc["busy_ps"], duration_ps=core.now,
             ),
-            ledger=Ledger(endpoint=self._topology.endpoints, engine_packets_in_flight=core.packets_in_flight, **lc),
+            ledger=Ledger(
+                endpoint=self._topology.endpoints, engine_packets_in_flight=core.packets_in_flight,
+                engine_packets_awaiting_retransmit=core.packets_awaiting_retransmit + core.packets_stranded, **lc,
+            ),
             events=core.events,
             packet_hops=core.packet_hops,
             now_ps=core.now,
@@ -343,19 +417,28 @@ def simulate(
     trace: int | None = None,
     txn_bytes: int | None = None,
     memory: bool | Mapping[int, Any] | None = None,
+    faults: Iterable[Change] = (),
+    recovery: str = "retransmit",
+    retransmit_timeout_ps: int | None = None,
+    replay_ps: int | None = None,
     progress: ProgressFn | None = None,
 ) -> Result:
     """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
 
-    Parameters are those of :class:`Simulation`; ``progress(now_ps, events)`` is called about every
-    million events. The run releases the GIL. Ctrl-C raises :class:`Interrupted` carrying the
-    partial result. A run that cannot finish raises :class:`Deadlock`.
+    Parameters are those of :class:`Simulation`; ``faults`` is a fault schedule
+    (``[podsim.faults.fail(element, at_ps=...), podsim.faults.repair(element, at_ps=...)]``).
+    ``progress(now_ps, events)`` is called about every million events. The run releases the GIL.
+    Ctrl-C raises :class:`Interrupted` carrying the partial result. A run that cannot finish raises
+    :class:`CutOff` (faults left no path) or :class:`Deadlock`.
     """
     sim = Simulation(
         topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
-        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace, txn_bytes=txn_bytes, memory=memory,
+        routing=routing, seed=seed, endpoint_window_packets=endpoint_window_packets, check=check, trace=trace,
+        txn_bytes=txn_bytes, memory=memory, recovery=recovery, retransmit_timeout_ps=retransmit_timeout_ps,
+        replay_ps=replay_ps,
     )
     sim.add(messages)
+    sim.schedule(faults)
     try:
         sim.run(progress=progress)
     except KeyboardInterrupt:

@@ -6,7 +6,8 @@
 
 namespace podsim {
 
-RoutingTable::RoutingTable(const Topology& topo) : num_eps_(topo.num_endpoints()) {
+RoutingTable::RoutingTable(const Topology& topo, std::span<const std::uint8_t> down) : num_eps_(topo.num_endpoints()) {
+  const auto usable = [&](ChannelId c) { return down.empty() || down[c] == 0; };
   const std::size_t n = topo.num_nodes();
   for (NodeId v = 0; v < n; ++v)
     if (topo.out_channels(v).size() > 0xFFFF)
@@ -34,7 +35,7 @@ RoutingTable::RoutingTable(const Topology& topo) : num_eps_(topo.num_endpoints()
       if (dist(u) + 1 >= kUnreachable) throw std::invalid_argument("topology: paths longer than 65534 hops");
       for (const ChannelId c : topo.in_channels(u)) {
         const NodeId v = topo.channel(c).src;
-        if (dist(v) != kUnreachable) continue;
+        if (dist(v) != kUnreachable || !usable(c)) continue;
         dist(v) = static_cast<std::uint16_t>(dist(u) + 1);
         if (!topo.is_endpoint(v)) queue.push_back(v);
       }
@@ -46,7 +47,7 @@ RoutingTable::RoutingTable(const Topology& topo) : num_eps_(topo.num_endpoints()
       const auto& outs = topo.out_channels(v);
       for (std::size_t k = 0; k < outs.size(); ++k) {
         const NodeId w = topo.channel(outs[k]).dst;
-        if (dist(w) + 1 == d && (w == dst || !topo.is_endpoint(w))) cand.push_back(static_cast<std::uint16_t>(k));
+        if (usable(outs[k]) && dist(w) + 1 == d && (w == dst || !topo.is_endpoint(w))) cand.push_back(static_cast<std::uint16_t>(k));
       }
       std::string key(reinterpret_cast<const char*>(cand.data()), cand.size() * sizeof(std::uint16_t));
       auto [it, inserted] = set_ids.emplace(std::move(key), static_cast<std::uint32_t>(set_ids.size()));

@@ -13,7 +13,8 @@ namespace podsim {
 
 class RoutingTable {
  public:
-  explicit RoutingTable(const Topology& topo);
+  // `down` (optional, one flag per channel): channels out of service, which no path may use.
+  explicit RoutingTable(const Topology& topo, std::span<const std::uint8_t> down = {});
 
   // Local output-port indices of `node` on a minimal path to endpoint index `dst_ep`
   // (empty when unreachable or when node is the destination).

@@ -23,7 +23,9 @@
 
 namespace podsim {
 
+// Same-time events run in this order (the type is the high part of the payload word).
 enum class EventType : std::uint32_t {
+  kFault,         // a channel fails or is repaired (arg: fault change); first, so it affects all at its time
   kArrive,        // a packet becomes eligible at the node at the end of a channel (arg: packet)
   kKick,          // a channel has finished a transmission; arbitrate again (arg: channel)
   kCredit,        // wake a channel's sender that waits for credits (arg: channel)
@@ -32,12 +34,14 @@ enum class EventType : std::uint32_t {
   kCommitted,     // a target's write engine has committed an arrived write packet (arg: packet)
   kMemory,        // an endpoint's HBM device has work due (arg: endpoint index)
   kIssue,         // an endpoint's write-issue engine is free again (arg: endpoint index)
+  kRetransmit,    // a lost packet's source sends it again, end to end (arg: packet)
+  kReplay,        // link-level retry sends a packet lost on a failed wire again (arg: packet)
 };
 
 struct Event {
   Time time;
-  std::uint64_t word;  // type (3 bits) << 61 | arg (32 bits)
-  EventType type() const { return static_cast<EventType>(word >> 61); }
+  std::uint64_t word;  // type (4 bits) << 60 | arg (32 bits)
+  EventType type() const { return static_cast<EventType>(word >> 60); }
   std::uint32_t arg() const { return static_cast<std::uint32_t>(word); }  // packet, channel or message id
   bool before(const Event& o) const { return time < o.time || (time == o.time && word < o.word); }
 };
@@ -107,7 +111,7 @@ class EventQueue {
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
   // backwards).
   void push(Time time, EventType type, std::uint32_t arg) {
-    const Event e{time, (static_cast<std::uint64_t>(type) << 61) | arg};
+    const Event e{time, (static_cast<std::uint64_t>(type) << 60) | arg};
     ++size_;
     const std::uint64_t bucket = time >> kShift;
     if (bucket <= current_) {

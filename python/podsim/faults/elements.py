@@ -10,8 +10,9 @@ Kinds:
   ``#i`` appended for the i-th of parallel links between the same two nodes (``#0`` may be omitted).
 * ``"direction"``: one direction ``"<a>-><b>"`` of a link. The engine's links are lossless and
   credit-based: the credits of ``b -> a`` return over ``a -> b``, so a dead direction stops both
-  and the whole link is removed (a retraining link layer takes it down the same way). It is kept
-  as its own kind so that a mid-run fault model can treat it differently later.
+  and the whole link is removed before a run (a retraining link layer takes it down the same
+  way). During a run (:mod:`podsim.faults.timeline`) only that direction fails: the engine
+  models credit returns as link-layer control that survives.
 * ``"transceiver"``: one optical module at one end of an optical link tier. Name
   ``"<node>/xcvr<j>"``. **Module <-> link mapping**: at every node, the node's links of that tier
   are sorted by (peer node id, link id) and cut into consecutive groups of ``links_per_module``
@@ -217,6 +218,17 @@ class Catalog:
         if not 0 <= t < len(self.trays):
             raise ValueError(f"failures: {element}: this system has {len(self.trays)} switch trays")
         return self._links_of_nodes(self.trays[t].tolist())
+
+    def channels(self, element: Element) -> np.ndarray:
+        """Channel ids ``element`` takes down in a run (:mod:`podsim.faults.timeline`): both
+        directions of each of its links, except for a ``"direction"``, which is that one channel."""
+        links = self.resolve(element)
+        if element.kind != "direction":
+            return np.sort(np.concatenate([links, links + 1]))
+        src_name = element.name.partition("#")[0].partition("->")[0]
+        first = int(links[0])
+        a = int(self.links["a"][self.links["link"] == first].iloc[0])
+        return np.array([first if self._names[a] == src_name else first + 1], dtype=np.int64)
 
     def _links_of_nodes(self, nodes: list[int]) -> np.ndarray:
         hit = self.links["a"].isin(nodes) | self.links["b"].isin(nodes)

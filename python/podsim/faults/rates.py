@@ -10,8 +10,9 @@ Electrical and copper links have no published rate (faults.md §3): they are lis
 NaN and left out of the totals.
 
 A draw (:func:`draw`) gives the failure times of one job; :meth:`Schedule.at` turns a time into
-the failed elements, which :func:`podsim.faults.apply` evaluates. Running the fabric *through* the
-failures needs the engine's mid-run fault model, which does not exist yet.
+the failed elements, which :func:`podsim.faults.apply` evaluates. A job's failures are hours apart
+and a packet-level run lasts microseconds, so a drawn schedule is evaluated state by state; a
+failure *during* a run is :func:`podsim.faults.fail` (:mod:`podsim.faults.timeline`).
 """
 
 from __future__ import annotations

@@ -181,6 +181,10 @@ _SYSTEM_REST = {
             "ack": _Q("bytes", integer=True, optional=True),
             "request": _Q("bytes", integer=True, optional=True),
             "txn": _Q("bytes", integer=True, optional=True),
+            # Fault recovery: end-to-end retransmission timeout, and link-level replay cost
+            # beyond one link round trip.
+            "retransmit_timeout": _Q("time", optional=True),
+            "replay": _Q("time", minimum=0, optional=True),
         },
         optional=True,
     ),

@@ -60,11 +60,16 @@ class System:
         self._memory = rank_memory(spec)
 
     def run_defaults(self) -> dict[str, int]:
-        """Packet and transaction sizes from the spec's ``[transport]`` table, as keyword arguments
-        of :func:`podsim.simulate` (``mtu``, ``header_bytes``, ``ack_bytes``, ``request_bytes``,
-        ``txn_bytes``); a run uses them for every size it is not given."""
-        names = {"mtu": "mtu", "header": "header_bytes", "ack": "ack_bytes", "request": "request_bytes", "txn": "txn_bytes"}
-        return {arg: int(self.spec.transport[key].si) for key, arg in names.items() if key in self.spec.transport}
+        """Packet and transaction sizes and fault-recovery times from the spec's ``[transport]``
+        table, as keyword arguments of :func:`podsim.simulate` (``mtu``, ``header_bytes``,
+        ``ack_bytes``, ``request_bytes``, ``txn_bytes``, ``retransmit_timeout_ps``,
+        ``replay_ps``); a run uses them for every one it is not given."""
+        sizes = {"mtu": "mtu", "header": "header_bytes", "ack": "ack_bytes", "request": "request_bytes", "txn": "txn_bytes"}
+        times = {"retransmit_timeout": "retransmit_timeout_ps", "replay": "replay_ps"}
+        t = self.spec.transport
+        out = {arg: int(t[key].si) for key, arg in sizes.items() if key in t}
+        out.update({arg: round(t[key].si * 1e12) for key, arg in times.items() if key in t})
+        return out
 
     def inventory(self) -> _inventory.Inventory:
         """Counts of chips, dies, CPUs, switch chips and links per tier, optical modules, racks."""

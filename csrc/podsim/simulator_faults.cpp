@@ -1,0 +1,146 @@
+// The fault model of the engine: channels that fail and are repaired at scheduled times, the
+// packets that were on a failing wire, rerouting, and end-to-end retransmission.
+//
+// Bookkeeping: a lost packet is not freed. Its source holds it until it is sent again, so the
+// identity injected - delivered = packets alive holds throughout, and the fault counters obey
+// lost - retransmitted = awaiting retransmission + stranded. A message's packets are delivered
+// exactly once: a packet is only ever resent after it was lost, never while a copy is alive.
+#include <string>
+
+#include "podsim/simulator.h"
+
+namespace podsim {
+
+void Simulator::schedule_fault(ChannelId c, Time at, bool up) {
+  if (c >= topo_.num_channels())
+    throw std::invalid_argument("channel: " + std::to_string(c) + " does not exist (the topology has " +
+                                std::to_string(topo_.num_channels()) + " channels)");
+  if (at < now_ || at > kMaxTime)
+    throw std::invalid_argument("at_ps: must be in [now = " + std::to_string(now_) + ", 2^62] ps, got " +
+                                std::to_string(at));
+  faults_ = true;
+  const auto [it, fresh] = pending_batch_.try_emplace(at, static_cast<std::uint32_t>(fault_batches_.size()));
+  if (fresh) {
+    if (fault_batches_.size() >= kNone) throw std::invalid_argument("faults: too many distinct times (limit 2^32 - 1)");
+    fault_batches_.emplace_back();
+    queue_.push(at, EventType::kFault, it->second);
+  }
+  fault_batches_[it->second].push_back(FaultChange{c, up});
+}
+
+void Simulator::recompute_routes() { routes_ = RoutingTable(topo_, down_); }
+
+void Simulator::on_fault(std::uint32_t batch) {
+  pending_batch_.erase(now_);
+  const std::vector<FaultChange> changes = std::move(fault_batches_[batch]);
+  std::vector<ChannelId> failed;
+  bool repaired = false;
+  for (const FaultChange& change : changes) {
+    Output& out = out_[change.channel];
+    if (out.down != change.up) continue;  // already in that state (a repeated failure or repair)
+    out.down = !change.up;
+    down_[change.channel] = out.down ? 1 : 0;
+    if (out.down) {
+      ++out.epoch;  // what is on the wire now is lost (see on_arrive)
+      failed.push_back(change.channel);
+    } else {
+      repaired = true;
+    }
+  }
+  if (failed.empty() && !repaired) return;
+  recompute_routes();
+  for (const ChannelId c : failed) reroute_queued(c);
+  if (!repaired) return;
+  // A repair may reconnect sources that held packets with no path.
+  std::vector<std::uint32_t> held;
+  held.swap(stranded_);
+  for (const std::uint32_t p : held) resend(p);
+}
+
+void Simulator::reroute_queued(ChannelId c) {
+  const Channel& ch = topo_.channel(c);
+  const NodeId n = ch.src;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> moved;  // (input, packet), in queue order
+  for (std::uint32_t in = 0; in <= injection_input(n); ++in) {
+    Queue& q = voq(n, in, ch.src_port);
+    for (std::uint32_t p = q.head; p != kNone; p = pkts_[p].next) moved.emplace_back(in, p);
+    q = Queue{};
+  }
+  Output& out = out_[c];
+  out.rr_head = 0;
+  out.rr_count = 0;
+  out.queued_bytes = 0;
+  out.credit_blocked = false;
+  for (const auto& [in, p] : moved) enqueue(n, in, p);
+}
+
+void Simulator::release_place(NodeId n, std::uint32_t input, const Packet& pk) {
+  if (input != injection_input(n)) {
+    release_input(pk.in_channel, pk.wire, now_);
+    return;
+  }
+  const std::uint32_t ep = topo_.endpoint_index(n);
+  if (ep != kNone && pk.kind == PacketKind::kData) {
+    --eps_[ep].queued;
+    refill(ep);
+  }
+}
+
+void Simulator::unroutable(NodeId n, std::uint32_t input, std::uint32_t p) {
+  release_place(n, input, pkts_[p]);
+  lose(p);
+}
+
+void Simulator::lose(std::uint32_t p) {
+  const Packet& pk = pkts_[p];
+  ++ledger_.lost_packets[pk.src_ep];
+  ledger_.lost_bytes[pk.src_ep] += pk.payload;
+  ++retx_waiting_;
+  queue_.push(now_ + cfg_.retransmit_timeout_ps, EventType::kRetransmit, p);
+}
+
+void Simulator::resend(std::uint32_t p) {
+  Packet& pk = pkts_[p];
+  const NodeId src = topo_.endpoints()[pk.src_ep];
+  if (routes_.hops(src, pk.dst_ep) == RoutingTable::kUnreachable) {
+    stranded_.push_back(p);
+    return;
+  }
+  ++ledger_.retransmitted_packets[pk.src_ep];
+  ledger_.retransmitted_bytes[pk.src_ep] += pk.payload;
+  pk.in_channel = kNone;
+  pk.tail_ps = now_;
+  if (pk.kind == PacketKind::kData) ++eps_[pk.src_ep].queued;  // it waits at the ports like a new one
+  enqueue(src, injection_input(src), p);
+}
+
+void Simulator::lost_on_wire(std::uint32_t p) {
+  const Packet& pk = pkts_[p];
+  const ChannelId c = pk.in_channel;
+  CreditState& cr = credit_[c];
+  // The bytes never reach the receiver's buffer: the link layer gets their credits back.
+  cr.on_wire -= pk.wire;
+  cr.credits += pk.wire;
+  if (cfg_.check) touched_.push_back(c);
+  if (cfg_.recovery == LossRecovery::kReplay) {
+    ++ledger_.replayed_packets[pk.src_ep];
+    ledger_.replayed_bytes[pk.src_ep] += pk.payload;
+    const Time noticed = now_ + topo_.channel(topo_.channel(c).reverse).latency_ps;
+    queue_.push(noticed + cfg_.replay_ps, EventType::kReplay, p);
+    return;
+  }
+  lose(p);
+}
+
+void Simulator::on_replay(std::uint32_t p) {
+  Packet& pk = pkts_[p];
+  const NodeId n = topo_.channel(pk.in_channel).src;
+  if (routes_.hops(n, pk.dst_ep) == RoutingTable::kUnreachable) return lose(p);  // end to end, then
+  // The retry buffer feeds the node's injection input: it holds no input-buffer space here.
+  pk.tail_ps = now_;
+  const std::uint32_t ep = topo_.endpoint_index(n);
+  if (ep != kNone && pk.kind == PacketKind::kData) ++eps_[ep].queued;
+  enqueue(n, injection_input(n), p);
+}
+
+}  // namespace podsim
