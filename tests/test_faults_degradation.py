@@ -112,3 +112,19 @@ def test_cloudmatrix_transceiver_curve() -> None:
                             k=[0, 16, 64], samples=2, seed=1)
     assert (df["status"] == "ok").all()
     assert (df["rel_busbw"] <= 1.05).all()
+
+
+def test_degradation_takes_a_system_name_and_a_ready_workload() -> None:
+    # The form of the issue: a shipped system by name and a workload built on the intact system.
+    # 256 KiB per pair is bandwidth-bound (at 16 KiB a 1 us run is decided by latency and packet
+    # placement, and losing a switch can even shorten it).
+    hgx = podsim.system("hgx-h100")
+    wl = podsim.workloads.all_to_all(hgx, 256 << 10)
+    rows = faults.degradation("hgx-h100", wl, kinds="switch", k=[0, 1], samples=1, workers=1).set_index("k")
+    assert list(rows["status"]) == ["ok", "ok"]
+    assert rows.loc[1, "busbw_Bps"] < rows.loc[0, "busbw_Bps"]
+    with pytest.warns(PointFailedWarning):
+        # One GPU link down parks that GPU under full-bandwidth, and the workload needs it.
+        parked = faults.degradation("hgx-h100", wl, kinds="link", k=[1], samples=1, workers=1,
+                                    policy="full-bandwidth")
+    assert parked["status"].iloc[0] == "error" and "is parked" in str(parked["error"].iloc[0])

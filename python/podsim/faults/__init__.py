@@ -22,7 +22,7 @@ and replayed bytes in the ledger (:mod:`podsim.faults.timeline`). :class:`Schedu
 from __future__ import annotations
 
 from podsim.faults.apply import ON_UNREACHABLE, POLICIES, FaultedSystem, Unreachable, apply
-from podsim.faults.degradation import AllReduce, AllToAll, degradation, summarize
+from podsim.faults.degradation import AllReduce, AllToAll, Given, degradation, summarize
 from podsim.faults.elements import KINDS, Catalog, Element, direction, link, switch, transceiver, tray
 from podsim.faults.optics import NOT_PUBLISHED, optics
 from podsim.faults.plot import plot
@@ -40,6 +40,7 @@ __all__ = [
     "Change",
     "Element",
     "FaultedSystem",
+    "Given",
     "Schedule",
     "Unreachable",
     "apply",

@@ -26,6 +26,7 @@ from podsim.faults.elements import Catalog
 from podsim.simulation import simulate
 from podsim.sweep import sweep
 from podsim.systems.system import System
+from podsim.systems.system import system as load_system
 from podsim.workloads import all_reduce, all_to_all
 from podsim.workloads.workload import Workload
 
@@ -109,6 +110,28 @@ class AllReduce:
 
 
 @dataclass(frozen=True)
+class Given:
+    """A workload built on the intact system, run as it is at every point (picklable factory).
+
+    It fits the ``re-spread`` and ``adaptive-bandwidth`` policies, which keep every rank. A point
+    whose policy parked one of its ranks reports ``status="error"`` naming the rank: use
+    :class:`AllToAll` or :class:`AllReduce` there, which rebuild the traffic on the ranks in service.
+    """
+
+    workload: Workload
+
+    def __call__(self, system: FaultedSystem) -> Workload:
+        missing = np.setdiff1d(self.workload.ranks, system.ranks)
+        if len(missing):
+            name = system.topology.names[int(missing[0])]
+            raise ValueError(
+                f"workload: rank {name!r} is parked under policy {system.policy!r}; pass faults.AllToAll(...) or "
+                "faults.AllReduce(...) to build the traffic on the ranks in service"
+            )
+        return self.workload
+
+
+@dataclass(frozen=True)
 class _Context:
     """What every point of one curve shares (bound to the point function, pickled per task)."""
 
@@ -164,8 +187,8 @@ def _run(point: dict[str, Any], _seed: np.random.SeedSequence, *, ctx: _Context)
 
 
 def degradation(
-    system: Any,
-    workload: WorkloadFn,
+    system: System | str,
+    workload: WorkloadFn | Workload,
     *,
     kinds: str | Sequence[str] = "transceiver",
     k: Iterable[int] = (0, 1, 4, 16, 64),
@@ -179,8 +202,11 @@ def degradation(
     """Achieved bandwidth and completion time against the number of failed elements.
 
     Args:
-        system: a :class:`podsim.System` (it is rebuilt from its spec in each worker).
-        workload: ``fn(faulted_system) -> Workload``, e.g. ``AllToAll(4096, ranks_per_group=2)``.
+        system: a :class:`podsim.System` or a shipped system's name (it is rebuilt from its spec
+            in each worker).
+        workload: ``fn(faulted_system) -> Workload``, e.g. ``AllToAll(4096, ranks_per_group=2)``,
+            or a :class:`~podsim.workloads.Workload` built on the intact system (run as it is,
+            see :class:`Given`).
         kinds: element kinds drawn (``"transceiver"``, ``"link"``, ``"link:l1-l2"``, ``"switch"``,
             ``"switch:l2"``, ``"tray"``); one curve each.
         k: numbers of failed elements; each must be <= the number of elements of every kind.
@@ -202,6 +228,10 @@ def degradation(
         ``min_rank_capacity`` (smallest surviving share of a rank's own link rate), ``wall_s``,
         ``error`` (None or the exception). :func:`summarize` aggregates it.
     """
+    if isinstance(system, str):
+        system = load_system(system)
+    if isinstance(workload, Workload):
+        workload = Given(workload)
     if not isinstance(system, System):
         raise TypeError(f"system: expected an intact podsim.System (failures are drawn here), got {type(system).__name__}")
     kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
