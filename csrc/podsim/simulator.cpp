@@ -267,15 +267,7 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
     dispatch(e);
     if (cfg_.check) {
       for (const ChannelId c : touched_) check_channel(c, "after event");
-      std::uint64_t injected = 0;
-      std::uint64_t delivered = 0;
-      for (std::size_t i = 0; i < ledger_.injected_packets.size(); ++i) {
-        injected += ledger_.injected_packets[i];
-        delivered += ledger_.delivered_packets[i];
-      }
-      if (injected - delivered != live_packets_)
-        violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
-                  std::to_string(live_packets_) + " packets exist");
+      check_packet_ledger();
       current_event_ = nullptr;
     }
     if (completion_pending_ && stop_on_completion_) return StopReason::kCompletion;
@@ -962,31 +954,34 @@ void Simulator::check_channel(ChannelId c, const char* during) const {
   }
 }
 
-void Simulator::check_invariants() {
-  settle_credits();
-  for (ChannelId c = 0; c < credit_.size(); ++c) check_channel(c, "check");
+void Simulator::check_packet_ledger() const {
   std::uint64_t injected = 0;
   std::uint64_t delivered = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t resent = 0;
   for (std::size_t e = 0; e < ledger_.injected_packets.size(); ++e) {
-    if (ledger_.delivered_bytes[e] > ledger_.injected_bytes[e] ||
-        ledger_.delivered_packets[e] > ledger_.injected_packets[e])
-      violation("endpoint " + std::to_string(e) + " delivered more than it injected");
     injected += ledger_.injected_packets[e];
     delivered += ledger_.delivered_packets[e];
+    lost += ledger_.lost_packets[e];
+    resent += ledger_.retransmitted_packets[e];
   }
   if (injected - delivered != live_packets_)
     violation("packets injected - delivered = " + std::to_string(injected - delivered) + " but " +
               std::to_string(live_packets_) + " packets exist");
-  std::uint64_t lost = 0;
-  std::uint64_t resent = 0;
-  for (std::size_t e = 0; e < ledger_.lost_packets.size(); ++e) {
-    lost += ledger_.lost_packets[e];
-    resent += ledger_.retransmitted_packets[e];
-  }
   if (lost - resent != retx_waiting_ + stranded_.size())
     violation("packets lost - retransmitted = " + std::to_string(lost - resent) + " but " +
               std::to_string(retx_waiting_) + " await retransmission and " + std::to_string(stranded_.size()) +
               " are stranded");
+}
+
+void Simulator::check_invariants() {
+  settle_credits();
+  for (ChannelId c = 0; c < credit_.size(); ++c) check_channel(c, "check");
+  for (std::size_t e = 0; e < ledger_.injected_packets.size(); ++e)
+    if (ledger_.delivered_bytes[e] > ledger_.injected_bytes[e] ||
+        ledger_.delivered_packets[e] > ledger_.injected_packets[e])
+      violation("endpoint " + std::to_string(e) + " delivered more than it injected");
+  check_packet_ledger();
   if (queue_.empty() && live_packets_ == 0) {
     // Finished: nothing is on a wire or in a buffer (credit returns may still be on their way
     // back). An empty queue with packets alive is a deadlock, checked by throw_if_stalled.

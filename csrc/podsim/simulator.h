@@ -333,6 +333,8 @@ class Simulator {
   void release_place(NodeId n, std::uint32_t input, const Packet& pk);
   void recompute_routes();
   void check_channel(ChannelId c, const char* during) const;
+  // injected - delivered = packets alive; lost - retransmitted = waiting + stranded.
+  void check_packet_ledger() const;
   [[noreturn]] void violation(const std::string& what) const;
 
   Topology topo_;
