@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import podsim
@@ -130,3 +131,23 @@ def test_optics_table_and_peak(cm: podsim.System, cm_cat: faults.Catalog) -> Non
     df = podsim.compare([cm, "gb300-nvl72"]).to_pandas()
     hit = df[df["metric"] == "Optics power, scale-up"].iloc[0]
     assert hit["cloudmatrix384"] == pytest.approx(row["power_W"] / 1e3) and hit["gb300-nvl72"] == 0
+
+
+def test_job_monte_carlo_covers_every_hour_and_simulates_each_state_once() -> None:
+    hgx = podsim.system("hgx-h100")
+    wl = podsim.workloads.all_to_all(hgx, 256 << 10)
+    # 4 NVSwitch chips at 9,100 FIT: about 3.6 failures per 100,000 h, each repaired after 20,000 h.
+    rows = faults.job(hgx, wl, duration_h=100_000, samples=3, seed=5, repair_h=20_000)
+    intact = wl.evaluate(podsim.simulate(hgx, wl)).busbw_Bps
+    for _, g in rows.groupby("sample"):
+        assert g["start_h"].iloc[0] == 0 and g["end_h"].iloc[-1] == 100_000
+        assert np.array_equal(g["start_h"].to_numpy()[1:], g["end_h"].to_numpy()[:-1])
+    assert (rows["k"] > 0).any(), "the draw should meet at least one failure"
+    assert np.allclose(rows.loc[rows["k"] == 0, "busbw_Bps"], intact)
+    assert (rows.loc[rows["k"] > 0, "busbw_Bps"] < intact).all()
+    summary = faults.job_summary(rows)
+    assert len(summary) == 3
+    assert (summary["mean_busbw_Bps"] <= intact * (1 + 1e-12)).all()
+    assert (summary["hours_degraded"] <= 100_000).all()
+    # The same seed draws the same jobs.
+    pd.testing.assert_frame_equal(rows, faults.job(hgx, wl, duration_h=100_000, samples=3, seed=5, repair_h=20_000))

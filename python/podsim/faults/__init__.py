@@ -7,7 +7,8 @@ elements (a *state*, used by :func:`degradation`). During the run, :func:`fail` 
 engine loses or replays the packets on a failing wire, reroutes, and counts lost, retransmitted
 and replayed bytes in the ledger (:mod:`podsim.faults.timeline`). :class:`Schedule` (from
 :func:`draw`) gives failure times over a job of hours; ``schedule.at(t)`` is the state at time
-``t``, evaluated with :func:`apply`.
+``t``, evaluated with :func:`apply`; :func:`job` does that for every state of many drawn jobs
+(Monte Carlo) and :func:`job_summary` weights the results by time.
 
     import podsim
     from podsim import faults
@@ -24,6 +25,7 @@ from __future__ import annotations
 from podsim.faults.apply import ON_UNREACHABLE, POLICIES, FaultedSystem, Unreachable, apply
 from podsim.faults.degradation import AllReduce, AllToAll, Given, degradation, summarize
 from podsim.faults.elements import KINDS, Catalog, Element, direction, link, switch, transceiver, tray
+from podsim.faults.job import job, job_summary
 from podsim.faults.optics import NOT_PUBLISHED, optics
 from podsim.faults.plot import plot
 from podsim.faults.rates import Schedule, draw, failure_rates, job_risk
@@ -50,7 +52,9 @@ __all__ = [
     "draw",
     "fail",
     "failure_rates",
+    "job",
     "job_risk",
+    "job_summary",
     "link",
     "optics",
     "plot",
