@@ -259,8 +259,10 @@ def ctrl_c_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
     def half_then_ctrl_c(topology: object, messages: podsim.Messages, **kwargs: object) -> podsim.Result:
         kwargs.pop("progress")
         full = real(topology, messages, **kwargs)  # type: ignore[arg-type]
+        plan = kwargs.pop("faults")
         sim = podsim.Simulation(topology, **kwargs)  # type: ignore[arg-type]
         sim.add(messages)
+        sim.schedule(plan)  # type: ignore[arg-type]
         sim.run_until(full.now_ps // 2)
         raise podsim.Interrupted(sim.result())
 
@@ -324,3 +326,25 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_sweep_bad_usage_is_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_through_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--bytes-per-pair", "64KiB", "--fail", "tray:tray0@4us",
+                         "--recovery", "replay", "--retransmit-timeout", "1us")
+    assert code == 0, err
+    assert "packets lost (retransmitted end to end)" in out and "replayed by link-level retry" in out
+    data = run_json(capsys, "run", "gb300-nvl72", "all-to-all", "--bytes-per-pair", "64KiB", "--fail", "tray:tray0@4us",
+                    "--repair", "tray:tray0@6us")
+    assert data["complete"] and data["lost_packets"] > 0
+
+
+def test_run_fault_errors_name_the_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "bogus")
+    assert code == cli.EXIT_USAGE and "KIND:NAME[@TIME]" in err
+    code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--repair", "tray:tray0")
+    assert code == cli.EXIT_USAGE and "a repair needs a time" in err
+    code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray99@1us")
+    assert code == cli.EXIT_USAGE and "9 switch trays" in err
+    every_switch = [a for k in range(4) for a in ("--fail", f"switch:nvswitch{k}")]
+    code, _, err = run(capsys, "run", "hgx-h100", "all-to-all", "--bytes-per-pair", "64KiB", *every_switch)
+    assert code == cli.EXIT_FAILED and "cut ranks off" in err and "cannot reach" in err

@@ -55,6 +55,29 @@ def _arg(parse: Callable[[str, str], Any], field: str) -> Callable[[str], Any]:
     return convert
 
 
+def _fault_change(*, up: bool) -> Callable[[str], podsim.faults.Change]:
+    """An argparse ``type=`` for ``KIND:NAME[@TIME]``: an element of :mod:`podsim.faults` failing
+    (or, with ``up``, repaired) at TIME (a repair needs one). Names are checked against the system
+    when the run starts."""
+
+    def convert(text: str) -> podsim.faults.Change:
+        element, at, when = text.rpartition("@") if "@" in text else (text, "", "")
+        kind, sep, name = element.partition(":")
+        if not sep or kind not in podsim.faults.KINDS or not name:
+            raise argparse.ArgumentTypeError(f"expected KIND:NAME[@TIME] with KIND one of {', '.join(podsim.faults.KINDS)}, got {text!r}")
+        if up and not at:
+            raise argparse.ArgumentTypeError(f"a repair needs a time: KIND:NAME@TIME, got {text!r}")
+        try:
+            at_ps = parse_time_ps(when, "time") if at else 0
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        target = podsim.faults.Element(kind, name)
+        return podsim.faults.repair(target, at_ps) if up else podsim.faults.fail(target, at_ps)
+
+    convert.__name__ = "repair" if up else "fail"
+    return convert
+
+
 def _output(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     """An argparse ``type=`` for a file to write: checked before any long run (known suffix,
     existing folder, Parquet support present), so a typo never costs a finished simulation."""
@@ -252,6 +275,9 @@ def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, 
             res = podsim.simulate(
                 system, wl, routing=args.routing, seed=args.seed, mtu=args.mtu,
                 trace=TRACE_RECORD_LIMIT if trace else None, memory=args.hbm or None, progress=progress,
+                faults=getattr(args, "fail", []) + getattr(args, "repair", []),
+                recovery=getattr(args, "recovery", "retransmit"),
+                retransmit_timeout_ps=getattr(args, "retransmit_timeout", None),
             )
             interrupted = False
         except podsim.Interrupted as err:
@@ -606,6 +632,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-window", type=_arg(parse_window_ps, "trace_window"), metavar="START:END", help="export only this span, e.g. 0:20us")
     p.add_argument("--trace-max-events", type=_positive_int, default=1_000_000, metavar="N", help="refuse a trace larger than N events (default 1000000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    f = p.add_argument_group("faults during the run (see the README's 'Running through a failure')")
+    f.add_argument("--fail", type=_fault_change(up=False), action="append", default=[], metavar="KIND:NAME[@TIME]",
+                   help="take an element down at TIME (default 0), e.g. switch:plane0/l2sw00@20us, tray:tray0 (repeatable)")
+    f.add_argument("--repair", type=_fault_change(up=True), action="append", default=[], metavar="KIND:NAME@TIME",
+                   help="bring an element back at TIME (repeatable)")
+    f.add_argument("--recovery", choices=sorted(podsim.RECOVERY), default="retransmit",
+                   help="packets on a failing wire: lost and retransmitted end to end, or replayed by link-level retry")
+    f.add_argument("--retransmit-timeout", type=_arg(parse_time_ps, "retransmit_timeout"), metavar="TIME",
+                   help="end-to-end retransmission timeout, e.g. 10us (default: the system's transport spec)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("sweep", help="run a workload over a grid of design points (podsim.sweep), one row per point")
@@ -664,6 +699,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except podsim.Deadlock as err:
         print(f"podsim: error: the run deadlocked: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except podsim.CutOff as err:
+        print(f"podsim: error: the faults cut ranks off: {err}", file=sys.stderr)
         return EXIT_FAILED
     except (UsageError, ValueError, TypeError, OSError) as err:
         print(f"podsim: error: {err}", file=sys.stderr)

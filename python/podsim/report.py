@@ -166,6 +166,8 @@ class RunSummary:
         hbm_coupled: the ranks' HBM was simulated with the fabric (``memory=True``).
         hbm_bytes: bytes the ranks read from and wrote into their HBM (0 when not coupled).
         hbm_peak_uni_Bps: HBM peak of the participating ranks, bytes/s (0 when unknown).
+        lost_packets, replayed_packets: packets lost to faults (retransmitted end to end) and
+            replayed by link-level retry (0 without faults).
         events, wall_s, events_per_s: engine work and speed.
     """
 
@@ -191,6 +193,8 @@ class RunSummary:
     hbm_coupled: bool
     hbm_bytes: int
     hbm_peak_uni_Bps: float
+    lost_packets: int
+    replayed_packets: int
     events: int
     wall_s: float
     events_per_s: float
@@ -220,6 +224,9 @@ class RunSummary:
             rate = self.hbm_bytes / self.simulated_s
             of_peak = f" of {format_rate(self.hbm_peak_uni_Bps, 'uni')} peak ({rate / self.hbm_peak_uni_Bps:.1%})" if self.hbm_peak_uni_Bps else ""
             out.append(f"  HBM: {format_bytes(self.hbm_bytes)} read + written, {format_rate(rate, 'uni')} over the run{of_peak}")
+        if self.lost_packets or self.replayed_packets:
+            out.append(f"  faults: {self.lost_packets:,} packets lost (retransmitted end to end), "
+                       f"{self.replayed_packets:,} replayed by link-level retry")
         out.append(f"  engine: {self.events:,} events in {self.wall_s:.2f} s wall ({self.events_per_s / 1e6:.2f} M events/s)")
         return out
 
@@ -249,6 +256,7 @@ def summarize(
         achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=peak, peak_per_rank_uni_Bps=peak / n,
         delivered_bytes=int(ledger.delivered_bytes.sum()), hbm_coupled=hbm_coupled,
         hbm_bytes=int(ledger.hbm_read_bytes.sum() + ledger.hbm_write_bytes.sum()), hbm_peak_uni_Bps=hbm_peak_uni_Bps,
+        lost_packets=int(ledger.lost_packets.sum()), replayed_packets=int(ledger.replayed_packets.sum()),
         events=result.events, wall_s=result.wall_s,
         events_per_s=result.events_per_second,
     )
