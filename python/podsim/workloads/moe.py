@@ -36,6 +36,7 @@ import numpy as np
 
 from podsim import _validate as v
 from podsim.workloads._dag import resolve_ranks, to_workload
+from podsim.workloads._gating import gate_column
 from podsim.workloads.workload import Workload
 
 #: Bytes per element of the dtypes a token can travel in.
@@ -84,31 +85,37 @@ def token_bytes(
     return hidden * elem + scales + top_k * route_bytes
 
 
+def expert_distribution(rng: np.random.Generator, experts: int, skew: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zipf(``skew``) expert probabilities over a seeded random popularity order, and each
+    expert's interval ``[begin, cdf)`` of the cumulative distribution (the last edge exactly 1)."""
+    popularity = rng.permutation(experts)
+    prob = (popularity + 1.0) ** -skew
+    prob /= prob.sum()
+    cdf = np.cumsum(prob)
+    cdf[-1] = 1.0
+    return prob, cdf - prob, cdf
+
+
 def _gate(rng: np.random.Generator, tokens: int, experts: int, top_k: int, skew: float) -> tuple[np.ndarray, np.ndarray]:
     """``top_k`` distinct experts per token (tokens × top_k) and each expert's probability.
 
     Successive sampling without replacement, one column at a time by inverse CDF: a point drawn
     in the mass of the experts not yet taken is mapped back onto the full CDF by skipping the
     taken experts' intervals in ascending order. O(tokens × top_k²), no tokens × experts matrix.
+    The per-token loop is the Cython kernel :func:`podsim.workloads._gating.gate_column`; numpy
+    draws the uniforms, a column at a time, so a seed gives the same gating as a pure-numpy
+    formulation (``tests/gating_reference.py``).
     """
-    popularity = rng.permutation(experts)
-    prob = (popularity + 1.0) ** -skew
-    prob /= prob.sum()
-    cdf = np.cumsum(prob)
-    cdf[-1] = 1.0
-    begin = cdf - prob
+    prob, begin, cdf = expert_distribution(rng, experts, skew)
     out = np.empty((tokens, top_k), dtype=np.int64)
+    taken = np.empty(top_k, dtype=np.int64)
+    again = np.empty(tokens, dtype=np.int64)
     for j in range(top_k):
-        rows = np.arange(tokens)
+        rows = np.arange(tokens, dtype=np.int64)
         while len(rows):
-            taken = np.sort(out[rows, :j], axis=1)
-            x = rng.random(len(rows)) * (1.0 - prob[taken].sum(axis=1))
-            for c in range(j):
-                x += np.where(begin[taken[:, c]] <= x, prob[taken[:, c]], 0.0)
-            pick = np.minimum(np.searchsorted(cdf, x, side="right"), experts - 1)
-            out[rows, j] = pick
+            n_again = gate_column(out, j, rows, rng.random(len(rows)), prob, begin, cdf, taken, again)
             # Rounding can land a point on a taken expert's interval edge: draw those rows again.
-            rows = rows[(taken == pick[:, None]).any(axis=1)]
+            rows = again[:n_again].copy()
     return out, prob
 
 
