@@ -253,6 +253,8 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
     now_ = e.time;
     ++events_;
     ++done;
+    if (const Event* later = queue_.ahead(1)) prefetch(*later, false);
+    if (const Event* next = queue_.ahead(0)) prefetch(*next, true);
     if (cfg_.check) {
       current_event_ = &e;
       touched_.clear();
@@ -302,6 +304,35 @@ std::vector<std::uint32_t> Simulator::take_completed() {
   std::vector<std::uint32_t> out;
   out.swap(completed_);
   return out;
+}
+
+// On a large fabric the packet or channel state an event needs is rarely still in the cache, and
+// handling an event is a chain of dependent misses (packet, then its channel; channel, then its
+// round-robin ring). Two events ahead, fetch the first link; one event ahead, the second, reading
+// the first (by then present). Their misses then overlap the handling of earlier events.
+void Simulator::prefetch(const Event& e, bool deep) const {
+  const std::uint32_t a = e.arg();
+  switch (e.type()) {
+    case EventType::kArrive:
+      if (!deep) {
+        __builtin_prefetch(&pkts_[a]);
+      } else {
+        __builtin_prefetch(&credit_[pkts_[a].in_channel]);
+        __builtin_prefetch(&topo_.channel(pkts_[a].in_channel));
+      }
+      break;
+    case EventType::kKick:
+    case EventType::kCredit:
+      if (!deep) {
+        __builtin_prefetch(&out_[a]);
+      } else {
+        __builtin_prefetch(&rr_[out_[a].rr_base + out_[a].rr_head]);
+        __builtin_prefetch(&credit_[a]);
+        __builtin_prefetch(&topo_.channel(a));
+      }
+      break;
+    default: break;
+  }
 }
 
 void Simulator::dispatch(const Event& e) {

@@ -251,6 +251,7 @@ class Simulator {
   void schedule_start_if_ready(std::uint32_t m);
 
   void dispatch(const Event& e);
+  void prefetch(const Event& e, bool deep) const;
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
   void on_target_ready(std::uint32_t w);

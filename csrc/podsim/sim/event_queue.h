@@ -113,6 +113,13 @@ class EventQueue {
     return t;
   }
 
+  // The k-th next event of the current bucket as sorted (k = 0: the next one), or null when not
+  // known yet: what a caller may fetch into the cache ahead of handling it. (An event pushed into
+  // the current bucket later may still come before it.)
+  const Event* ahead(std::size_t k) const {
+    return sorted_pos_ + k < sorted_.size() ? &sorted_[sorted_pos_ + k] : nullptr;
+  }
+
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
   // backwards).
   void push(Time time, EventType type, std::uint32_t arg) {
