@@ -923,6 +923,14 @@ void Simulator::refill(std::uint32_t ep) {
       if (ms.job_head == kNone) ms.job_tail = kNone;
     }
     if (ms.job_head != kNone) st.active.push_back(m);
+    // The round robin comes back to a message only after every other one of this endpoint has
+    // sent a packet, by when its state has left the cache: fetch the next message's job (its
+    // state was fetched a turn ago) and the state of the one after it.
+    if (st.active.size() > 1) {
+      __builtin_prefetch(&ms_[st.active[1]].size);
+      __builtin_prefetch(&ms_[st.active[1]].kind);
+    }
+    if (!st.active.empty()) __builtin_prefetch(&jobs_[ms_[st.active.front()].job_head]);
     const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();
