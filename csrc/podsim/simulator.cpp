@@ -59,6 +59,10 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   }
   rr_.assign(rr_total, 0);
   voqs_.assign(voq_total, Queue{});
+  // Below about a core's private cache the queue state stays cached, and fetching ahead only
+  // costs instructions (some 6% on FT2-256).
+  prefetch_events_ = voq_total * sizeof(Queue) + rr_total * sizeof(std::uint32_t) +
+                         nc * (sizeof(Output) + sizeof(CreditState) + sizeof(Channel)) > (1U << 20);
   for (ChannelId c = 0; c < nc; ++c) {
     const Channel& ch = topo_.channel(c);
     const std::uint64_t buf = topo_.node(ch.dst).buffer_bytes;
@@ -253,8 +257,9 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
     now_ = e.time;
     ++events_;
     ++done;
-    if (const Event* later = queue_.ahead(1)) prefetch(*later, false);
-    if (const Event* next = queue_.ahead(0)) prefetch(*next, true);
+    if (prefetch_events_)
+      for (std::uint32_t stage = 0; stage < kPrefetchStages; ++stage)
+        if (const Event* later = queue_.ahead(kPrefetchStages - 1 - stage)) prefetch(*later, stage);
     if (cfg_.check) {
       current_event_ = &e;
       touched_.clear();
@@ -306,31 +311,46 @@ std::vector<std::uint32_t> Simulator::take_completed() {
   return out;
 }
 
-// On a large fabric the packet or channel state an event needs is rarely still in the cache, and
-// handling an event is a chain of dependent misses (packet, then its channel; channel, then its
-// round-robin ring). Two events ahead, fetch the first link; one event ahead, the second, reading
-// the first (by then present). Their misses then overlap the handling of earlier events.
-void Simulator::prefetch(const Event& e, bool deep) const {
+// On a large fabric the state an event needs is rarely still in the cache, and handling an event
+// is a chain of dependent misses: a packet, then its channel; a channel, then its round-robin
+// ring, the virtual output queue it names and the packet at its head. The upcoming events of the
+// sorted bucket are known, so each link of the chain is fetched one event before the next one
+// (stage s, kPrefetchStages - s events ahead), reading the links fetched before it. The misses
+// then overlap the handling of earlier events.
+void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
   const std::uint32_t a = e.arg();
   switch (e.type()) {
     case EventType::kArrive:
-      if (!deep) {
+      if (stage == 0) {
         __builtin_prefetch(&pkts_[a]);
-      } else {
+      } else if (stage == 1) {
         __builtin_prefetch(&credit_[pkts_[a].in_channel]);
         __builtin_prefetch(&topo_.channel(pkts_[a].in_channel));
       }
       break;
     case EventType::kKick:
-    case EventType::kCredit:
-      if (!deep) {
-        __builtin_prefetch(&out_[a]);
-      } else {
-        __builtin_prefetch(&rr_[out_[a].rr_base + out_[a].rr_head]);
+    case EventType::kCredit: {
+      const Output& out = out_[a];
+      if (stage == 0) {
+        __builtin_prefetch(&out);
+        break;
+      }
+      const std::uint32_t slot = out.rr_base + out.rr_head;
+      if (stage == 1) {
+        __builtin_prefetch(&rr_[slot]);
         __builtin_prefetch(&credit_[a]);
         __builtin_prefetch(&topo_.channel(a));
+        break;
       }
+      if (out.rr_count == 0) break;
+      const Channel& ch = topo_.channel(a);
+      const Queue& q = voq(ch.src, rr_[slot], ch.src_port);
+      if (stage == 2)
+        __builtin_prefetch(&q);
+      else if (q.head != kNone)
+        __builtin_prefetch(&pkts_[q.head]);
       break;
+    }
     default: break;
   }
 }
