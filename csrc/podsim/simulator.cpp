@@ -320,14 +320,32 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
   const std::uint32_t a = e.arg();
   switch (e.type()) {
-    case EventType::kArrive:
+    case EventType::kArrive: {
+      const Packet& pk = pkts_[a];
       if (stage == 0) {
-        __builtin_prefetch(&pkts_[a]);
-      } else if (stage == 1) {
-        __builtin_prefetch(&credit_[pkts_[a].in_channel]);
-        __builtin_prefetch(&topo_.channel(pkts_[a].in_channel));
+        __builtin_prefetch(&pk);
+        break;
+      }
+      if (stage == 1) {
+        __builtin_prefetch(&credit_[pk.in_channel]);
+        __builtin_prefetch(&topo_.channel(pk.in_channel));
+        break;
+      }
+      const Channel& ch = topo_.channel(pk.in_channel);
+      if (topo_.is_endpoint(ch.dst)) {
+        if (stage == 2) __builtin_prefetch(&ms_[pk.msg]);
+      } else if (stage == 2) {
+        __builtin_prefetch(routes_.entry(ch.dst, pk.dst_ep));
+      } else {
+        // The queues of the candidate outputs are adjacent: the first and last cover them.
+        const auto cand = routes_.candidates(ch.dst, pk.dst_ep);
+        if (!cand.empty()) {
+          __builtin_prefetch(&voq(ch.dst, ch.dst_port, cand.front()));
+          __builtin_prefetch(&voq(ch.dst, ch.dst_port, cand.back()));
+        }
       }
       break;
+    }
     case EventType::kKick:
     case EventType::kCredit: {
       const Output& out = out_[a];
