@@ -259,7 +259,7 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
     ++done;
     if (prefetch_events_)
       for (std::uint32_t stage = 0; stage < kPrefetchStages; ++stage)
-        if (const Event* later = queue_.ahead(kPrefetchStages - 1 - stage)) prefetch(*later, stage);
+        if (const Event* later = queue_.ahead(kPrefetchLead * (kPrefetchStages - stage) - 1)) prefetch(*later, stage);
     if (cfg_.check) {
       current_event_ = &e;
       touched_.clear();

@@ -252,6 +252,7 @@ class Simulator {
 
   void dispatch(const Event& e);
   static constexpr std::uint32_t kPrefetchStages = 4;
+  static constexpr std::uint32_t kPrefetchLead = 2;  // events between stages
   void prefetch(const Event& e, std::uint32_t stage) const;
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
