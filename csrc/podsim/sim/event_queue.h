@@ -190,8 +190,8 @@ class EventQueue {
   static constexpr std::uint32_t kSummaryWords = kWords / 64;
   static constexpr std::uint32_t kNil = 0xFFFFFFFFu;
 
-  // Seven events and a link fill two cache lines.
-  static constexpr std::uint32_t kBlockEvents = 7;
+  // Fifteen events and a link fill four cache lines.
+  static constexpr std::uint32_t kBlockEvents = 15;
   struct alignas(64) Block {
     Event events[kBlockEvents];
     std::uint32_t next;
