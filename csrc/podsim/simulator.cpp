@@ -312,11 +312,12 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 }
 
 // On a large fabric the state an event needs is rarely still in the cache, and handling an event
-// is a chain of dependent misses: a packet, then its channel; a channel, then its round-robin
-// ring, the virtual output queue it names and the packet at its head. The upcoming events of the
-// sorted bucket are known, so each link of the chain is fetched one event before the next one
-// (stage s, kPrefetchStages - s events ahead), reading the links fetched before it. The misses
-// then overlap the handling of earlier events.
+// is a chain of dependent misses: a packet, then its channel and route; a channel, then its
+// round-robin ring and pending credits, the virtual output queue the ring names and the packet at
+// its head. The upcoming events of the sorted bucket are known, so each link of the chain is
+// fetched kPrefetchLead events before the next one (stage s, kPrefetchLead * (kPrefetchStages -
+// s) events ahead), reading the links fetched before it. The misses then overlap the handling of
+// earlier events.
 void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
   const std::uint32_t a = e.arg();
   switch (e.type()) {
@@ -358,8 +359,11 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
         __builtin_prefetch(&rr_[slot]);
         __builtin_prefetch(&credit_[a]);
         __builtin_prefetch(&topo_.channel(a));
+        __builtin_prefetch(&pending_credits_[a]);
         break;
       }
+      if (stage == 2 && out.next_credit <= now_ && !pending_credits_[a].empty())
+        __builtin_prefetch(pending_credits_[a].data());
       if (out.rr_count == 0) break;
       const Channel& ch = topo_.channel(a);
       const Queue& q = voq(ch.src, rr_[slot], ch.src_port);
