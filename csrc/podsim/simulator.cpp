@@ -62,6 +62,10 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   }
   rr_.assign(rr_total, 0);
   voqs_.assign(voq_total, Queue{});
+  // Below about a core's private cache the queue state stays cached, and fetching ahead only
+  // costs instructions (some 6% on FT2-256).
+  prefetch_events_ = voq_total * sizeof(Queue) + rr_total * sizeof(std::uint32_t) +
+                         nc * (sizeof(Output) + sizeof(CreditState) + sizeof(Channel)) > (1U << 20);
   for (ChannelId c = 0; c < nc; ++c) {
     const Channel& ch = topo_.channel(c);
     const std::uint64_t buf = topo_.node(ch.dst).buffer_bytes;
@@ -260,6 +264,9 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
     now_ = e.time;
     ++events_;
     ++done;
+    if (prefetch_events_)
+      for (std::uint32_t stage = 0; stage < kPrefetchStages; ++stage)
+        if (const Event* later = queue_.ahead(kPrefetchLead * (kPrefetchStages - stage) - 1)) prefetch(*later, stage);
     if (cfg_.check) {
       current_event_ = &e;
       touched_.clear();
@@ -312,6 +319,72 @@ std::vector<std::uint32_t> Simulator::take_completed() {
   std::vector<std::uint32_t> out;
   out.swap(completed_);
   return out;
+}
+
+// On a large fabric the state an event needs is rarely still in the cache, and handling an event
+// is a chain of dependent misses: a packet, then its channel and route; a channel, then its
+// round-robin ring and pending credits, the virtual output queue the ring names and the packet at
+// its head. The upcoming events of the sorted bucket are known, so each link of the chain is
+// fetched kPrefetchLead events before the next one (stage s, kPrefetchLead * (kPrefetchStages -
+// s) events ahead), reading the links fetched before it. The misses then overlap the handling of
+// earlier events.
+void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
+  const std::uint32_t a = e.arg();
+  switch (e.type()) {
+    case EventType::kArrive: {
+      const Packet& pk = pkts_[a];
+      if (stage == 0) {
+        __builtin_prefetch(&pk);
+        break;
+      }
+      if (stage == 1) {
+        __builtin_prefetch(&credit_[pk.in_channel]);
+        __builtin_prefetch(&topo_.channel(pk.in_channel));
+        break;
+      }
+      const Channel& ch = topo_.channel(pk.in_channel);
+      if (topo_.is_endpoint(ch.dst)) {
+        if (stage == 2) __builtin_prefetch(&ms_[pk.msg]);
+      } else if (stage == 2) {
+        __builtin_prefetch(routes_.entry(ch.dst, pk.dst_ep));
+      } else {
+        // The queues of the candidate outputs are adjacent: the first and last cover them.
+        const auto cand = routes_.candidates(ch.dst, pk.dst_ep);
+        if (!cand.empty()) {
+          __builtin_prefetch(&voq(ch.dst, ch.dst_port, cand.front()));
+          __builtin_prefetch(&voq(ch.dst, ch.dst_port, cand.back()));
+        }
+      }
+      break;
+    }
+    case EventType::kKick:
+    case EventType::kCredit: {
+      const Output& out = out_[a];
+      if (stage == 0) {
+        __builtin_prefetch(&out);
+        break;
+      }
+      const std::uint32_t slot = out.rr_base + out.rr_head;
+      if (stage == 1) {
+        __builtin_prefetch(&rr_[slot]);
+        __builtin_prefetch(&credit_[a]);
+        __builtin_prefetch(&topo_.channel(a));
+        __builtin_prefetch(&pending_credits_[a]);
+        break;
+      }
+      if (stage == 2 && out.next_credit <= now_ && !pending_credits_[a].empty())
+        __builtin_prefetch(pending_credits_[a].data());
+      if (out.rr_count == 0) break;
+      const Channel& ch = topo_.channel(a);
+      const Queue& q = voq(ch.src, rr_[slot], ch.src_port);
+      if (stage == 2)
+        __builtin_prefetch(&q);
+      else if (q.head != kNone)
+        __builtin_prefetch(&pkts_[q.head]);
+      break;
+    }
+    default: break;
+  }
 }
 
 void Simulator::dispatch(const Event& e) {
@@ -918,6 +991,14 @@ void Simulator::refill(std::uint32_t ep) {
       if (ms.job_head == kNone) ms.job_tail = kNone;
     }
     if (ms.job_head != kNone) st.active.push_back(m);
+    // The round robin comes back to a message only after every other one of this endpoint has
+    // sent a packet, by when its state has left the cache: fetch the next message's job (its
+    // state was fetched a turn ago) and the state of the one after it.
+    if (st.active.size() > 1) {
+      __builtin_prefetch(&ms_[st.active[1]].size);
+      __builtin_prefetch(&ms_[st.active[1]].kind);
+    }
+    if (!st.active.empty()) __builtin_prefetch(&jobs_[ms_[st.active.front()].job_head]);
     const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();

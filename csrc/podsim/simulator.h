@@ -285,6 +285,9 @@ class Simulator {
   void schedule_start_if_ready(std::uint32_t m);
 
   void dispatch(const Event& e);
+  static constexpr std::uint32_t kPrefetchStages = 4;
+  static constexpr std::uint32_t kPrefetchLead = 2;  // events between stages
+  void prefetch(const Event& e, std::uint32_t stage) const;
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
   void on_target_ready(std::uint32_t w);
@@ -322,6 +325,9 @@ class Simulator {
   Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) {
     return voqs_[voq_base_[n] + static_cast<std::size_t>(input) * topo_.out_channels(n).size() + output];
   }
+  const Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) const {
+    return const_cast<Simulator*>(this)->voq(n, input, output);
+  }
   std::uint32_t injection_input(NodeId n) const { return static_cast<std::uint32_t>(topo_.in_channels(n).size()); }
   void on_fault(std::uint32_t f);
   void reroute_queued(ChannelId c);
@@ -350,6 +356,7 @@ class Simulator {
   std::vector<Queue> voqs_;
   std::vector<std::size_t> voq_base_;
   std::vector<EndpointState> eps_;
+  bool prefetch_events_ = false;  // see prefetch()
 
   std::vector<Packet> pkts_;
   std::vector<std::uint32_t> free_pkts_;

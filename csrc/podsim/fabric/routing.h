@@ -22,6 +22,10 @@ class RoutingTable {
     const std::uint32_t set = set_of_[static_cast<std::size_t>(node) * num_eps_ + dst_ep];
     return {pool_.data() + set_begin_[set], pool_.data() + set_begin_[set + 1]};
   }
+  // The table entry candidates() reads first, for a caller that fetches it into the cache ahead.
+  const void* entry(NodeId node, std::uint32_t dst_ep) const {
+    return &set_of_[static_cast<std::size_t>(node) * num_eps_ + dst_ep];
+  }
   // Number of channels on a minimal path from node to endpoint dst_ep; kUnreachable if none.
   std::uint16_t hops(NodeId node, std::uint32_t dst_ep) const {
     return hops_[static_cast<std::size_t>(node) * num_eps_ + dst_ep];
