@@ -756,6 +756,16 @@ void Simulator::send_txn(std::uint32_t m, std::uint32_t txn) {
 }
 
 void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
+  MessageState& st = ms_[m];
+  const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
+  // A transaction that continues the last ready one extends its job: the packets go out in the
+  // same order, and a message whose transactions all start at once (no outstanding-write limit)
+  // holds one job, not one per transaction (150 M of them in a CloudMatrix 384 all-to-all).
+  if (st.job_tail != kNone && jobs_[st.job_tail].end_seq == txn_first_packet(m, txn)) {
+    jobs_[st.job_tail].end_seq = txn_end_packet(m, txn);
+    refill(ep);
+    return;
+  }
   std::uint32_t j;
   if (!free_jobs_.empty()) {
     j = free_jobs_.back();
@@ -765,8 +775,6 @@ void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
     jobs_.push_back({});
   }
   jobs_[j] = Job{txn_first_packet(m, txn), txn_end_packet(m, txn), kNone};
-  MessageState& st = ms_[m];
-  const std::uint32_t ep = topo_.endpoint_index(msgs_.src[m]);
   if (st.job_tail == kNone) {
     st.job_head = j;
     eps_[ep].active.push_back(m);  // the message joins the round robin

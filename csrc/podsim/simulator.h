@@ -246,7 +246,7 @@ class Simulator {
     ChannelId channel;
     bool up;
   };
-  struct Job {               // a transaction's data still to be cut into packets at its sender
+  struct Job {               // consecutive transactions' data still to be cut into packets at its sender
     std::uint64_t next_seq;  // next packet (index within the message)
     std::uint64_t end_seq;
     std::uint32_t next;      // the message's next ready job (kNone: last)
