@@ -147,7 +147,7 @@ void register_simulator(py::module_& m) {
            })
       .def("channel_columns",
            [](const Simulator& s) {
-             const ChannelCounters& cc = s.channel_counters();
+             const ChannelCounters cc = s.channel_counters();
              py::dict d;
              d["wire_bytes"] = to_numpy(cc.wire_bytes);
              d["payload_bytes"] = to_numpy(cc.payload_bytes);
@@ -158,7 +158,7 @@ void register_simulator(py::module_& m) {
       .def("credit_columns",
            [](Simulator& s) {
              s.settle_credits();
-             const auto& cs = s.credit_states();
+             const auto cs = s.credit_states();
              py::dict d;
              d["buffer"] = column(cs, &CreditState::buffer);
              d["credits"] = column(cs, &CreditState::credits);

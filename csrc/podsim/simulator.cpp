@@ -42,12 +42,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
 
   const std::size_t nc = topo_.num_channels();
   out_.resize(nc);
-  credit_.resize(nc);
   pending_credits_.resize(nc);
-  chan_stats_.wire_bytes.assign(nc, 0);
-  chan_stats_.payload_bytes.assign(nc, 0);
-  chan_stats_.packets.assign(nc, 0);
-  chan_stats_.busy_ps.assign(nc, 0);
   std::size_t rr_total = 0;
   std::size_t voq_total = 0;
   voq_base_.resize(topo_.num_nodes());
@@ -65,7 +60,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   // Below about a core's private cache the queue state stays cached, and fetching ahead only
   // costs instructions (some 6% on FT2-256).
   prefetch_events_ = voq_total * sizeof(Queue) + rr_total * sizeof(std::uint32_t) +
-                         nc * (sizeof(Output) + sizeof(CreditState) + sizeof(Channel)) > (1U << 20);
+                         nc * (sizeof(Output) + sizeof(Channel)) > (1U << 20);
   for (ChannelId c = 0; c < nc; ++c) {
     const Channel& ch = topo_.channel(c);
     const std::uint64_t buf = topo_.node(ch.dst).buffer_bytes;
@@ -73,7 +68,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
       throw std::invalid_argument("buffer_bytes: node '" + topo_.node(ch.dst).name + "' has " + std::to_string(buf) +
                                   " bytes per input, less than one MTU (" + std::to_string(cfg_.mtu_bytes) +
                                   "); a full packet could never be sent to it");
-    credit_[c] = CreditState{buf, buf, 0, 0, 0};
+    out_[c].credit = CreditState{buf, buf, 0, 0, 0};
   }
   const std::size_t ne = topo_.num_endpoints();
   eps_.resize(ne);
@@ -338,7 +333,7 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
         break;
       }
       if (stage == 1) {
-        __builtin_prefetch(&credit_[pk.in_channel]);
+        __builtin_prefetch(&out_[pk.in_channel].credit.on_wire);
         __builtin_prefetch(&topo_.channel(pk.in_channel));
         break;
       }
@@ -362,12 +357,12 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
       const Output& out = out_[a];
       if (stage == 0) {
         __builtin_prefetch(&out);
+        __builtin_prefetch(&out.busy_ps);
         break;
       }
       const std::uint32_t slot = out.rr_base + out.rr_head;
       if (stage == 1) {
         __builtin_prefetch(&rr_[slot]);
-        __builtin_prefetch(&credit_[a]);
         __builtin_prefetch(&topo_.channel(a));
         __builtin_prefetch(&pending_credits_[a]);
         break;
@@ -454,7 +449,8 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
     const std::uint32_t o = cand[(start + j) % k];
     const ChannelId c = outs[o];
     absorb_credits(c);
-    const std::uint64_t load = out_[c].queued_bytes + (credit_[c].buffer - credit_[c].credits);
+    const Output& out = out_[c];
+    const std::uint64_t load = out.queued_bytes + (out.credit.buffer - out.credit.credits);
     if (load < best_load) {
       best_load = load;
       best = o;
@@ -510,7 +506,7 @@ void Simulator::try_send(ChannelId c) {
   Queue& q = voq(n, input, ch.src_port);
   const std::uint32_t p = q.head;
   Packet& pk = pkts_[p];
-  CreditState& cr = credit_[c];
+  CreditState& cr = out.credit;
   absorb_credits(c);
   if (pk.wire > cr.credits) {
     // Wait for credits: wake at the earliest return already on its way (later releases at the
@@ -537,10 +533,10 @@ void Simulator::try_send(ChannelId c) {
   cr.on_wire += pk.wire;
   const Time end = std::max(now_ + serialization_ps(pk.wire, ch.rate), pk.tail_ps);
   out.busy_until = end;
-  chan_stats_.wire_bytes[c] += pk.wire;
-  chan_stats_.payload_bytes[c] += pk.payload;
-  ++chan_stats_.packets[c];
-  chan_stats_.busy_ps[c] += end - now_;
+  out.wire_bytes += pk.wire;
+  out.payload_bytes += pk.payload;
+  ++out.packets;
+  out.busy_ps += end - now_;
   ++packet_hops_;
   if (cfg_.check) touched_.push_back(c);
   if (cfg_.trace_limit) {
@@ -578,7 +574,8 @@ void Simulator::try_send(ChannelId c) {
 }
 
 void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
-  CreditState& cr = credit_[c];
+  Output& out = out_[c];
+  CreditState& cr = out.credit;
   cr.buffered -= bytes;
   cr.returning += bytes;
   if (cfg_.check) touched_.push_back(c);
@@ -587,7 +584,6 @@ void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
   auto& pending = pending_credits_[c];
   pending.push_back(PendingCredit{arrives, bytes});
   std::push_heap(pending.begin(), pending.end(), std::greater<>{});
-  Output& out = out_[c];
   out.next_credit = pending.front().arrives;
   if (out.credit_blocked) wake_for_credits(c, arrives);
 }
@@ -596,7 +592,7 @@ void Simulator::absorb_credits(ChannelId c) {
   Output& out = out_[c];
   if (out.next_credit > now_) return;
   auto& pending = pending_credits_[c];
-  CreditState& cr = credit_[c];
+  CreditState& cr = out.credit;
   do {
     cr.returning -= pending.front().bytes;
     cr.credits += pending.front().bytes;
@@ -615,14 +611,34 @@ void Simulator::wake_for_credits(ChannelId c, Time t) {
 }
 
 std::vector<Time> Simulator::busy_ps_until_now() const {
-  std::vector<Time> busy = chan_stats_.busy_ps;
-  for (ChannelId c = 0; c < busy.size(); ++c)
+  std::vector<Time> busy(out_.size());
+  for (ChannelId c = 0; c < busy.size(); ++c) {
+    busy[c] = out_[c].busy_ps;
     if (out_[c].busy_until > now_) busy[c] -= out_[c].busy_until - now_;  // the part still to come
+  }
   return busy;
 }
 
+ChannelCounters Simulator::channel_counters() const {
+  ChannelCounters cc;
+  for (const Output& out : out_) {
+    cc.wire_bytes.push_back(out.wire_bytes);
+    cc.payload_bytes.push_back(out.payload_bytes);
+    cc.packets.push_back(out.packets);
+    cc.busy_ps.push_back(out.busy_ps);
+  }
+  return cc;
+}
+
+std::vector<CreditState> Simulator::credit_states() const {
+  std::vector<CreditState> cs;
+  cs.reserve(out_.size());
+  for (const Output& out : out_) cs.push_back(out.credit);
+  return cs;
+}
+
 void Simulator::settle_credits() {
-  for (ChannelId c = 0; c < credit_.size(); ++c) absorb_credits(c);
+  for (ChannelId c = 0; c < out_.size(); ++c) absorb_credits(c);
 }
 
 void Simulator::on_arrive(std::uint32_t p) {
@@ -630,7 +646,7 @@ void Simulator::on_arrive(std::uint32_t p) {
   const ChannelId c = pk.in_channel;
   if (faults_ && pk.epoch != out_[c].epoch) return lost_on_wire(p);
   const Channel& ch = topo_.channel(c);
-  CreditState& cr = credit_[c];
+  CreditState& cr = out_[c].credit;
   cr.on_wire -= pk.wire;
   cr.buffered += pk.wire;
   if (cfg_.check) touched_.push_back(c);
@@ -1032,7 +1048,7 @@ void Simulator::violation(const std::string& what) const {
 }
 
 void Simulator::check_channel(ChannelId c, const char* during) const {
-  const CreditState& cr = credit_[c];
+  const CreditState& cr = out_[c].credit;
   const std::uint64_t sum = cr.credits + cr.on_wire + cr.buffered + cr.returning;
   if (cr.credits > cr.buffer || sum != cr.buffer) {
     const Channel& ch = topo_.channel(c);
@@ -1065,7 +1081,7 @@ void Simulator::check_packet_ledger() const {
 
 void Simulator::check_invariants() {
   settle_credits();
-  for (ChannelId c = 0; c < credit_.size(); ++c) check_channel(c, "check");
+  for (ChannelId c = 0; c < out_.size(); ++c) check_channel(c, "check");
   for (std::size_t e = 0; e < ledger_.injected_packets.size(); ++e)
     if (ledger_.delivered_bytes[e] > ledger_.injected_bytes[e] ||
         ledger_.delivered_packets[e] > ledger_.injected_packets[e])
@@ -1074,8 +1090,8 @@ void Simulator::check_invariants() {
   if (queue_.empty() && live_packets_ == 0) {
     // Finished: nothing is on a wire or in a buffer (credit returns may still be on their way
     // back). An empty queue with packets alive is a deadlock, checked by throw_if_stalled.
-    for (ChannelId c = 0; c < credit_.size(); ++c)
-      if (credit_[c].on_wire != 0 || credit_[c].buffered != 0)
+    for (ChannelId c = 0; c < out_.size(); ++c)
+      if (out_[c].credit.on_wire != 0 || out_[c].credit.buffered != 0)
         violation("idle, but channel " + std::to_string(c) + " still holds bytes");
   }
 }

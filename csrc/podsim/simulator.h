@@ -187,12 +187,12 @@ class Simulator {
   std::size_t peak_pending_events() const { return peak_queue_; }
 
   const MessageColumns& messages() const { return msgs_; }
-  const ChannelCounters& channel_counters() const { return chan_stats_; }
+  ChannelCounters channel_counters() const;
   // Per channel, time spent serializing up to now (a transmission under way counts its elapsed
   // part only; channel_counters().busy_ps charges each transmission in full when it starts).
   std::vector<Time> busy_ps_until_now() const;
   const Ledger& ledger() const { return ledger_; }
-  const std::vector<CreditState>& credit_states() const { return credit_; }
+  std::vector<CreditState> credit_states() const;
   // Data-packet latency (creation at the source to delivery) histogram: bucket k counts packets
   // with latency in [2^k, 2^(k+1)) ps; bucket 0 also counts latency 0.
   const std::vector<std::uint64_t>& packet_latency_histogram() const { return latency_hist_; }
@@ -229,19 +229,28 @@ class Simulator {
     std::uint32_t bytes;
     bool operator>(const PendingCredit& o) const { return arrives > o.arrives; }
   };
-  struct Output {            // per channel, at its sending node
+  // Per channel, at its sending node: everything a transmission reads and writes there (queue
+  // state, credits, counters) in one 128-byte block. On a large fabric each array of per-channel
+  // state costs its own cache miss per event; one block costs one pair of adjacent lines.
+  struct alignas(128) Output {
     Time busy_until = 0;
-    Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
     Time next_credit = kNever;       // earliest pending credit arrival (kept here: a cheap check)
-    bool credit_blocked = false;     // the head packet waits for credits
+    Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
     std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
+    CreditState credit{};
     std::uint32_t rr_base = 0;       // round-robin ring of inputs with packets for this output
     std::uint32_t rr_head = 0;
     std::uint32_t rr_count = 0;
+    bool credit_blocked = false;     // the head packet waits for credits
     bool kick_pending = false;
     bool down = false;               // failed (fault model)
     std::uint16_t epoch = 0;         // times it has failed
+    std::uint64_t wire_bytes = 0;    // counters, see ChannelCounters
+    std::uint64_t payload_bytes = 0;
+    std::uint64_t packets = 0;
+    Time busy_ps = 0;
   };
+  static_assert(sizeof(Output) == 128);
   struct FaultChange {
     ChannelId channel;
     bool up;
@@ -350,7 +359,6 @@ class Simulator {
   Time now_ = 0;
 
   std::vector<Output> out_;
-  std::vector<CreditState> credit_;
   std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, a min-heap by arrival
   std::vector<std::uint32_t> rr_;        // ring storage for all outputs
   std::vector<Queue> voqs_;
@@ -401,7 +409,6 @@ class Simulator {
   std::vector<std::uint32_t> edge_succ_;
   std::uint64_t messages_incomplete_ = 0;
 
-  ChannelCounters chan_stats_;
   Ledger ledger_;
   std::vector<std::uint64_t> latency_hist_ = std::vector<std::uint64_t>(64, 0);
   Trace trace_;

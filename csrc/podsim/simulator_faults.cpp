@@ -117,7 +117,7 @@ void Simulator::resend(std::uint32_t p) {
 void Simulator::lost_on_wire(std::uint32_t p) {
   const Packet& pk = pkts_[p];
   const ChannelId c = pk.in_channel;
-  CreditState& cr = credit_[c];
+  CreditState& cr = out_[c].credit;
   // The bytes never reach the receiver's buffer: the link layer gets their credits back.
   cr.on_wire -= pk.wire;
   cr.credits += pk.wire;
