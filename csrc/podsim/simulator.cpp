@@ -90,7 +90,6 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   for (auto* v : {&ledger_.lost_packets, &ledger_.lost_bytes, &ledger_.retransmitted_packets,
                   &ledger_.retransmitted_bytes, &ledger_.replayed_packets, &ledger_.replayed_bytes})
     v->assign(ne, 0);
-  down_.assign(nc, 0);
 }
 
 // ---------------------------------------------------------------------------------------------

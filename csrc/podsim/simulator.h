@@ -421,7 +421,6 @@ class Simulator {
   std::vector<std::vector<FaultChange>> fault_batches_;
   std::unordered_map<Time, std::uint32_t> pending_batch_;  // time -> batch not yet applied
   bool faults_ = false;                  // any fault scheduled: arrivals check their wire
-  std::vector<std::uint8_t> down_;       // per channel, for the routing table
   std::uint64_t retx_waiting_ = 0;
   std::vector<std::uint32_t> stranded_;  // lost packets whose source cannot reach their destination
 

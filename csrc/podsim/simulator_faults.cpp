@@ -28,7 +28,11 @@ void Simulator::schedule_fault(ChannelId c, Time at, bool up) {
   fault_batches_[it->second].push_back(FaultChange{c, up});
 }
 
-void Simulator::recompute_routes() { routes_ = RoutingTable(topo_, down_); }
+void Simulator::recompute_routes() {
+  std::vector<std::uint8_t> down(out_.size());
+  for (ChannelId c = 0; c < out_.size(); ++c) down[c] = out_[c].down ? 1 : 0;
+  routes_ = RoutingTable(topo_, down);
+}
 
 void Simulator::on_fault(std::uint32_t batch) {
   pending_batch_.erase(now_);
@@ -39,7 +43,6 @@ void Simulator::on_fault(std::uint32_t batch) {
     Output& out = out_[change.channel];
     if (out.down != change.up) continue;  // already in that state (a repeated failure or repair)
     out.down = !change.up;
-    down_[change.channel] = out.down ? 1 : 0;
     if (out.down) {
       ++out.epoch;  // what is on the wire now is lost (see on_arrive)
       failed.push_back(change.channel);

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from podsim.faults.apply import POLICIES, FaultedSystem, Unreachable, apply
-from podsim.faults.elements import Catalog
+from podsim.faults.elements import Catalog, Element
 from podsim.simulation import simulate
 from podsim.sweep import sweep
 from podsim.systems.system import System
@@ -163,27 +163,51 @@ _RESULTS: dict[str, Any] = {"status": "ok", "ranks": 0, "parked": 0, "cut_off": 
                             "busbw_Bps": np.nan, "min_rank_capacity": np.nan}
 
 
+def evaluate_state(system: System, catalog: Catalog, failed: Sequence[Element], workload: WorkloadFn, *,
+                   policy: str, routing: str, seed: int) -> dict[str, Any]:
+    """One fabric state: apply the failures, build the workload, simulate, score. Returns the
+    result columns of :func:`degradation` (``status``, ``ranks``, ``parked``, ``cut_off``,
+    ``time_s``, ``algbw_Bps``, ``busbw_Bps``, ``min_rank_capacity``)."""
+    row: dict[str, Any] = dict(_RESULTS)
+    try:
+        f = apply(system, list(failed), policy=policy, catalog=catalog)
+    except Unreachable as err:
+        row.update(status="unreachable", cut_off=";".join(err.cut_off))
+        return row
+    row.update(parked=len(f.parked), min_rank_capacity=float(f.rank_capacity.min()))
+    wl = workload(f) if len(f.ranks) >= 2 else None
+    if wl is None:
+        row.update(status="unhealthy")
+        return row
+    stats = wl.evaluate(simulate(f, wl, routing=routing, seed=seed))
+    row.update(ranks=len(wl.ranks), time_s=stats.time_s, algbw_Bps=stats.algbw_Bps, busbw_Bps=stats.busbw_Bps)
+    return row
+
+
+def resolve(system: System | str, workload: WorkloadFn | Workload) -> tuple[System, WorkloadFn]:
+    """A system given by name is loaded; a workload built on the intact system becomes
+    :class:`Given`; anything else must already be a callable factory."""
+    if isinstance(system, str):
+        system = load_system(system)
+    if isinstance(workload, Workload):
+        workload = Given(workload)
+    if not isinstance(system, System):
+        raise TypeError(f"system: expected an intact podsim.System (failures are drawn here), got {type(system).__name__}")
+    if not callable(workload):
+        raise TypeError("workload: expected a podsim Workload or a callable fn(faulted_system) -> Workload")
+    return system, workload
+
+
 def _run(point: dict[str, Any], _seed: np.random.SeedSequence, *, ctx: _Context) -> dict[str, Any]:
-    """One point of :func:`podsim.sweep`: apply the failures, build the workload, simulate, score.
+    """One point of :func:`podsim.sweep`: :func:`evaluate_state` of the point's failures.
 
     The sweep's per-point seed is not used: every point runs the engine with ``ctx.sim_seed``, so
     points differ only in their failures (common random numbers)."""
     system, catalog = _system(ctx.spec)
     failed = point["failed"].split(";") if point["failed"] else []
-    row: dict[str, Any] = {"system": system.name, **_RESULTS}
-    try:
-        f = apply(system, [catalog.element(point["kind"], n) for n in failed], policy=point["policy"], catalog=catalog)
-    except Unreachable as err:
-        row.update(status="unreachable", cut_off=";".join(err.cut_off))
-        return row
-    row.update(parked=len(f.parked), min_rank_capacity=float(f.rank_capacity.min()))
-    wl = ctx.workload(f) if len(f.ranks) >= 2 else None
-    if wl is None:
-        row.update(status="unhealthy")
-        return row
-    stats = wl.evaluate(simulate(f, wl, routing=ctx.routing, seed=ctx.sim_seed))
-    row.update(ranks=len(wl.ranks), time_s=stats.time_s, algbw_Bps=stats.algbw_Bps, busbw_Bps=stats.busbw_Bps)
-    return row
+    elements = [catalog.element(point["kind"], n) for n in failed]
+    return {"system": system.name, **evaluate_state(system, catalog, elements, ctx.workload, policy=point["policy"],
+                                                     routing=ctx.routing, seed=ctx.sim_seed)}
 
 
 def degradation(
@@ -228,12 +252,7 @@ def degradation(
         ``min_rank_capacity`` (smallest surviving share of a rank's own link rate), ``wall_s``,
         ``error`` (None or the exception). :func:`summarize` aggregates it.
     """
-    if isinstance(system, str):
-        system = load_system(system)
-    if isinstance(workload, Workload):
-        workload = Given(workload)
-    if not isinstance(system, System):
-        raise TypeError(f"system: expected an intact podsim.System (failures are drawn here), got {type(system).__name__}")
+    system, workload = resolve(system, workload)
     kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
     policies = [policy] if isinstance(policy, str) else list(policy)
     for p in policies:
@@ -244,8 +263,6 @@ def degradation(
         raise ValueError(f"k: expected numbers of failed elements >= 0, got {list(k)}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise ValueError(f"samples: expected an integer >= 1, got {samples!r}")
-    if not callable(workload):
-        raise TypeError("workload: expected a callable fn(faulted_system) -> Workload")
     # A fresh SeedSequence: spawn() counts children on the object, and the same seed must draw
     # the same failures on every call.
     root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)

@@ -18,32 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from podsim.faults.apply import POLICIES, Unreachable, apply
-from podsim.faults.degradation import Given, WorkloadFn
+from podsim.faults.apply import POLICIES
+from podsim.faults.degradation import WorkloadFn, evaluate_state, resolve
 from podsim.faults.elements import Catalog, Element
 from podsim.faults.rates import draw
-from podsim.simulation import simulate
 from podsim.systems.system import System
-from podsim.systems.system import system as load_system
 from podsim.workloads.workload import Workload
-
-
-def _evaluate(system: System, catalog: Catalog, failed: tuple[Element, ...], workload: WorkloadFn, policy: str,
-              routing: str) -> dict[str, Any]:
-    """One state: status and, when the workload can run, its NCCL-convention results."""
-    out: dict[str, Any] = {"status": "ok", "ranks": 0, "time_s": np.nan, "busbw_Bps": np.nan}
-    try:
-        f = apply(system, list(failed), policy=policy, catalog=catalog)
-    except Unreachable:
-        out["status"] = "unreachable"
-        return out
-    wl = workload(f) if len(f.ranks) >= 2 else None
-    if wl is None:
-        out["status"] = "unhealthy"
-        return out
-    stats = wl.evaluate(simulate(f, wl, routing=routing))
-    out.update(ranks=len(wl.ranks), time_s=stats.time_s, busbw_Bps=stats.busbw_Bps)
-    return out
 
 
 def job(
@@ -73,16 +53,13 @@ def job(
 
     Returns:
         One row per (sample, state interval): ``sample``, ``start_h``, ``end_h``, ``k`` (elements
-        down), ``failed`` (``;``-separated ``kind:name``), ``status`` (``ok``, ``unreachable``,
-        ``unhealthy``), ``ranks``, ``time_s``, ``busbw_Bps``. States repeated across intervals or
+        down), ``failed`` (``;``-separated ``kind:name``), and the result columns of
+        :func:`podsim.faults.degradation` (``status``: ``ok``, ``unreachable`` or ``unhealthy``;
+        ``ranks``, ``parked``, ``cut_off``, ``time_s``, ``algbw_Bps``, ``busbw_Bps``,
+        ``min_rank_capacity``). States repeated across intervals or
         samples are simulated once.
     """
-    if isinstance(system, str):
-        system = load_system(system)
-    if isinstance(workload, Workload):
-        workload = Given(workload)
-    if not callable(workload):
-        raise TypeError("workload: expected a podsim Workload or a callable fn(faulted_system) -> Workload")
+    system, workload = resolve(system, workload)
     if policy not in POLICIES:
         raise ValueError(f"policy: must be among {list(POLICIES)}, got {policy!r}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
@@ -99,7 +76,9 @@ def job(
         for start, end in zip(edges[:-1], edges[1:]):
             failed = tuple(sorted(sched.at(float(start)), key=str))
             if failed not in evaluated:
-                evaluated[failed] = _evaluate(system, catalog, failed, workload, policy, routing)
+                # The engine runs with simulate()'s default seed: states differ only in their failures.
+                evaluated[failed] = evaluate_state(system, catalog, failed, workload, policy=policy, routing=routing,
+                                                   seed=1)
             rows.append({"sample": i, "start_h": float(start), "end_h": float(end), "k": len(failed),
                          "failed": ";".join(map(str, failed)), **evaluated[failed]})
     return pd.DataFrame(rows)
