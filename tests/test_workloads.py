@@ -201,6 +201,18 @@ def test_all_to_all_uniform_and_matrix(n: int) -> None:
     assert wm.size_bytes == round(mat.sum() / n)
 
 
+@pytest.mark.parametrize("n", [2, 5, 16])
+def test_all_to_all_ranks_list_their_peers_staggered(n: int) -> None:
+    # Rank i's k-th message goes to i + k + 1: at each list position the destinations differ, so
+    # the ranks do not all send to the same rank at once (the engine starts them in list order).
+    for wl in (W.all_to_all(np.arange(n), 1000), W.all_to_all(np.arange(n), matrix=np.ones((n, n), dtype=int))):
+        src = np.asarray(wl.src).reshape(n, n - 1)
+        dst = np.asarray(wl.dst).reshape(n, n - 1)
+        np.testing.assert_array_equal(src, np.repeat(np.arange(n)[:, None], n - 1, axis=1))
+        np.testing.assert_array_equal(dst, (np.arange(n)[:, None] + np.arange(1, n)) % n)
+        np.testing.assert_array_equal(np.asarray(wl.tag).reshape(n, n - 1), np.tile(np.arange(1, n), (n, 1)))
+
+
 # --- data-flow correctness: follow what each message can carry through its dependencies --------
 
 
