@@ -26,6 +26,7 @@ from podsim.messages import Messages
 from podsim.results import Result
 from podsim.simulation import FabricLike, ProgressFn, simulate
 from podsim.topology import Topology
+from podsim.workloads import all_to_all
 
 DATA = Path(__file__).parent / "benchdata"
 FT2_PAYLOAD = 4000          # htsim's packet: 2,000,000 B flows are 500 packets
@@ -73,11 +74,12 @@ def cm_shape(groups: int) -> Topology:
 
 
 def uniform_all_to_all(topo: Topology, size: int) -> Messages:
-    """Every endpoint of ``topo`` sends ``size`` bytes to every other one, all at once."""
-    h = topo.endpoints
-    src, dst = np.meshgrid(h, h)
-    keep = src != dst
-    return Messages(src[keep], dst[keep], size)
+    """Every endpoint of ``topo`` sends ``size`` bytes to every other one, all at once.
+
+    It is :func:`podsim.workloads.all_to_all` over the endpoints, so each one lists its peers
+    staggered, from its right neighbour on.
+    """
+    return all_to_all(topo.endpoints, size)
 
 
 @dataclass(frozen=True)
