@@ -506,7 +506,6 @@ void Simulator::schedule_kick(ChannelId c, Time t) {
   if (out.kick_pending) return;
   out.kick_pending = true;
   queue_.push(t, EventType::kKick, c);
-  peak_queue_ = std::max(peak_queue_, queue_.size());
 }
 
 void Simulator::try_send(ChannelId c) {
@@ -584,7 +583,6 @@ void Simulator::try_send(ChannelId c) {
   pk.in_channel = c;
   pk.epoch = out.epoch;
   queue_.push(arrive, EventType::kArrive, p);
-  peak_queue_ = std::max(peak_queue_, queue_.size());
   if (out.rr_count > 0) schedule_kick(c, end);
   if (ep != kNone) refill(ep);
 }

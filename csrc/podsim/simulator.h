@@ -184,7 +184,9 @@ class Simulator {
   std::uint64_t packet_hops() const { return packet_hops_; }
   std::uint64_t packets_in_flight() const { return live_packets_; }
   std::uint64_t messages_incomplete() const { return messages_incomplete_; }
-  std::size_t peak_pending_events() const { return peak_queue_; }
+  std::size_t peak_pending_events() const { return queue_.peak_size(); }
+  // Most packets alive at once: the packet pool grows only when no freed slot is left.
+  std::size_t peak_packets_in_flight() const { return pkts_.size(); }
 
   const MessageColumns& messages() const { return msgs_; }
   ChannelCounters channel_counters() const;
@@ -444,7 +446,6 @@ class Simulator {
   Trace trace_;
   std::uint64_t events_ = 0;
   std::uint64_t packet_hops_ = 0;
-  std::size_t peak_queue_ = 0;
 
   // Changes scheduled for the same time form one batch and one event: the routes are recomputed
   // once per batch (a switch chip takes down dozens of channels at once).

@@ -187,6 +187,8 @@ def metrics(case: str, res: Result, wall_s: float) -> dict[str, Any]:
         "makespan_us": res.makespan_ps / 1e6,
         "achieved_TBps_uni": res.achieved_bandwidth() / 1e12,
         "engine_wall_s": res.wall_s,
+        "peak_packets_in_flight": res.peak_packets_in_flight,
+        "peak_pending_events": res.peak_pending_events,
         "peak_rss_MiB": peak_rss_mb(),
     }
 
@@ -202,10 +204,12 @@ def run_case(case: BenchCase, progress: ProgressFn | None = None) -> tuple[Resul
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """The one-screen table of benchmark rows (from :func:`metrics`), as lines."""
     w = max([4, *(len(r["case"]) for r in rows)])
-    out = [f"{'case':{w}} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} {'RSS MiB':>7}"]
+    out = [f"{'case':{w}} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} "
+           f"{'pkts in flight':>14} {'RSS MiB':>7}"]
     for r in rows:
         out.append(
             f"{r['case']:{w}} {r['wall_s']:7.2f} {r['events']:10d} {r['events_per_s'] / 1e6:6.2f} "
-            f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} {r['peak_rss_MiB']:7.0f}"
+            f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} "
+            f"{r['peak_packets_in_flight']:14d} {r['peak_rss_MiB']:7.0f}"
         )
     return out
