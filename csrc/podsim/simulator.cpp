@@ -831,7 +831,7 @@ void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
   jobs_[j] = Job{txn_first_packet(m, txn), txn_end_packet(m, txn), kNone};
   if (st.job_tail == kNone) {
     st.job_head = j;
-    eps_[ep].active.push_back(m);  // the message joins the round robin
+    eps_[ep].active.push_back(Active{m, j});  // the message joins the round robin
   } else {
     jobs_[st.job_tail].next = j;
   }
@@ -1033,7 +1033,7 @@ void Simulator::refill(std::uint32_t ep) {
   const NodeId n = topo_.endpoints()[ep];
   const RateMilliBps issue_rate = topo_.node(n).ep.write_issue_rate;
   while (st.queued < st.window && !st.active.empty()) {
-    const std::uint32_t m = st.active.front();
+    const auto [m, j] = st.active.front();
     const bool paced = issue_rate != 0 && ms_[m].kind == MessageKind::kWrite;
     if (paced && st.issue_engine_free > now_) {
       // The write-issue engine is busy: wake when it is free (the jobs wait in order).
@@ -1045,22 +1045,22 @@ void Simulator::refill(std::uint32_t ep) {
     }
     st.active.pop_front();
     MessageState& ms = ms_[m];
-    Job& job = jobs_[ms.job_head];
+    Job& job = jobs_[j];
     const std::uint64_t seq = job.next_seq++;
     if (job.next_seq == job.end_seq) {  // this transaction is cut: on to the message's next one
-      free_jobs_.push_back(ms.job_head);
+      free_jobs_.push_back(j);
       ms.job_head = job.next;
       if (ms.job_head == kNone) ms.job_tail = kNone;
     }
-    if (ms.job_head != kNone) st.active.push_back(m);
+    if (ms.job_head != kNone) st.active.push_back(Active{m, ms.job_head});
     // The round robin comes back to a message only after every other one of this endpoint has
-    // sent a packet, by when its state has left the cache: fetch the next message's job (its
-    // state was fetched a turn ago) and the state of the one after it.
-    if (st.active.size() > 1) {
-      __builtin_prefetch(&ms_[st.active[1]].size);
-      __builtin_prefetch(&ms_[st.active[1]].kind);
+    // sent a packet, by when its state has left the cache: fetch the next message's state and job.
+    if (!st.active.empty()) {
+      const Active next = st.active.front();
+      __builtin_prefetch(&ms_[next.msg].size);
+      __builtin_prefetch(&ms_[next.msg].kind);
+      __builtin_prefetch(&jobs_[next.job]);
     }
-    if (!st.active.empty()) __builtin_prefetch(&jobs_[ms_[st.active.front()].job_head]);
     const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();

@@ -287,10 +287,15 @@ class Simulator {
     std::uint64_t end_seq;
     std::uint32_t next;      // the message's next ready job (kNone: last)
   };
+  struct Active {             // a message in an endpoint's round robin, with its current job
+    std::uint32_t msg;
+    std::uint32_t job;         // == the message's job_head (kept here so that the message's state
+                               // and its job are fetched in parallel, not one after the other)
+  };
   struct EndpointState {
     // Messages with ready transaction jobs, served packet by packet round robin; each message
     // keeps its ready jobs in order (a transaction at a time, however many are started at once).
-    std::deque<std::uint32_t> active;
+    std::deque<Active> active;
     std::deque<std::uint32_t> pending_reads;   // messages it initiates with transactions not yet started
     std::deque<std::uint32_t> pending_writes;
     std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
