@@ -498,6 +498,7 @@ void Simulator::enqueue(NodeId n, std::uint32_t input, std::uint32_t p) {
   q.tail = p;
   out_[c].queued_bytes += pk.wire;
   ports_[out_[c].port].load += pk.wire;
+  if (cfg_.check) touched_.push_back(c);
   try_send(c);
 }
 
