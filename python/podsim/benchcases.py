@@ -162,6 +162,13 @@ def cases(quick: bool = False) -> list[BenchCase]:
         BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}]", _cm(g), {"routing": "adaptive"})
         for g in ((1, 2, 4) if quick else (1, 2, 4, 8, 16, 48))
     ]
+    # The same fabric and traffic with more packets in flight: each endpoint keeps up to `window`
+    # packets queued at its ports (the default is two per port).
+    g = 4 if quick else 16
+    out += [
+        BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}, window={w}]", _cm(g), {"routing": "adaptive", "endpoint_window_packets": w})
+        for w in ((896,) if quick else (56, 224, 896))
+    ]
     return out + _system_cases(quick)
 
 
