@@ -304,6 +304,22 @@ def test_utilization_at_a_pause_is_at_most_one() -> None:
     assert np.all(sim.result().channels.utilization <= 1.0)
 
 
+@given(scn=scenarios())
+def test_peaks_are_the_most_alive_at_once(scn: Scenario) -> None:
+    """The reported peak of packets in flight is the largest count seen when the run is stepped
+    one event at a time (the pending-event peak is not observable from outside; it is at least
+    one once anything ran)."""
+    sim = scn.simulation()
+    core = sim._core
+    most_packets = core.packets_in_flight
+    while not core.idle:
+        core.run(2**62, 1)
+        most_packets = max(most_packets, core.packets_in_flight)
+    res = sim.result()
+    assert res.peak_packets_in_flight == most_packets
+    assert (res.peak_pending_events >= 1) == (res.events > 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # 7. Topology and routes
 

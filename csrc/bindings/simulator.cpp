@@ -125,6 +125,7 @@ void register_simulator(py::module_& m) {
       .def_property_readonly("packets_in_flight", &Simulator::packets_in_flight)
       .def_property_readonly("messages_incomplete", &Simulator::messages_incomplete)
       .def_property_readonly("peak_pending_events", &Simulator::peak_pending_events)
+      .def_property_readonly("peak_packets_in_flight", &Simulator::peak_packets_in_flight)
       .def_property_readonly("num_messages", [](const Simulator& s) { return s.messages().src.size(); })
       .def("message_columns",
            [](const Simulator& s) {

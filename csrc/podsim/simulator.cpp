@@ -46,13 +46,31 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   std::size_t rr_total = 0;
   std::size_t voq_total = 0;
   voq_base_.resize(topo_.num_nodes());
+  port_base_.resize(topo_.num_nodes());
+  ports_.resize(nc);
+  std::uint32_t port_total = 0;
   for (NodeId n = 0; n < topo_.num_nodes(); ++n) {
     const std::size_t inputs = topo_.in_channels(n).size() + 1;  // + local injection
     voq_base_[n] = voq_total;
     voq_total += inputs * topo_.out_channels(n).size();
+    port_base_[n] = port_total;
     for (const ChannelId c : topo_.out_channels(n)) {
-      out_[c].rr_base = static_cast<std::uint32_t>(rr_total);
+      Output& out = out_[c];
+      const Channel& ch = topo_.channel(c);
+      const Node& next = topo_.node(ch.dst);
+      out.rr_base = static_cast<std::uint32_t>(rr_total);
+      out.rr_cap = static_cast<std::uint32_t>(inputs);
       rr_total += inputs;
+      out.port = port_total++;
+      out.rate = ch.rate;
+      out.flight_ps = ch.latency_ps + next.latency_ps;
+      out.credit_delay_ps = topo_.channel(ch.reverse).latency_ps;
+      out.src = ch.src;
+      out.dst = ch.dst;
+      out.src_port = ch.src_port;
+      out.dst_port = ch.dst_port;
+      out.cut_through = next.kind == NodeKind::kSwitch && next.cut_through;
+      out.to_endpoint = next.kind == NodeKind::kEndpoint;
     }
   }
   rr_.assign(rr_total, 0);
@@ -331,22 +349,24 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
         __builtin_prefetch(&pk);
         break;
       }
+      const Output& in = out_[pk.in_channel];
       if (stage == 1) {
-        __builtin_prefetch(&out_[pk.in_channel].credit.on_wire);
-        __builtin_prefetch(&topo_.channel(pk.in_channel));
+        __builtin_prefetch(&in.credit.on_wire);
+        __builtin_prefetch(&in.dst);
         break;
       }
-      const Channel& ch = topo_.channel(pk.in_channel);
-      if (topo_.is_endpoint(ch.dst)) {
+      if (in.to_endpoint) {
         if (stage == 2) __builtin_prefetch(&ms_[pk.msg]);
       } else if (stage == 2) {
-        __builtin_prefetch(routes_.entry(ch.dst, pk.dst_ep));
+        __builtin_prefetch(routes_.entry(in.dst, pk.dst_ep));
       } else {
         // The queues of the candidate outputs are adjacent: the first and last cover them.
-        const auto cand = routes_.candidates(ch.dst, pk.dst_ep);
+        const auto cand = routes_.candidates(in.dst, pk.dst_ep);
         if (!cand.empty()) {
-          __builtin_prefetch(&voq(ch.dst, ch.dst_port, cand.front()));
-          __builtin_prefetch(&voq(ch.dst, ch.dst_port, cand.back()));
+          __builtin_prefetch(&voq(in.dst, in.dst_port, cand.front()));
+          __builtin_prefetch(&voq(in.dst, in.dst_port, cand.back()));
+          __builtin_prefetch(&ports_[port_base_[in.dst] + cand.front()]);
+          __builtin_prefetch(&ports_[port_base_[in.dst] + cand.back()]);
         }
       }
       break;
@@ -356,21 +376,21 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
       const Output& out = out_[a];
       if (stage == 0) {
         __builtin_prefetch(&out);
+        __builtin_prefetch(&out.rr_base);
         __builtin_prefetch(&out.busy_ps);
         break;
       }
       const std::uint32_t slot = out.rr_base + out.rr_head;
       if (stage == 1) {
         __builtin_prefetch(&rr_[slot]);
-        __builtin_prefetch(&topo_.channel(a));
-        __builtin_prefetch(&pending_credits_[a]);
+        __builtin_prefetch(&ports_[out.port]);
+        if (out.credit_overflow) __builtin_prefetch(&pending_credits_[a]);
         break;
       }
-      if (stage == 2 && out.next_credit <= now_ && !pending_credits_[a].empty())
+      if (stage == 2 && out.credit_overflow && ports_[out.port].next_credit <= now_)
         __builtin_prefetch(pending_credits_[a].data());
       if (out.rr_count == 0) break;
-      const Channel& ch = topo_.channel(a);
-      const Queue& q = voq(ch.src, rr_[slot], ch.src_port);
+      const Queue& q = voq(out.src, rr_[slot], out.src_port);
       if (stage == 2)
         __builtin_prefetch(&q);
       else if (q.head != kNone)
@@ -441,17 +461,15 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   // Least occupied output: bytes queued for it here plus bytes it has sent that the next hop has
   // not yet freed. Scanning from a per-packet rotating start spreads ties.
   const auto& outs = topo_.out_channels(n);
+  const Port* ports = &ports_[port_base_[n]];
   const std::size_t start = (flow + pk.seq) % k;
   std::uint32_t best = cand[start];
   std::uint64_t best_load = ~0ULL;
-  for (std::size_t j = 0; j < k; ++j) {
-    const std::uint32_t o = cand[(start + j) % k];
-    const ChannelId c = outs[o];
-    absorb_credits(c);
-    const Output& out = out_[c];
-    const std::uint64_t load = out.queued_bytes + (out.credit.buffer - out.credit.credits);
-    if (load < best_load) {
-      best_load = load;
+  for (std::size_t j = 0, i = start; j < k; ++j, i = i + 1 == k ? 0 : i + 1) {  // no division per candidate
+    const std::uint32_t o = cand[i];
+    if (ports[o].next_credit <= now_) absorb_credits(outs[o]);
+    if (ports[o].load < best_load) {
+      best_load = ports[o].load;
       best = o;
     }
   }
@@ -472,14 +490,15 @@ void Simulator::enqueue(NodeId n, std::uint32_t input, std::uint32_t p) {
   if (q.tail == kNone) {
     q.head = p;
     Output& out = out_[c];
-    const std::uint32_t cap = injection_input(n) + 1;
-    rr_[out.rr_base + (out.rr_head + out.rr_count) % cap] = input;
+    rr_[out.rr_base + ring_wrap(out.rr_head + out.rr_count, out.rr_cap)] = input;
     ++out.rr_count;
   } else {
     pkts_[q.tail].next = p;
   }
   q.tail = p;
   out_[c].queued_bytes += pk.wire;
+  ports_[out_[c].port].load += pk.wire;
+  if (cfg_.check) touched_.push_back(c);
   try_send(c);
 }
 
@@ -488,7 +507,6 @@ void Simulator::schedule_kick(ChannelId c, Time t) {
   if (out.kick_pending) return;
   out.kick_pending = true;
   queue_.push(t, EventType::kKick, c);
-  peak_queue_ = std::max(peak_queue_, queue_.size());
 }
 
 void Simulator::try_send(ChannelId c) {
@@ -498,11 +516,10 @@ void Simulator::try_send(ChannelId c) {
     schedule_kick(c, out.busy_until);
     return;
   }
-  const Channel& ch = topo_.channel(c);
-  const NodeId n = ch.src;
-  const std::uint32_t cap = injection_input(n) + 1;
+  const NodeId n = out.src;
+  const std::uint32_t cap = out.rr_cap;
   const std::uint32_t input = rr_[out.rr_base + out.rr_head];
-  Queue& q = voq(n, input, ch.src_port);
+  Queue& q = voq(n, input, out.src_port);
   const std::uint32_t p = q.head;
   Packet& pk = pkts_[p];
   CreditState& cr = out.credit;
@@ -511,7 +528,8 @@ void Simulator::try_send(ChannelId c) {
     // Wait for credits: wake at the earliest return already on its way (later releases at the
     // next hop schedule their own wake-up, see release_input).
     out.credit_blocked = true;
-    if (!pending_credits_[c].empty()) wake_for_credits(c, pending_credits_[c].front().arrives);
+    const Time next = ports_[out.port].next_credit;  // absorb_credits left the earliest still on its way
+    if (next != kNever) wake_for_credits(c, next);
     return;
   }
   out.credit_blocked = false;
@@ -520,17 +538,17 @@ void Simulator::try_send(ChannelId c) {
   q.head = pk.next;
   if (q.head == kNone) q.tail = kNone;
   out.queued_bytes -= pk.wire;
-  out.rr_head = (out.rr_head + 1) % cap;
+  out.rr_head = ring_wrap(out.rr_head + 1, cap);
   --out.rr_count;
   if (q.head != kNone) {
-    rr_[out.rr_base + (out.rr_head + out.rr_count) % cap] = input;
+    rr_[out.rr_base + ring_wrap(out.rr_head + out.rr_count, cap)] = input;
     ++out.rr_count;
   }
 
   // Serialize.
   cr.credits -= pk.wire;
   cr.on_wire += pk.wire;
-  const Time end = std::max(now_ + serialization_ps(pk.wire, ch.rate), pk.tail_ps);
+  const Time end = std::max(now_ + serialization_ps(pk.wire, out.rate), pk.tail_ps);
   out.busy_until = end;
   out.wire_bytes += pk.wire;
   out.payload_bytes += pk.payload;
@@ -555,19 +573,17 @@ void Simulator::try_send(ChannelId c) {
     --eps_[ep].queued;
 
   // Head and tail times at the next node.
-  const Node& next = topo_.node(ch.dst);
   Time arrive;
-  if (next.kind == NodeKind::kSwitch && next.cut_through) {
-    arrive = now_ + ch.latency_ps + next.latency_ps;
-    pk.tail_ps = end + ch.latency_ps + next.latency_ps;
+  if (out.cut_through) {
+    arrive = now_ + out.flight_ps;
+    pk.tail_ps = end + out.flight_ps;
   } else {
-    arrive = end + ch.latency_ps + next.latency_ps;
+    arrive = end + out.flight_ps;
     pk.tail_ps = arrive;
   }
   pk.in_channel = c;
   pk.epoch = out.epoch;
   queue_.push(arrive, EventType::kArrive, p);
-  peak_queue_ = std::max(peak_queue_, queue_.size());
   if (out.rr_count > 0) schedule_kick(c, end);
   if (ep != kNone) refill(ep);
 }
@@ -579,26 +595,50 @@ void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
   cr.returning += bytes;
   if (cfg_.check) touched_.push_back(c);
   // The credit travels back over the reverse direction of the same link.
-  const Time arrives = when + topo_.channel(topo_.channel(c).reverse).latency_ps;
-  auto& pending = pending_credits_[c];
-  pending.push_back(PendingCredit{arrives, bytes});
-  std::push_heap(pending.begin(), pending.end(), std::greater<>{});
-  out.next_credit = pending.front().arrives;
+  const Time arrives = when + out.credit_delay_ps;
+  const int slot = out.credit_at[0] == kNever ? 0 : out.credit_at[1] == kNever ? 1 : -1;
+  if (slot >= 0) {
+    out.credit_at[slot] = arrives;
+    out.credit_bytes[slot] = bytes;
+  } else {
+    auto& pending = pending_credits_[c];
+    pending.push_back(PendingCredit{arrives, bytes});
+    std::push_heap(pending.begin(), pending.end(), std::greater<>{});
+    out.credit_overflow = true;
+  }
+  Time& next = ports_[out.port].next_credit;
+  next = std::min(next, arrives);
   if (out.credit_blocked) wake_for_credits(c, arrives);
 }
 
 void Simulator::absorb_credits(ChannelId c) {
   Output& out = out_[c];
-  if (out.next_credit > now_) return;
-  auto& pending = pending_credits_[c];
-  CreditState& cr = out.credit;
-  do {
-    cr.returning -= pending.front().bytes;
-    cr.credits += pending.front().bytes;
-    std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
-    pending.pop_back();
-  } while (!pending.empty() && pending.front().arrives <= now_);
-  out.next_credit = pending.empty() ? kNever : pending.front().arrives;
+  Port& port = ports_[out.port];
+  if (port.next_credit > now_) return;
+  std::uint64_t arrived = 0;
+  Time next = kNever;
+  for (int i = 0; i < 2; ++i) {
+    if (out.credit_at[i] <= now_) {
+      arrived += out.credit_bytes[i];
+      out.credit_at[i] = kNever;
+    } else {
+      next = std::min(next, out.credit_at[i]);
+    }
+  }
+  if (out.credit_overflow) {
+    auto& pending = pending_credits_[c];
+    while (!pending.empty() && pending.front().arrives <= now_) {
+      arrived += pending.front().bytes;
+      std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
+      pending.pop_back();
+    }
+    out.credit_overflow = !pending.empty();
+    if (out.credit_overflow) next = std::min(next, pending.front().arrives);
+  }
+  out.credit.returning -= arrived;
+  out.credit.credits += arrived;
+  port.load -= arrived;
+  port.next_credit = next;
   if (cfg_.check) touched_.push_back(c);
 }
 
@@ -644,13 +684,13 @@ void Simulator::on_arrive(std::uint32_t p) {
   Packet& pk = pkts_[p];
   const ChannelId c = pk.in_channel;
   if (faults_ && pk.epoch != out_[c].epoch) return lost_on_wire(p);
-  const Channel& ch = topo_.channel(c);
-  CreditState& cr = out_[c].credit;
+  Output& in = out_[c];
+  CreditState& cr = in.credit;
   cr.on_wire -= pk.wire;
   cr.buffered += pk.wire;
   if (cfg_.check) touched_.push_back(c);
-  const NodeId n = ch.dst;
-  if (topo_.is_endpoint(n)) {
+  const NodeId n = in.dst;
+  if (in.to_endpoint) {
     if (topo_.endpoint_index(n) != pk.dst_ep)
       violation("packet for endpoint " + std::to_string(pk.dst_ep) + " arrived at '" + topo_.node(n).name + "'");
     const RateMilliBps rate = topo_.node(n).ep.write_rate;
@@ -667,14 +707,14 @@ void Simulator::on_arrive(std::uint32_t p) {
     release_input(c, pk.wire, now_);
     deliver(p, n);
   } else {
-    enqueue(n, ch.dst_port, p);
+    enqueue(n, in.dst_port, p);
   }
 }
 
 void Simulator::on_committed(std::uint32_t p) {
   const ChannelId c = pkts_[p].in_channel;
   release_input(c, pkts_[p].wire, now_);
-  deliver(p, topo_.channel(c).dst);
+  deliver(p, out_[c].dst);
 }
 
 void Simulator::deliver(std::uint32_t p, NodeId at) {
@@ -792,7 +832,7 @@ void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
   jobs_[j] = Job{txn_first_packet(m, txn), txn_end_packet(m, txn), kNone};
   if (st.job_tail == kNone) {
     st.job_head = j;
-    eps_[ep].active.push_back(m);  // the message joins the round robin
+    eps_[ep].active.push_back(Active{m, j});  // the message joins the round robin
   } else {
     jobs_[st.job_tail].next = j;
   }
@@ -994,7 +1034,7 @@ void Simulator::refill(std::uint32_t ep) {
   const NodeId n = topo_.endpoints()[ep];
   const RateMilliBps issue_rate = topo_.node(n).ep.write_issue_rate;
   while (st.queued < st.window && !st.active.empty()) {
-    const std::uint32_t m = st.active.front();
+    const auto [m, j] = st.active.front();
     const bool paced = issue_rate != 0 && ms_[m].kind == MessageKind::kWrite;
     if (paced && st.issue_engine_free > now_) {
       // The write-issue engine is busy: wake when it is free (the jobs wait in order).
@@ -1006,22 +1046,22 @@ void Simulator::refill(std::uint32_t ep) {
     }
     st.active.pop_front();
     MessageState& ms = ms_[m];
-    Job& job = jobs_[ms.job_head];
+    Job& job = jobs_[j];
     const std::uint64_t seq = job.next_seq++;
     if (job.next_seq == job.end_seq) {  // this transaction is cut: on to the message's next one
-      free_jobs_.push_back(ms.job_head);
+      free_jobs_.push_back(j);
       ms.job_head = job.next;
       if (ms.job_head == kNone) ms.job_tail = kNone;
     }
-    if (ms.job_head != kNone) st.active.push_back(m);
+    if (ms.job_head != kNone) st.active.push_back(Active{m, ms.job_head});
     // The round robin comes back to a message only after every other one of this endpoint has
-    // sent a packet, by when its state has left the cache: fetch the next message's job (its
-    // state was fetched a turn ago) and the state of the one after it.
-    if (st.active.size() > 1) {
-      __builtin_prefetch(&ms_[st.active[1]].size);
-      __builtin_prefetch(&ms_[st.active[1]].kind);
+    // sent a packet, by when its state has left the cache: fetch the next message's state and job.
+    if (!st.active.empty()) {
+      const Active next = st.active.front();
+      __builtin_prefetch(&ms_[next.msg].size);
+      __builtin_prefetch(&ms_[next.msg].kind);
+      __builtin_prefetch(&jobs_[next.job]);
     }
-    if (!st.active.empty()) __builtin_prefetch(&jobs_[ms_[st.active.front()].job_head]);
     const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();
@@ -1056,6 +1096,11 @@ void Simulator::check_channel(ChannelId c, const char* during) const {
               std::to_string(cr.on_wire) + " + buffered " + std::to_string(cr.buffered) + " + returning " +
               std::to_string(cr.returning) + " != buffer " + std::to_string(cr.buffer));
   }
+  const Output& out = out_[c];
+  if (ports_[out.port].load != out.queued_bytes + (cr.buffer - cr.credits))
+    violation(std::string(during) + ": channel " + std::to_string(c) + ": routing load " +
+              std::to_string(ports_[out.port].load) + " != queued " + std::to_string(out.queued_bytes) +
+              " + (buffer " + std::to_string(cr.buffer) + " - credits " + std::to_string(cr.credits) + ")");
 }
 
 void Simulator::check_packet_ledger() const {

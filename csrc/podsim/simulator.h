@@ -184,7 +184,9 @@ class Simulator {
   std::uint64_t packet_hops() const { return packet_hops_; }
   std::uint64_t packets_in_flight() const { return live_packets_; }
   std::uint64_t messages_incomplete() const { return messages_incomplete_; }
-  std::size_t peak_pending_events() const { return peak_queue_; }
+  std::size_t peak_pending_events() const { return queue_.peak_size(); }
+  // Most packets alive at once: the packet pool grows only when no freed slot is left.
+  std::size_t peak_packets_in_flight() const { return pkts_.size(); }
 
   const MessageColumns& messages() const { return msgs_; }
   ChannelCounters channel_counters() const;
@@ -229,28 +231,53 @@ class Simulator {
     std::uint32_t bytes;
     bool operator>(const PendingCredit& o) const { return arrives > o.arrives; }
   };
-  // Per channel, at its sending node: everything a transmission reads and writes there (queue
-  // state, credits, counters) in one 128-byte block. On a large fabric each array of per-channel
-  // state costs its own cache miss per event; one block costs one pair of adjacent lines.
-  struct alignas(128) Output {
+  // Per channel, at its sending node: everything a packet's hop reads and writes about the
+  // channel (queue state, credits, counters, and copies of the channel's and receiving node's
+  // constants) in one block of three adjacent cache lines. On a large fabric each separate array
+  // of per-channel state (the topology's Channel and Node records included) costs its own cache
+  // miss per event.
+  struct alignas(64) Output {
     Time busy_until = 0;
-    Time next_credit = kNever;       // earliest pending credit arrival (kept here: a cheap check)
     Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
     std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
     CreditState credit{};
+    RateMilliBps rate = 0;           // constants, from the topology
+    Time flight_ps = 0;              // propagation + the receiving node's latency
+    Time credit_delay_ps = 0;        // latency of the reverse channel, which carries the credits
     std::uint32_t rr_base = 0;       // round-robin ring of inputs with packets for this output
     std::uint32_t rr_head = 0;
     std::uint32_t rr_count = 0;
+    std::uint32_t rr_cap = 0;        // the sending node's inputs + its injection input
+    std::uint32_t port = 0;          // index of its Port (a node's ports are adjacent there)
+    NodeId src = 0;
+    NodeId dst = 0;
+    std::uint32_t src_port = 0;
+    std::uint32_t dst_port = 0;
+    std::uint16_t epoch = 0;         // times it has failed
     bool credit_blocked = false;     // the head packet waits for credits
     bool kick_pending = false;
     bool down = false;               // failed (fault model)
-    std::uint16_t epoch = 0;         // times it has failed
+    bool cut_through = false;        // the receiving node is a cut-through switch
+    bool to_endpoint = false;        // the receiving node is an endpoint
+    bool credit_overflow = false;    // pending_credits_ holds returns (both inline slots were taken)
     std::uint64_t wire_bytes = 0;    // counters, see ChannelCounters
     std::uint64_t payload_bytes = 0;
     std::uint64_t packets = 0;
     Time busy_ps = 0;
+    // Credit returns on their way back, in no order (kNever: free slot). A return is pending for
+    // one packet time plus the reverse latency, so a channel rarely has more than two; further
+    // ones go to the channel's heap in pending_credits_, a separate allocation and cache miss.
+    Time credit_at[2] = {kNever, kNever};
+    std::uint32_t credit_bytes[2] = {0, 0};
   };
-  static_assert(sizeof(Output) == 128);
+  static_assert(sizeof(Output) == 192);
+  // Per channel too, but stored by sending node and port, so that a node's ports are adjacent:
+  // adaptive routing compares the loads of a dozen or more candidate ports for every packet, and
+  // reads them here in a few cache lines instead of one Output block each.
+  struct Port {
+    Time next_credit = kNever;  // earliest pending credit arrival at the sender
+    std::uint64_t load = 0;     // queued bytes + (buffer - credits absorbed so far)
+  };
   struct FaultChange {
     ChannelId channel;
     bool up;
@@ -260,10 +287,15 @@ class Simulator {
     std::uint64_t end_seq;
     std::uint32_t next;      // the message's next ready job (kNone: last)
   };
+  struct Active {             // a message in an endpoint's round robin, with its current job
+    std::uint32_t msg;
+    std::uint32_t job;         // == the message's job_head (kept here so that the message's state
+                               // and its job are fetched in parallel, not one after the other)
+  };
   struct EndpointState {
     // Messages with ready transaction jobs, served packet by packet round robin; each message
     // keeps its ready jobs in order (a transaction at a time, however many are started at once).
-    std::deque<std::uint32_t> active;
+    std::deque<Active> active;
     std::deque<std::uint32_t> pending_reads;   // messages it initiates with transactions not yet started
     std::deque<std::uint32_t> pending_writes;
     std::uint32_t reads_out = 0;       // outstanding read transactions it initiated
@@ -337,6 +369,9 @@ class Simulator {
   const Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) const {
     return const_cast<Simulator*>(this)->voq(n, input, output);
   }
+  // A position in a round-robin ring of `cap` slots, given head + offset < 2 * cap (a division
+  // per packet costs more than the rest of the ring's bookkeeping).
+  static std::uint32_t ring_wrap(std::uint32_t i, std::uint32_t cap) { return i >= cap ? i - cap : i; }
   std::uint32_t injection_input(NodeId n) const { return static_cast<std::uint32_t>(topo_.in_channels(n).size()); }
   void on_fault(std::uint32_t f);
   void reroute_queued(ChannelId c);
@@ -359,7 +394,9 @@ class Simulator {
   Time now_ = 0;
 
   std::vector<Output> out_;
-  std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, a min-heap by arrival
+  std::vector<Port> ports_;
+  std::vector<std::uint32_t> port_base_;  // per node, index of its first Port
+  std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, overflow of Output::credit_at: a min-heap by arrival
   std::vector<std::uint32_t> rr_;        // ring storage for all outputs
   std::vector<Queue> voqs_;
   std::vector<std::size_t> voq_base_;
@@ -414,7 +451,6 @@ class Simulator {
   Trace trace_;
   std::uint64_t events_ = 0;
   std::uint64_t packet_hops_ = 0;
-  std::size_t peak_queue_ = 0;
 
   // Changes scheduled for the same time form one batch and one event: the routes are recomputed
   // once per batch (a switch chip takes down dozens of channels at once).

@@ -72,6 +72,7 @@ void Simulator::reroute_queued(ChannelId c) {
   Output& out = out_[c];
   out.rr_head = 0;
   out.rr_count = 0;
+  ports_[out.port].load -= out.queued_bytes;
   out.queued_bytes = 0;
   out.credit_blocked = false;
   for (const auto& [in, p] : moved) enqueue(n, in, p);
@@ -124,6 +125,7 @@ void Simulator::lost_on_wire(std::uint32_t p) {
   // The bytes never reach the receiver's buffer: the link layer gets their credits back.
   cr.on_wire -= pk.wire;
   cr.credits += pk.wire;
+  ports_[out_[c].port].load -= pk.wire;
   if (cfg_.check) touched_.push_back(c);
   if (cfg_.recovery == LossRecovery::kReplay) {
     ++ledger_.replayed_packets[pk.src_ep];

@@ -26,6 +26,7 @@ from podsim.messages import Messages
 from podsim.results import Result
 from podsim.simulation import FabricLike, ProgressFn, simulate
 from podsim.topology import Topology
+from podsim.workloads import all_to_all
 
 DATA = Path(__file__).parent / "benchdata"
 FT2_PAYLOAD = 4000          # htsim's packet: 2,000,000 B flows are 500 packets
@@ -73,11 +74,12 @@ def cm_shape(groups: int) -> Topology:
 
 
 def uniform_all_to_all(topo: Topology, size: int) -> Messages:
-    """Every endpoint of ``topo`` sends ``size`` bytes to every other one, all at once."""
-    h = topo.endpoints
-    src, dst = np.meshgrid(h, h)
-    keep = src != dst
-    return Messages(src[keep], dst[keep], size)
+    """Every endpoint of ``topo`` sends ``size`` bytes to every other one, all at once.
+
+    It is :func:`podsim.workloads.all_to_all` over the endpoints, so each one lists its peers
+    staggered, from its right neighbour on.
+    """
+    return all_to_all(topo.endpoints, size)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,13 @@ def cases(quick: bool = False) -> list[BenchCase]:
         BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}]", _cm(g), {"routing": "adaptive"})
         for g in ((1, 2, 4) if quick else (1, 2, 4, 8, 16, 48))
     ]
+    # The same fabric and traffic with more packets in flight: each endpoint keeps up to `window`
+    # packets queued at its ports (the default is two per port).
+    g = 4 if quick else 16
+    out += [
+        BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}, window={w}]", _cm(g), {"routing": "adaptive", "endpoint_window_packets": w})
+        for w in ((896,) if quick else (56, 224, 896))
+    ]
     return out + _system_cases(quick)
 
 
@@ -185,6 +194,8 @@ def metrics(case: str, res: Result, wall_s: float) -> dict[str, Any]:
         "makespan_us": res.makespan_ps / 1e6,
         "achieved_TBps_uni": res.achieved_bandwidth() / 1e12,
         "engine_wall_s": res.wall_s,
+        "peak_packets_in_flight": res.peak_packets_in_flight,
+        "peak_pending_events": res.peak_pending_events,
         "peak_rss_MiB": peak_rss_mb(),
     }
 
@@ -200,10 +211,12 @@ def run_case(case: BenchCase, progress: ProgressFn | None = None) -> tuple[Resul
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """The one-screen table of benchmark rows (from :func:`metrics`), as lines."""
     w = max([4, *(len(r["case"]) for r in rows)])
-    out = [f"{'case':{w}} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} {'RSS MiB':>7}"]
+    out = [f"{'case':{w}} {'wall s':>7} {'events':>10} {'Mev/s':>6} {'Mhop/s':>6} {'makespan us':>11} {'TB/s uni':>8} "
+           f"{'pkts in flight':>14} {'RSS MiB':>7}"]
     for r in rows:
         out.append(
             f"{r['case']:{w}} {r['wall_s']:7.2f} {r['events']:10d} {r['events_per_s'] / 1e6:6.2f} "
-            f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} {r['peak_rss_MiB']:7.0f}"
+            f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} "
+            f"{r['peak_packets_in_flight']:14d} {r['peak_rss_MiB']:7.0f}"
         )
     return out

@@ -219,6 +219,9 @@ class Result:
         packet_hops: packet transmissions over channels (one per packet per hop).
         now_ps: simulated time when the run stopped.
         wall_s: wall-clock seconds the run took.
+        peak_packets_in_flight: most packets alive at once (data, acknowledgements, requests);
+            with the channels, what the engine's memory grows with.
+        peak_pending_events: most events scheduled at once.
         packet_latency_histogram: data-packet latency counts, bucket k = [2^k, 2^(k+1)) ps.
         complete: True when every message ended.
         trace: the packet transmissions, when the run recorded them (else None).
@@ -231,6 +234,8 @@ class Result:
     packet_hops: int
     now_ps: int
     wall_s: float
+    peak_packets_in_flight: int
+    peak_pending_events: int
     packet_latency_histogram: np.ndarray = field(repr=False)
     complete: bool
     trace: TransmissionTrace | None = None

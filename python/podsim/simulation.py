@@ -396,6 +396,8 @@ class Simulation:
             packet_hops=core.packet_hops,
             now_ps=core.now,
             wall_s=self._wall_s,
+            peak_packets_in_flight=core.peak_packets_in_flight,
+            peak_pending_events=core.peak_pending_events,
             packet_latency_histogram=core.packet_latency_histogram(),
             complete=core.messages_incomplete == 0,
             trace=trace,

@@ -101,6 +101,7 @@ class EventQueue {
 
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
+  std::size_t peak_size() const { return peak_; }  // most events pending at once
 
   // Time of the earliest event, kNever if none.
   Time next_time() const {
@@ -128,7 +129,7 @@ class EventQueue {
   // backwards).
   void push(Time time, EventType type, std::uint32_t arg) {
     const Event e{time, (static_cast<std::uint64_t>(type) << 60) | arg};
-    ++size_;
+    peak_ = std::max(peak_, ++size_);
     const std::uint64_t bucket = time >> kShift;
     if (bucket <= current_) {
       now_.push(e);
@@ -266,6 +267,7 @@ class EventQueue {
   EventHeap far_;               // events kSlots buckets or more ahead when scheduled
   std::uint64_t current_ = 0;   // absolute index of the current bucket
   std::size_t size_ = 0;
+  std::size_t peak_ = 0;
   std::size_t ring_size_ = 0;
 };
 
