@@ -3,6 +3,7 @@ collective algorithm, and engine runs on toy fabrics (one big switch = ideal ful
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -534,9 +535,10 @@ def test_moe_conservation_and_mirror(dedup: bool, n: int, shared: int) -> None:
     assert (db, cb) == (7456, 14336)
     copies = wl.size[d] // db
     assert np.all(wl.size[d] % db == 0)
-    # Combine mirrors dispatch pair by pair.
-    np.testing.assert_array_equal(wl.src[c], wl.dst[d])
-    np.testing.assert_array_equal(wl.size[c] // cb, copies)
+    # Combine mirrors dispatch pair by pair (each phase listed in its own order, so compare sorted).
+    there = np.stack([wl.src[d], wl.dst[d], copies], axis=1).astype(np.int64)
+    back = np.stack([wl.dst[c], wl.src[c], wl.size[c] // cb], axis=1).astype(np.int64)
+    np.testing.assert_array_equal(there[np.lexsort(there.T[::-1])], back[np.lexsort(back.T[::-1])])
     # Every routed copy is either sent or local; shared-expert copies add one per token.
     load = wl.info["slot_load"]
     assert load.sum() == n * T * k
@@ -558,6 +560,27 @@ def test_moe_conservation_and_mirror(dedup: bool, n: int, shared: int) -> None:
         out = set(np.flatnonzero(c & (wl.src == r)).tolist())
         assert set(wl.deps[wl.deps[:, 0] == sid, 1].tolist()) == out
     assert wl.size[s].tolist() == [1] * len(sync_ids)
+
+
+@pytest.mark.parametrize(("n", "shared", "dedup", "digest"), [(16, 0, True, "dad0476d71d84160"),
+                                                              (10, 2, False, "e551442076301690")])
+def test_moe_ranks_list_their_peers_staggered(n: int, shared: int, dedup: bool, digest: str) -> None:
+    wl = W.moe(np.arange(n) * 2, 32, num_experts=64, skew=1.0, shared_expert_ranks=shared, dedup=dedup,
+               compute_delay_ps=np.arange(n) * 1000, seed=3)
+    src, dst = wl.src.astype(np.int64) // 2, wl.dst.astype(np.int64) // 2
+    for name in ("dispatch", "combine"):
+        p = in_phase(wl, name)
+        # Listed by sender, then by how far right of the sender the receiver is: at each position
+        # of their lists the senders target different ranks (the engine starts them in list order).
+        key = src[p] * n + (dst[p] - src[p]) % n
+        assert np.all(np.diff(key) > 0)
+    c = in_phase(wl, "combine")
+    np.testing.assert_array_equal(wl.delay_ps[c], src[c] * 1000)  # the combine sender's compute delay
+    # Only the order changed: the sorted (phase, src, dst, size, delay) rows hash to what the
+    # rank-0-first generator (commit f3c0a3f) produced for the same arguments.
+    rows = np.stack([wl.phase, wl.src, wl.dst, wl.size, wl.delay_ps], axis=1).astype("<i8")
+    rows = np.ascontiguousarray(rows[np.lexsort(rows.T[::-1])])
+    assert hashlib.sha256(rows.tobytes()).hexdigest()[:16] == digest
 
 
 def test_moe_skew_and_redundant_experts() -> None:

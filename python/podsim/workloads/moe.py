@@ -21,6 +21,12 @@ Model (each assumption is a parameter where it matters):
   dispatch copy's path in reverse (partial sums of the experts on a rank are added locally first).
 * All copies between a pair of ranks in one phase form one message: the engine packetises it, so
   per-token messages would only add per-message overheads the engine does not model anyway.
+* Each source rank lists its dispatch messages from its right neighbour on (destination
+  ``(dst - src) mod n`` ascending), and each expert rank its combine messages likewise, the peer
+  order of NCCL's point-to-point schedule and of :func:`~podsim.workloads.all_to_all`. The order
+  matters: the engine starts a rank's messages in list order and serves them round robin, so
+  were every rank to list rank 0 first, all ranks would send to the same few destinations at the
+  same moment (a rolling incast that nearly doubles EP256 dispatch time on CloudMatrix 384).
 * An expert rank starts its combine sends once *all* its dispatch traffic has arrived, plus
   ``compute_delay_ps``. The engine has no zero-byte join node, so this barrier is a 1-byte
   ``sync`` write from the rank to the next rank that depends on every dispatch message into it;
@@ -218,31 +224,40 @@ def moe(
     pair = (src[:, None] * n + dest)[remote]
     count = np.bincount(pair, minlength=n * n)
     ps, pd = np.divmod(np.flatnonzero(count), n)
-    copies_per_pair = count[ps * n + pd]
     if len(ps) == 0:
         raise ValueError("shared_expert_ranks, num_experts: every token copy stays local, nothing to send")
+    # Staggered peer order (see the module docstring): dispatch by source, then by how far right
+    # of it the destination is; combine the same way seen from the combine sender (the expert
+    # rank), so at any position in their lists the senders' destinations differ.
+    order = np.lexsort(((pd - ps) % n, ps))
+    d_src, d_dst = ps[order], pd[order]
+    order = np.lexsort(((ps - pd) % n, pd))
+    c_src, c_dst = pd[order], ps[order]
+    d_copies = count[d_src * n + d_dst]
+    c_copies = count[c_dst * n + c_src]  # combine returns along the dispatch pair c_dst -> c_src
 
     k = len(ps)
-    # Layout: dispatch [0, k), sync [k, k + m), combine [k + m, 2k + m) in the same pair order.
+    # Layout: dispatch [0, k), sync [k, k + m), combine [k + m, 2k + m), each list in its own
+    # staggered order; deps and delays are indexed through the same arrays.
     senders = np.unique(pd)  # ranks that received dispatch traffic, hence send combine traffic
     m = len(senders)
     sync_of = np.full(n, -1, dtype=np.int64)
     sync_of[senders] = k + np.arange(m)
     combine_ids = k + m + np.arange(k)
     deps = np.concatenate([
-        np.stack([np.arange(k), sync_of[pd]], axis=1),       # every dispatch into r -> r's sync
-        np.stack([sync_of[pd], combine_ids], axis=1),        # r's sync -> every combine from r
+        np.stack([np.arange(k), sync_of[d_dst]], axis=1),    # every dispatch into r -> r's sync
+        np.stack([sync_of[c_src], combine_ids], axis=1),     # r's sync -> every combine from r
     ])
-    msg_src = np.concatenate([ps, senders, pd])
-    msg_dst = np.concatenate([pd, (senders + 1) % n, ps])
-    size = np.concatenate([copies_per_pair * d_bytes, np.ones(m, dtype=np.int64), copies_per_pair * c_bytes])
+    msg_src = np.concatenate([d_src, senders, c_src])
+    msg_dst = np.concatenate([d_dst, (senders + 1) % n, c_dst])
+    size = np.concatenate([d_copies * d_bytes, np.ones(m, dtype=np.int64), c_copies * c_bytes])
     phase = np.repeat(np.arange(3, dtype=np.uint8), [k, m, k])
     return to_workload(
         ranks, msg_src, msg_dst, size, deps, step=phase, phase=phase, name="moe",
         algorithm="dedup" if dedup else "per_expert",
-        size_bytes=max(1, int(round(int(copies_per_pair.sum()) * (d_bytes + c_bytes) / n))),
+        size_bytes=max(1, int(round(int(d_copies.sum()) * (d_bytes + c_bytes) / n))),
         bus_factor=1.0, phase_names=("dispatch", "sync", "combine"),
-        delay_ps=np.concatenate([np.zeros(k + m, dtype=np.uint64), delay[pd]]),
+        delay_ps=np.concatenate([np.zeros(k + m, dtype=np.uint64), delay[c_src]]),
         info={
             "dispatch_bytes_per_token": d_bytes,
             "combine_bytes_per_token": c_bytes,
