@@ -1,7 +1,7 @@
 """Benchmark harness: runs each case under pytest-benchmark and reports engine throughput.
 
 Every case records, in ``benchmark.extra_info``: events/s, packet-hops/s, packets/s, simulated
-seconds per wall second, makespan and peak RSS. Figures are reported, never asserted against
+seconds per wall second, makespan, peak packets in flight, peak pending events and peak RSS. Figures are reported, never asserted against
 wall-clock limits (these machines are shared and noisy); correctness is asserted (every byte
 delivered, ledger balanced).
 
