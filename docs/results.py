@@ -170,8 +170,9 @@ def knob_verdict(system: podsim.System, diffs: Mapping[tuple[str, int], float]) 
     if any(math.isnan(d) for d in gate.values()):
         return False, f"{where}: spec packet sizes; {packets} could not be validated at {format_bytes(GATE_SIZE)} within the budget."
     if max(abs(d) for d in gate.values()) > LARGE_PACKET_TOLERANCE:
+        over = ", ".join(name for name, d in gate.items() if abs(d) > LARGE_PACKET_TOLERANCE)
         return False, (f"{where}: spec packet sizes. {packets} would cut the run time, but at {format_bytes(GATE_SIZE)} they change "
-                       f"busbw by {changes}, beyond the ±{LARGE_PACKET_TOLERANCE:.0%} allowed (fidelity check below).")
+                       f"busbw by {changes}: {over} beyond the ±{LARGE_PACKET_TOLERANCE:.0%} allowed (fidelity check below).")
     return True, (f"† Run with {packets} to fit the budget. At {format_bytes(GATE_SIZE)} these change busbw by {changes} "
                   f"against the exact runs (fidelity check below); the {format_bytes(LARGE_PACKET_SIZE)} cells carry an error of that order.")
 

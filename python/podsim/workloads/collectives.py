@@ -316,7 +316,8 @@ def all_to_all(target: Any, bytes_per_pair: int | None = None, *, matrix: Any = 
     to rank ``(i + k) mod n`` (``tag`` = ``k``), the peer order of NCCL's point-to-point schedule.
     The order matters: the engine starts a rank's messages in list order and serves them packet by
     packet round robin, so were every rank to list rank 0 first, all ranks would send to the same
-    few destinations at the same moment (a rolling incast that halves CloudMatrix 384's busbw).
+    few destinations at the same moment (a rolling incast: on CloudMatrix 384, busbw 72.9 instead of
+    109.0 GB/s at 1 MiB per rank, 72.3 instead of 133.9 at 64 MiB).
     """
     ranks, _ = resolve_ranks(target)
     n = len(ranks)
