@@ -73,15 +73,6 @@ def cm_shape(groups: int) -> Topology:
     return folded_clos(groups, 16, 16, p, planes=7)
 
 
-def uniform_all_to_all(topo: Topology, size: int) -> Messages:
-    """Every endpoint of ``topo`` sends ``size`` bytes to every other one, all at once.
-
-    It is :func:`podsim.workloads.all_to_all` over the endpoints, so each one lists its peers
-    staggered, from its right neighbour on.
-    """
-    return all_to_all(topo.endpoints, size)
-
-
 @dataclass(frozen=True)
 class BenchCase:
     """One benchmark: a fabric, its messages and the engine options.
@@ -115,7 +106,7 @@ def _ft2(traffic: str) -> Callable[[], tuple[Topology, Messages]]:
 def _cm(groups: int) -> Callable[[], tuple[Topology, Messages]]:
     def build() -> tuple[Topology, Messages]:
         topo = cm_shape(groups)
-        return topo, uniform_all_to_all(topo, 64 << 10)
+        return topo, all_to_all(topo.endpoints, 64 << 10)
 
     return build
 

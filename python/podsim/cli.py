@@ -575,7 +575,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     """A uniform all-to-all on a small CloudMatrix-shaped Clos, to show the engine end to end."""
     topo = benchcases.cm_shape(args.groups)
-    msgs = benchcases.uniform_all_to_all(topo, args.bytes_per_pair)
+    msgs = _W.all_to_all(topo.endpoints, args.bytes_per_pair)
     res = podsim.simulate(topo, msgs, routing=args.routing, seed=args.seed)
     peak = report.injection_peak_uni(topo, topo.endpoints)
     print(f"{topo!r}: all-to-all, {format_bytes(args.bytes_per_pair)} per pair, {len(msgs)} messages, routing={args.routing}")
