@@ -468,10 +468,10 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   for (std::size_t j = 0, i = start; j < k; ++j, i = i + 1 == k ? 0 : i + 1) {  // no division per candidate
     const std::uint32_t o = cand[i];
     if (ports[o].next_credit <= now_) absorb_credits(outs[o]);
-    if (ports[o].load < best_load) {
-      best_load = ports[o].load;
-      best = o;
-    }
+    // Which candidate is least loaded is data, not a pattern: select without a branch to mispredict.
+    const bool less = ports[o].load < best_load;
+    best_load = less ? ports[o].load : best_load;
+    best = less ? o : best;
   }
   return best;
 }

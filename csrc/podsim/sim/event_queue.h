@@ -237,12 +237,12 @@ class EventQueue {
   void load_next_bucket() {
     const std::uint32_t slot = first_slot();
     current_ += 1 + ((slot - (current_ + 1)) & (kSlots - 1));
-    sorted_.clear();
     sorted_pos_ = 0;
+    keys_.clear();
     std::uint32_t b = head_[slot];
     std::uint32_t count = fill_[slot];  // only the newest block is partly filled
     while (b != kNil) {
-      sorted_.insert(sorted_.end(), blocks_[b].events, blocks_[b].events + count);
+      for (std::uint32_t i = 0; i < count; ++i) keys_.push_back(sort_key(blocks_[b].events[i]));
       ring_size_ -= count;
       const std::uint32_t next = blocks_[b].next;
       blocks_[b].next = free_;
@@ -252,9 +252,24 @@ class EventQueue {
     }
     head_[slot] = kNil;
     clear_bit(slot);
-    std::sort(sorted_.begin(), sorted_.end(), [](const Event& x, const Event& y) { return x.before(y); });
+    std::sort(keys_.begin(), keys_.end());
+    sorted_.resize(keys_.size());
+    const Time base = current_ << kShift;
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+      const std::uint64_t k = keys_[i];
+      sorted_[i] = Event{base | (k >> kKeyTimeShift), ((k >> 32) & 0xF) << 60 | (k & 0xFFFFFFFFu)};
+    }
+  }
+  // One integer that orders the events of one bucket as Event::before does: they share the
+  // bucket's time bits, and a payload word has only its type (4 bits) and arg (32 bits) set, so
+  // the offset in the bucket, the type and the arg fit in 44 bits. One comparison per step of
+  // the sort instead of two or three, and half the bytes moved.
+  static constexpr unsigned kKeyTimeShift = 36;
+  static std::uint64_t sort_key(const Event& e) {
+    return (e.time & ((Time{1} << kShift) - 1)) << kKeyTimeShift | (e.word >> 60) << 32 | (e.word & 0xFFFFFFFFu);
   }
 
+  std::vector<std::uint64_t> keys_;  // the current bucket's events as sort keys, while loading it
   std::vector<Event> sorted_;   // the current bucket's events as loaded, in order
   std::size_t sorted_pos_ = 0;  // the next of them
   EventHeap now_;               // events pushed into the current bucket (or earlier) after that
