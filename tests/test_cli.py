@@ -172,6 +172,16 @@ def test_compare_peak_and_achieved(capsys: pytest.CaptureFixture[str], tmp_path:
     assert all(r["complete"] for r in data["runs"]["broadcast"])
 
 
+def test_readme_quick_start_table_is_what_compare_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README shows the output of its first command; it must not drift from it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("| scope | metric | unit | cloudmatrix384 | gb300-nvl72 |")
+    shown = readme[start : readme.index("\n\n", start)].splitlines()
+    code, out, _ = run(capsys, "compare", "cloudmatrix384", "gb300-nvl72")
+    assert code == 0
+    assert out.splitlines()[: len(shown) + 1] == [*shown, ""]
+
+
 def test_export_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "h100.topo"
     code, out, _ = run(capsys, "export", SMALL, str(path))

@@ -137,6 +137,19 @@ def test_bad_elements_and_arguments_name_the_field(nv: podsim.System) -> None:
         faults.Catalog(podsim.system("cloudmatrix384")).names("tray")
 
 
+def test_directions_are_listed_and_each_is_one_channel_of_its_link(cm_cat: faults.Catalog) -> None:
+    links = cm_cat.names("link:l1-l2")
+    directions = cm_cat.names("direction:l1-l2")
+    assert len(directions) == 2 * len(links) == len(set(directions))
+    assert len(cm_cat.names("direction")) == 2 * len(cm_cat.names("link"))
+    there, back = (cm_cat.channels(cm_cat.element("direction:l1-l2", d)) for d in directions[:2])
+    link = cm_cat.resolve(cm_cat.element("link:l1-l2", links[0]))
+    assert len(there) == len(back) == 1
+    assert sorted([int(there[0]), int(back[0])]) == [int(link[0]), int(link[0]) + 1]
+    with pytest.raises(ValueError, match="no such link tier"):
+        cm_cat.names("direction:l3-l4")
+
+
 def test_cut_off_node_is_named_parked_or_kept(cm: podsim.System, cm_cat: faults.Catalog) -> None:
     node = [faults.switch(f"node03/l1sw{k}") for k in range(cm.spec.topology["l1_per_node"].value)]
     with pytest.raises(faults.Unreachable, match="node03/npu0/die0") as err:

@@ -267,7 +267,8 @@ def test_relabelled_endpoints_same_aggregates(scn: Scenario, data: st.DataObject
 def test_achieved_never_exceeds_peak(scn: Scenario, fractions: list[float]) -> None:
     """After the run: each channel was busy at most the run's duration and moved at most
     rate x busy time; each endpoint sent and received at most its port rates x duration. At
-    pause points, the part of the busy time already elapsed is at most the elapsed time."""
+    pause points, the part of the busy time already elapsed is at most the elapsed time, and the
+    achieved bandwidth reported so far is at most what the endpoints could have received."""
     whole, _ = run_to_end(scn)
     model = scn.built.model
     res = whole.result()
@@ -292,6 +293,8 @@ def test_achieved_never_exceeds_peak(scn: Scenario, fractions: list[float]) -> N
         elapsed = np.minimum(tr.end_ps.astype(np.int64), t) - tr.start_ps.astype(np.int64)
         per_channel = np.bincount(tr.channel, weights=elapsed, minlength=nc)
         assert np.all(per_channel <= t)
+        receive_Bps = sum(rate[c] for e in model.endpoints for c in model.inc[e])
+        assert sim.result().achieved_bandwidth() <= receive_Bps * (1 + 1e-9), f"at t={t}"
 
 
 def test_utilization_at_a_pause_is_at_most_one() -> None:

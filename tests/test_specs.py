@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,52 @@ def test_every_value_is_sourced(name: str) -> None:
             assert q.note, f"{path}: {q.evidence} needs a note"
         if q.unit in DIMENSIONS["bandwidth"] and not path.endswith("gbps_per_pin"):
             assert re.search(r"_(uni|bidi)(_|$)", path.rsplit(".", 1)[-1]), f"{path}: bandwidth name must say uni/bidi"
+
+
+REFERENCE = SRC.parents[1] / "docs" / "reference"
+
+
+def _sections(doc: str) -> set[str]:
+    """Section numbers ("1", "1.6") of a reference document's headings."""
+    return set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (REFERENCE / doc).read_text(), flags=re.M))
+
+
+def _spec_sources() -> list[tuple[str, str]]:
+    """(file, source) for every source string in the shipped spec files, alternatives included."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: object, file: str) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("source"), str):
+                found.append((file, node["source"]))
+            for child in node.values():
+                walk(child, file)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, file)
+
+    for path in sorted((SRC / "specs").rglob("*.toml")):
+        walk(tomllib.loads(path.read_text()), path.name)
+    return found
+
+
+def test_every_source_can_be_looked_up() -> None:
+    """A source is a key of the hardware reference's source index, or a section of the hardware or
+    faults reference that exists (``hardware.md §1.6``; a bare ``§3.3`` in the HBM presets means
+    the hardware reference), an assumption, or a derivation written out in place (``[D] here:``)."""
+    hardware = (REFERENCE / "hardware.md").read_text()
+    index = hardware[hardware.index("## 0. Source index") : hardware.index("\n## 1.")]
+    keys = set(re.findall(r"^\| ([A-Za-z0-9][A-Za-z0-9-]*) \|", index, flags=re.M)) - {"Key"}
+    sections = {"hardware.md": _sections("hardware.md"), "faults.md": _sections("faults.md")}
+    assert {"CM-v2", "NV-GB300", "Ramulator2"} <= keys and {"1.6", "3.3"} <= sections["hardware.md"]
+    sources = _spec_sources()
+    assert len(sources) > 200
+    for file, source in sources:
+        cited = re.findall(r"(?:(hardware\.md|faults\.md) )?§(\d+(?:\.\d+)?)", source)
+        for doc, number in cited:
+            assert number in sections[doc or "hardware.md"], f"{file}: {source!r}: no section {number} in {doc or 'hardware.md'}"
+        named = any(re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", source) for k in keys)
+        assert named or cited or source == "assumption" or source.startswith("[D] here:"), f"{file}: {source!r}"
 
 
 def test_specs_ship_inside_the_wheel() -> None:
@@ -76,8 +123,12 @@ def test_assumptions_are_overridable_parameters() -> None:
     nodes = s.topology.nodes()
     assert nodes.set_index("name").loc["node00/l1sw0", "latency_ps"] == 200_000
     assert s.inventory().links["cpu-l1"] == 48 * 4 * 7 * 2
-    with pytest.raises(ValueError, match=r"overrides: 'switches.ub-l1.nope'.*no field"):
+    with pytest.raises(ValueError, match=r"overrides: 'switches.ub-l1.nope'.*no field.*; fields there: buffer_per_port, "):
         podsim.system("cloudmatrix384", overrides={"switches.ub-l1.nope": 1})
+    with pytest.raises(ValueError, match=r"no field 'chips.ascend-910c.compute.bf16_dens'; did you mean 'bf16_dense'\?"):
+        podsim.system("cloudmatrix384", overrides={"chip.compute.bf16_dens": 752})
+    with pytest.raises(ValueError, match=r"no field 'switchs'; did you mean 'switches'\?"):
+        podsim.system("cloudmatrix384", overrides={"switchs.ub-l1.latency": 200})
 
 
 # ---- bad specs (issue item 7): each names the file, the field and the value -------------------

@@ -144,6 +144,21 @@ def test_progress_callback_sees_time_advance() -> None:
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
 
 
+def test_achieved_bandwidth_of_a_paused_run_counts_the_time_so_far() -> None:
+    """Paused after a small message is done and while a large one is half delivered, the bytes
+    delivered so far are divided by the time so far, not by the small message's time (which
+    reported several times the receiver's rate)."""
+    p = LinkParams(rate_Bps=10e9, latency_ps=1000)
+    t = star(3, p)
+    a, b, c = (int(e) for e in t.endpoints)
+    sim = podsim.Simulation(t)
+    sim.add(podsim.Messages(src=[a, c], dst=[b, b], size=[4096, 4 << 20]))
+    sim.run_until(200_000_000)  # 200 us: the 4 MiB message needs about 420 us into b
+    res = sim.result()
+    assert not res.complete and res.messages.complete.sum() == 1
+    assert 0 < res.achieved_bandwidth() <= 10e9
+
+
 def test_result_tables() -> None:
     t = clos()
     res = podsim.simulate(t, all_to_all(t, 5000))

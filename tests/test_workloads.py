@@ -339,7 +339,7 @@ def test_binary_tree_is_a_balanced_tree() -> None:
         (lambda: W.all_to_all([0, 1], matrix=[[5, 0], [0, 5]]), ValueError, "matrix"),
         (lambda: W.all_to_all([0, 1], matrix=[[0, -1], [1, 0]]), ValueError, "matrix"),
         (lambda: W.moe([0, 1], 0), ValueError, "tokens_per_rank"),
-        (lambda: W.moe([0, 1], 4, top_k=9, num_experts=8), ValueError, "num_experts"),
+        (lambda: W.moe([0, 1], 4, top_k=9, num_experts=8), ValueError, r"top_k: must be in \[1, num_experts=8\], got 9"),
         (lambda: W.moe([0, 1], 4, skew=-1.0), ValueError, "skew"),
         (lambda: W.moe([0, 1], 4, shared_expert_ranks=2), ValueError, "shared_expert_ranks"),
         (lambda: W.moe([0, 1], 4, dedup=1), TypeError, "dedup"),

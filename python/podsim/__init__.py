@@ -38,7 +38,7 @@ from podsim.simulation import (
     Simulation,
     simulate,
 )
-from podsim.sweep import sweep
+from podsim.sweep import PointFailedWarning, sweep
 from podsim import workloads
 from podsim.topology import ChannelTable, Topology
 from podsim.systems import Comparison, Peak, System, compare, list_systems, system
@@ -61,6 +61,7 @@ __all__ = [
     "MessageStats",
     "Messages",
     "Peak",
+    "PointFailedWarning",
     "Result",
     "Simulation",
     "System",

@@ -251,13 +251,19 @@ class Result:
     def achieved_bandwidth(self) -> float:
         """Payload bytes delivered per second of simulated time, all endpoints together (uni).
 
-        The window runs from the first message start to the last delivery.
+        The window runs from the first message start to the last delivery; for a run that
+        stopped early (paused, interrupted), to the time it stopped, since the bytes delivered
+        then include parts of messages still in flight.
         """
-        delivered = self.messages.delivered_ps
-        got = delivered != NOT_YET
-        if not got.any():
+        started = self.messages.start_ps != NOT_YET
+        if not started.any():
             return 0.0
-        window = int(delivered[got].max()) - int(self.messages.start_ps.min())
+        if self.complete:
+            delivered = self.messages.delivered_ps
+            end = int(delivered[delivered != NOT_YET].max())
+        else:
+            end = self.now_ps
+        window = end - int(self.messages.start_ps[started].min())
         if window <= 0:
             return 0.0
         return float(self.ledger.delivered_bytes.sum()) / (window * 1e-12)

@@ -166,15 +166,25 @@ class Catalog:
         return [sw[i : i + per.value] for i in range(0, len(sw), per.value)]
 
     def names(self, kind: str) -> list[str]:
-        """Names of every element of ``kind`` (``"link"``, ``"link:l1-l2"``, ``"transceiver"``,
-        ``"transceiver:l1-l2"``, ``"switch"``, ``"switch:l2"``, ``"tray"``), in a fixed order (for
-        seeded random draws)."""
+        """Names of every element of ``kind`` (``"link"``, ``"link:l1-l2"``, ``"direction"``,
+        ``"direction:l1-l2"``, ``"transceiver"``, ``"transceiver:l1-l2"``, ``"switch"``,
+        ``"switch:l2"``, ``"tray"``), in a fixed order (for seeded random draws). Without a tier,
+        links and directions are those that touch a switch."""
         base, _, sub = kind.partition(":")
-        if base == "link":
+        if base in ("link", "direction"):
             sel = self._touches_switch if not sub else (self.links["tier"] == sub).to_numpy()
             if not sel.any():
                 raise ValueError(f"kinds: {kind!r}: no such link tier; tiers: {sorted(set(self.links['tier']))}")
-            return self.links["name"][sel].tolist()
+            names = self.links["name"][sel].tolist()
+            if base == "link":
+                return names
+            # "a~b#i" -> both of its directions, "a->b#i" then "b->a#i".
+            out = []
+            for name in names:
+                body, _, idx = name.partition("#")
+                a, _, b = body.partition("~")
+                out += [f"{a}->{b}#{idx}", f"{b}->{a}#{idx}"]
+            return out
         if base == "transceiver":
             sel = self.transceivers if not sub else self.transceivers[self.transceivers["tier"] == sub]
             if sel.empty:
@@ -189,7 +199,9 @@ class Catalog:
             if not self.trays:
                 raise ValueError(f"kinds: {kind!r}: this system has no switch trays (topology.switches_per_tray)")
             return [f"tray{t}" for t in range(len(self.trays))]
-        raise ValueError(f"kinds: expected link[:tier], transceiver[:tier], switch[:role] or tray, got {kind!r}")
+        raise ValueError(
+            f"kinds: expected link[:tier], direction[:tier], transceiver[:tier], switch[:role] or tray, got {kind!r}"
+        )
 
     def element(self, kind: str, name: str) -> Element:
         """The :class:`Element` of a draw from :meth:`names` (``"link:l1-l2"`` -> kind ``"link"``)."""

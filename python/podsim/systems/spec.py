@@ -10,6 +10,7 @@ ValueError) naming the file, the field and the value.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -367,6 +368,18 @@ def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
             )
 
 
+def _suggest(node: Any, part: str) -> str:
+    """``; did you mean ...?`` with the fields of ``node`` closest to a misspelt ``part``, or
+    the fields there are when none is close."""
+    if not isinstance(node, dict):
+        return " (the part before it is a value, not a table)"
+    fields = [k for k in node if isinstance(k, str)]
+    close = difflib.get_close_matches(part, fields, n=3)
+    if close:
+        return f"; did you mean {' or '.join(repr(c) for c in close)}?"
+    return f"; fields there: {', '.join(sorted(fields))}"
+
+
 def _apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any], file: str) -> None:
     """Set values in the merged document; a value equal to a listed alternative takes its source."""
     head = doc.get("system", {})
@@ -378,13 +391,12 @@ def _apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any], file: st
         if parts[0] in ("chip", "cpu") and isinstance(head.get(parts[0]), str):
             parts = ["chips", head[parts[0]], *parts[1:]]
         node: Any = doc
-        for i, part in enumerate(parts[:-1]):
+        for i, part in enumerate(parts):
             if not isinstance(node, dict) or part not in node:
-                raise ValueError(f"overrides: {key!r}: {file} has no field {'.'.join(parts[: i + 1])!r}")
-            node = node[part]
+                raise ValueError(f"overrides: {key!r}: {file} has no field {'.'.join(parts[: i + 1])!r}{_suggest(node, part)}")
+            if i < len(parts) - 1:
+                node = node[part]
         leaf = parts[-1]
-        if not isinstance(node, dict) or leaf not in node:
-            raise ValueError(f"overrides: {key!r}: {file} has no field {'.'.join(parts)!r}")
         old = node[leaf]
         if _is_value_table(old):
             chosen = next((a for a in old.get("alternatives", []) if a.get("value") == new), None)

@@ -151,7 +151,7 @@ def moe(
     Args:
         target: a system (``.ranks``) or a sequence of endpoint node ids, one per EP rank.
         tokens_per_rank: tokens each rank routes, in [1, 2**20].
-        num_experts: routed experts, in [top_k, 2**16].
+        num_experts: routed experts, in [1, 2**16] and at least top_k.
         top_k: routed experts per token, in [1, num_experts].
         hidden: hidden size, elements (for the default bytes per token).
         redundant_experts: extra copies of the hottest experts, in [0, 2**16].
@@ -179,7 +179,9 @@ def moe(
     n = len(ranks)
     tokens = v.integer(tokens_per_rank, "tokens_per_rank", 1, 1 << 20)
     top_k = v.integer(top_k, "top_k", 1, 1024)
-    experts = v.integer(num_experts, "num_experts", top_k, 1 << 16)
+    experts = v.integer(num_experts, "num_experts", 1, 1 << 16)
+    if top_k > experts:  # name the field to change: a token picks top_k distinct experts
+        raise ValueError(f"top_k: must be in [1, num_experts={experts}], got {top_k}")
     extra = v.integer(redundant_experts, "redundant_experts", 0, 1 << 16)
     shared = v.integer(shared_expert_ranks, "shared_expert_ranks", 0, n - 1)
     if isinstance(skew, bool) or not isinstance(skew, (int, float, np.integer, np.floating)):
