@@ -368,7 +368,7 @@ class Simulation:
         lc = core.ledger_columns()
         trace = None
         if self._tracing:
-            tc = core.trace_columns()
+            tc: dict[str, Any] = core.trace_columns()
             trace = TransmissionTrace(**tc)
             if trace.dropped:
                 warnings.warn(

@@ -31,6 +31,7 @@ def build(spec: SystemSpec) -> Fabric:
     links_each = rank_links // n_l1
     if n_cpus and spec.cpu is None:
         raise SpecError(file, "system.cpu", f"missing (topology.cpus_per_node = {n_cpus})")
+    cpu_chip = spec.cpu or {}  # read only when n_cpus > 0, and then present (checked above)
     if n_cpus and "cpu_link" not in top:
         raise SpecError(file, "topology.cpu_link", f"missing (topology.cpus_per_node = {n_cpus})")
     cpu_links = top["cpu_link"]["links_per_l1"].value if n_cpus else 0
@@ -48,7 +49,7 @@ def build(spec: SystemSpec) -> Fabric:
     die_lat = top.get("die_link", {}).get("latency")
 
     if n_cpus:
-        cpu_rate = spec.cpu["scale_up_bandwidth_uni"].si / (n_l1 * cpu_links)
+        cpu_rate = cpu_chip["scale_up_bandwidth_uni"].si / (n_l1 * cpu_links)
         cpu_lat = time_ps(top["cpu_link"]["latency"], 1)
     fab = Fabric(chips=nodes * per_node)
     if "transceiver" in top["uplink"]:
@@ -67,7 +68,7 @@ def build(spec: SystemSpec) -> Fabric:
                     for _ in range(links_each):
                         fab.topology.connect(r, s, rate_Bps=rank_rate, latency_ps=rank_lat)
         for c in range(n_cpus):
-            cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links, spec.cpu)
+            cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links, cpu_chip)
             fab.cpus.append(cpu)
             for s in l1:
                 for _ in range(cpu_links):

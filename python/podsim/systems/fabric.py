@@ -73,9 +73,10 @@ class Fabric:
         if dies > 1 and die_latency is None:
             raise SpecError(file, "topology.die_link.latency", "missing (the chip has several endpoint dies)")
         ids = [self.endpoint(f"{prefix}/die{d}", "die", links + dies - 1, chip) for d in range(dies)]
-        for i, a in enumerate(ids):
-            for b in ids[i + 1 :]:
-                self.topology.connect(a, b, rate_Bps=chip["die_to_die_rate_uni"].si, latency_ps=time_ps(die_latency, 1))
+        if die_latency is not None:  # else one die: no die-to-die link
+            for i, a in enumerate(ids):
+                for b in ids[i + 1 :]:
+                    self.topology.connect(a, b, rate_Bps=chip["die_to_die_rate_uni"].si, latency_ps=time_ps(die_latency, 1))
         self.ranks.extend(ids)
         self.rank_group.extend([group] * dies)
         return ids
@@ -85,10 +86,11 @@ class Fabric:
         return np.asarray(self.ranks, dtype=np.int64)
 
 
-def endpoint_params(chip: dict[str, Any]) -> dict[str, float]:
-    """Keyword arguments of :meth:`podsim.Topology.add_endpoint` from a chip's ``endpoint`` table."""
+def endpoint_params(chip: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :meth:`podsim.Topology.add_endpoint` from a chip's ``endpoint`` table
+    (integer picoseconds and counts, float rates)."""
     table = chip.get("endpoint", {})
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for key, arg in (("issue_latency", "issue_latency_ps"), ("read_latency", "read_latency_ps"), ("write_latency", "write_latency_ps")):
         if key in table:
             out[arg] = time_ps(table[key])
