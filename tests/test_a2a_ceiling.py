@@ -16,12 +16,13 @@ def test_a2a_ceiling_table_for_one_node(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = [line.split(" | ") for line in out.read_text().splitlines()[2:]]
     assert len(rows) == 6
-    busbw = {cells[1]: float(cells[2].removesuffix(" GB/s")) for cells in rows}
+    assert all(cells[1] == "8 MiB" for cells in rows)
+    busbw = {cells[2]: float(cells[3].removesuffix(" GB/s")) for cells in rows}
     # The shipped write engine (138.6 GB/s into a die) is what bounds the shipped system.
     assert busbw["shipped write engine (138.6 GB/s)"] <= 138.6
     assert busbw["ideal write engine, adaptive routing"] > 138.6
     # One node's dies reach each other through their L1 switches only.
-    assert all(cells[5] == cells[6] == "unused" for cells in rows)
+    assert all(cells[6] == cells[7] == "unused" for cells in rows)
 
 
 def test_a2a_ceiling_rejects_a_die_count_out_of_range(tmp_path: Path) -> None:
