@@ -381,11 +381,26 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
         break;
       }
       const std::uint32_t slot = out.rr_base + out.rr_head;
+      // A channel out of an endpoint sends the endpoint's packets, and each makes it cut its next
+      // one (refill) from the front of its round robin of messages, an entry written a whole
+      // round ago: fetch that entry, then the message and job it names.
+      const std::uint32_t ep = topo_.endpoint_index(out.src);
       if (stage == 1) {
         __builtin_prefetch(&rr_[slot]);
         __builtin_prefetch(&ports_[out.port]);
         if (out.credit_overflow) __builtin_prefetch(&pending_credits_[a]);
+        if (ep != kNone) __builtin_prefetch(&eps_[ep].active);
         break;
+      }
+      if (ep != kNone && !eps_[ep].active.empty()) {
+        const Active& next = eps_[ep].active.front();
+        if (stage == 2) {
+          __builtin_prefetch(&next);
+        } else {
+          __builtin_prefetch(&ms_[next.msg].size);
+          __builtin_prefetch(&ms_[next.msg].kind);
+          __builtin_prefetch(&jobs_[next.job]);
+        }
       }
       if (stage == 2 && out.credit_overflow && ports_[out.port].next_credit <= now_)
         __builtin_prefetch(pending_credits_[a].data());
@@ -1054,14 +1069,6 @@ void Simulator::refill(std::uint32_t ep) {
       if (ms.job_head == kNone) ms.job_tail = kNone;
     }
     if (ms.job_head != kNone) st.active.push_back(Active{m, ms.job_head});
-    // The round robin comes back to a message only after every other one of this endpoint has
-    // sent a packet, by when its state has left the cache: fetch the next message's state and job.
-    if (!st.active.empty()) {
-      const Active next = st.active.front();
-      __builtin_prefetch(&ms_[next.msg].size);
-      __builtin_prefetch(&ms_[next.msg].kind);
-      __builtin_prefetch(&jobs_[next.job]);
-    }
     const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();
