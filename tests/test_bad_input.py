@@ -26,6 +26,47 @@ def test_bad_rates(rate: float) -> None:
         t.connect(a, b, rate_Bps=rate, latency_ps=10)
 
 
+@pytest.mark.parametrize("field", ["read_rate_Bps", "write_rate_Bps", "write_issue_rate_Bps"])
+@pytest.mark.parametrize("rate", [1e-300, 1e-4, 0.5, 0.0, 2e15])
+def test_endpoint_engine_rates_below_one_byte_per_second_are_refused(field: str, rate: float) -> None:
+    """A rate under 1 B/s used to round to 0, which means unlimited: a slow engine became infinitely fast."""
+    t = podsim.Topology()
+    with pytest.raises(ValueError, match=rf"{field}: must be .*1e\+?15"):
+        t.add_endpoint("a", **{field: rate})
+    assert t.add_endpoint("b", **{field: 1.0}) >= 0
+
+
+@pytest.mark.parametrize("field", ["latency_ps", "issue_latency_ps", "read_latency_ps", "write_latency_ps"])
+def test_endpoint_latencies_name_the_real_limit(field: str) -> None:
+    t = podsim.Topology()
+    with pytest.raises(ValueError, match=rf"{field}: must be in \[0, {1 << 62}\]"):
+        t.add_endpoint("a", **{field: (1 << 62) + 1})
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["slow link", "long latency", "chained delays"],
+)
+def test_simulated_time_never_wraps(case: str) -> None:
+    """Runs that would pass 2^62 ps stop with OverflowError naming simulated time; they used to
+    wrap 2^64 and report end times before delivery times, or a link faster than its rate."""
+    p = podsim.fabrics.LinkParams(rate_Bps=1.0 if case == "slow link" else 1e9,
+                                  latency_ps=(1 << 62) if case == "long latency" else 1000)
+    t = podsim.fabrics.star(2, p)
+    a, b = (int(e) for e in t.endpoints)
+    if case == "chained delays":
+        msgs = podsim.Messages(src=[a] * 6, dst=[b] * 6, size=1, delay_ps=1 << 62,
+                               deps=[(i, i + 1) for i in range(5)])
+    else:
+        msgs = podsim.Messages(src=[a], dst=[b], size=25_000_000 if case == "slow link" else 1)
+    sim = podsim.Simulation(t)
+    with pytest.raises(OverflowError, match="simulated time: an event at .* ps is past the last simulated time"):
+        sim.add(msgs)
+        sim.run()
+    with pytest.raises(RuntimeError, match="cannot continue after an earlier error"):
+        sim.run()
+
+
 def test_bad_rate_type() -> None:
     t, a, b = small()
     with pytest.raises(TypeError, match="rate_Bps"):

@@ -14,7 +14,7 @@ import pytest
 
 import podsim
 from podsim import cli
-from podsim.units import format_rate, parse_time_ps, parse_window_ps
+from podsim.units import format_rate, parse_size, parse_time_ps, parse_window_ps
 
 SMALL = "hgx-h100"
 
@@ -48,6 +48,17 @@ def test_parse_time_and_window() -> None:
     for bad in ("10us", "20us:10us", "1:2:3"):
         with pytest.raises(ValueError, match="window"):
             parse_window_ps(bad)
+
+
+def test_decimal_units_are_exact() -> None:
+    """Decimal fractions are parsed exactly, not through binary floats."""
+    assert parse_time_ps("2.01ns") == 2010
+    assert parse_size("16.1KB") == 16_100
+    assert parse_size("9007199254740993") == 9_007_199_254_740_993  # 2^53 + 1
+    with pytest.raises(ValueError, match=r"size: must be a whole number of bytes >= 1, got '1.5' = 1.5 B"):
+        parse_size("1.5")
+    with pytest.raises(TypeError, match="size: expected a string"):
+        parse_size(None)  # type: ignore[arg-type]
 
 
 def test_rates_stay_in_tb_per_s() -> None:

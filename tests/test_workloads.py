@@ -357,6 +357,11 @@ def test_binary_tree_is_a_balanced_tree() -> None:
         (lambda: W.synthetic([0, 1, 2], "bisection", message_bytes=64, load=0.5, duration_s=1e-6, rate_Bps=1e9), ValueError, "even"),
         (lambda: W.synthetic([0, 1], "tornado", message_bytes=64, load=0.5, duration_s=1e-6, rate_Bps=1e9), ValueError, "pattern"),
         (lambda: W.synthetic([0, 1], "uniform", message_bytes=64, load=1.0, duration_s=1.0, rate_Bps=1e12), ValueError, "duration_s"),
+        (lambda: W.Workload([0], [1], 8, name="w", algorithm="a", ranks=[0, 1], size_bytes=8, bus_factor=1.0,
+                            phase=[299], phase_names=[f"p{i}" for i in range(300)]),
+         ValueError, "phase_names: must name 1 to 256 phases, got 300"),
+        (lambda: W.Workload([4], [6], 8, name="w", algorithm="a", ranks=[6, 7], size_bytes=8, bus_factor=1.0),
+         ValueError, r"src: message 0's endpoint 4 is not one of ranks \(1 such messages\)"),
     ],
 )
 def test_bad_input_names_the_field(call, error: type, field: str) -> None:

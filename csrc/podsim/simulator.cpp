@@ -186,12 +186,23 @@ void Simulator::schedule_start_if_ready(std::uint32_t m) {
     // The event fires once the initiator has also done its issue work; start_ps excludes it.
     const NodeId initiator = ms_[m].kind == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
     const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m] + topo_.node(initiator).ep.issue_ps;
-    queue_.push(t, EventType::kMessageStart, m);
+    try {
+      queue_.push(t, EventType::kMessageStart, m);
+    } catch (const TimeOverflow& e) {  // also when adding messages, outside run()
+      broken_ = e.what();
+      throw;
+    }
   }
+}
+
+void Simulator::throw_if_broken() const {
+  if (!broken_.empty())
+    throw std::logic_error("simulation: cannot continue after an earlier error (" + broken_ + "); start a new one");
 }
 
 std::uint32_t Simulator::add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
                                      std::uint64_t tag, std::span<const std::uint32_t> deps) {
+  throw_if_broken();
   const std::size_t index = msgs_.src.size();
   validate_message(src, dst, size, kind, index);
   if (delay_ps > kMaxTime) throw std::invalid_argument("delay_ps: must be <= 2^62 ps, got " + std::to_string(delay_ps));
@@ -210,6 +221,7 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
                                       std::span<const Time> delay_ps, std::span<const std::uint64_t> tag,
                                       std::span<const std::uint32_t> dep_before,
                                       std::span<const std::uint32_t> dep_after) {
+  throw_if_broken();
   const std::size_t n = src.size();
   if (dst.size() != n || size.size() != n || kind.size() != n || delay_ps.size() != n || tag.size() != n)
     throw std::invalid_argument("messages: src, dst, size, kind, delay_ps and tag must have the same length");
@@ -267,6 +279,16 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
 // Run loop
 
 StopReason Simulator::run(Time until, std::uint64_t max_events) {
+  throw_if_broken();
+  try {
+    return run_events(until, max_events);
+  } catch (const TimeOverflow& e) {  // thrown mid-event: that event's work is half done
+    broken_ = e.what();
+    throw;
+  }
+}
+
+StopReason Simulator::run_events(Time until, std::uint64_t max_events) {
   std::uint64_t done = 0;
   completion_pending_ = false;
   Event e;

@@ -132,7 +132,8 @@ class Simulator {
 
   Time now() const { return now_; }
   Time next_event_time() const { return queue_.next_time(); }
-  // Processes events up to and including time `until`, at most `max_events` of them.
+  // Processes events up to and including time `until`, at most `max_events` of them. Throws
+  // TimeOverflow if an event would fall past kMaxTime; the simulation cannot go on after that.
   StopReason run(Time until, std::uint64_t max_events);
   // Processes every event at or before t, then sets now() = t.
   void advance_until(Time t);
@@ -207,6 +208,7 @@ class Simulator {
   void settle_credits();
 
  private:
+  StopReason run_events(Time until, std::uint64_t max_events);  // run()'s loop
   enum class PacketKind : std::uint8_t { kData, kAck, kRequest };
   struct Packet {
     std::uint32_t msg;
@@ -462,6 +464,9 @@ class Simulator {
 
   std::vector<std::uint32_t> completed_;
   bool stop_on_completion_ = false;
+  // Why this simulation cannot go on (an event fell past kMaxTime mid-event), empty while it can.
+  std::string broken_;
+  void throw_if_broken() const;
   bool completion_pending_ = false;
   CompletionCallback on_complete_;
   std::unordered_map<std::uint32_t, CompletionCallback> message_callbacks_;    // only injected ones

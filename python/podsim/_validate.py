@@ -9,6 +9,12 @@ from typing import Any
 import numpy as np
 
 U64_MAX = (1 << 64) - 1
+#: Latest simulated time, and the largest time, delay or latency accepted, ps (2^62, about 53
+#: days): an event is at most the current time plus two of them, so simulated time cannot wrap.
+MAX_TIME_PS = 1 << 62
+#: Rates accepted, bytes/s per direction: serialization is computed in whole milli-bytes per
+#: second, so a rate below 1 B/s would be rounded to nothing.
+MIN_RATE_BPS, MAX_RATE_BPS = 1.0, 1e15
 
 
 def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:
@@ -32,6 +38,14 @@ def positive_float(value: Any, field: str, hi: float = math.inf) -> float:
     if not math.isfinite(value) or value <= 0 or value > hi:
         raise ValueError(f"{field}: must be a finite number in (0, {hi:g}], got {value!r}")
     return value
+
+
+def rate(value: Any, field: str) -> float:
+    """Return ``value`` as a rate in bytes/s within ``[MIN_RATE_BPS, MAX_RATE_BPS]`` or raise naming ``field``."""
+    out = positive_float(value, field, MAX_RATE_BPS)
+    if out < MIN_RATE_BPS:
+        raise ValueError(f"{field}: must be in [1, 1e15] bytes/s, got {out!r}")
+    return out
 
 
 def name(value: Any, field: str = "name") -> str:

@@ -31,9 +31,8 @@ ProgressFn = Callable[[int, int], None]
 CompletionFn = Callable[[int, int], None]
 
 _NEVER = (1 << 64) - 1
-#: Latest simulated time, ps (2^62, about 53 days): larger times, delays and latencies are refused
-#: so that sums of them never wrap.
-MAX_TIME_PS = 1 << 62
+#: Latest simulated time, ps (2^62, about 53 days); see :data:`podsim._validate.MAX_TIME_PS`.
+MAX_TIME_PS = v.MAX_TIME_PS
 _STOP_IDLE, _STOP_TIME, _STOP_EVENTS, _STOP_COMPLETION = 0, 1, 2, 3
 
 InvariantViolation = _core.InvariantViolation

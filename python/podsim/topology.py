@@ -13,8 +13,6 @@ from podsim import _validate as v
 
 #: Default receive buffer per input port of an endpoint, bytes.
 DEFAULT_ENDPOINT_BUFFER = 256 << 10
-#: Largest rate the engine accepts, bytes/s per direction.
-MAX_RATE_BPS = 1e15
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,8 @@ class Topology:
     ) -> int:
         """Add an endpoint; returns its node id.
 
+        Latencies are ps in [0, 2^62]; rates are bytes/s in [1, 1e15].
+
         Args:
             name: unique, human-readable name.
             buffer_bytes: receive buffer per input port (what credits count), bytes, >= 1.
@@ -98,30 +98,30 @@ class Topology:
             max_outstanding_reads: read transactions this endpoint may have in flight as an
                 initiator; None = no limit. (Transactions are ``txn_bytes`` of a run.)
             max_outstanding_writes: unacknowledged write transactions it may have; None = no limit.
-            read_rate_Bps: as a target, throughput of its read engine, bytes/s (transactions are
+            read_rate_Bps: as a target, throughput of its read engine, bytes/s in [1, 1e15] (transactions are
                 fetched one after another); None = unlimited.
-            write_rate_Bps: as a target, throughput of its write engine, bytes/s: incoming write
+            write_rate_Bps: as a target, throughput of its write engine, bytes/s in [1, 1e15]: incoming write
                 data is committed packet by packet at this rate and frees its buffer space
                 (credits) only when committed, so a slow target throttles its writers; None =
                 unlimited.
             write_issue_rate_Bps: as an initiator, throughput of the engine that sends its write
-                data, bytes/s: packets of its writes are created no faster than this; None =
+                data, bytes/s in [1, 1e15]: packets of its writes are created no faster than this; None =
                 unlimited.
         """
         name = self._add_name(name)
         nid = self._core.add_endpoint(
             name,
             v.integer(buffer_bytes, "buffer_bytes", 1),
-            v.integer(latency_ps, "latency_ps"),
+            v.integer(latency_ps, "latency_ps", 0, v.MAX_TIME_PS),
             0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
-            v.integer(issue_latency_ps, "issue_latency_ps"),
-            v.integer(read_latency_ps, "read_latency_ps"),
-            v.integer(write_latency_ps, "write_latency_ps"),
+            v.integer(issue_latency_ps, "issue_latency_ps", 0, v.MAX_TIME_PS),
+            v.integer(read_latency_ps, "read_latency_ps", 0, v.MAX_TIME_PS),
+            v.integer(write_latency_ps, "write_latency_ps", 0, v.MAX_TIME_PS),
             0 if max_outstanding_reads is None else v.integer(max_outstanding_reads, "max_outstanding_reads", 1, 2**32 - 1),
             0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, 2**32 - 1),
-            0.0 if read_rate_Bps is None else v.positive_float(read_rate_Bps, "read_rate_Bps", MAX_RATE_BPS),
-            0.0 if write_rate_Bps is None else v.positive_float(write_rate_Bps, "write_rate_Bps", MAX_RATE_BPS),
-            0.0 if write_issue_rate_Bps is None else v.positive_float(write_issue_rate_Bps, "write_issue_rate_Bps", MAX_RATE_BPS),
+            0.0 if read_rate_Bps is None else v.rate(read_rate_Bps, "read_rate_Bps"),
+            0.0 if write_rate_Bps is None else v.rate(write_rate_Bps, "write_rate_Bps"),
+            0.0 if write_issue_rate_Bps is None else v.rate(write_issue_rate_Bps, "write_issue_rate_Bps"),
         )
         self._ids[name] = nid
         return nid
@@ -149,7 +149,7 @@ class Topology:
             raise TypeError(f"cut_through: expected a bool, got {type(cut_through).__name__}")
         nid = self._core.add_switch(
             name,
-            v.integer(latency_ps, "latency_ps"),
+            v.integer(latency_ps, "latency_ps", 0, v.MAX_TIME_PS),
             v.integer(buffer_bytes, "buffer_bytes", 1),
             bool(cut_through),
             0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
@@ -161,17 +161,14 @@ class Topology:
         """Join ``a`` and ``b`` by a link; returns the id of channel ``a -> b`` (``b -> a`` is that + 1).
 
         Args:
-            rate_Bps: rate of each direction (uni), bytes/s, in (0, 1e15]. Held exactly to
+            rate_Bps: rate of each direction (uni), bytes/s, in [1, 1e15]. Held exactly to
                 1e-3 B/s; serialization rounds up, so a channel never beats its rate.
-            latency_ps: propagation latency of each direction, ps, >= 1 (credit returns and
+            latency_ps: propagation latency of each direction, ps, in [1, 2^62] (credit returns and
                 acknowledgements need a non-zero latency).
         """
         a = self._node(a, "a")
         b = self._node(b, "b")
-        rate = v.positive_float(rate_Bps, "rate_Bps", MAX_RATE_BPS)
-        if rate < 1.0:
-            raise ValueError(f"rate_Bps: must be >= 1 byte/s, got {rate!r}")
-        return self._core.connect(a, b, rate, v.integer(latency_ps, "latency_ps", 1))
+        return self._core.connect(a, b, v.rate(rate_Bps, "rate_Bps"), v.integer(latency_ps, "latency_ps", 1, v.MAX_TIME_PS))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the fabric to a plain-text file that C++ hosts load with ``podsim::load_topology``

@@ -7,6 +7,7 @@ Decimal prefixes are powers of 1000 (GB = 1e9 B, TB/s = 1e12 B/s), binary ones p
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 _SIZE_UNITS = {
     "": 1, "b": 1,
@@ -18,14 +19,20 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 def parse_size(text: str, field: str = "size") -> int:
     """Bytes from ``"4096"``, ``"64KiB"``, ``"1.5MB"``, ``"1GiB"``; ValueError names ``field``."""
-    m = _SIZE_RE.match(text)
+    m = _SIZE_RE.match(_text(text, field))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _SIZE_UNITS:
         raise ValueError(f"{field}: expected a size like 4096, 64KiB, 1MiB or 1GB, got {text!r}")
-    value = float(m.group(1)) * _SIZE_UNITS[unit]
-    if value != int(value) or value < 1:
-        raise ValueError(f"{field}: must be a whole number of bytes >= 1, got {text!r} = {value} B")
+    value = Fraction(m.group(1)) * _SIZE_UNITS[unit]  # exact: "16.1KB" is 16,100 bytes, not 16,099.99...
+    if value.denominator != 1 or value < 1:
+        raise ValueError(f"{field}: must be a whole number of bytes >= 1, got {text!r} = {float(value)} B")
     return int(value)
+
+
+def _text(text: object, field: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{field}: expected a string such as '64KiB' or '250ns', got {type(text).__name__} {text!r}")
+    return text
 
 
 def format_bytes(n: float) -> str:
@@ -64,13 +71,13 @@ def parse_time_ps(text: str, field: str = "time") -> int:
 
     ValueError names ``field``; fractions of a picosecond are refused (engine time is integer ps).
     """
-    m = _TIME_RE.match(text)
+    m = _TIME_RE.match(_text(text, field))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _TIME_UNITS:
         raise ValueError(f"{field}: expected a time like 250ns, 1.5us, 2ms or 1s, got {text!r}")
-    value = float(m.group(1)) * _TIME_UNITS[unit]
-    if value != int(value):
-        raise ValueError(f"{field}: must be a whole number of picoseconds, got {text!r} = {value} ps")
+    value = Fraction(m.group(1)) * _TIME_UNITS[unit]  # exact: "2.01ns" is 2,010 ps
+    if value.denominator != 1:
+        raise ValueError(f"{field}: must be a whole number of picoseconds, got {text!r} = {float(value)} ps")
     return int(value)
 
 

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "podsim/sim/time.h"
@@ -126,8 +127,12 @@ class EventQueue {
   }
 
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
-  // backwards).
+  // backwards); past kMaxTime it throws TimeOverflow and schedules nothing.
   void push(Time time, EventType type, std::uint32_t arg) {
+    if (time > kMaxTime) [[unlikely]]
+      throw TimeOverflow("simulated time: an event at " + std::to_string(time) +
+                         " ps is past the last simulated time, 2^62 ps (about 53 days); lower delays and "
+                         "latencies or raise rates");
     const Event e{time, (static_cast<std::uint64_t>(type) << 60) | arg};
     peak_ = std::max(peak_, ++size_);
     const std::uint64_t bucket = time >> kShift;

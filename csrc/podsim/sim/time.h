@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 
 namespace podsim {
 
@@ -11,9 +12,17 @@ using Time = std::uint64_t;  // picoseconds
 
 inline constexpr Time kPsPerSecond = 1'000'000'000'000ULL;
 inline constexpr Time kNever = std::numeric_limits<Time>::max();
-// Latest time the engine accepts from outside (a run-until time, a delay, a latency): 2^62 ps,
-// about 53 days. Sums of a few of them stay far below 2^64, so simulated time never wraps.
+// Latest time the engine accepts from outside (a run-until time, a delay, a latency), and the
+// latest it simulates: 2^62 ps, about 53 days. Every event is scheduled at the current time
+// (<= kMaxTime) plus at most two such quantities, so the sum cannot wrap 2^64 before the event
+// queue refuses it (TimeOverflow).
 inline constexpr Time kMaxTime = Time{1} << 62;
+
+// An event would fall after kMaxTime: the run cannot go on (very slow rates, huge delays).
+class TimeOverflow : public std::overflow_error {
+ public:
+  using std::overflow_error::overflow_error;
+};
 
 // A channel rate held exactly as an integer number of milli-bytes per second, so that
 // serialization delays can be computed in integer arithmetic. A rate given in bytes per second
@@ -37,7 +46,10 @@ inline Time serialization_ps(std::uint64_t bytes, RateMilliBps rate) {
   if (bytes <= std::numeric_limits<std::uint64_t>::max() / kScale) return (bytes * kScale + rate - 1) / rate;
   __extension__ using u128 = unsigned __int128;
   const u128 num = static_cast<u128>(bytes) * static_cast<u128>(kPsPerSecond) * 1000U;
-  return static_cast<Time>((num + rate - 1) / rate);
+  // Saturate just past kMaxTime: added to a time <= kMaxTime it cannot wrap, and the event queue
+  // refuses the result (see kMaxTime).
+  const u128 ps = (num + rate - 1) / rate;
+  return ps > kMaxTime ? kMaxTime + 1 : static_cast<Time>(ps);
 }
 
 }  // namespace podsim

@@ -13,10 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from podsim._validate import U64_MAX, int_array, integer
-
-#: Latest arrival time accepted, ps (2**62, about 53 days: no later engine time can overflow).
-MAX_TIME_PS = 1 << 62
+from podsim._validate import MAX_TIME_PS, U64_MAX, int_array, integer
 #: Pattern kinds and their engine codes.
 KINDS: dict[str, int] = {"sequential": 0, "strided": 1, "random": 2, "copy": 3}
 

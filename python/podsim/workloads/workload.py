@@ -59,6 +59,17 @@ class WorkloadStats:
     phases: Mapping[str, PhaseStats]
 
 
+def _among(ids: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Whether each of ``ids`` is in ``of``: a lookup table over the ids when they are node-id
+    sized (ten times faster than np.isin on millions of messages), np.isin otherwise."""
+    top = int(max(ids.max(initial=0), of.max(initial=0)))
+    if top >= 1 << 24:
+        return np.isin(ids, of)
+    table = np.zeros(top + 1, dtype=bool)
+    table[of] = True
+    return table[ids]
+
+
 class Workload(Messages):
     """A :class:`podsim.Messages` batch with the meaning of the traffic attached.
 
@@ -105,8 +116,16 @@ class Workload(Messages):
         self.size_bytes = v.integer(size_bytes, "size_bytes", 1)
         self.bus_factor = v.positive_float(bus_factor, "bus_factor")
         self.phase_names = tuple(v.name(p, "phase_names") for p in phase_names)
+        if not 1 <= len(self.phase_names) <= 256:  # a phase index is one byte per message
+            raise ValueError(f"phase_names: must name 1 to 256 phases, got {len(self.phase_names)}")
         self.phase = v.int_array(phase, "phase", len(self), 0, len(self.phase_names) - 1, np.uint8)
         self.info = dict(info or {})
+        # evaluate() attributes each message's bytes to its ranks: every end must be one.
+        for field, ends in (("src", self.src), ("dst", self.dst)):
+            outside = np.flatnonzero(~_among(ends, self.ranks))
+            if outside.size:
+                i = int(outside[0])
+                raise ValueError(f"{field}: message {i}'s endpoint {int(ends[i])} is not one of ranks ({outside.size} such messages)")
 
     def evaluate(self, result: Result, *, first_id: int = 0) -> WorkloadStats:
         """Score a run: completion time, algbw, busbw and per-phase timing.
