@@ -61,3 +61,10 @@ def test_the_write_limit_could_sit_at_the_initiator_as_well() -> None:
     for row in intra.itertuples():
         assert row.model_GBps_uni == pytest.approx(row.measured_GBps_uni, rel=0.02), row.path
         assert row.model_latency_us == pytest.approx(row.measured_latency_us, rel=0.02), row.path
+
+
+@pytest.mark.parametrize("rounds", [0, -3])
+def test_calibrate_needs_at_least_one_round(rounds: int) -> None:
+    """With no round the fit would return its starting values as if they had been fitted."""
+    with pytest.raises(ValueError, match=r"rounds: must be in \[1, 100\]"):
+        calibration.calibrate(rounds=rounds)

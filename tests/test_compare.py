@@ -4,6 +4,7 @@ claim that CloudMatrix 384 beats GB300 NVL72 "on all metrics"."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -79,3 +80,7 @@ def test_compare_arguments() -> None:
         podsim.compare("cloudmatrix384")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"systems\[1\]"):
         podsim.compare(["cloudmatrix384", 72])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="need at least 2 podsim.System objects"):
+        podsim.Comparison([])
+    spec = Path(podsim.__file__).parent / "specs" / "systems" / "hgx-h20.toml"
+    assert [s.name for s in podsim.compare(["hgx-h100", spec]).systems] == ["hgx-h100", "hgx-h20"]

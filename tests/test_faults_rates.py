@@ -45,6 +45,14 @@ def test_job_risk_is_poisson(cm: podsim.System, cm_cat: faults.Catalog) -> None:
     assert everything["failures_per_day"] > risk["failures_per_day"]
     with pytest.raises(ValueError, match="hours"):
         faults.job_risk(cm, hours=(0,), catalog=cm_cat)
+    with pytest.raises(ValueError, match=r"domains: each must be one of \['scale-up', 'scale-out'\]"):
+        faults.job_risk(cm, domains=["scaleup"], catalog=cm_cat)
+
+
+@pytest.mark.parametrize("shape", [0.001, 25.0, math.nan])
+def test_draw_refuses_weibull_shapes_out_of_range(shape: float) -> None:
+    with pytest.raises(ValueError, match="shape"):
+        faults.draw(podsim.system("hgx-h100"), 24, shape=shape)
 
 
 def test_nvl72_has_no_optics_and_no_copper_rate() -> None:

@@ -38,6 +38,7 @@ else:  # pragma: no cover
 
 import pandas as pd
 
+from podsim import _validate as v
 from podsim.messages import Messages
 from podsim.simulation import simulate
 from podsim.systems import System, system
@@ -120,7 +121,14 @@ def _target(m: Measurement) -> str:
 
 
 def calibrate(system_name: str = "cloudmatrix384", rounds: int = 2) -> Calibration:
-    """Fit the NPU and CPU endpoint engines of ``system_name`` on its intra-node measurements."""
+    """Fit the NPU and CPU endpoint engines of ``system_name`` on its intra-node measurements.
+
+    Args:
+        system_name: a shipped system with measurements (``specs/measurements.toml``).
+        rounds: passes of the fit, in [1, 100]; each refits every engine rate with the latest
+            latencies, then the latencies from what the fabric and those rates leave unexplained.
+    """
+    rounds = v.integer(rounds, "rounds", 1, 100)
     ms = [m for m in measurements(system_name) if "intra-node" in m.name]
     values: dict[tuple[str, str], float] = {("chip", "issue_latency"): 0.0}
     for who in ("chip", "cpu"):

@@ -57,10 +57,13 @@ class Unreachable(ValueError):
 
 
 class FaultedSystem:
-    """A system with failed elements removed from its fabric, usable wherever a system is.
+    """A system with failed elements removed from its fabric, usable wherever a fabric is.
 
     ``podsim.simulate(faulted, workload)`` runs on the degraded graph and
-    ``podsim.workloads.all_to_all(faulted, ...)`` uses only the ranks still in service.
+    ``podsim.workloads.all_to_all(faulted, ...)`` uses only the ranks still in service. What needs
+    the whole :class:`podsim.System` (its HBM: ``simulate(..., memory=True)``,
+    ``podsim.hbm.simulate_system``; its failure rates: ``faults.failure_rates``) takes
+    :attr:`base`.
 
     Attributes:
         base: the intact :class:`podsim.System`.

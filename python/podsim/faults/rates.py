@@ -25,10 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from podsim import _validate as v
 from podsim.faults.elements import Catalog, Element
 
 #: Hours per day, for the per-day columns.
 HOURS_PER_DAY = 24.0
+#: The failure domains of :func:`failure_rates` (its ``domain`` column).
+DOMAINS = ("scale-up", "scale-out")
+#: Weibull shapes :func:`draw` accepts: below 1 early-life failures, above 1 wear-out.
+SHAPE_RANGE = (0.05, 20.0)
 
 
 def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
@@ -87,10 +92,16 @@ def job_risk(system: Any, hours: Sequence[float] = (24.0, 168.0), *, domains: Se
     Returns ``{"failures_per_day", "mtbf_h", "mtbf_days", "p_fail_<T>h"...}``: expected failures per
     day, mean time between failures (hours, days), and for each job length ``T`` (hours) the
     probability of at least one failure, ``1 - exp(-lambda T)``.
+
+    Args:
+        system: a :class:`podsim.System`.
+        hours: job lengths, hours (each > 0, finite).
+        domains: which of :data:`DOMAINS` to count.
+        catalog: the system's :class:`Catalog`, if already built.
     """
-    for h in hours:
-        if not h > 0:
-            raise ValueError(f"hours: job lengths must be > 0 hours, got {h!r}")
+    hours = [v.positive_float(h, "hours") for h in hours]
+    if isinstance(domains, str) or not set(domains) <= set(DOMAINS):
+        raise ValueError(f"domains: each must be one of {list(DOMAINS)}, got {domains!r}")
     rates = failure_rates(system, catalog)
     sel = rates[rates["domain"].isin(domains) & rates["fit"].notna()]
     per_hour = float((sel["count"] * sel["fit"]).sum() * 1e-9)
@@ -144,20 +155,21 @@ def draw(system: Any, duration_h: float, *, seed: int | np.random.SeedSequence =
 
     Args:
         system: a :class:`podsim.System`.
-        duration_h: job length, hours (> 0).
+        duration_h: job length, hours (> 0, finite).
         seed: root of a ``numpy.random.SeedSequence``; the same seed gives the same schedule.
-        shape: Weibull shape parameter (> 0).
+        shape: Weibull shape parameter, in :data:`SHAPE_RANGE` (0.05 to 20: outside it the
+            mean-preserving scale, ``Γ(1 + 1/shape)``, overflows or the model means nothing).
         age_h: element age at job start, hours (>= 0).
         repair_h: time to repair, hours (> 0), or None (no repair during the job).
     """
-    if not duration_h > 0:
-        raise ValueError(f"duration_h: must be > 0 hours, got {duration_h!r}")
-    if not shape > 0:
-        raise ValueError(f"shape: Weibull shape must be > 0, got {shape!r}")
-    if not age_h >= 0:
-        raise ValueError(f"age_h: must be >= 0 hours, got {age_h!r}")
-    if repair_h is not None and not repair_h > 0:
-        raise ValueError(f"repair_h: must be None or > 0 hours, got {repair_h!r}")
+    duration_h = v.positive_float(duration_h, "duration_h")
+    shape = v.positive_float(shape, "shape")
+    if not SHAPE_RANGE[0] <= shape <= SHAPE_RANGE[1]:
+        raise ValueError(f"shape: Weibull shape must be in [{SHAPE_RANGE[0]}, {SHAPE_RANGE[1]}], got {shape!r}")
+    if age_h != 0:
+        age_h = v.positive_float(age_h, "age_h")
+    if repair_h is not None:
+        repair_h = v.positive_float(repair_h, "repair_h")
     cat = catalog if catalog is not None else Catalog(system)
     rates = failure_rates(system, cat)
     rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))

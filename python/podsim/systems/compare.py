@@ -7,6 +7,7 @@ FLOP/s is better, more watts or more optical modules is worse).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -79,7 +80,11 @@ class Comparison:
     """
 
     def __init__(self, systems: Sequence[System]) -> None:
+        """Args:
+            systems: at least two :class:`System` objects; :func:`compare` also takes names."""
         self.systems = list(systems)
+        if len(self.systems) < 2 or not all(isinstance(s, System) for s in self.systems):
+            raise ValueError(f"systems: need at least 2 podsim.System objects, got {self.systems!r}")
         self.peaks = [s.peak() for s in self.systems]
 
     def _table(self) -> list[tuple[_Row, list[float | None], list[bool | None]]]:
@@ -148,8 +153,8 @@ class Comparison:
         return f"Comparison({[s.name for s in self.systems]})"
 
 
-def compare(systems: Sequence[System | str]) -> Comparison:
-    """Compare systems given as :class:`System` objects or names/paths; at least two.
+def compare(systems: Sequence[System | str | os.PathLike[str]]) -> Comparison:
+    """Compare systems given as :class:`System` objects, shipped names or spec paths; at least two.
 
     The first system is the subject of the "better on all metrics" verdict.
     """
@@ -161,8 +166,8 @@ def compare(systems: Sequence[System | str]) -> Comparison:
     for i, s in enumerate(systems):
         if isinstance(s, System):
             built.append(s)
-        elif isinstance(s, str):
-            built.append(system(s))
+        elif isinstance(s, (str, os.PathLike)):
+            built.append(system(os.fspath(s)))
         else:
-            raise TypeError(f"systems[{i}]: expected a System or a system name, got {type(s).__name__}")
+            raise TypeError(f"systems[{i}]: expected a System, a system name or a spec path, got {type(s).__name__}")
     return Comparison(built)

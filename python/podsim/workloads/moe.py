@@ -152,7 +152,7 @@ def moe(
         target: a system (``.ranks``) or a sequence of endpoint node ids, one per EP rank.
         tokens_per_rank: tokens each rank routes, in [1, 2**20].
         num_experts: routed experts, in [1, 2**16] and at least top_k.
-        top_k: routed experts per token, in [1, num_experts].
+        top_k: routed experts per token, in [1, min(num_experts, 1024)].
         hidden: hidden size, elements (for the default bytes per token).
         redundant_experts: extra copies of the hottest experts, in [0, 2**16].
         shared_expert_ranks: ranks (the last ones) dedicated to shared experts, in [0, n - 1].
@@ -165,7 +165,7 @@ def moe(
             (e.g. to calibrate against a measured system).
         combine_bytes: bytes per combined token, in [1, 2**30], overriding ``combine_dtype``.
         compute_delay_ps: expert compute time between a rank's last dispatch arrival and its
-            combine sends, ps; a scalar or one value per rank.
+            combine sends, ps in [0, 2^62]; a scalar or one value per rank.
         dedup: one dispatch copy per destination rank (True) or per expert (False).
         seed: integer or ``numpy.random.SeedSequence`` for the gating.
 
@@ -196,7 +196,7 @@ def moe(
         c_bytes = token_bytes(hidden, _dtype(combine_dtype, "combine_dtype"), top_k=0)
     else:
         c_bytes = v.integer(combine_bytes, "combine_bytes", 1, 1 << 30)
-    delay = v.int_array(compute_delay_ps, "compute_delay_ps", n, 0, v.U64_MAX, np.uint64)
+    delay = v.int_array(compute_delay_ps, "compute_delay_ps", n, 0, v.MAX_TIME_PS, np.uint64)
     if not isinstance(dedup, (bool, np.bool_)):
         raise TypeError(f"dedup: expected a bool, got {type(dedup).__name__}")
     if not isinstance(seed, np.random.SeedSequence):
