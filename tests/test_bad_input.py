@@ -176,3 +176,23 @@ def test_buffer_smaller_than_mtu_rejected() -> None:
 def test_simulate_needs_a_topology() -> None:
     with pytest.raises(TypeError, match="topology"):
         podsim.simulate("cloudmatrix", podsim.Messages([0], [1], 1))  # type: ignore[arg-type]
+
+
+def test_wrong_types_name_the_argument() -> None:
+    """Lists where a name is expected, numbers where a list or a function is: the error names
+    the argument instead of Python's "unhashable type" or "not iterable"."""
+    t, a, b = small()
+    msgs = podsim.Messages([a], [b], [100])
+    with pytest.raises(ValueError, match=r"routing: must be one of \['adaptive', 'ecmp', 'spray'\], got \['ecmp'\]"):
+        podsim.simulate(t, msgs, routing=["ecmp"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="progress: expected a function"):
+        podsim.simulate(t, msgs, progress=5)  # type: ignore[arg-type]
+    sim = podsim.Simulation(t)
+    with pytest.raises(ValueError, match="kind: must be one of"):
+        sim.inject(a, b, 100, kind=["write"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="deps: expected a sequence"):
+        sim.inject(a, b, 100, deps=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="changes: expected a list"):
+        sim.schedule(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dtype: must be one of"):
+        podsim.workloads.token_bytes(dtype=["int8"])  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,14 @@ def rate(value: Any, field: str) -> float:
     if out < MIN_RATE_BPS:
         raise ValueError(f"{field}: must be in [1, 1e15] bytes/s, got {out!r}")
     return out
+
+
+def choice(value: Any, field: str, options: Iterable[str]) -> str:
+    """Return ``value`` if it is one of the strings ``options``, or raise naming ``field`` and them."""
+    allowed = sorted(options)
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{field}: must be one of {allowed}, got {value!r}")
+    return value
 
 
 def name(value: Any, field: str = "name") -> str:

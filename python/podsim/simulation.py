@@ -182,10 +182,8 @@ class Simulation:
              "txn_bytes": txn_bytes, "retransmit_timeout_ps": retransmit_timeout_ps, "replay_ps": replay_ps},
         )
         mtu, header_bytes, ack_bytes, request_bytes, txn_bytes, retransmit_timeout_ps, replay_ps = sizes.values()
-        if routing not in ROUTING:
-            raise ValueError(f"routing: must be one of {sorted(ROUTING)}, got {routing!r}")
-        if recovery not in RECOVERY:
-            raise ValueError(f"recovery: must be one of {sorted(RECOVERY)}, got {recovery!r}")
+        routing = v.choice(routing, "routing", ROUTING)
+        recovery = v.choice(recovery, "recovery", RECOVERY)
         mtu = v.integer(mtu, "mtu", 2, 1 << 30)
         header_bytes = v.integer(header_bytes, "header_bytes", 0, 1 << 30)
         if mtu <= header_bytes:
@@ -255,8 +253,9 @@ class Simulation:
         It starts ``delay_ps`` after ``now`` (or after its dependencies, earlier message ids, are
         delivered). ``src``/``dst`` are endpoint node ids; ``size`` payload bytes in [1, 2**48].
         """
-        if kind not in KINDS:
-            raise ValueError(f"kind: must be one of {sorted(KINDS)}, got {kind!r}")
+        kind = v.choice(kind, "kind", KINDS)
+        if isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable):
+            raise TypeError(f"deps: expected a sequence of earlier message ids, got {type(deps).__name__} {deps!r}")
         dep_list = [v.integer(d, "deps", 0, 2**32 - 1) for d in deps]
         return self._core.add_message(
             v.integer(src, "src", 0, 2**32 - 2),
@@ -303,6 +302,8 @@ class Simulation:
         """Apply a fault schedule: :func:`podsim.faults.fail` / :func:`podsim.faults.repair` items."""
         from podsim.faults.timeline import Change
 
+        if not isinstance(changes, Iterable):
+            raise TypeError(f"changes: expected a list of podsim.faults.fail(...)/repair(...) items, got {type(changes).__name__}")
         for change in changes:
             if not isinstance(change, Change):
                 raise TypeError(f"faults: expected podsim.faults.fail(...)/repair(...) items, got {type(change).__name__}")
@@ -344,6 +345,8 @@ class Simulation:
         self._core.throw_if_stalled()
 
     def _drive(self, until: int, progress: ProgressFn | None) -> None:
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress: expected a function (now_ps, events) -> None, got {type(progress).__name__}")
         t0 = time.perf_counter()
         try:
             while self._core.run(until, _NEVER, progress) == _STOP_COMPLETION:

@@ -50,9 +50,7 @@ DTYPE_BYTES = {"int8": 1, "fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
 
 
 def _dtype(value: Any, field: str) -> str:
-    if value not in DTYPE_BYTES:
-        raise ValueError(f"{field}: must be one of {sorted(DTYPE_BYTES)}, got {value!r}")
-    return str(value)
+    return v.choice(value, field, DTYPE_BYTES)
 
 
 def token_bytes(
