@@ -196,3 +196,15 @@ def test_wrong_types_name_the_argument() -> None:
         sim.schedule(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dtype: must be one of"):
         podsim.workloads.token_bytes(dtype=["int8"])  # type: ignore[arg-type]
+
+
+def test_flags_and_channel_ids_are_checked() -> None:
+    t, a, b = small()
+    msgs = podsim.Messages([a], [b], [100])
+    with pytest.raises(TypeError, match="check: expected True or False, got str 'no'"):
+        podsim.simulate(t, msgs, check="no")  # type: ignore[arg-type]
+    assert podsim.simulate(t, msgs, check=np.True_).complete
+    dev = podsim.hbm.Device(podsim.hbm.preset("HBM3"), refresh=np.False_)
+    assert dev.refresh is False
+    with pytest.raises(ValueError, match=rf"channel: must be in \[0, {t.num_channels - 1}\]"):
+        podsim.faults.channels_of(t, t.num_channels)

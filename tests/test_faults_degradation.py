@@ -97,6 +97,10 @@ def test_bad_arguments(nv: podsim.System) -> None:
         faults.degradation(nv, wl, kinds="tray", policy="fast", workers=1)
     with pytest.raises(ValueError, match="samples"):
         faults.degradation(nv, wl, kinds="tray", samples=0, workers=1)
+    with pytest.raises(ValueError, match=r"routing: must be one of \['adaptive', 'ecmp', 'spray'\], got 'bogus'"):
+        faults.degradation(nv, wl, kinds="tray", routing="bogus", workers=1)
+    with pytest.raises(TypeError, match="k: expected an integer, got float 1.7"):
+        faults.degradation(nv, wl, kinds="tray", k=[1.7], workers=1)
     with pytest.raises(ValueError, match="bytes_per_pair"):
         faults.AllToAll(0)
     with pytest.raises(TypeError, match="intact"):

@@ -123,7 +123,7 @@ def test_same_seed_and_schedule_give_identical_results() -> None:
 
 def test_bad_fault_input_names_the_field() -> None:
     sim = podsim.Simulation(two_paths(), mtu=MTU, header_bytes=HDR)
-    with pytest.raises(ValueError, match="channel: 99 does not exist"):
+    with pytest.raises(ValueError, match=r"channel: must be in \[0, 7\], got 99"):
         sim.fail(99)
     sim.run_until(1000)
     with pytest.raises(ValueError, match="at_ps: must be >= now"):

@@ -57,6 +57,14 @@ def choice(value: Any, field: str, options: Iterable[str]) -> str:
     return value
 
 
+def flag(value: Any, field: str) -> bool:
+    """Return ``value`` as a bool if it is one (numpy's included), or raise naming ``field``: a
+    truthy string such as ``"no"`` must not switch an option on."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{field}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def name(value: Any, field: str = "name") -> str:
     """Return a non-empty string or raise naming ``field``."""
     if not isinstance(value, str):

@@ -199,7 +199,7 @@ class Simulation:
             ROUTING[routing],
             _seed(seed),
             0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
-            bool(check),
+            v.flag(check, "check"),
             0 if trace is None else v.integer(trace, "trace", 1),
             0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
             RECOVERY[recovery],

@@ -21,9 +21,10 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from podsim import _validate as v
 from podsim.faults.apply import POLICIES, FaultedSystem, Unreachable, apply
 from podsim.faults.elements import Catalog, Element
-from podsim.simulation import simulate
+from podsim.simulation import ROUTING, simulate
 from podsim.sweep import sweep
 from podsim.systems.system import System
 from podsim.systems.system import system as load_system
@@ -256,13 +257,12 @@ def degradation(
     kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
     policies = [policy] if isinstance(policy, str) else list(policy)
     for p in policies:
-        if p not in POLICIES:
-            raise ValueError(f"policy: must be among {list(POLICIES)}, got {p!r}")
-    ks = sorted({int(x) for x in k})
-    if not ks or ks[0] < 0:
+        v.choice(p, "policy", POLICIES)
+    v.choice(routing, "routing", ROUTING)  # here, not once per point in the workers
+    ks = sorted({v.integer(x, "k") for x in k})
+    if not ks:
         raise ValueError(f"k: expected numbers of failed elements >= 0, got {list(k)}")
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"samples: expected an integer >= 1, got {samples!r}")
+    samples = v.integer(samples, "samples", 1)
     # A fresh SeedSequence: spawn() counts children on the object, and the same seed must draw
     # the same failures on every call.
     root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)

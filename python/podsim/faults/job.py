@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from podsim import _validate as v
 from podsim.faults.apply import POLICIES
 from podsim.faults.degradation import WorkloadFn, evaluate_state, resolve
 from podsim.faults.elements import Catalog, Element
@@ -60,10 +61,9 @@ def job(
         samples are simulated once.
     """
     system, workload = resolve(system, workload)
-    if policy not in POLICIES:
-        raise ValueError(f"policy: must be among {list(POLICIES)}, got {policy!r}")
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"samples: expected an integer >= 1, got {samples!r}")
+    v.choice(policy, "policy", POLICIES)
+    samples = v.integer(samples, "samples", 1)
+    seed = v.integer(seed, "seed")
     catalog = Catalog(system)
     evaluated: dict[tuple[Element, ...], dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []

@@ -69,7 +69,8 @@ def channels_of(fabric: Any, target: Element | int) -> np.ndarray:
             FaultedSystem already lost it before the run.
     """
     if not isinstance(target, Element):
-        return np.array([v.integer(target, "target", 0, 2**32 - 1)], dtype=np.int64)
+        topology = getattr(fabric, "topology", fabric)
+        return np.array([v.integer(target, "channel", 0, topology.num_channels - 1)], dtype=np.int64)
     base = getattr(fabric, "base", None)
     system = fabric if base is None else base
     if not hasattr(system, "spec"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from podsim import _core
-from podsim._validate import integer
+from podsim._validate import flag, integer
 from podsim.hbm.presets import TIMING_NAMES, Preset, preset
 
 #: Address-map field names (low to high order in :attr:`Device.mapping`) and their engine codes.
@@ -62,8 +62,6 @@ class Device:
             raise ValueError(f"mapping: must be a permutation of {tuple(MAP_FIELDS)}, got {tuple(mapping)}")
         if page_policy not in PAGE_POLICIES:
             raise ValueError(f"page_policy: must be one of {PAGE_POLICIES}, got {page_policy!r}")
-        if not isinstance(refresh, bool):
-            raise TypeError(f"refresh: expected a bool, got {type(refresh).__name__}")
         org = preset.organisation
         self.preset = preset
         self.stacks = integer(stacks, "stacks", 1, 64)
@@ -77,7 +75,7 @@ class Device:
         self.bg_spread = integer(bg_spread, "bg_spread", 1, org["bank_groups"])
         self.mapping = tuple(mapping)
         self.page_policy = page_policy
-        self.refresh = refresh
+        self.refresh = flag(refresh, "refresh")
         self.lookahead = integer(lookahead, "lookahead", 1, 1024)
         self.queue_depth = integer(queue_depth, "queue_depth", 1, 65536)
         self.rows = org["rows"] if rows is None else integer(rows, "rows", 1, (1 << 32) - 2)
