@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,15 @@ def test_flags_and_channel_ids_are_checked() -> None:
     assert dev.refresh is False
     with pytest.raises(ValueError, match=rf"channel: must be in \[0, {t.num_channels - 1}\]"):
         podsim.faults.channels_of(t, t.num_channels)
+
+
+@pytest.mark.parametrize("name", [" lead", "trail ", "two\nlines", "cr\r"])
+def test_node_names_must_survive_a_topology_file(name: str, tmp_path: Path) -> None:
+    """A saved topology keeps one node per line with its name last: leading or trailing blanks
+    were lost and a line break made the file unreadable."""
+    t = podsim.Topology()
+    with pytest.raises(ValueError, match="name: must not start or end with whitespace or contain a line break"):
+        t.add_endpoint(name)
+    t.add_endpoint("inner space")  # kept whole: the name is the rest of the line
+    t.save(tmp_path / "t.topo")
+    assert podsim.Topology.load(tmp_path / "t.topo").names == ["inner space"]

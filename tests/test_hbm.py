@@ -342,6 +342,8 @@ def test_bad_patterns_and_requests() -> None:
     die = hbm2e()
     with pytest.raises(ValueError, match="addr: every"):
         simulate(die, Requests.of([0], [die.capacity_bytes - 16], 32, False))
+    with pytest.raises(ValueError, match="duration_ps, requests: only with a Pattern"):
+        simulate(die, Requests.of([0], [0], 32, False), duration_ps=1)
     with pytest.raises(ValueError, match="devices"):
         simulate(die, Requests.of([0], [0], 32, False), devices=2)
 

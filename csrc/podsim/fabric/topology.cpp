@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace podsim {
 
@@ -20,6 +21,12 @@ void Topology::check_node(NodeId id, const char* what) const {
 
 NodeId Topology::add_node(Node node) {
   if (node.name.empty()) throw std::invalid_argument("name: must not be empty");
+  // A topology file keeps a node per line, its name last: the name must survive that.
+  const std::string_view blank = " \t\r\n\v\f";
+  if (node.name.find_first_of("\r\n") != std::string::npos || blank.find(node.name.front()) != std::string_view::npos ||
+      blank.find(node.name.back()) != std::string_view::npos)
+    throw std::invalid_argument("name: must not start or end with whitespace or contain a line break, got '" +
+                                node.name + "'");
   for (const Time t : {node.latency_ps, node.ep.issue_ps, node.ep.read_fetch_ps, node.ep.write_commit_ps})
     if (t > kMaxTime)
       throw std::invalid_argument("latency: node '" + node.name + "' has a latency above 2^62 ps (" + std::to_string(t) + ")");

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from podsim import _core
-from podsim._validate import U64_MAX, integer
+from podsim._validate import U64_MAX, flag, integer
 from podsim.hbm.device import Device
 from podsim.hbm.patterns import KINDS, MAX_TIME_PS, Pattern, Requests
 
@@ -159,12 +159,13 @@ def simulate(
     seed = integer(seed, "seed", 0, U64_MAX)
     devices = integer(devices, "devices", 1, 1_000_000)
     outstanding = integer(outstanding, "outstanding", 1, 1_000_000)
-    if not isinstance(trace, bool):
-        raise TypeError(f"trace: expected a bool, got {type(trace).__name__}")
+    trace = flag(trace, "trace")
     if trace and devices != 1:
         raise ValueError(f"trace: only with devices=1 (the trace is per command), got devices={devices}")
     cfg = device.config(trace=trace)
     if isinstance(pattern, Requests):
+        if duration_ps is not None or requests is not None:  # a replay runs every request to its end
+            raise ValueError("duration_ps, requests: only with a Pattern; a Requests list is replayed whole")
         return _replay(device, cfg, pattern, devices)
     if not isinstance(pattern, Pattern):
         raise TypeError(f"pattern: expected a podsim.hbm.Pattern or Requests, got {type(pattern).__name__}")
