@@ -103,6 +103,10 @@ def test_bad_arguments(nv: podsim.System) -> None:
         faults.degradation(nv, wl, kinds="tray", k=[1.7], workers=1)
     with pytest.raises(ValueError, match="bytes_per_pair"):
         faults.AllToAll(0)
+    with pytest.raises(ValueError, match=r"algorithm: must be one of \['hierarchical', 'rhd', 'ring', 'tree'\], got 'x'"):
+        faults.AllReduce(4096, algorithm="x")
+    with pytest.raises(ValueError, match=r"seed: must be in \[0, "):
+        faults.draw(nv, 24, seed=-1)
     with pytest.raises(TypeError, match="intact"):
         faults.degradation(faults.apply(nv, []), wl, kinds="tray", workers=1)
     with pytest.raises(ValueError, match="metric"):

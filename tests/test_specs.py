@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import podsim
@@ -127,6 +128,8 @@ def test_assumptions_are_overridable_parameters() -> None:
         podsim.system("cloudmatrix384", overrides={"switches.ub-l1.nope": 1})
     with pytest.raises(ValueError, match=r"no field 'chips.ascend-910c.compute.bf16_dens'; did you mean 'bf16_dense'\?"):
         podsim.system("cloudmatrix384", overrides={"chip.compute.bf16_dens": 752})
+    numpy_valued = podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": np.int64(200)})
+    assert numpy_valued.topology.nodes().set_index("name").loc["node00/l1sw0", "latency_ps"] == 200_000
     with pytest.raises(ValueError, match=r"no field 'switchs'; did you mean 'switches'\?"):
         podsim.system("cloudmatrix384", overrides={"switchs.ub-l1.latency": 200})
 

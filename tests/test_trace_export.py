@@ -60,6 +60,16 @@ def test_window_clips_and_selects(system: podsim.System, run: podsim.Result) -> 
     assert 0 < _phases(events)["X"] < whole["X"]
     with pytest.raises(ValueError, match="window"):
         chrome_trace(run, system.topology, window_ps=(run.now_ps + 1, None))
+    with pytest.raises(ValueError, match=r"window_ps: must be in \[0, "):
+        chrome_trace(run, system.topology, window_ps=(-5, 100))
+    with pytest.raises(ValueError, match=r"max_events: must be in \[1, "):
+        chrome_trace(run, system.topology, max_events=-1)
+    with pytest.raises(ValueError, match="topology: has 4 channels"):
+        chrome_trace(run, podsim.fabrics.star(2, podsim.fabrics.LinkParams(rate_Bps=1e9, latency_ps=1)))
+    tier, names = podsim.report.channel_tiers(system.topology)
+    assert run.trace is not None
+    with pytest.raises(ValueError, match="edges_ps: must be at least two increasing times"):
+        podsim.report.tier_utilization_over_time(run.trace, tier, len(names), np.array([10.0, 5.0]))
 
 
 def test_without_a_recorded_trace(system: podsim.System) -> None:

@@ -119,6 +119,8 @@ def tier_utilization_over_time(
         ``(n_tiers, len(edges_ps) - 1)`` array of fractions in [0, 1].
     """
     edges = np.asarray(edges_ps, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0):
+        raise ValueError(f"edges_ps: must be at least two increasing times, got {edges_ps!r}")
     per_tier = np.bincount(tier, weights=None if used is None else used.astype(np.float64), minlength=n_tiers)
     out = np.zeros((n_tiers, len(edges) - 1))
     tx_tier = tier[trace.channel]

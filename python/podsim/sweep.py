@@ -2,6 +2,8 @@
 
 ::
 
+    from podsim.sweep import grid   # podsim.sweep itself is the function below
+
     def run_point(point, seed):
         t = podsim.fabrics.folded_clos(4, 8, 4, LinkParams(rate_Bps=point["rate"], latency_ps=20_000))
         res = podsim.simulate(t, traffic(t, seed), routing=point["routing"], seed=seed)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from podsim import _validate as v
 from podsim.report import channel_tiers, tier_utilization_over_time
 from podsim.results import NOT_YET, Result
 from podsim.topology import Topology
@@ -63,8 +64,11 @@ def chrome_trace(
         TraceTooLarge: the window holds more than ``max_events`` events.
         ValueError: the window is empty or starts after the run.
     """
-    lo = int(window_ps[0])
-    hi = int(result.now_ps if window_ps[1] is None else window_ps[1])
+    lo = v.integer(window_ps[0], "window_ps", 0, v.MAX_TIME_PS)
+    hi = result.now_ps if window_ps[1] is None else v.integer(window_ps[1], "window_ps", 0, v.MAX_TIME_PS)
+    max_events = v.integer(max_events, "max_events", 1)
+    if topology.num_channels != len(result.channels.bytes):
+        raise ValueError(f"topology: has {topology.num_channels} channels, the result {len(result.channels.bytes)}: not the run's fabric")
     if hi <= lo or lo >= max(result.now_ps, 1):
         raise ValueError(f"window: [{lo}, {hi}) ps is empty or after the run's end ({result.now_ps} ps)")
     names = topology.names

@@ -29,6 +29,7 @@ from podsim.sweep import sweep
 from podsim.systems.system import System
 from podsim.systems.system import system as load_system
 from podsim.workloads import all_reduce, all_to_all
+from podsim.workloads.collectives import ALGORITHMS
 from podsim.workloads.workload import Workload
 
 #: A workload factory: builds the traffic for a faulted system, or returns None when fewer than two
@@ -102,6 +103,7 @@ class AllReduce:
         _positive(self.size_bytes, "size_bytes")
         _positive(self.ranks_per_group, "ranks_per_group")
         _positive(self.groups, "groups")
+        v.choice(self.algorithm, "algorithm", ALGORITHMS["all_reduce"])
 
     def __call__(self, system: FaultedSystem) -> Workload | None:
         ranks, groups = _subset(system, self.ranks_per_group, self.groups)

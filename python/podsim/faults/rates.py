@@ -172,7 +172,7 @@ def draw(system: Any, duration_h: float, *, seed: int | np.random.SeedSequence =
         repair_h = v.positive_float(repair_h, "repair_h")
     cat = catalog if catalog is not None else Catalog(system)
     rates = failure_rates(system, cat)
-    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(v.integer(seed, "seed")))
     times: list[np.ndarray] = []
     elements: list[Element] = []
     for row in rates[(rates["domain"] == "scale-up") & rates["fit"].notna()].itertuples():

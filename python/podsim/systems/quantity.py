@@ -8,8 +8,11 @@ value in the file's unit and exposes :attr:`Quantity.si` in base units (B/s, FLO
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 #: Units accepted per dimension, with their factor to the base unit (first key of each entry).
 #: Bandwidth units are per direction or summed as the field name says; GB = 1e9 B, Gb = 1e9 bit.
@@ -75,8 +78,10 @@ class SpecError(ValueError):
 
 
 def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None) -> float | int:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+    if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, numbers.Real):
         raise SpecError(file, path, f"expected a number, got {type(raw).__name__} {raw!r}")
+    # numpy scalars (an override computed with numpy) become plain Python numbers.
+    raw = int(raw) if isinstance(raw, numbers.Integral) else float(raw)
     if not math.isfinite(raw):
         raise SpecError(file, path, f"must be finite, got {raw!r}")
     if integer and (not float(raw).is_integer()):
