@@ -44,7 +44,10 @@ def _link(t: Topology, a: int, b: int, p: LinkParams) -> None:
 
 
 def star(n: int, params: LinkParams) -> Topology:
-    """``n`` endpoints ``h000..`` on one switch ``sw``: an ideal full-bisection fabric."""
+    """``n`` endpoints ``h000..`` on one switch ``sw``: an ideal full-bisection fabric.
+
+    ``params`` (:class:`LinkParams`) sets every link, switch and endpoint buffer, here and in the
+    other builders of this module."""
     n = v.integer(n, "n", 2, 1 << 20)
     t = Topology()
     s = _switch(t, "sw", params)

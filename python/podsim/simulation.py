@@ -250,8 +250,15 @@ class Simulation:
     ) -> int:
         """Add one message now; returns its id.
 
-        It starts ``delay_ps`` after ``now`` (or after its dependencies, earlier message ids, are
-        delivered). ``src``/``dst`` are endpoint node ids; ``size`` payload bytes in [1, 2**48].
+        It starts ``delay_ps`` after ``now`` (or after its dependencies are delivered).
+
+        Args:
+            src, dst: endpoint node ids.
+            size: payload bytes, in [1, 2**48].
+            kind: ``"write"`` or ``"read"``, as in :class:`podsim.Messages`.
+            delay_ps: ps after now (or after the dependencies), in [0, 2**62].
+            deps: ids of earlier messages that must be delivered first.
+            tag: free integer carried into the results (e.g. a phase or step number).
         """
         kind = v.choice(kind, "kind", KINDS)
         if isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable):
@@ -331,7 +338,12 @@ class Simulation:
         self._core.set_stop_on_completion(True)
 
     def run_until(self, t_ps: int, *, progress: ProgressFn | None = None) -> None:
-        """Process every event at or before ``t_ps``, then set :attr:`now` to ``t_ps``."""
+        """Process every event at or before ``t_ps``, then set :attr:`now` to ``t_ps``.
+
+        Args:
+            t_ps: the time to stop at, ps, in [now, 2**62].
+            progress: called as ``progress(now_ps, events)`` about every million events.
+        """
         t_ps = v.integer(t_ps, "t_ps", 0, MAX_TIME_PS)
         if t_ps < self.now:
             raise ValueError(f"t_ps: must be >= now ({self.now}), got {t_ps}")
@@ -340,7 +352,11 @@ class Simulation:
 
     def run(self, *, progress: ProgressFn | None = None) -> None:
         """Run until no event is left. Raises :class:`CutOff` if faults left messages with no
-        path, :class:`Deadlock` if messages are otherwise unfinished."""
+        path, :class:`Deadlock` if messages are otherwise unfinished.
+
+        Args:
+            progress: called as ``progress(now_ps, events)`` about every million events.
+        """
         self._drive(_NEVER, progress)
         self._core.throw_if_stalled()
 

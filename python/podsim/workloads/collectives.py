@@ -302,9 +302,11 @@ def reduce(
 def all_to_all(target: Any, bytes_per_pair: int | None = None, *, matrix: Any = None) -> Workload:
     """All-to-all: every rank sends to every other at once (no dependencies).
 
-    Give exactly one of:
+    ``target`` is a system (``.ranks``) or a sequence of endpoint node ids; then give exactly one
+    of ``bytes_per_pair`` and ``matrix``.
 
     Args:
+        target: the ranks, as above.
         bytes_per_pair: bytes from each rank to each other rank, in [1, 2**48]; NCCL ``S`` is
             ``n * bytes_per_pair`` (the self share counts, as in nccl-tests).
         matrix: ``(n, n)`` bytes from rank i to rank j (uneven all-to-all); the diagonal and zero

@@ -87,7 +87,7 @@ def synthetic(
             crosses the middle of the rank order; n must be even).
         message_bytes: bytes per message, in [1, 2**48].
         load: offered load per sending rank as a fraction of its injection rate, in (0, 1].
-        duration_s: arrivals happen in [0, duration_s), seconds, > 0.
+        duration_s: arrivals happen in [0, duration_s), seconds, in (0, 1000].
         rate_Bps: injection rate per rank, bytes/s (uni), scalar or per rank; default the sum of
             the rank's outgoing link rates in ``target.topology``.
         shift: offset for ``"shift"``, in [1, n-1].
