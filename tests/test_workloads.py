@@ -502,6 +502,13 @@ def test_synthetic_patterns(pattern: str) -> None:
     assert len(other) != len(wl) or not np.array_equal(other.delay_ps, wl.delay_ps)
 
 
+def test_synthetic_checks_shift_only_for_the_shift_pattern() -> None:
+    args = dict(message_bytes=64, load=0.5, duration_s=1e-6, rate_Bps=1e9)
+    assert len(W.synthetic([0, 1], "uniform", shift=5, **args)) > 0
+    with pytest.raises(ValueError, match=r"shift: must be in \[1, 1\], got 5"):
+        W.synthetic([0, 1], "shift", shift=5, **args)
+
+
 def test_synthetic_uniform_below_saturation_is_accepted() -> None:
     sysobj = FakeSystem(8, 4)
     wl = W.synthetic(sysobj, "uniform", message_bytes=8192, load=0.3, duration_s=10e-6, seed=1)

@@ -239,9 +239,14 @@ def summarize(
 ) -> RunSummary:
     """A :class:`RunSummary` of ``result``, a run of ``workload`` on the fabric ``topology``.
 
-    ``hbm_coupled`` says the run had ``memory=True``; ``hbm_peak_uni_Bps`` is the participating
-    ranks' HBM peak, bytes/s. Works on partial results (an interrupted run): completion time and
-    algbw/busbw are then None.
+    Works on partial results (an interrupted run): completion time and algbw/busbw are then None.
+
+    Args:
+        system: the system's name, as shown.
+        workload, result, topology: what ran, what it gave, and on which fabric.
+        routing, seed, mtu: the run's settings, recorded in the summary.
+        hbm_coupled: the run had ``memory=True``.
+        hbm_peak_uni_Bps: the participating ranks' HBM peak, bytes/s.
     """
     ledger = result.ledger
     done = result.messages.complete

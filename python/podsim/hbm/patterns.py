@@ -60,38 +60,44 @@ class Pattern:
 
 
 def sequential_read(request_bytes: int = 4096, *, base: int = 0, footprint_bytes: int = 0) -> Pattern:
-    """Sequential reads of ``request_bytes`` bytes each."""
+    """Sequential reads of ``request_bytes`` bytes each (``base``, ``footprint_bytes``: see
+    :class:`Pattern`)."""
     return Pattern("sequential", request_bytes, base=base, footprint_bytes=footprint_bytes)
 
 
 def sequential_write(request_bytes: int = 4096, *, base: int = 0, footprint_bytes: int = 0) -> Pattern:
-    """Sequential writes of ``request_bytes`` bytes each."""
+    """Sequential writes of ``request_bytes`` bytes each (``base``, ``footprint_bytes``: see
+    :class:`Pattern`)."""
     return Pattern("sequential", request_bytes, base=base, footprint_bytes=footprint_bytes, write_fraction=1.0)
 
 
 def copy(request_bytes: int = 4096, *, base: int = 0, footprint_bytes: int = 0) -> Pattern:
-    """A memcpy: alternate reads of the footprint's first half and writes of its second half."""
+    """A memcpy: alternate reads of the footprint's first half and writes of its second half
+    (``base``, ``footprint_bytes``: see :class:`Pattern`)."""
     return Pattern("copy", request_bytes, base=base, footprint_bytes=footprint_bytes)
 
 
 def strided(
     stride_bytes: int, request_bytes: int = 64, *, write_fraction: float = 0.0, base: int = 0, footprint_bytes: int = 0
 ) -> Pattern:
-    """Requests of ``request_bytes`` every ``stride_bytes`` bytes."""
+    """Requests of ``request_bytes`` every ``stride_bytes`` bytes (``write_fraction``, ``base``,
+    ``footprint_bytes``: see :class:`Pattern`)."""
     return Pattern("strided", request_bytes, stride_bytes, base, footprint_bytes, write_fraction)
 
 
 def random(
     footprint_bytes: int = 0, request_bytes: int = 64, *, write_fraction: float = 0.0, base: int = 0
 ) -> Pattern:
-    """Uniformly random, ``request_bytes``-aligned requests over ``footprint_bytes`` (0 = the device)."""
+    """Uniformly random, ``request_bytes``-aligned requests over ``footprint_bytes`` (0 = the device)
+    from ``base`` (``write_fraction``: see :class:`Pattern`)."""
     return Pattern("random", request_bytes, 0, base, footprint_bytes, write_fraction)
 
 
 def mix(
     write_fraction: float, address: str = "random", request_bytes: int = 64, *, footprint_bytes: int = 0
 ) -> Pattern:
-    """Reads and writes mixed at ``write_fraction`` over ``"random"`` or ``"sequential"`` addresses."""
+    """Reads and writes mixed at ``write_fraction`` (in [0, 1]) over ``"random"`` or ``"sequential"``
+    addresses (``footprint_bytes``: see :class:`Pattern`)."""
     if address not in ("random", "sequential"):
         raise ValueError(f"address: must be 'random' or 'sequential', got {address!r}")
     return Pattern(address, request_bytes, footprint_bytes=footprint_bytes, write_fraction=write_fraction)

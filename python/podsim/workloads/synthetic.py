@@ -107,7 +107,8 @@ def synthetic(
     size = v.integer(message_bytes, "message_bytes", 1, 1 << 48)
     load = v.positive_float(load, "load", 1.0)
     duration = v.positive_float(duration_s, "duration_s", 1e3)
-    shift = v.integer(shift, "shift", 1, n - 1)
+    if pattern == "shift":  # the other patterns ignore it
+        shift = v.integer(shift, "shift", 1, n - 1)
     hot = v.integer(hot_rank, "hot_rank", 0, n - 1)
     if isinstance(hot_fraction, bool) or not isinstance(hot_fraction, numbers.Real) or not 0.0 <= float(hot_fraction) <= 1.0:
         raise ValueError(f"hot_fraction: must be a number in [0, 1], got {hot_fraction!r}")
