@@ -186,18 +186,13 @@ void Simulator::schedule_start_if_ready(std::uint32_t m) {
     // The event fires once the initiator has also done its issue work; start_ps excludes it.
     const NodeId initiator = ms_[m].kind == MessageKind::kWrite ? msgs_.src[m] : msgs_.dst[m];
     const Time t = std::max(deps_ready_ps_[m], now_) + msgs_.delay_ps[m] + topo_.node(initiator).ep.issue_ps;
-    try {
-      queue_.push(t, EventType::kMessageStart, m);
-    } catch (const TimeOverflow& e) {  // also when adding messages, outside run()
-      broken_ = e.what();
-      throw;
-    }
+    queue_.push(t, EventType::kMessageStart, m);
   }
 }
 
 void Simulator::throw_if_broken() const {
-  if (!broken_.empty())
-    throw std::logic_error("simulation: cannot continue after an earlier error (" + broken_ + "); start a new one");
+  if (!queue_.refused().empty())
+    throw std::logic_error("simulation: cannot continue after an earlier error (" + queue_.refused() + "); start a new one");
 }
 
 std::uint32_t Simulator::add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
@@ -280,15 +275,6 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
 
 StopReason Simulator::run(Time until, std::uint64_t max_events) {
   throw_if_broken();
-  try {
-    return run_events(until, max_events);
-  } catch (const TimeOverflow& e) {  // thrown mid-event: that event's work is half done
-    broken_ = e.what();
-    throw;
-  }
-}
-
-StopReason Simulator::run_events(Time until, std::uint64_t max_events) {
   std::uint64_t done = 0;
   completion_pending_ = false;
   Event e;

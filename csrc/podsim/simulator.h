@@ -208,7 +208,6 @@ class Simulator {
   void settle_credits();
 
  private:
-  StopReason run_events(Time until, std::uint64_t max_events);  // run()'s loop
   enum class PacketKind : std::uint8_t { kData, kAck, kRequest };
   struct Packet {
     std::uint32_t msg;
@@ -464,8 +463,7 @@ class Simulator {
 
   std::vector<std::uint32_t> completed_;
   bool stop_on_completion_ = false;
-  // Why this simulation cannot go on (an event fell past kMaxTime mid-event), empty while it can.
-  std::string broken_;
+  // Refuses to go on once an event fell past kMaxTime mid-event (see EventQueue::refused).
   void throw_if_broken() const;
   bool completion_pending_ = false;
   CompletionCallback on_complete_;

@@ -103,6 +103,9 @@ class EventQueue {
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
   std::size_t peak_size() const { return peak_; }  // most events pending at once
+  // Why push() refused an event (past kMaxTime), empty if it never did. The caller was mid-way
+  // through handling an event then, so its state is no longer consistent.
+  const std::string& refused() const { return refused_; }
 
   // Time of the earliest event, kNever if none.
   Time next_time() const {
@@ -129,10 +132,11 @@ class EventQueue {
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
   // backwards); past kMaxTime it throws TimeOverflow and schedules nothing.
   void push(Time time, EventType type, std::uint32_t arg) {
-    if (time > kMaxTime) [[unlikely]]
-      throw TimeOverflow("simulated time: an event at " + std::to_string(time) +
-                         " ps is past the last simulated time, 2^62 ps (about 53 days); lower delays and "
-                         "latencies or raise rates");
+    if (time > kMaxTime) [[unlikely]] {
+      refused_ = "simulated time: an event at " + std::to_string(time) +
+                 " ps is past the last simulated time, 2^62 ps (about 53 days); lower delays and latencies or raise rates";
+      throw TimeOverflow(refused_);
+    }
     const Event e{time, (static_cast<std::uint64_t>(type) << 60) | arg};
     peak_ = std::max(peak_, ++size_);
     const std::uint64_t bucket = time >> kShift;
@@ -288,6 +292,7 @@ class EventQueue {
   std::uint64_t current_ = 0;   // absolute index of the current bucket
   std::size_t size_ = 0;
   std::size_t peak_ = 0;
+  std::string refused_;
   std::size_t ring_size_ = 0;
 };
 

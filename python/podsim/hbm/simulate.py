@@ -9,9 +9,9 @@ from typing import Any, Callable
 import numpy as np
 
 from podsim import _core
-from podsim._validate import U64_MAX, flag, integer
+from podsim._validate import MAX_TIME_PS, U64_MAX, flag, integer
 from podsim.hbm.device import Device
-from podsim.hbm.patterns import KINDS, MAX_TIME_PS, Pattern, Requests
+from podsim.hbm.patterns import KINDS, Pattern, Requests
 
 #: Command codes in :attr:`Result.trace` ``["command"]``.
 COMMANDS: dict[int, str] = {0: "ACT", 1: "PRE", 2: "RD", 3: "WR", 4: "REF"}
