@@ -284,9 +284,7 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
     now_ = e.time;
     ++events_;
     ++done;
-    if (prefetch_events_)
-      for (std::uint32_t stage = 0; stage < kPrefetchStages; ++stage)
-        if (const Event* later = queue_.ahead(kPrefetchLead * (kPrefetchStages - stage) - 1)) prefetch(*later, stage);
+    if (prefetch_events_) prefetch_ahead();
     if (cfg_.check) {
       current_event_ = &e;
       touched_.clear();
@@ -348,24 +346,25 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 // fetched kPrefetchLead events before the next one (stage s, kPrefetchLead * (kPrefetchStages -
 // s) events ahead), reading the links fetched before it. The misses then overlap the handling of
 // earlier events.
-void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
+template <std::uint32_t Stage>
+inline void Simulator::prefetch(const Event& e) const {
   const std::uint32_t a = e.arg();
   switch (e.type()) {
     case EventType::kArrive: {
       const Packet& pk = pkts_[a];
-      if (stage == 0) {
+      if constexpr (Stage == 0) {
         __builtin_prefetch(&pk);
-        break;
+        return;
       }
       const Output& in = out_[pk.in_channel];
-      if (stage == 1) {
+      if constexpr (Stage == 1) {
         __builtin_prefetch(&in.credit.on_wire);
         __builtin_prefetch(&in.dst);
-        break;
+        return;
       }
       if (in.to_endpoint) {
-        if (stage == 2) __builtin_prefetch(&ms_[pk.msg]);
-      } else if (stage == 2) {
+        if constexpr (Stage == 2) __builtin_prefetch(&ms_[pk.msg]);
+      } else if constexpr (Stage == 2) {
         __builtin_prefetch(routes_.entry(in.dst, pk.dst_ep));
       } else {
         // The queues of the candidate outputs are adjacent: the first and last cover them.
@@ -377,32 +376,32 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
           __builtin_prefetch(&ports_[port_base_[in.dst] + cand.back()]);
         }
       }
-      break;
+      return;
     }
     case EventType::kKick:
     case EventType::kCredit: {
       const Output& out = out_[a];
-      if (stage == 0) {
+      if constexpr (Stage == 0) {
         __builtin_prefetch(&out);
         __builtin_prefetch(&out.rr_base);
         __builtin_prefetch(&out.busy_ps);
-        break;
+        return;
       }
       const std::uint32_t slot = out.rr_base + out.rr_head;
       // A channel out of an endpoint sends the endpoint's packets, and each makes it cut its next
       // one (refill) from the front of its round robin of messages, an entry written a whole
       // round ago: fetch that entry, then the message and job it names.
       const std::uint32_t ep = topo_.endpoint_index(out.src);
-      if (stage == 1) {
+      if constexpr (Stage == 1) {
         __builtin_prefetch(&rr_[slot]);
         __builtin_prefetch(&ports_[out.port]);
         if (out.credit_overflow) __builtin_prefetch(&pending_credits_[a]);
         if (ep != kNone) __builtin_prefetch(&eps_[ep].active);
-        break;
+        return;
       }
       if (ep != kNone && !eps_[ep].active.empty()) {
         const Active& next = eps_[ep].active.front();
-        if (stage == 2) {
+        if constexpr (Stage == 2) {
           __builtin_prefetch(&next);
         } else {
           __builtin_prefetch(&ms_[next.msg].size);
@@ -410,18 +409,36 @@ void Simulator::prefetch(const Event& e, std::uint32_t stage) const {
           __builtin_prefetch(&jobs_[next.job]);
         }
       }
-      if (stage == 2 && out.credit_overflow && ports_[out.port].next_credit <= now_)
-        __builtin_prefetch(pending_credits_[a].data());
-      if (out.rr_count == 0) break;
+      if constexpr (Stage == 2)
+        if (out.credit_overflow && ports_[out.port].next_credit <= now_) __builtin_prefetch(pending_credits_[a].data());
+      if (out.rr_count == 0) return;
       const Queue& q = voq(out.src, rr_[slot], out.src_port);
-      if (stage == 2)
+      if constexpr (Stage == 2)
         __builtin_prefetch(&q);
       else if (q.head != kNone)
         __builtin_prefetch(&pkts_[q.head]);
-      break;
+      return;
     }
-    default: break;
+    default: return;
   }
+}
+
+void Simulator::prefetch_ahead() const {
+  // One bounds check for the common case (the bucket holds the furthest event fetched), and a
+  // function per stage: the stage is known where it is called, not tested in the function.
+  static_assert(kPrefetchStages == 4);
+  const std::span<const Event> next = queue_.upcoming();
+  constexpr std::size_t kFurthest = kPrefetchLead * kPrefetchStages - 1;
+  if (next.size() > kFurthest) [[likely]] {
+    prefetch<0>(next[kFurthest]);
+    prefetch<1>(next[kFurthest - kPrefetchLead]);
+    prefetch<2>(next[kFurthest - 2 * kPrefetchLead]);
+    prefetch<3>(next[kFurthest - 3 * kPrefetchLead]);
+    return;
+  }
+  if (next.size() > kFurthest - kPrefetchLead) prefetch<1>(next[kFurthest - kPrefetchLead]);
+  if (next.size() > kFurthest - 2 * kPrefetchLead) prefetch<2>(next[kFurthest - 2 * kPrefetchLead]);
+  if (next.size() > kFurthest - 3 * kPrefetchLead) prefetch<3>(next[kFurthest - 3 * kPrefetchLead]);
 }
 
 void Simulator::dispatch(const Event& e) {
@@ -485,17 +502,23 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   // not yet freed. Scanning from a per-packet rotating start spreads ties.
   const auto& outs = topo_.out_channels(n);
   const Port* ports = &ports_[port_base_[n]];
+  for (const std::uint16_t o : cand)
+    if (ports[o].next_credit <= now_) absorb_credits(outs[o]);
+  // The first least-loaded candidate from the rotating start on, wrapping: two plain scans, and
+  // the candidate picked without a branch (which is least loaded is data, not a pattern).
   const std::size_t start = (flow + pk.seq) % k;
   std::uint32_t best = cand[start];
-  std::uint64_t best_load = ~0ULL;
-  for (std::size_t j = 0, i = start; j < k; ++j, i = i + 1 == k ? 0 : i + 1) {  // no division per candidate
-    const std::uint32_t o = cand[i];
-    if (ports[o].next_credit <= now_) absorb_credits(outs[o]);
-    // Which candidate is least loaded is data, not a pattern: select without a branch to mispredict.
-    const bool less = ports[o].load < best_load;
-    best_load = less ? ports[o].load : best_load;
-    best = less ? o : best;
-  }
+  std::uint64_t best_load = ports[best].load;
+  const auto scan = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      const std::uint32_t o = cand[i];
+      const bool less = ports[o].load < best_load;
+      best_load = less ? ports[o].load : best_load;
+      best = less ? o : best;
+    }
+  };
+  scan(start + 1, k);
+  scan(0, start);
   return best;
 }
 
@@ -546,7 +569,7 @@ void Simulator::try_send(ChannelId c) {
   const std::uint32_t p = q.head;
   Packet& pk = pkts_[p];
   CreditState& cr = out.credit;
-  absorb_credits(c);
+  if (ports_[out.port].next_credit <= now_) absorb_credits(c);
   if (pk.wire > cr.credits) {
     // Wait for credits: wake at the earliest return already on its way (later releases at the
     // next hop schedule their own wake-up, see release_input).

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -122,11 +123,11 @@ class EventQueue {
     return t;
   }
 
-  // The k-th next event of the current bucket as sorted (k = 0: the next one), or null when not
-  // known yet: what a caller may fetch into the cache ahead of handling it. (An event pushed into
-  // the current bucket later may still come before it.)
-  const Event* ahead(std::size_t k) const {
-    return sorted_pos_ + k < sorted_.size() ? &sorted_[sorted_pos_ + k] : nullptr;
+  // The next events of the current bucket as sorted, those known so far: what a caller may
+  // fetch into the cache ahead of handling them. (An event pushed into the current bucket later
+  // may still come before them.)
+  std::span<const Event> upcoming() const {
+    return std::span<const Event>(sorted_).subspan(sorted_pos_);
   }
 
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
