@@ -187,3 +187,27 @@ def test_tray_down_lowers_what_nvl72_delivers(nv: podsim.System) -> None:
     surviving = f.rank_capacity.min() * nv.spec.chip["scale_up_links"].value * per_link
     assert degraded < intact
     assert degraded <= surviving
+
+
+def test_faulted_system_couples_its_ranks_in_service_to_hbm(nv: podsim.System) -> None:
+    f = faults.apply(nv, [faults.link("nvswitch03", "gpu00")], policy="full-bandwidth")
+    assert len(f.ranks) == len(nv.ranks) - 1
+    wl = podsim.workloads.all_gather(f, 256 << 10)
+    plain = podsim.simulate(f, wl)
+    coupled = podsim.simulate(f, wl, memory=True)
+    # Every byte a rank in service receives is written into its HBM; the parked GPU takes no part.
+    gpu0 = int(np.flatnonzero(np.asarray(nv.topology.endpoints) == nv.topology.id_of("gpu00"))[0])
+    written = coupled.ledger.hbm_write_bytes
+    assert written.sum() == coupled.ledger.received_bytes.sum() > 0 and written[gpu0] == 0
+    assert coupled.makespan_ps >= plain.makespan_ps
+    streamed = podsim.hbm.simulate_system(f, podsim.hbm.sequential_read(), duration_ps=200_000)
+    assert streamed.devices == len(f.ranks)
+    assert streamed.peak_Bps == pytest.approx(nv.peak().hbm_bandwidth_uni_Bps * len(f.ranks) / len(nv.ranks))
+
+
+def test_build_level_views_of_a_faulted_system_point_to_its_base(nv: podsim.System) -> None:
+    f = faults.apply(nv, [faults.tray(0)])
+    for view in (faults.failure_rates, faults.Catalog, faults.optics, faults.job_risk):
+        with pytest.raises(TypeError, match=r"FaultedSystem's elements and failure rates are those of its \.base"):
+            view(f)
+    assert len(faults.failure_rates(f.base)) > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from functools import partial
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -677,11 +678,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A value that starts like a negative number or size: "-4KiB", "-1.5us", "-.5".
+_NEGATIVE_VALUE = re.compile(r"-\.?\d")
+
+
+def _attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--opt -4KiB`` as ``--opt=-4KiB``. argparse reads a token that starts with ``-`` as an
+    option unless it is a plain negative number, so a negative size or time would otherwise be
+    reported as a missing argument instead of by the option's own range check."""
+    out: list[str] = []
+    for token in argv:
+        prev = out[-1] if out else ""
+        if _NEGATIVE_VALUE.match(token) and prev.startswith("--") and "=" not in prev and prev != "--":
+            out[-1] = f"{prev}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (argparse's own exits, --help and bad usage, included)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if args.cmake_dir or args.include_dir:

@@ -60,10 +60,10 @@ class FaultedSystem:
     """A system with failed elements removed from its fabric, usable wherever a fabric is.
 
     ``podsim.simulate(faulted, workload)`` runs on the degraded graph and
-    ``podsim.workloads.all_to_all(faulted, ...)`` uses only the ranks still in service. What needs
-    the whole :class:`podsim.System` (its HBM: ``simulate(..., memory=True)``,
-    ``podsim.hbm.simulate_system``; its failure rates: ``faults.failure_rates``) takes
-    :attr:`base`.
+    ``podsim.workloads.all_to_all(faulted, ...)`` uses only the ranks still in service; with
+    ``memory=True`` those ranks are coupled to their HBM, and ``podsim.hbm.simulate_system``
+    streams on them. The failure rates (``faults.failure_rates``) are those of the intact build:
+    pass :attr:`base`.
 
     Attributes:
         base: the intact :class:`podsim.System`.
@@ -128,6 +128,11 @@ class FaultedSystem:
         if len(self.parked):
             return "degraded"
         return "bandwidth" if len(self.removed_links) else "healthy"
+
+    @property
+    def rank_memory(self) -> Any:
+        """The intact system's per-rank HBM: failures take links and switches, not memory."""
+        return self.base.rank_memory
 
     def run_defaults(self) -> dict[str, int]:
         """The intact system's run sizes (MTU, header, transaction bytes), so that a run on the

@@ -95,6 +95,23 @@ def tray(index: int) -> Element:
     return Element("tray", f"tray{int(index)}")
 
 
+def optical_tiers(system: Any) -> dict[str, str]:
+    """Link tier -> optical module name, for the fabric of an intact ``podsim.System``.
+
+    The builder records which tiers are optical and with which module; System keeps that record
+    on its fabric and has no public view of it yet.
+
+    Raises:
+        TypeError: ``system`` is not a System; for a FaultedSystem, the message points to its
+            ``.base`` (elements and failure rates belong to the intact build).
+    """
+    fabric = getattr(system, "_fabric", None)
+    if fabric is None:
+        hint = "; a FaultedSystem's elements and failure rates are those of its .base" if hasattr(system, "base") else ""
+        raise TypeError(f"system: expected a podsim.System, got {type(system).__name__}{hint}")
+    return dict(fabric.optical)
+
+
 class Catalog:
     """Every failable element of a built system, and the links each takes down.
 
@@ -107,6 +124,7 @@ class Catalog:
     """
 
     def __init__(self, system: Any) -> None:
+        optical = optical_tiers(system)  # first: it refuses what is not an intact system
         topo = system.topology
         self._names = topo.names
         role = np.asarray(system.roles())
@@ -130,9 +148,6 @@ class Catalog:
         self._by_name = dict(zip(names, first.tolist()))
         self._switches = np.flatnonzero(~is_ep)
         self._switch_by_name = {self._names[s]: int(s) for s in self._switches}
-        # The builder records which link tiers are optical and with which module; System keeps
-        # that record on its fabric and has no public view of it yet.
-        optical: dict[str, str] = system._fabric.optical
         self.transceivers = self._modules(optical, system.spec.transceivers)
         self._xcvr = dict(zip(self.transceivers["name"], self.transceivers["links"]))
         self.trays = self._trays(system.spec)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from podsim.faults.elements import Catalog
+from podsim.faults.elements import Catalog, optical_tiers
 
 #: Shown where the spec has no figure because the sources publish none.
 NOT_PUBLISHED = "not published"
@@ -32,7 +32,7 @@ def optics(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
     cat = catalog if catalog is not None else Catalog(system)
     spec = system.spec
     rows = []
-    for tier, module_name in system._fabric.optical.items():  # tier -> module (see Catalog)
+    for tier, module_name in optical_tiers(system).items():
         module = spec.transceivers[module_name]
         links = cat.links[cat.links["tier"] == tier]
         n = int((cat.transceivers["tier"] == tier).sum())

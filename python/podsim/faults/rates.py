@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from podsim import _validate as v
-from podsim.faults.elements import Catalog, Element
+from podsim.faults.elements import Catalog, Element, optical_tiers
 
 #: Hours per day, for the per-day columns.
 HOURS_PER_DAY = 24.0
@@ -44,6 +44,9 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
     :meth:`Catalog.names` kind listing these elements, ``""`` when they are not in the fabric), ``count``, ``fit`` (failures
     per 1e9 element-hours; NaN = not published), ``source``, ``evidence``, ``note``,
     ``failures_per_day``, ``mtbf_h`` (mean hours between failures of the class).
+
+    Raises:
+        TypeError: ``system`` is not a System (for a FaultedSystem, pass its ``.base``).
     """
     cat = catalog if catalog is not None else Catalog(system)
     spec = system.spec
@@ -57,7 +60,7 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
             "note": note or (q.note if q is not None else "no published failure rate"),
         })
 
-    modules: dict[str, str] = system._fabric.optical  # tier -> module name (see Catalog)
+    modules = optical_tiers(system)
     for tier, module_name in modules.items():
         n = int((cat.transceivers["tier"] == tier).sum())
         add("scale-up", f"optical module {module_name} ({tier})", f"transceiver:{tier}", n, spec.transceivers[module_name].get("fit"))
@@ -67,9 +70,8 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
             role = {"l1_switch": "l1", "l2_switch": "l2", "switch": "switch"}[key]
             name = spec.topology[key]
             add("scale-up", f"switch chip {name} ({role})", f"switch:{role}", int((roles == role).sum()), spec.switches[name].get("fit"))
-    optical_tiers = set(modules)
     for tier, n in system.inventory().links.items():
-        if tier not in optical_tiers:
+        if tier not in modules:
             add("scale-up", f"electrical link {tier}", f"link:{tier}", n, None,
                 "no published failure rate for electrical/copper scale-up links (faults.md §3)")
     out_modules = system.inventory().transceivers_scale_out

@@ -262,7 +262,8 @@ def _sorted_trace(tr: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def simulate_system(system: Any, pattern: Pattern, **kwargs: Any) -> Result:
-    """Every rank (die or GPU) of a ``podsim.systems.System`` streams ``pattern`` at once.
+    """Every rank (die or GPU) of a ``podsim.systems.System`` streams ``pattern`` at once (of a
+    ``podsim.faults.FaultedSystem``: every rank still in service).
 
     Each rank gets its own :class:`Device` built from ``system.rank_memory``; all of them are
     simulated (no symmetry shortcut) and :attr:`Result.peak_Bps` is ranks x the rank's pin peak.
