@@ -358,12 +358,15 @@ inline void Simulator::prefetch(const Event& e) const {
       }
       const Output& in = out_[pk.in_channel];
       if constexpr (Stage == 1) {
-        __builtin_prefetch(&in.credit.on_wire);
-        __builtin_prefetch(&in.dst);
+        __builtin_prefetch(&in);  // the first two of its three lines (see Output)
+        __builtin_prefetch(&in.credit);
         return;
       }
       if (in.to_endpoint) {
-        if constexpr (Stage == 2) __builtin_prefetch(&ms_[pk.msg]);
+        if constexpr (Stage == 2) {  // its message's state, first and last field (80 bytes: two lines)
+          __builtin_prefetch(&ms_[pk.msg].size);
+          __builtin_prefetch(&ms_[pk.msg].kind);
+        }
       } else if constexpr (Stage == 2) {
         __builtin_prefetch(routes_.entry(in.dst, pk.dst_ep));
       } else {
@@ -382,9 +385,9 @@ inline void Simulator::prefetch(const Event& e) const {
     case EventType::kCredit: {
       const Output& out = out_[a];
       if constexpr (Stage == 0) {
-        __builtin_prefetch(&out);
-        __builtin_prefetch(&out.rr_base);
-        __builtin_prefetch(&out.busy_ps);
+        __builtin_prefetch(&out);  // its three lines (see Output)
+        __builtin_prefetch(&out.credit);
+        __builtin_prefetch(&out.credit_delay_ps);
         return;
       }
       const std::uint32_t slot = out.rr_base + out.rr_head;
@@ -500,21 +503,22 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   }
   // Least occupied output: bytes queued for it here plus bytes it has sent that the next hop has
   // not yet freed. Scanning from a per-packet rotating start spreads ties.
-  const auto& outs = topo_.out_channels(n);
+  const ChannelId* outs = topo_.out_channels(n).data();
   const Port* ports = &ports_[port_base_[n]];
-  for (const std::uint16_t o : cand)
-    if (ports[o].next_credit <= now_) absorb_credits(outs[o]);
+  const std::uint16_t* c = cand.data();
+  const Time now = now_;  // a local: absorb_credits could write now_ as far as the compiler knows
+  for (std::size_t i = 0; i < k; ++i)
+    if (ports[c[i]].next_credit <= now) absorb_credits(outs[c[i]]);
   // The first least-loaded candidate from the rotating start on, wrapping: two plain scans, and
   // the candidate picked without a branch (which is least loaded is data, not a pattern).
   const std::size_t start = (flow + pk.seq) % k;
-  std::uint32_t best = cand[start];
+  std::uint32_t best = c[start];
   std::uint64_t best_load = ports[best].load;
   const auto scan = [&](std::size_t from, std::size_t to) {
     for (std::size_t i = from; i < to; ++i) {
-      const std::uint32_t o = cand[i];
-      const bool less = ports[o].load < best_load;
-      best_load = less ? ports[o].load : best_load;
-      best = less ? o : best;
+      const std::uint64_t load = ports[c[i]].load;
+      best = load < best_load ? c[i] : best;
+      best_load = load < best_load ? load : best_load;
     }
   };
   scan(start + 1, k);
@@ -559,7 +563,7 @@ void Simulator::try_send(ChannelId c) {
   Output& out = out_[c];
   if (out.rr_count == 0 || out.down) return;
   if (out.busy_until > now_) {
-    schedule_kick(c, out.busy_until);
+    if (!out.kick_pending) schedule_kick(c, out.busy_until);  // usually one is: skip the call
     return;
   }
   const NodeId n = out.src;

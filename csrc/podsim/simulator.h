@@ -17,6 +17,7 @@
 //    ports by the routing policy, and reassemble them: a message is delivered with its last byte.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -209,7 +210,7 @@ class Simulator {
 
  private:
   enum class PacketKind : std::uint8_t { kData, kAck, kRequest };
-  struct Packet {
+  struct alignas(64) Packet {  // one cache line each: at 56 bytes most packets straddled two
     std::uint32_t msg;
     std::uint32_t wire;      // bytes on the wire
     std::uint32_t payload;   // message bytes carried
@@ -236,15 +237,12 @@ class Simulator {
   // channel (queue state, credits, counters, and copies of the channel's and receiving node's
   // constants) in one block of three adjacent cache lines. On a large fabric each separate array
   // of per-channel state (the topology's Channel and Node records included) costs its own cache
-  // miss per event.
+  // miss per event. The first line holds what queueing a packet reads (enqueue, then try_send
+  // finding the channel busy, the common case at a loaded output); the second the credits and
+  // what a transmission needs; the third the credit returns and counters.
   struct alignas(64) Output {
     Time busy_until = 0;
-    Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
     std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
-    CreditState credit{};
-    RateMilliBps rate = 0;           // constants, from the topology
-    Time flight_ps = 0;              // propagation + the receiving node's latency
-    Time credit_delay_ps = 0;        // latency of the reverse channel, which carries the credits
     std::uint32_t rr_base = 0;       // round-robin ring of inputs with packets for this output
     std::uint32_t rr_head = 0;
     std::uint32_t rr_count = 0;
@@ -261,6 +259,11 @@ class Simulator {
     bool cut_through = false;        // the receiving node is a cut-through switch
     bool to_endpoint = false;        // the receiving node is an endpoint
     bool credit_overflow = false;    // pending_credits_ holds returns (both inline slots were taken)
+    CreditState credit{};
+    Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
+    RateMilliBps rate = 0;           // constants, from the topology
+    Time flight_ps = 0;              // propagation + the receiving node's latency
+    Time credit_delay_ps = 0;        // latency of the reverse channel, which carries the credits
     std::uint64_t wire_bytes = 0;    // counters, see ChannelCounters
     std::uint64_t payload_bytes = 0;
     std::uint64_t packets = 0;
@@ -272,6 +275,7 @@ class Simulator {
     std::uint32_t credit_bytes[2] = {0, 0};
   };
   static_assert(sizeof(Output) == 192);
+  static_assert(offsetof(Output, credit) == 64 && offsetof(Output, credit_delay_ps) == 128);
   // Per channel too, but stored by sending node and port, so that a node's ports are adjacent:
   // adaptive routing compares the loads of a dozen or more candidate ports for every packet, and
   // reads them here in a few cache lines instead of one Output block each.
