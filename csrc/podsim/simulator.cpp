@@ -46,8 +46,9 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   std::size_t rr_total = 0;
   std::size_t voq_total = 0;
   voq_base_.resize(topo_.num_nodes());
-  port_base_.resize(topo_.num_nodes());
+  port_base_.resize(topo_.num_nodes() + 1);
   ports_.resize(nc);
+  port_channel_.resize(nc);
   std::uint32_t port_total = 0;
   for (NodeId n = 0; n < topo_.num_nodes(); ++n) {
     const std::size_t inputs = topo_.in_channels(n).size() + 1;  // + local injection
@@ -61,6 +62,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
       out.rr_base = static_cast<std::uint32_t>(rr_total);
       out.rr_cap = static_cast<std::uint32_t>(inputs);
       rr_total += inputs;
+      port_channel_[port_total] = c;
       out.port = port_total++;
       out.rate = ch.rate;
       out.flight_ps = ch.latency_ps + next.latency_ps;
@@ -73,6 +75,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
       out.to_endpoint = next.kind == NodeKind::kEndpoint;
     }
   }
+  port_base_[topo_.num_nodes()] = port_total;
   rr_.assign(rr_total, 0);
   voqs_.assign(voq_total, Queue{});
   // Below about a core's private cache the queue state stays cached, and fetching ahead only
@@ -377,6 +380,7 @@ inline void Simulator::prefetch(const Event& e) const {
           __builtin_prefetch(&voq(in.dst, in.dst_port, cand.back()));
           __builtin_prefetch(&ports_[port_base_[in.dst] + cand.front()]);
           __builtin_prefetch(&ports_[port_base_[in.dst] + cand.back()]);
+          __builtin_prefetch(&port_channel_[port_base_[in.dst] + cand.front()]);
         }
       }
       return;
@@ -503,7 +507,7 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   }
   // Least occupied output: bytes queued for it here plus bytes it has sent that the next hop has
   // not yet freed. Scanning from a per-packet rotating start spreads ties.
-  const ChannelId* outs = topo_.out_channels(n).data();
+  const ChannelId* outs = &port_channel_[port_base_[n]];
   const Port* ports = &ports_[port_base_[n]];
   const std::uint16_t* c = cand.data();
   const Time now = now_;  // a local: absorb_credits could write now_ as far as the compiler knows
@@ -534,7 +538,8 @@ void Simulator::enqueue(NodeId n, std::uint32_t input, std::uint32_t p) {
     violation("no route from '" + topo_.node(n).name + "' to endpoint " + std::to_string(pk.dst_ep));
   }
   const std::uint32_t o = choose_port(n, pk, cand);
-  const ChannelId c = topo_.out_channels(n)[o];
+  const std::uint32_t port = port_base_[n] + o;
+  const ChannelId c = port_channel_[port];
   Queue& q = voq(n, input, o);
   pk.next = kNone;
   if (q.tail == kNone) {
@@ -547,7 +552,7 @@ void Simulator::enqueue(NodeId n, std::uint32_t input, std::uint32_t p) {
   }
   q.tail = p;
   out_[c].queued_bytes += pk.wire;
-  ports_[out_[c].port].load += pk.wire;
+  ports_[port].load += pk.wire;
   if (cfg_.check) touched_.push_back(c);
   try_send(c);
 }

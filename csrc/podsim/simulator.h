@@ -373,7 +373,7 @@ class Simulator {
   std::uint32_t new_packet();
   void free_packet(std::uint32_t p);
   Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) {
-    return voqs_[voq_base_[n] + static_cast<std::size_t>(input) * topo_.out_channels(n).size() + output];
+    return voqs_[voq_base_[n] + static_cast<std::size_t>(input) * (port_base_[n + 1] - port_base_[n]) + output];
   }
   const Queue& voq(NodeId n, std::uint32_t input, std::uint32_t output) const {
     return const_cast<Simulator*>(this)->voq(n, input, output);
@@ -404,7 +404,10 @@ class Simulator {
 
   std::vector<Output> out_;
   std::vector<Port> ports_;
-  std::vector<std::uint32_t> port_base_;  // per node, index of its first Port
+  std::vector<std::uint32_t> port_base_;  // per node, index of its first Port; then the total
+  // Per Port, its channel: the topology's per-node lists are a separate allocation each, one more
+  // cache miss per hop on a large fabric.
+  std::vector<ChannelId> port_channel_;
   std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, overflow of Output::credit_at: a min-heap by arrival
   std::vector<std::uint32_t> rr_;        // ring storage for all outputs
   std::vector<Queue> voqs_;
