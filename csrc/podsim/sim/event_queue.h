@@ -243,6 +243,10 @@ class EventQueue {
     if (nw == kNil) nw = next_word(0);  // wrap around (may come back to w, below pos)
     return (nw << 6) + static_cast<std::uint32_t>(std::countr_zero(bits_[nw]));
   }
+  void prefetch_block(std::uint32_t b) const {
+    for (std::size_t line = 0; line < sizeof(Block); line += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(&blocks_[b]) + line);
+  }
   // Makes the earliest ring bucket the current one, sorted.
   void load_next_bucket() {
     const std::uint32_t slot = first_slot();
@@ -252,9 +256,12 @@ class EventQueue {
     std::uint32_t b = head_[slot];
     std::uint32_t count = fill_[slot];  // only the newest block is partly filled
     while (b != kNil) {
+      // The blocks were written long ago (up to the ring's span) and have left the cache: fetch
+      // the next one while this one is read.
+      const std::uint32_t next = blocks_[b].next;
+      if (next != kNil) prefetch_block(next);
       for (std::uint32_t i = 0; i < count; ++i) keys_.push_back(sort_key(blocks_[b].events[i]));
       ring_size_ -= count;
-      const std::uint32_t next = blocks_[b].next;
       blocks_[b].next = free_;
       free_ = b;
       b = next;
@@ -262,6 +269,7 @@ class EventQueue {
     }
     head_[slot] = kNil;
     clear_bit(slot);
+    if (ring_size_ > 0) prefetch_block(head_[first_slot()]);  // the next bucket's newest block
     std::sort(keys_.begin(), keys_.end());
     sorted_.resize(keys_.size());
     const Time base = current_ << kShift;
