@@ -245,6 +245,7 @@ def test_module_entry_point() -> None:
         # A negative value reaches the option's own check, not argparse's "expected one argument".
         (["run", SMALL, "all-to-all", "--bytes-per-pair", "-4KiB"], "bytes_per_pair: expected a size"),
         (["run", SMALL, "synthetic", "--duration", "-1.5us"], "duration"),
+        (["run", SMALL, "--", "--seed", "-1"], "unrecognized arguments: -1"),  # after --, nothing is joined
         (["run", SMALL, "all-reduce", "--bytes-per-pair", "1KiB"], "--bytes-per-pair does not apply to all-reduce"),
         (["run", SMALL, "all-reduce", "--algorithm", "magic"], "algorithm"),
         (["run", SMALL, "all-reduce", "--ranks", "1"], "--ranks"),

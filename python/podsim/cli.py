@@ -687,9 +687,11 @@ def _attach_negative_values(argv: Sequence[str]) -> list[str]:
     option unless it is a plain negative number, so a negative size or time would otherwise be
     reported as a missing argument instead of by the option's own range check."""
     out: list[str] = []
-    for token in argv:
+    for i, token in enumerate(argv):
+        if token == "--":  # what follows is positional: leave it alone
+            return out + list(argv[i:])
         prev = out[-1] if out else ""
-        if _NEGATIVE_VALUE.match(token) and prev.startswith("--") and "=" not in prev and prev != "--":
+        if _NEGATIVE_VALUE.match(token) and prev.startswith("--") and "=" not in prev:
             out[-1] = f"{prev}={token}"
         else:
             out.append(token)

@@ -80,6 +80,7 @@ class FaultedSystem:
         cut_off: node ids of ranks in service that cannot reach the rest (``on_unreachable="keep"``).
         rank_capacity: per rank of ``base.ranks``, surviving / original rate of its own links into
             the switch fabric (1.0 = untouched; NVL72 minus one tray: 16/18).
+        rank_memory: ``base.rank_memory`` (failures take links and switches, not HBM).
     """
 
     def __init__(self, base: Any, failures: tuple[Element, ...], policy: str, on_unreachable: str,

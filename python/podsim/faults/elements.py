@@ -121,6 +121,9 @@ class Catalog:
         transceivers: one row per optical module: ``name``, ``node``, ``tier``, ``links`` (tuple
             of link ids).
         trays: per tray, the switch node ids it holds (empty when the spec has no trays).
+
+    Raises:
+        TypeError: ``system`` is not a :class:`podsim.System` (see :func:`optical_tiers`).
     """
 
     def __init__(self, system: Any) -> None:
