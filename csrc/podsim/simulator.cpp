@@ -430,7 +430,7 @@ inline void Simulator::prefetch(const Event& e) const {
   }
 }
 
-void Simulator::prefetch_ahead() const {
+inline void Simulator::prefetch_ahead() const {
   // One bounds check for the common case (the bucket holds the furthest event fetched), and a
   // function per stage: the stage is known where it is called, not tested in the function.
   static_assert(kPrefetchStages == 4);
@@ -568,7 +568,7 @@ void Simulator::try_send(ChannelId c) {
   Output& out = out_[c];
   if (out.rr_count == 0 || out.down) return;
   if (out.busy_until > now_) {
-    if (!out.kick_pending) schedule_kick(c, out.busy_until);  // usually one is: skip the call
+    schedule_kick(c, out.busy_until);
     return;
   }
   const NodeId n = out.src;
@@ -578,7 +578,7 @@ void Simulator::try_send(ChannelId c) {
   const std::uint32_t p = q.head;
   Packet& pk = pkts_[p];
   CreditState& cr = out.credit;
-  if (ports_[out.port].next_credit <= now_) absorb_credits(c);
+  absorb_credits(c);
   if (pk.wire > cr.credits) {
     // Wait for credits: wake at the earliest return already on its way (later releases at the
     // next hop schedule their own wake-up, see release_input).

@@ -333,9 +333,9 @@ class Simulator {
   void dispatch(const Event& e);
   static constexpr std::uint32_t kPrefetchStages = 4;
   static constexpr std::uint32_t kPrefetchLead = 2;  // events between stages
-  void prefetch_ahead() const;
-  // Inlined into prefetch_ahead: a call that only prefetches has no effect the compiler must keep,
-  // and GCC drops such calls to functions it can see.
+  // Both are inlined into the run loop: a call that only prefetches has no effect the compiler
+  // must keep, and GCC drops such calls to functions it can see.
+  [[gnu::always_inline]] inline void prefetch_ahead() const;
   template <std::uint32_t Stage>
   [[gnu::always_inline]] inline void prefetch(const Event& e) const;
   void on_arrive(std::uint32_t p);
