@@ -12,7 +12,8 @@
 // events pushed into it later go to a small heap, so a burst of simultaneous events (every
 // endpoint starting at once; every channel of a synchronised collective finishing a packet in
 // the same picosecond) costs O(log k) each, not O(k). A sort is a fraction of the work of a heap
-// of the same events. The sorted bucket, the current heap and the far heap are compared on every
+// of the same events, and most events are in such bursts: buckets of hundreds or thousands of
+// events are radix sorted (see radix_sort.h). The sorted bucket, the current heap and the far heap are compared on every
 // pop, so the order is exactly that of a single priority queue.
 //
 // A bucket's list links blocks of events, not single events: on a large fabric a bucket holds
@@ -27,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "podsim/sim/radix_sort.h"
 #include "podsim/sim/time.h"
 
 namespace podsim {
@@ -131,39 +133,18 @@ class EventQueue {
   }
 
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
-  // backwards); past kMaxTime it throws TimeOverflow and schedules nothing.
-  void push(Time time, EventType type, std::uint32_t arg) {
-    if (time > kMaxTime) [[unlikely]] {
-      refused_ = "simulated time: an event at " + std::to_string(time) +
-                 " ps is past the last simulated time, 2^62 ps (about 53 days); lower delays and latencies or raise rates";
-      throw TimeOverflow(refused_);
-    }
+  // backwards); past kMaxTime it throws TimeOverflow and schedules nothing. Inlined where it is
+  // called: the common case, an event into a ring bucket's newest block with room, is a few
+  // instructions, fewer than a call's own.
+  [[gnu::always_inline]] void push(Time time, EventType type, std::uint32_t arg) {
+    if (time > kMaxTime) [[unlikely]]
+      refuse(time);
     const Event e{time, (static_cast<std::uint64_t>(type) << 60) | arg};
     peak_ = std::max(peak_, ++size_);
-    const std::uint64_t bucket = time >> kShift;
-    if (bucket <= current_) {
-      now_.push(e);
-      return;
-    }
-    if (bucket - current_ >= kSlots) {
-      far_.push(e);
-      return;
-    }
-    const auto slot = static_cast<std::uint32_t>(bucket & (kSlots - 1));
-    if (head_[slot] == kNil || fill_[slot] == kBlockEvents) {
-      std::uint32_t b;
-      if (free_ != kNil) {
-        b = free_;
-        free_ = blocks_[b].next;
-      } else {
-        b = static_cast<std::uint32_t>(blocks_.size());
-        blocks_.emplace_back();
-      }
-      if (head_[slot] == kNil) set_bit(slot);
-      blocks_[b].next = head_[slot];
-      head_[slot] = b;
-      fill_[slot] = 0;
-    }
+    const std::uint64_t ahead = (time >> kShift) - current_;  // wraps around for the current bucket
+    const auto slot = static_cast<std::uint32_t>((time >> kShift) & (kSlots - 1));
+    if (ahead - 1 >= kSlots - 1 || fill_[slot] == kBlockEvents || head_[slot] == kNil) [[unlikely]]
+      return push_elsewhere(e);
     blocks_[head_[slot]].events[fill_[slot]++] = e;
     ++ring_size_;
   }
@@ -212,6 +193,39 @@ class EventQueue {
     std::uint32_t next;
   };
 
+  [[noreturn, gnu::noinline]] void refuse(Time time) {
+    refused_ = "simulated time: an event at " + std::to_string(time) +
+               " ps is past the last simulated time, 2^62 ps (about 53 days); lower delays and latencies or raise rates";
+    throw TimeOverflow(refused_);
+  }
+  // push() for an event into the current bucket or earlier, past the ring, or into a ring bucket
+  // whose newest block is full or missing.
+  [[gnu::noinline]] void push_elsewhere(const Event& e) {
+    const std::uint64_t bucket = e.time >> kShift;
+    if (bucket <= current_) {
+      now_.push(e);
+      return;
+    }
+    if (bucket - current_ >= kSlots) {
+      far_.push(e);
+      return;
+    }
+    const auto slot = static_cast<std::uint32_t>(bucket & (kSlots - 1));
+    std::uint32_t b;
+    if (free_ != kNil) {
+      b = free_;
+      free_ = blocks_[b].next;
+    } else {
+      b = static_cast<std::uint32_t>(blocks_.size());
+      blocks_.emplace_back();
+    }
+    if (head_[slot] == kNil) set_bit(slot);
+    blocks_[b].next = head_[slot];
+    head_[slot] = b;
+    fill_[slot] = 1;
+    blocks_[b].events[0] = e;
+    ++ring_size_;
+  }
   void set_bit(std::uint32_t slot) {
     bits_[slot >> 6] |= 1ULL << (slot & 63);
     summary_[slot >> 12] |= 1ULL << ((slot >> 6) & 63);
@@ -270,7 +284,10 @@ class EventQueue {
     head_[slot] = kNil;
     clear_bit(slot);
     if (ring_size_ > 0) prefetch_block(head_[first_slot()]);  // the next bucket's newest block
-    std::sort(keys_.begin(), keys_.end());
+    if (keys_.size() < kRadixMin)
+      std::sort(keys_.begin(), keys_.end());
+    else
+      radix_.sort(keys_);
     sorted_.resize(keys_.size());
     const Time base = current_ << kShift;
     for (std::size_t i = 0; i < keys_.size(); ++i) {
@@ -288,6 +305,10 @@ class EventQueue {
   }
 
   std::vector<std::uint64_t> keys_;  // the current bucket's events as sort keys, while loading it
+  // Below this many events a comparison sort is cheaper than the radix sort's fixed cost
+  // (clearing and summing its digit counts).
+  static constexpr std::size_t kRadixMin = 128;
+  RadixSorter<kKeyTimeShift + kShift> radix_;
   std::vector<Event> sorted_;   // the current bucket's events as loaded, in order
   std::size_t sorted_pos_ = 0;  // the next of them
   EventHeap now_;               // events pushed into the current bucket (or earlier) after that
