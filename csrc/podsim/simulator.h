@@ -33,6 +33,7 @@
 #include "podsim/memory/hbm_config.h"
 #include "podsim/memory/hbm_device.h"
 #include "podsim/sim/event_queue.h"
+#include "podsim/sim/huge_pages.h"
 #include "podsim/sim/time.h"
 #include "podsim/traffic/messages.h"
 
@@ -402,20 +403,20 @@ class Simulator {
   EventQueue queue_;
   Time now_ = 0;
 
-  std::vector<Output> out_;
-  std::vector<Port> ports_;
+  HugeVector<Output> out_;
+  HugeVector<Port> ports_;
   std::vector<std::uint32_t> port_base_;  // per node, index of its first Port; then the total
   // Per Port, its channel: the topology's per-node lists are a separate allocation each, one more
   // cache miss per hop on a large fabric.
-  std::vector<ChannelId> port_channel_;
+  HugeVector<ChannelId> port_channel_;
   std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, overflow of Output::credit_at: a min-heap by arrival
-  std::vector<std::uint32_t> rr_;        // ring storage for all outputs
-  std::vector<Queue> voqs_;
+  HugeVector<std::uint32_t> rr_;        // ring storage for all outputs
+  HugeVector<Queue> voqs_;
   std::vector<std::size_t> voq_base_;
   std::vector<EndpointState> eps_;
   bool prefetch_events_ = false;  // see prefetch()
 
-  std::vector<Packet> pkts_;
+  HugeVector<Packet> pkts_;
   std::vector<std::uint32_t> free_pkts_;
   std::uint64_t live_packets_ = 0;
 
@@ -439,13 +440,13 @@ class Simulator {
     std::uint32_t job_tail;
     MessageKind kind;
   };
-  std::vector<MessageState> ms_;
+  HugeVector<MessageState> ms_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
   // Packets delivered so far of transactions in progress, for messages of several transactions,
   // keyed by (message << 32 | transaction).
   std::unordered_map<std::uint64_t, std::uint64_t> txn_delivered_;
   std::vector<TargetWork> work_;
-  std::vector<Job> jobs_;                 // pool of ready jobs, linked per message
+  HugeVector<Job> jobs_;                 // pool of ready jobs, linked per message
   std::vector<std::uint32_t> free_jobs_;
   std::vector<std::unique_ptr<memory::HbmDevice>> hbm_;  // per endpoint index; null = not coupled
   std::vector<Time> hbm_wake_;                            // scheduled wake-up per endpoint

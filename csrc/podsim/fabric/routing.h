@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "podsim/sim/huge_pages.h"
+
 #include "podsim/fabric/topology.h"
 
 namespace podsim {
@@ -34,8 +36,8 @@ class RoutingTable {
 
  private:
   std::size_t num_eps_;
-  std::vector<std::uint16_t> hops_;       // [node * num_eps + ep]
-  std::vector<std::uint32_t> set_of_;     // [node * num_eps + ep] -> candidate-set id
+  HugeVector<std::uint16_t> hops_;       // [node * num_eps + ep]
+  HugeVector<std::uint32_t> set_of_;     // [node * num_eps + ep] -> candidate-set id
   std::vector<std::uint32_t> set_begin_;  // candidate set s is pool_[set_begin_[s], set_begin_[s+1])
   std::vector<std::uint16_t> pool_;
 };

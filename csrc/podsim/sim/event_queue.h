@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "podsim/sim/huge_pages.h"
 #include "podsim/sim/radix_sort.h"
 #include "podsim/sim/time.h"
 
@@ -312,7 +313,7 @@ class EventQueue {
   std::vector<Event> sorted_;   // the current bucket's events as loaded, in order
   std::size_t sorted_pos_ = 0;  // the next of them
   EventHeap now_;               // events pushed into the current bucket (or earlier) after that
-  std::vector<Block> blocks_;   // ring bucket lists
+  HugeVector<Block> blocks_;   // ring bucket lists
   std::uint32_t free_ = kNil;
   std::vector<std::uint32_t> head_;    // per slot, its newest block
   std::vector<std::uint8_t> fill_;     // per slot, events in its newest block
