@@ -7,9 +7,8 @@
 #include <span>
 #include <vector>
 
-#include "podsim/sim/huge_pages.h"
-
 #include "podsim/fabric/topology.h"
+#include "podsim/sim/huge_pages.h"
 
 namespace podsim {
 
