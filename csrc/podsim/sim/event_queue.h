@@ -13,8 +13,8 @@
 // endpoint starting at once; every channel of a synchronised collective finishing a packet in
 // the same picosecond) costs O(log k) each, not O(k). A sort is a fraction of the work of a heap
 // of the same events, and most events are in such bursts: buckets of hundreds or thousands of
-// events are radix sorted (see radix_sort.h). The sorted bucket, the current heap and the far heap are compared on every
-// pop, so the order is exactly that of a single priority queue.
+// events are radix sorted (see radix_sort.h). The sorted bucket, the current heap and the far
+// heap are compared on every pop, so the order is exactly that of a single priority queue.
 //
 // A bucket's list links blocks of events, not single events: on a large fabric a bucket holds
 // tens of events pushed long before, so a list of single events made loading it a chain of
