@@ -83,22 +83,28 @@ void check_queue_order(std::uint64_t seed) {
       podsim::Event e;
       const bool popped = q.pop_until(until, e);
       const bool due = !ref.empty() && ref.begin()->first <= until;
-      if (popped != due) return fail("pop_until returned an event when none was due, or none when one was", seed, now, popped);
+      if (popped != due)
+        return fail("pop_until returned an event when none was due, or none when one was (seed, now, popped)", seed, now,
+                    popped);
       if (!popped) break;
       const auto want = *ref.begin();
       ref.erase(ref.begin());
-      if (e.time != want.first || e.word != want.second) return fail("event out of order (seed, time, wanted time)", seed, e.time, want.first);
+      if (e.time != want.first || e.word != want.second)
+        return fail("event out of order (seed, time, wanted time)", seed, e.time, want.first);
       now = e.time;
       // Follow-ups as the engine makes them: now or later.
       if (rng() % 2) push(now + rng() % 400);
     }
-    if (q.size() != ref.size()) return fail("size differs (seed, queue, reference)", seed, q.size(), ref.size());
+    if (q.size() != ref.size())
+      return fail("size differs (seed, queue, reference)", seed, q.size(), ref.size());
   }
   podsim::Event e;
   while (q.pop_until(podsim::kNever, e)) {
+    if (ref.empty()) return fail("an event popped that was never pushed (seed, time, 0)", seed, e.time, 0);
     const auto want = *ref.begin();
     ref.erase(ref.begin());
-    if (e.time != want.first || e.word != want.second) return fail("event out of order while draining (seed, time, wanted time)", seed, e.time, want.first);
+    if (e.time != want.first || e.word != want.second)
+      return fail("event out of order while draining (seed, time, wanted time)", seed, e.time, want.first);
   }
   if (!ref.empty()) fail("events lost (seed, left)", seed, ref.size(), 0);
 }
