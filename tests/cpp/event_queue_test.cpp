@@ -33,6 +33,7 @@ std::vector<std::uint64_t> keys(std::mt19937_64& rng, std::size_t n, int pattern
       case 1: x = (rng() % 3) << 36 | (rng() % 2) << 32 | (rng() % 200000); break;
       case 2: x = 7ULL << 36 | (rng() & 0xFFFFFFFFu); break;
       case 3: x = 5ULL << 32 | 42; break;
+      case 4: x = rng() & 0xFFFFFF; break;  // three digits: an odd number of passes
       default: x = rng() % 300; break;
     }
   }
@@ -43,7 +44,7 @@ void check_radix_sort() {
   std::mt19937_64 rng(1);
   podsim::RadixSorter<44> sorter;
   for (const std::size_t n : {0, 1, 2, 3, 17, 127, 128, 129, 1000, 4097, 20000})
-    for (int pattern = 0; pattern < 5; ++pattern) {
+    for (int pattern = 0; pattern < 6; ++pattern) {
       std::vector<std::uint64_t> k = keys(rng, n, pattern);
       std::vector<std::uint64_t> want = k;
       std::sort(want.begin(), want.end());
@@ -66,15 +67,21 @@ void check_queue_order(std::uint64_t seed) {
     q.push(t, type, arg);
     ref.emplace(t, static_cast<std::uint64_t>(type) << 60 | arg);
   };
+  // The queue's ring spans kRing picoseconds ahead of the current bucket (2^14 buckets of 256 ps);
+  // pushes land on both sides of its end, and exactly around it.
+  constexpr podsim::Time kBucket = 256;
+  constexpr podsim::Time kRing = (podsim::Time{1} << 14) * kBucket;
   for (int round = 0; round < 400; ++round) {
     const int burst = static_cast<int>(rng() % 600);
     const podsim::Time at = now + rng() % 3000;  // many events in one picosecond
     for (int i = 0; i < burst; ++i) push(at);
     for (int i = 0, m = static_cast<int>(rng() % 300); i < m; ++i) {
-      switch (rng() % 4) {
-        case 0: push(now); break;                                 // into the current bucket
-        case 1: push(now + rng() % 100000); break;                // within the ring
-        case 2: push(now + 5'000'000 + rng() % 10'000'000); break;  // past the ring's span
+      switch (rng() % 6) {
+        case 0: push(now); break;                                   // into the current bucket
+        case 1: push(now + rng() % 100000); break;                  // within the ring
+        case 2: push(now + rng() % (2 * kRing)); break;             // either side of its end
+        case 3: push((now / kBucket + kRing / kBucket - 1 + rng() % 3) * kBucket + rng() % kBucket); break;
+        case 4: push(now + 5'000'000 + rng() % 10'000'000); break;  // past the ring's span
         default: push(now + rng() % 256); break;
       }
     }
@@ -111,8 +118,29 @@ void check_queue_order(std::uint64_t seed) {
 
 }  // namespace
 
+// Enough events pending at once that the queue's block storage passes 2 MiB (its huge-page
+// allocation), popped in order.
+void check_large_queue() {
+  std::mt19937_64 rng(99);
+  podsim::EventQueue q;
+  std::vector<std::pair<podsim::Time, std::uint64_t>> ref;
+  for (std::uint32_t i = 0; i < 300000; ++i) {
+    const podsim::Time t = 1 + rng() % 4'000'000;
+    const auto type = static_cast<podsim::EventType>(rng() % 11);
+    q.push(t, type, i);
+    ref.emplace_back(t, static_cast<std::uint64_t>(type) << 60 | i);
+  }
+  std::sort(ref.begin(), ref.end());
+  podsim::Event e;
+  for (const auto& want : ref)
+    if (!q.pop_until(podsim::kNever, e) || e.time != want.first || e.word != want.second)
+      return fail("large queue: event out of order (time, wanted time, 0)", e.time, want.first, 0);
+  if (q.pop_until(podsim::kNever, e)) fail("large queue: an extra event (time, 0, 0)", e.time, 0, 0);
+}
+
 int main() {
   check_radix_sort();
+  check_large_queue();
   for (std::uint64_t seed = 1; seed <= 20; ++seed) check_queue_order(seed);
   if (failures == 0) std::printf("ok\n");
   return failures == 0 ? 0 : 1;

@@ -8,6 +8,7 @@
 // their time bits, and event arguments rarely use their top bits).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -23,6 +24,7 @@ class RadixSorter {
   void sort(std::vector<std::uint64_t>& keys) {
     const std::size_t n = keys.size();
     if (n < 2) return;
+    if (n > kMaxKeys) return std::sort(keys.begin(), keys.end());  // beyond the digit counts' range
     std::memset(count_.data(), 0, sizeof(count_));
     for (const std::uint64_t k : keys)
       for (unsigned d = 0; d < kDigits; ++d) ++count_[d][(k >> (8 * d)) & 0xFF];
@@ -45,6 +47,7 @@ class RadixSorter {
 
  private:
   static constexpr unsigned kDigits = (Bits + 7) / 8;
+  static constexpr std::size_t kMaxKeys = 0xFFFFFFFFu;
   std::array<std::array<std::uint32_t, 256>, kDigits> count_{};
   std::vector<std::uint64_t> scratch_;
 };
