@@ -40,6 +40,30 @@ std::vector<std::uint64_t> keys(std::mt19937_64& rng, std::size_t n, int pattern
   return k;
 }
 
+// The reference: every pending event as (time, payload word), in the order pops must follow.
+using Reference = std::multiset<std::pair<podsim::Time, std::uint64_t>>;
+
+void push(podsim::EventQueue& q, Reference& ref, podsim::Time t, podsim::EventType type, std::uint32_t arg) {
+  q.push(t, type, arg);
+  ref.emplace(t, static_cast<std::uint64_t>(type) << 60 | arg);
+}
+
+// Whether `e` is the reference's earliest event; takes that one off the reference.
+bool is_next(Reference& ref, const podsim::Event& e) {
+  if (ref.empty()) return false;
+  const auto want = *ref.begin();
+  ref.erase(ref.begin());
+  return e.time == want.first && e.word == want.second;
+}
+
+// Pops every event left: each must come in the reference's order, and none may be missing.
+void drain(podsim::EventQueue& q, Reference& ref, const char* what, std::uint64_t seed) {
+  podsim::Event e;
+  while (q.pop_until(podsim::kNever, e))
+    if (!is_next(ref, e)) return fail(what, seed, e.time, 0);
+  if (!ref.empty()) fail("events lost (seed, left, 0)", seed, ref.size(), 0);
+}
+
 void check_radix_sort() {
   std::mt19937_64 rng(1);
   podsim::RadixSorter<44> sorter;
@@ -59,13 +83,10 @@ void check_radix_sort() {
 void check_queue_order(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   podsim::EventQueue q;
-  std::multiset<std::pair<podsim::Time, std::uint64_t>> ref;
+  Reference ref;
   podsim::Time now = 0;
-  const auto push = [&](podsim::Time t) {
-    const auto type = static_cast<podsim::EventType>(rng() % 11);
-    const auto arg = static_cast<std::uint32_t>(rng() % 5000);
-    q.push(t, type, arg);
-    ref.emplace(t, static_cast<std::uint64_t>(type) << 60 | arg);
+  const auto push_at = [&](podsim::Time t) {
+    push(q, ref, t, static_cast<podsim::EventType>(rng() % 11), static_cast<std::uint32_t>(rng() % 5000));
   };
   // The queue's ring spans kRing picoseconds ahead of the current bucket (2^14 buckets of 256 ps);
   // pushes land on both sides of its end, and exactly around it.
@@ -74,15 +95,15 @@ void check_queue_order(std::uint64_t seed) {
   for (int round = 0; round < 400; ++round) {
     const int burst = static_cast<int>(rng() % 600);
     const podsim::Time at = now + rng() % 3000;  // many events in one picosecond
-    for (int i = 0; i < burst; ++i) push(at);
+    for (int i = 0; i < burst; ++i) push_at(at);
     for (int i = 0, m = static_cast<int>(rng() % 300); i < m; ++i) {
       switch (rng() % 6) {
-        case 0: push(now); break;                                   // into the current bucket
-        case 1: push(now + rng() % 100000); break;                  // within the ring
-        case 2: push(now + rng() % (2 * kRing)); break;             // either side of its end
-        case 3: push((now / kBucket + kRing / kBucket - 1 + rng() % 3) * kBucket + rng() % kBucket); break;
-        case 4: push(now + 5'000'000 + rng() % 10'000'000); break;  // past the ring's span
-        default: push(now + rng() % 256); break;
+        case 0: push_at(now); break;                                   // into the current bucket
+        case 1: push_at(now + rng() % 100000); break;                  // within the ring
+        case 2: push_at(now + rng() % (2 * kRing)); break;             // either side of its end
+        case 3: push_at((now / kBucket + kRing / kBucket - 1 + rng() % 3) * kBucket + rng() % kBucket); break;
+        case 4: push_at(now + 5'000'000 + rng() % 10'000'000); break;  // past the ring's span
+        default: push_at(now + rng() % 256); break;
       }
     }
     const podsim::Time until = now + rng() % 20000;
@@ -94,49 +115,29 @@ void check_queue_order(std::uint64_t seed) {
         return fail("pop_until returned an event when none was due, or none when one was (seed, now, popped)", seed, now,
                     popped);
       if (!popped) break;
-      const auto want = *ref.begin();
-      ref.erase(ref.begin());
-      if (e.time != want.first || e.word != want.second)
-        return fail("event out of order (seed, time, wanted time)", seed, e.time, want.first);
+      if (!is_next(ref, e)) return fail("event out of order (seed, time, 0)", seed, e.time, 0);
       now = e.time;
       // Follow-ups as the engine makes them: now or later.
-      if (rng() % 2) push(now + rng() % 400);
+      if (rng() % 2) push_at(now + rng() % 400);
     }
     if (q.size() != ref.size())
       return fail("size differs (seed, queue, reference)", seed, q.size(), ref.size());
   }
-  podsim::Event e;
-  while (q.pop_until(podsim::kNever, e)) {
-    if (ref.empty()) return fail("an event popped that was never pushed (seed, time, 0)", seed, e.time, 0);
-    const auto want = *ref.begin();
-    ref.erase(ref.begin());
-    if (e.time != want.first || e.word != want.second)
-      return fail("event out of order while draining (seed, time, wanted time)", seed, e.time, want.first);
-  }
-  if (!ref.empty()) fail("events lost (seed, left)", seed, ref.size(), 0);
+  drain(q, ref, "event out of order while draining (seed, time, 0)", seed);
 }
-
-}  // namespace
 
 // Enough events pending at once that the queue's block storage passes 2 MiB (its huge-page
 // allocation), popped in order.
 void check_large_queue() {
   std::mt19937_64 rng(99);
   podsim::EventQueue q;
-  std::vector<std::pair<podsim::Time, std::uint64_t>> ref;
-  for (std::uint32_t i = 0; i < 300000; ++i) {
-    const podsim::Time t = 1 + rng() % 4'000'000;
-    const auto type = static_cast<podsim::EventType>(rng() % 11);
-    q.push(t, type, i);
-    ref.emplace_back(t, static_cast<std::uint64_t>(type) << 60 | i);
-  }
-  std::sort(ref.begin(), ref.end());
-  podsim::Event e;
-  for (const auto& want : ref)
-    if (!q.pop_until(podsim::kNever, e) || e.time != want.first || e.word != want.second)
-      return fail("large queue: event out of order (time, wanted time, 0)", e.time, want.first, 0);
-  if (q.pop_until(podsim::kNever, e)) fail("large queue: an extra event (time, 0, 0)", e.time, 0, 0);
+  Reference ref;
+  for (std::uint32_t i = 0; i < 300000; ++i)
+    push(q, ref, 1 + rng() % 4'000'000, static_cast<podsim::EventType>(rng() % 11), i);
+  drain(q, ref, "large queue: event out of order (seed, time, 0)", 99);
 }
+
+}  // namespace
 
 int main() {
   check_radix_sort();
