@@ -136,6 +136,24 @@ def test_tiny_receiver_buffer_throttles_to_buffer_over_round_trip() -> None:
     assert achieved < 0.1 * RATE  # 1.9 GB/s of a 28 GB/s link
 
 
+@pytest.mark.parametrize("window", [2, 6, 12])
+def test_receiver_buffer_of_a_few_packets_paces_the_sender_exactly(window: int) -> None:
+    # Packet i leaves when the link is free and the credit of packet i - window is back: its
+    # serialization, the flight, and the credit's flight back. With a 2 us flight up to `window`
+    # credit returns are on their way at once: 2 fit the channel's inline slots, 6 its spill
+    # slots, 12 also its overflow heap.
+    lat = 2_000_000
+    t, a, b = one_link(endpoint_buffer=window * MTU, latency_ps=lat)
+    n = 40
+    res = podsim.simulate(t, podsim.Messages([a], [b], [n * (MTU - HDR)]), mtu=MTU, header_bytes=HDR, check=True)
+    ser = ser_ps(MTU, RATE)
+    end: list[int] = []
+    for i in range(n):
+        start = max(end[-1] if end else 0, end[i - window] + 2 * lat if i >= window else 0)
+        end.append(start + ser)
+    assert res.messages.delivered_ps[0] == end[-1] + lat
+
+
 def test_dependencies_start_after_delivery_plus_delay() -> None:
     t, a, b = one_link()
     msgs = podsim.Messages([a, b, a], [b, a, b], [1000, 2000, 3000], deps=[(0, 1), (1, 2)], delay_ps=[0, 777, 5])

@@ -76,6 +76,12 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
     }
   }
   port_base_[topo_.num_nodes()] = port_total;
+  input_base_.resize(topo_.num_nodes());
+  input_channel_.reserve(nc);
+  for (NodeId n = 0; n < topo_.num_nodes(); ++n) {
+    input_base_[n] = static_cast<std::uint32_t>(input_channel_.size());
+    for (const ChannelId c : topo_.in_channels(n)) input_channel_.push_back(c);
+  }
   rr_.assign(rr_total, 0);
   voqs_.assign(voq_total, Queue{});
   // Below about a core's private cache the queue state stays cached, and fetching ahead only
@@ -344,8 +350,8 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 
 // On a large fabric the state an event needs is rarely still in the cache, and handling an event
 // is a chain of dependent misses: a packet, then its channel and route; a channel, then its
-// round-robin ring and pending credits, the virtual output queue the ring names and the packet at
-// its head. The upcoming events of the sorted bucket are known, so each link of the chain is
+// round-robin ring and pending credits, the virtual output queue the ring names, the packet at
+// its head and the channel it came in on (where its buffer space is released). The upcoming events of the sorted bucket are known, so each link of the chain is
 // fetched kPrefetchLead events before the next one (stage s, kPrefetchLead * (kPrefetchStages -
 // s) events ahead), reading the links fetched before it. The misses then overlap the handling of
 // earlier events.
@@ -361,7 +367,7 @@ inline void Simulator::prefetch(const Event& e) const {
       }
       const Output& in = out_[pk.in_channel];
       if constexpr (Stage == 1) {
-        __builtin_prefetch(&in);  // the first two of its three lines (see Output)
+        __builtin_prefetch(&in);  // the first two of its lines (see Output)
         __builtin_prefetch(&in.credit);
         return;
       }
@@ -369,6 +375,8 @@ inline void Simulator::prefetch(const Event& e) const {
         if constexpr (Stage == 2) {  // its message's state, first and last field (80 bytes: two lines)
           __builtin_prefetch(&ms_[pk.msg].size);
           __builtin_prefetch(&ms_[pk.msg].kind);
+          __builtin_prefetch(&in.credit_delay_ps);  // delivered: its buffer space is released
+          __builtin_prefetch(&ports_[in.port]);
         }
       } else if constexpr (Stage == 2) {
         __builtin_prefetch(routes_.entry(in.dst, pk.dst_ep));
@@ -389,7 +397,7 @@ inline void Simulator::prefetch(const Event& e) const {
     case EventType::kCredit: {
       const Output& out = out_[a];
       if constexpr (Stage == 0) {
-        __builtin_prefetch(&out);  // its three lines (see Output)
+        __builtin_prefetch(&out);  // its first three lines (see Output; stage 1 the fourth)
         __builtin_prefetch(&out.credit);
         __builtin_prefetch(&out.credit_delay_ps);
         return;
@@ -402,7 +410,8 @@ inline void Simulator::prefetch(const Event& e) const {
       if constexpr (Stage == 1) {
         __builtin_prefetch(&rr_[slot]);
         __builtin_prefetch(&ports_[out.port]);
-        if (out.credit_overflow) __builtin_prefetch(&pending_credits_[a]);
+        if (out.credit_spilled) __builtin_prefetch(&out.spill_at);
+        if (out.credit_heaped) __builtin_prefetch(&pending_credits_[a]);
         if (ep != kNone) __builtin_prefetch(&eps_[ep].active);
         return;
       }
@@ -417,13 +426,23 @@ inline void Simulator::prefetch(const Event& e) const {
         }
       }
       if constexpr (Stage == 2)
-        if (out.credit_overflow && ports_[out.port].next_credit <= now_) __builtin_prefetch(pending_credits_[a].data());
+        if (out.credit_heaped && ports_[out.port].next_credit <= now_) __builtin_prefetch(pending_credits_[a].data());
       if (out.rr_count == 0) return;
-      const Queue& q = voq(out.src, rr_[slot], out.src_port);
-      if constexpr (Stage == 2)
+      const std::uint32_t input = rr_[slot];
+      const Queue& q = voq(out.src, input, out.src_port);
+      const bool forwarded = input != out.rr_cap - 1;  // not injected here: released where it came in
+      const Output* in = forwarded ? &out_[input_channel_[input_base_[out.src] + input]] : nullptr;
+      if constexpr (Stage == 2) {
         __builtin_prefetch(&q);
-      else if (q.head != kNone)
-        __builtin_prefetch(&pkts_[q.head]);
+        if (forwarded) {
+          __builtin_prefetch(in);
+          __builtin_prefetch(&in->credit);
+          __builtin_prefetch(&in->credit_delay_ps);
+        }
+      } else {
+        if (q.head != kNone) __builtin_prefetch(&pkts_[q.head]);
+        if (forwarded) __builtin_prefetch(&ports_[in->port]);
+      }
       return;
     }
     default: return;
@@ -656,14 +675,54 @@ void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
     out.credit_at[slot] = arrives;
     out.credit_bytes[slot] = bytes;
   } else {
-    auto& pending = pending_credits_[c];
-    pending.push_back(PendingCredit{arrives, bytes});
-    std::push_heap(pending.begin(), pending.end(), std::greater<>{});
-    out.credit_overflow = true;
+    spill_credit(c, arrives, bytes);
   }
   Time& next = ports_[out.port].next_credit;
   next = std::min(next, arrives);
   if (out.credit_blocked) wake_for_credits(c, arrives);
+}
+
+void Simulator::spill_credit(ChannelId c, Time arrives, std::uint32_t bytes) {
+  Output& out = out_[c];
+  out.credit_spilled = true;
+  for (int i = 0; i < Output::kSpillSlots; ++i)
+    if (out.spill_at[i] == kNever) {
+      out.spill_at[i] = arrives;
+      out.spill_bytes[i] = bytes;
+      return;
+    }
+  auto& pending = pending_credits_[c];
+  pending.push_back(PendingCredit{arrives, bytes});
+  std::push_heap(pending.begin(), pending.end(), std::greater<>{});
+  out.credit_heaped = true;
+}
+
+void Simulator::absorb_spilled(ChannelId c, std::uint64_t& arrived, Time& next) {
+  Output& out = out_[c];
+  bool left = false;
+  for (int i = 0; i < Output::kSpillSlots; ++i) {
+    if (out.spill_at[i] <= now_) {
+      arrived += out.spill_bytes[i];
+      out.spill_at[i] = kNever;
+    } else if (out.spill_at[i] != kNever) {
+      next = std::min(next, out.spill_at[i]);
+      left = true;
+    }
+  }
+  if (out.credit_heaped) {
+    auto& pending = pending_credits_[c];
+    while (!pending.empty() && pending.front().arrives <= now_) {
+      arrived += pending.front().bytes;
+      std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
+      pending.pop_back();
+    }
+    out.credit_heaped = !pending.empty();
+    if (out.credit_heaped) {
+      next = std::min(next, pending.front().arrives);
+      left = true;
+    }
+  }
+  out.credit_spilled = left;
 }
 
 void Simulator::absorb_credits(ChannelId c) {
@@ -680,16 +739,7 @@ void Simulator::absorb_credits(ChannelId c) {
       next = std::min(next, out.credit_at[i]);
     }
   }
-  if (out.credit_overflow) {
-    auto& pending = pending_credits_[c];
-    while (!pending.empty() && pending.front().arrives <= now_) {
-      arrived += pending.front().bytes;
-      std::pop_heap(pending.begin(), pending.end(), std::greater<>{});
-      pending.pop_back();
-    }
-    out.credit_overflow = !pending.empty();
-    if (out.credit_overflow) next = std::min(next, pending.front().arrives);
-  }
+  if (out.credit_spilled) absorb_spilled(c, arrived, next);
   out.credit.returning -= arrived;
   out.credit.credits += arrived;
   port.load -= arrived;

@@ -236,11 +236,12 @@ class Simulator {
   };
   // Per channel, at its sending node: everything a packet's hop reads and writes about the
   // channel (queue state, credits, counters, and copies of the channel's and receiving node's
-  // constants) in one block of three adjacent cache lines. On a large fabric each separate array
+  // constants) in one block of four adjacent cache lines. On a large fabric each separate array
   // of per-channel state (the topology's Channel and Node records included) costs its own cache
   // miss per event. The first line holds what queueing a packet reads (enqueue, then try_send
   // finding the channel busy, the common case at a loaded output); the second the credits and
-  // what a transmission needs; the third the credit returns and counters.
+  // what a transmission needs; the third the credit returns and counters; the fourth, read only
+  // when a channel has more than two credit returns on their way, the further ones.
   struct alignas(64) Output {
     Time busy_until = 0;
     std::uint64_t queued_bytes = 0;  // waiting in the virtual output queues for this channel
@@ -259,7 +260,8 @@ class Simulator {
     bool down = false;               // failed (fault model)
     bool cut_through = false;        // the receiving node is a cut-through switch
     bool to_endpoint = false;        // the receiving node is an endpoint
-    bool credit_overflow = false;    // pending_credits_ holds returns (both inline slots were taken)
+    bool credit_spilled = false;     // the spill slots hold returns (see spill_at)
+    bool credit_heaped = false;      // pending_credits_ holds returns (the spill slots were full)
     CreditState credit{};
     Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
     RateMilliBps rate = 0;           // constants, from the topology
@@ -269,14 +271,21 @@ class Simulator {
     std::uint64_t payload_bytes = 0;
     std::uint64_t packets = 0;
     Time busy_ps = 0;
-    // Credit returns on their way back, in no order (kNever: free slot). A return is pending for
-    // one packet time plus the reverse latency, so a channel rarely has more than two; further
-    // ones go to the channel's heap in pending_credits_, a separate allocation and cache miss.
+    // Credit returns on their way back, in no order (kNever: free slot). A return is pending from
+    // the moment the packet starts leaving the next node until its tail has left plus the reverse
+    // latency. A switch input sends to several outputs at once, so returns pile up: in the
+    // 256-endpoint CloudMatrix-shaped bench about a fifth of them find two already on their way.
+    // The fourth line holds those beyond two, and the channel's heap in pending_credits_ (a
+    // separate allocation, a cache miss of its own) those beyond seven.
     Time credit_at[2] = {kNever, kNever};
     std::uint32_t credit_bytes[2] = {0, 0};
+    static constexpr int kSpillSlots = 5;
+    Time spill_at[kSpillSlots] = {kNever, kNever, kNever, kNever, kNever};
+    std::uint32_t spill_bytes[kSpillSlots] = {};
   };
-  static_assert(sizeof(Output) == 192);
-  static_assert(offsetof(Output, credit) == 64 && offsetof(Output, credit_delay_ps) == 128);
+  static_assert(sizeof(Output) == 256);
+  static_assert(offsetof(Output, credit) == 64 && offsetof(Output, credit_delay_ps) == 128 &&
+                offsetof(Output, spill_at) == 192);
   // Per channel too, but stored by sending node and port, so that a node's ports are adjacent:
   // adaptive routing compares the loads of a dozen or more candidate ports for every packet, and
   // reads them here in a few cache lines instead of one Output block each.
@@ -364,6 +373,10 @@ class Simulator {
   void schedule_kick(ChannelId c, Time t);
   void release_input(ChannelId c, std::uint32_t bytes, Time when);
   void absorb_credits(ChannelId c);
+  void spill_credit(ChannelId c, Time arrives, std::uint32_t bytes);
+  // Adds the spilled returns that have arrived by now to `arrived`, and lowers `next` to the
+  // earliest still on its way.
+  void absorb_spilled(ChannelId c, std::uint64_t& arrived, Time& next);
   void wake_for_credits(ChannelId c, Time t);
   void deliver(std::uint32_t p, NodeId at);
   void complete(std::uint32_t m);
@@ -409,7 +422,12 @@ class Simulator {
   // Per Port, its channel: the topology's per-node lists are a separate allocation each, one more
   // cache miss per hop on a large fabric.
   HugeVector<ChannelId> port_channel_;
-  std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, overflow of Output::credit_at: a min-heap by arrival
+  // Per node and input, the channel it receives on (the injection input excluded): a packet
+  // queued at an output came in on it, and its buffer space is released there when the packet
+  // leaves, so the kick prefetch can fetch that channel's state before the packet itself.
+  std::vector<std::uint32_t> input_base_;
+  HugeVector<ChannelId> input_channel_;
+  std::vector<std::vector<PendingCredit>> pending_credits_;  // per channel, overflow of Output::spill_at: a min-heap by arrival
   HugeVector<std::uint32_t> rr_;        // ring storage for all outputs
   HugeVector<Queue> voqs_;
   std::vector<std::size_t> voq_base_;
