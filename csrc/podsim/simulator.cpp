@@ -410,7 +410,7 @@ inline void Simulator::prefetch(const Event& e) const {
       if constexpr (Stage == 1) {
         __builtin_prefetch(&rr_[slot]);
         __builtin_prefetch(&ports_[out.port]);
-        if (out.credit_spilled) __builtin_prefetch(&out.spill_at);
+        if (out.credit_spilled) __builtin_prefetch(&out.spill_next);
         if (out.credit_heaped) __builtin_prefetch(&pending_credits_[a]);
         if (ep != kNone) __builtin_prefetch(&eps_[ep].active);
         return;
@@ -685,12 +685,12 @@ void Simulator::release_input(ChannelId c, std::uint32_t bytes, Time when) {
 void Simulator::spill_credit(ChannelId c, Time arrives, std::uint32_t bytes) {
   Output& out = out_[c];
   out.credit_spilled = true;
-  for (int i = 0; i < Output::kSpillSlots; ++i)
-    if (out.spill_at[i] == kNever) {
-      out.spill_at[i] = arrives;
-      out.spill_bytes[i] = bytes;
-      return;
-    }
+  if (out.spill_count < Output::kSpillSlots) {
+    out.spill_at[out.spill_count] = arrives;
+    out.spill_bytes[out.spill_count++] = bytes;
+    out.spill_next = std::min(out.spill_next, arrives);
+    return;
+  }
   auto& pending = pending_credits_[c];
   pending.push_back(PendingCredit{arrives, bytes});
   std::push_heap(pending.begin(), pending.end(), std::greater<>{});
@@ -699,16 +699,25 @@ void Simulator::spill_credit(ChannelId c, Time arrives, std::uint32_t bytes) {
 
 void Simulator::absorb_spilled(ChannelId c, std::uint64_t& arrived, Time& next) {
   Output& out = out_[c];
-  bool left = false;
-  for (int i = 0; i < Output::kSpillSlots; ++i) {
-    if (out.spill_at[i] <= now_) {
-      arrived += out.spill_bytes[i];
-      out.spill_at[i] = kNever;
-    } else if (out.spill_at[i] != kNever) {
-      next = std::min(next, out.spill_at[i]);
-      left = true;
+  if (out.spill_next <= now_) {
+    // Keep the returns still on their way at the front, without branches: which are due is
+    // data, and a mispredicted branch costs more than the copies.
+    std::uint32_t kept = 0;
+    Time kept_next = kNever;
+    for (std::uint32_t i = 0; i < out.spill_count; ++i) {
+      const Time at = out.spill_at[i];
+      const std::uint32_t bytes = out.spill_bytes[i];
+      const bool due = at <= now_;
+      arrived += due ? bytes : 0;
+      out.spill_at[kept] = at;
+      out.spill_bytes[kept] = bytes;
+      kept += due ? 0 : 1;
+      kept_next = due ? kept_next : std::min(kept_next, at);
     }
+    out.spill_count = kept;
+    out.spill_next = kept_next;
   }
+  next = std::min(next, out.spill_next);
   if (out.credit_heaped) {
     auto& pending = pending_credits_[c];
     while (!pending.empty() && pending.front().arrives <= now_) {
@@ -717,12 +726,9 @@ void Simulator::absorb_spilled(ChannelId c, std::uint64_t& arrived, Time& next) 
       pending.pop_back();
     }
     out.credit_heaped = !pending.empty();
-    if (out.credit_heaped) {
-      next = std::min(next, pending.front().arrives);
-      left = true;
-    }
+    if (out.credit_heaped) next = std::min(next, pending.front().arrives);
   }
-  out.credit_spilled = left;
+  out.credit_spilled = out.spill_count > 0 || out.credit_heaped;
 }
 
 void Simulator::absorb_credits(ChannelId c) {

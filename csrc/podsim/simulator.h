@@ -260,7 +260,7 @@ class Simulator {
     bool down = false;               // failed (fault model)
     bool cut_through = false;        // the receiving node is a cut-through switch
     bool to_endpoint = false;        // the receiving node is an endpoint
-    bool credit_spilled = false;     // the spill slots hold returns (see spill_at)
+    bool credit_spilled = false;     // the spill slots or the heap hold returns (see spill_at)
     bool credit_heaped = false;      // pending_credits_ holds returns (the spill slots were full)
     CreditState credit{};
     Time credit_wake = kNever;       // time of the scheduled wake-up for credits, if any
@@ -276,16 +276,18 @@ class Simulator {
     // latency. A switch input sends to several outputs at once, so returns pile up: in the
     // 256-endpoint CloudMatrix-shaped bench about a fifth of them find two already on their way.
     // The fourth line holds those beyond two, and the channel's heap in pending_credits_ (a
-    // separate allocation, a cache miss of its own) those beyond seven.
+    // separate allocation, a cache miss of its own) those beyond six.
     Time credit_at[2] = {kNever, kNever};
     std::uint32_t credit_bytes[2] = {0, 0};
-    static constexpr int kSpillSlots = 5;
-    Time spill_at[kSpillSlots] = {kNever, kNever, kNever, kNever, kNever};
+    static constexpr std::uint32_t kSpillSlots = 4;
+    Time spill_next = kNever;               // the earliest of spill_at[0, spill_count)
+    Time spill_at[kSpillSlots] = {};        // the first spill_count slots are taken
     std::uint32_t spill_bytes[kSpillSlots] = {};
+    std::uint32_t spill_count = 0;
   };
   static_assert(sizeof(Output) == 256);
   static_assert(offsetof(Output, credit) == 64 && offsetof(Output, credit_delay_ps) == 128 &&
-                offsetof(Output, spill_at) == 192);
+                offsetof(Output, spill_next) == 192);
   // Per channel too, but stored by sending node and port, so that a node's ports are adjacent:
   // adaptive routing compares the loads of a dozen or more candidate ports for every packet, and
   // reads them here in a few cache lines instead of one Output block each.
