@@ -136,17 +136,19 @@ def test_tiny_receiver_buffer_throttles_to_buffer_over_round_trip() -> None:
     assert achieved < 0.1 * RATE  # 1.9 GB/s of a 28 GB/s link
 
 
-@pytest.mark.parametrize("window", [2, 6, 12])
+@pytest.mark.parametrize("window", [2, 3, 6, 7, 12])
 def test_receiver_buffer_of_a_few_packets_paces_the_sender_exactly(window: int) -> None:
     # Packet i leaves when the link is free and the credit of packet i - window is back: its
-    # serialization, the flight, and the credit's flight back. With a 2 us flight up to `window`
-    # credit returns are on their way at once: 2 fit the channel's inline slots, 6 its spill
-    # slots, 12 also its overflow heap.
+    # serialization, the flight, and the credit's flight back. The flight is longer than the
+    # window takes to send, so all `window` credit returns are on their way at once: two fit the
+    # channel's inline slots, the third goes to a spill slot, the sixth fills them, the seventh
+    # and later ones go to its overflow heap. check=True verifies them all after every event.
     lat = 2_000_000
+    ser = ser_ps(MTU, RATE)
+    assert (window - 1) * ser < lat
     t, a, b = one_link(endpoint_buffer=window * MTU, latency_ps=lat)
     n = 40
     res = podsim.simulate(t, podsim.Messages([a], [b], [n * (MTU - HDR)]), mtu=MTU, header_bytes=HDR, check=True)
-    ser = ser_ps(MTU, RATE)
     end: list[int] = []
     for i in range(n):
         start = max(end[-1] if end else 0, end[i - window] + 2 * lat if i >= window else 0)

@@ -351,10 +351,10 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 // On a large fabric the state an event needs is rarely still in the cache, and handling an event
 // is a chain of dependent misses: a packet, then its channel and route; a channel, then its
 // round-robin ring and pending credits, the virtual output queue the ring names, the packet at
-// its head and the channel it came in on (where its buffer space is released). The upcoming events of the sorted bucket are known, so each link of the chain is
-// fetched kPrefetchLead events before the next one (stage s, kPrefetchLead * (kPrefetchStages -
-// s) events ahead), reading the links fetched before it. The misses then overlap the handling of
-// earlier events.
+// its head and the channel it came in on (where its buffer space is released). The upcoming
+// events of the sorted bucket are known, so each link of the chain is fetched kPrefetchLead
+// events before the next one (stage s, kPrefetchLead * (kPrefetchStages - s) events ahead),
+// reading the links fetched before it. The misses then overlap the handling of earlier events.
 template <std::uint32_t Stage>
 inline void Simulator::prefetch(const Event& e) const {
   const std::uint32_t a = e.arg();
@@ -1204,6 +1204,32 @@ void Simulator::check_channel(ChannelId c, const char* during) const {
     violation(std::string(during) + ": channel " + std::to_string(c) + ": routing load " +
               std::to_string(ports_[out.port].load) + " != queued " + std::to_string(out.queued_bytes) +
               " + (buffer " + std::to_string(cr.buffer) + " - credits " + std::to_string(cr.credits) + ")");
+  // The returns on their way, wherever they are kept (inline, spill slots, heap), are exactly
+  // the credits returning, and the times the engine tests instead of scanning them are right.
+  std::uint64_t held = 0;
+  Time earliest = kNever;
+  for (int i = 0; i < 2; ++i)
+    if (out.credit_at[i] != kNever) {
+      held += out.credit_bytes[i];
+      earliest = std::min(earliest, out.credit_at[i]);
+    }
+  Time spill_earliest = kNever;
+  for (std::uint32_t i = 0; i < out.spill_count; ++i) {
+    held += out.spill_bytes[i];
+    spill_earliest = std::min(spill_earliest, out.spill_at[i]);
+  }
+  const auto& heap = pending_credits_[c];
+  for (const PendingCredit& r : heap) held += r.bytes;
+  earliest = std::min({earliest, spill_earliest, heap.empty() ? kNever : heap.front().arrives});
+  const bool flags_ok = out.credit_heaped == !heap.empty() &&
+                        out.credit_spilled == (out.spill_count > 0 || !heap.empty());
+  if (held != cr.returning || earliest != ports_[out.port].next_credit || spill_earliest != out.spill_next ||
+      out.spill_count > Output::kSpillSlots || !flags_ok)
+    violation(std::string(during) + ": channel " + std::to_string(c) + ": credit returns on their way hold " +
+              std::to_string(held) + " bytes (returning " + std::to_string(cr.returning) + "), earliest at " +
+              std::to_string(earliest) + " ps (next_credit " + std::to_string(ports_[out.port].next_credit) +
+              ", spill_next " + std::to_string(out.spill_next) + "), " + std::to_string(out.spill_count) +
+              " spilled, " + std::to_string(heap.size()) + " in the heap");
 }
 
 void Simulator::check_packet_ledger() const {
