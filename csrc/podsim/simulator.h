@@ -260,6 +260,9 @@ class Simulator {
     bool down = false;               // failed (fault model)
     bool cut_through = false;        // the receiving node is a cut-through switch
     bool to_endpoint = false;        // the receiving node is an endpoint
+    // Both flags could be derived (spill_count > 0 || heaped; the heap not empty), but from the
+    // fourth line and a separate allocation: here a channel with at most two returns on their
+    // way never reads either.
     bool credit_spilled = false;     // the spill slots or the heap hold returns (see spill_at)
     bool credit_heaped = false;      // pending_credits_ holds returns (the spill slots were full)
     CreditState credit{};
@@ -271,9 +274,9 @@ class Simulator {
     std::uint64_t payload_bytes = 0;
     std::uint64_t packets = 0;
     Time busy_ps = 0;
-    // Credit returns on their way back, in no order (kNever: free slot). A return is pending from
-    // the moment the packet starts leaving the next node until its tail has left plus the reverse
-    // latency. A switch input sends to several outputs at once, so returns pile up: in the
+    // Credit returns on their way back, in no order (inline, kNever is a free slot; spilled, the
+    // first spill_count slots are taken). A return is pending from the moment the packet starts
+    // leaving the next node until its tail has left plus the reverse latency. A switch input sends to several outputs at once, so returns pile up: in the
     // 256-endpoint CloudMatrix-shaped bench about a fifth of them find two already on their way.
     // The fourth line holds those beyond two, and the channel's heap in pending_credits_ (a
     // separate allocation, a cache miss of its own) those beyond six.
