@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -221,3 +222,53 @@ def test_node_names_must_survive_a_topology_file(name: str, tmp_path: Path) -> N
     t.add_endpoint("inner space")  # kept whole: the name is the rest of the line
     t.save(tmp_path / "t.topo")
     assert podsim.Topology.load(tmp_path / "t.topo").names == ["inner space"]
+
+
+_GOOD_ENDPOINT = "endpoint 65536 0 7 0 0 0 0 0 0 0 0 a"
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        # Stream extraction took "-1" as the type's largest value and loaded it without complaint.
+        ("endpoint -1 0 7 0 0 0 0 0 0 0 0 a", "buffer: expected a non-negative integer, got '-1'"),
+        ("endpoint 65536 0 -1 0 0 0 0 0 0 0 0 a", "ports: expected a non-negative integer, got '-1'"),
+        ("endpoint 65536 0 7 0 0 0 -1 0 0 0 0 a", "max_reads: expected a non-negative integer, got '-1'"),
+        ("endpoint 65536 0 7 0 0 0 0 0 0 0 1.5 a", "write_issue_rate: expected a non-negative integer, got '1.5'"),
+        ("endpoint 65536 0 4294967296 0 0 0 0 0 0 0 0 a", "ports: must be at most 4294967295, got 4294967296"),
+        ("endpoint 65536 0 7", "issue: missing"),
+        ("switch 65536 -150000 0 0 s", "latency: expected a non-negative integer, got '-150000'"),
+        ("switch 65536 0 2 0 s", "cut_through: must be 0 or 1, got 2"),
+        ("link 0 -1 28000000000000 10000", "b: expected a non-negative integer, got '-1'"),
+        ("link 0 0 28000000000000 -10", "latency: expected a non-negative integer, got '-10'"),
+        ("link 0 0 28000000000000 10 12", "unexpected text after latency: '12'"),
+    ],
+)
+def test_topology_file_fields_are_checked(record: str, message: str, tmp_path: Path) -> None:
+    """Each field of a topology file is a non-negative integer within its type, and an error names
+    the line, the field and the text found."""
+    path = tmp_path / "t.topo"
+    path.write_text(f"podsim-topology 1\n{_GOOD_ENDPOINT}\n{record}\n")
+    with pytest.raises(ValueError, match=re.escape(f"topology file: line 3: {message}")):
+        podsim.Topology.load(path)
+
+
+def test_errors_name_the_value_the_user_gave() -> None:
+    """Integers beyond 64 bits, a missing kind, a zero header left as the control packets' size
+    and a channel id past the end each raise an error that names the field and the value."""
+    with pytest.raises(ValueError, match=r"size: entries must be in \[1, 281474976710656\], got 18446744073709551616"):
+        podsim.Messages([0], [1], [2**64])
+    # -1 and 2**64 - 1 fit no 64-bit integer type together: NumPy makes them objects.
+    with pytest.raises(ValueError, match=r"tag: entries must be in \[0, 18446744073709551615\], got -1"):
+        podsim.Messages([0, 0], [1, 1], [5, 5], tag=[-1, 2**64 - 1])
+    with pytest.raises(TypeError, match="kind: expected one of"):
+        podsim.Messages([0], [1], [5], kind=None)  # type: ignore[arg-type]
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    t.connect(a, b, rate_Bps=1e9, latency_ps=10)
+    msgs = podsim.Messages([a], [b], [100])
+    with pytest.raises(ValueError, match=re.escape("ack_bytes (default: header_bytes): must be in [1, 4096], got 0")):
+        podsim.simulate(t, msgs, header_bytes=0)
+    assert podsim.simulate(t, msgs, header_bytes=0, ack_bytes=8, request_bytes=8).complete
+    with pytest.raises(ValueError, match=re.escape("channel: must be in [0, 1], got 99")):
+        podsim.Simulation(t).channel_up(99)

@@ -245,6 +245,10 @@ def test_module_entry_point() -> None:
         # A negative value reaches the option's own check, not argparse's "expected one argument".
         (["run", SMALL, "all-to-all", "--bytes-per-pair", "-4KiB"], "bytes_per_pair: expected a size"),
         (["run", SMALL, "synthetic", "--duration", "-1.5us"], "duration"),
+        # A given zero or empty value is checked, not replaced by the option's default.
+        (["run", SMALL, "synthetic", "--duration", "0"], "duration_s: must be"),
+        (["run", SMALL, "synthetic", "--pattern", ""], "pattern: must be one of"),
+        (["run", SMALL, "all-reduce", "--algorithm", ""], "algorithm: all_reduce supports"),
         (["run", SMALL, "--", "--seed", "-1"], "unrecognized arguments: -1"),  # after --, nothing is joined
         (["run", SMALL, "all-reduce", "--bytes-per-pair", "1KiB"], "--bytes-per-pair does not apply to all-reduce"),
         (["run", SMALL, "all-reduce", "--algorithm", "magic"], "algorithm"),
@@ -346,6 +350,9 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         (["sweep", "hgx-h100", "all-reduce", "--vary", "size=1XB"], "size"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "bytes_per_pair=1KiB"], "does not apply"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=ecmp", "--vary", "routing=spray"], "once"),
+        # Values run refuses fail the sweep at once, not as error rows after the other points ran.
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=-1,2"], "--seed: must be in [0, 2**64 - 1], got -1"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "mtu=32,4096"], "--mtu: must be larger than hgx-h100's header"),
     ],
 )
 def test_sweep_bad_usage_is_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:

@@ -113,6 +113,23 @@ def test_stepping_api_fail_and_repair() -> None:
     assert sim.result().complete and sim.result().ledger.balanced
 
 
+def test_a_packet_on_a_wire_that_failed_2_to_the_16_times_is_still_lost() -> None:
+    """A packet carries its channel's failure count from when it was sent, and is lost if the
+    count changed. The count was 16 bits: 65,536 failures brought it back and the packet through."""
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    c = t.connect(a, b, rate_Bps=1e9, latency_ps=10**9)  # the packet is on the wire for 1 ms
+    sim = podsim.Simulation(t, retransmit_timeout_ps=10**6)
+    sim.inject(a, b, 100)
+    for i in range(1 << 16):
+        sim.fail(c, at_ps=10**6 + 2 * i)
+        sim.repair(c, at_ps=10**6 + 2 * i + 1)
+    sim.run()
+    res = sim.result()
+    assert res.ledger.lost_packets[0] == res.ledger.retransmitted_packets[0] == 1
+    assert res.complete
+
+
 def test_same_seed_and_schedule_give_identical_results() -> None:
     plan = [faults.fail(2, at_ps=3_000_000), faults.repair(2, at_ps=9_000_000), faults.fail(4, at_ps=6_000_000)]
     kw = dict(mtu=MTU, header_bytes=HDR, routing="adaptive", seed=7, faults=plan)

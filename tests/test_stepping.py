@@ -92,6 +92,62 @@ def test_completion_callback_can_inject_at_completion_time() -> None:
     assert res.complete
 
 
+def test_callback_registered_late_hears_only_later_completions() -> None:
+    """The engine records every completion; a first callback registered mid-run was once called
+    for the earlier ones too, at the next completion's time."""
+    t = star(4, LinkParams(rate_Bps=28e9, latency_ps=10_000))
+    h = [int(x) for x in t.endpoints]
+    sim = podsim.Simulation(t)
+    sim.inject(h[0], h[1], 4096)
+    sim.inject(h[2], h[3], 1 << 20)
+    sim.run_until(1_000_000)
+    assert sim.result().messages.end_ps[0] < 1_000_000 < sim.result().messages.end_ps[1]
+    seen: list[tuple[int, int]] = []
+    sim.on_complete(lambda m, end_ps: seen.append((m, end_ps)))
+    sim.run()
+    assert seen == [(1, int(sim.result().messages.end_ps[1]))]
+
+
+def test_a_raising_callback_loses_no_other_call() -> None:
+    """Each completion reaches every callback once, in order, even when one of them raises: the
+    calls not yet made are made when the run resumes, with the message's own end time."""
+    t = star(3, LinkParams(rate_Bps=10e9, latency_ps=1000))
+    h = [int(x) for x in t.endpoints]
+    sim = podsim.Simulation(t)
+    calls: list[tuple[str, int, int]] = []
+
+    def first(m: int, end_ps: int) -> None:
+        calls.append(("first", m, end_ps))
+        if m == 0:
+            raise RuntimeError("first callback fails on message 0")
+
+    sim.on_complete(first)
+    sim.on_complete(lambda m, end_ps: calls.append(("second", m, end_ps)))
+    sim.inject(h[0], h[1], 10_000)
+    sim.inject(h[1], h[2], 50_000)
+    with pytest.raises(RuntimeError, match="fails on message 0"):
+        sim.run()
+    sim.run()
+    end = sim.result().messages.end_ps
+    assert calls == [("first", 0, end[0]), ("second", 0, end[0]), ("first", 1, end[1]), ("second", 1, end[1])]
+
+
+def test_progress_is_not_called_per_completion() -> None:
+    """Progress comes every 2^20 events and at the end, whether or not a completion callback makes
+    the engine pause at every completion."""
+    t = clos()
+    for listen in (False, True):
+        sim = podsim.Simulation(t)
+        sim.add(all_to_all(t, 4096))
+        if listen:
+            sim.on_complete(lambda m, end_ps: None)
+        seen: list[int] = []
+        sim.run(progress=lambda now, ev: seen.append(ev))
+        events = sim.result().events
+        assert len(sim.result().messages) > 100
+        assert seen == [*range(1 << 20, events, 1 << 20), events]
+
+
 def test_inject_with_dependency_on_earlier_message() -> None:
     t = star(3, LinkParams(rate_Bps=10e9, latency_ps=1000))
     h = [int(x) for x in t.endpoints]

@@ -19,22 +19,28 @@ using Arr = py::array_t<T, py::array::c_style>;
 
 namespace {
 
-// Runs with the GIL released, in chunks; between chunks it calls the progress callback and lets
-// Python see signals, so Ctrl-C stops a long run (the KeyboardInterrupt propagates; the engine
-// state stays consistent and can be read or resumed).
+// Runs with the GIL released, in chunks of `chunk_events` events counted from the simulation's
+// start. After each chunk it calls the progress callback and lets Python see signals, so Ctrl-C
+// stops a long run (the KeyboardInterrupt propagates; the engine state stays consistent and can
+// be read or resumed). The callback is called once more when the run is over (idle, or `until`
+// reached), but not when it pauses for a completion: a host that stops at every completion would
+// otherwise hear of progress once per message.
 StopReason run_chunked(Simulator& s, Time until, std::uint64_t max_events, const py::object& progress,
                        std::uint64_t chunk_events) {
   std::uint64_t remaining = max_events;
   chunk_events = std::max<std::uint64_t>(chunk_events, 1);
   for (;;) {
     const std::uint64_t before = s.events();
+    const std::uint64_t to_chunk_end = chunk_events - before % chunk_events;
     StopReason r;
     {
       py::gil_scoped_release nogil;
-      r = s.run(until, std::min(chunk_events, remaining));
+      r = s.run(until, std::min(to_chunk_end, remaining));
     }
     remaining -= s.events() - before;
-    if (!progress.is_none()) progress(s.now(), s.events());
+    const bool chunk_done = s.events() - before == to_chunk_end;
+    if (!progress.is_none() && (chunk_done || r == StopReason::kIdle || r == StopReason::kTime))
+      progress(s.now(), s.events());
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     if (r != StopReason::kEvents || remaining == 0) return r;
   }
@@ -108,7 +114,9 @@ void register_simulator(py::module_& m) {
       .def("throw_if_stalled", &Simulator::throw_if_stalled)
       .def("schedule_fault", &Simulator::schedule_fault, py::arg("channel"), py::arg("at_ps"), py::arg("up"))
       .def("channel_up", [](const Simulator& s, ChannelId c) {
-             if (c >= s.topology().num_channels()) throw std::invalid_argument("channel: out of range");
+             if (c >= s.topology().num_channels())
+               throw std::invalid_argument("channel: must be in [0, " + std::to_string(s.topology().num_channels() - 1) +
+                                           "], got " + std::to_string(c));
              return s.channel_up(c);
            }, py::arg("channel"))
       .def_property_readonly("packets_awaiting_retransmit", &Simulator::packets_awaiting_retransmit)

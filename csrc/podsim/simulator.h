@@ -220,11 +220,12 @@ class Simulator {
     std::uint32_t src_ep;    // endpoint that created it (ledger)
     ChannelId in_channel;    // channel it arrived on at the current node; kNone at its source
     PacketKind kind;
-    std::uint16_t epoch;     // its channel's failure count when it was sent (lost if that changed)
+    std::uint32_t epoch;     // its channel's failure count when it was sent (lost if that changed)
     std::uint64_t seq;       // data: index within the message; ack/request: the transaction
     Time tail_ps;            // earliest time its tail may leave the current node
     Time created_ps;
   };
+  static_assert(sizeof(Packet) == 64);
   struct Queue {
     std::uint32_t head = kNone;
     std::uint32_t tail = kNone;
@@ -254,7 +255,9 @@ class Simulator {
     NodeId dst = 0;
     std::uint32_t src_port = 0;
     std::uint32_t dst_port = 0;
-    std::uint16_t epoch = 0;         // times it has failed
+    // Times it has failed. It fails at most once per batch of faults, and batches are fewer than
+    // 2^32 (schedule_fault): the count cannot wrap around and pass a lost packet as current.
+    std::uint32_t epoch = 0;
     bool credit_blocked = false;     // the head packet waits for credits
     bool kick_pending = false;
     bool down = false;               // failed (fault model)

@@ -81,6 +81,13 @@ def int_array(values: Any, field: str, n: int | None, lo: int, hi: int, dtype: t
     silently truncated or wrapped.
     """
     arr = np.asarray(values)
+    if arr.dtype == object:
+        # NumPy keeps Python integers beyond 64 bits as objects: integers, but out of range.
+        flat = arr.ravel().tolist()
+        if flat and all(isinstance(x, int) and not isinstance(x, bool) for x in flat):
+            bad = next((x for x in flat if not lo <= x <= hi), None)
+            if bad is not None:
+                raise ValueError(f"{field}: entries must be in [{lo}, {hi}], got {bad!r}")
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"{field}: expected integers, got an array of dtype {arr.dtype}")
     if arr.dtype.kind == "b":

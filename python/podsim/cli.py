@@ -109,6 +109,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**64 - 1], got {value}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -146,12 +156,18 @@ class WorkloadKind:
     summary: str
 
 
+def _given(value: Any, default: Any) -> Any:
+    """``value`` if the option was given, else ``default``. Not ``value or default``: a given zero
+    or empty value must reach the workload's own checks, not be replaced by the default."""
+    return default if value is None else value
+
+
 def _collective(fn: Callable[..., Workload], rooted: bool = False) -> Callable[[Any, argparse.Namespace], Workload]:
     def make(target: Any, a: argparse.Namespace) -> Workload:
-        kw: dict[str, Any] = {"algorithm": a.algorithm or "ring", "chunks": a.chunks or 1}
+        kw: dict[str, Any] = {"algorithm": _given(a.algorithm, "ring"), "chunks": _given(a.chunks, 1)}
         if rooted:
-            kw["root"] = a.root or 0
-        return fn(target, a.size or 1 << 20, **kw)
+            kw["root"] = _given(a.root, 0)
+        return fn(target, _given(a.size, 1 << 20), **kw)
 
     return make
 
@@ -160,7 +176,7 @@ _W = podsim.workloads
 _COLLECTIVE_OPTS = frozenset({"size", "algorithm", "chunks"})
 #: Workloads by command-line name. Defaults keep a run of the largest shipped system to seconds.
 WORKLOADS: dict[str, WorkloadKind] = {
-    "all-to-all": WorkloadKind(lambda t, a: _W.all_to_all(t, a.bytes_per_pair or 1 << 10), frozenset({"bytes_per_pair"}),
+    "all-to-all": WorkloadKind(lambda t, a: _W.all_to_all(t, _given(a.bytes_per_pair, 1 << 10)), frozenset({"bytes_per_pair"}),
                                "every rank sends --bytes-per-pair (default 1KiB) to every other"),
     "all-reduce": WorkloadKind(_collective(_W.all_reduce), _COLLECTIVE_OPTS,
                                f"--size per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['all_reduce'])}"),
@@ -172,16 +188,16 @@ WORKLOADS: dict[str, WorkloadKind] = {
                               f"--size from --root (default 1MiB from 0); --algorithm {'/'.join(ALGORITHMS['broadcast'])}"),
     "reduce": WorkloadKind(_collective(_W.reduce, rooted=True), _COLLECTIVE_OPTS | {"root"},
                            f"--size to --root (default 1MiB to 0); --algorithm {'/'.join(ALGORITHMS['reduce'])}"),
-    "moe": WorkloadKind(lambda t, a: _W.moe(t, a.tokens or 16, num_experts=a.experts or 256, top_k=a.top_k or 8,
-                                            skew=a.skew or 0.0, seed=a.seed),
+    "moe": WorkloadKind(lambda t, a: _W.moe(t, _given(a.tokens, 16), num_experts=_given(a.experts, 256), top_k=_given(a.top_k, 8),
+                                            skew=_given(a.skew, 0.0), seed=a.seed),
                         frozenset({"tokens", "experts", "top_k", "skew"}),
                         "MoE dispatch + combine: --tokens per rank (16), --experts (256), --top-k (8), --skew (0)"),
-    "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, a.size or 64 << 10, pattern=a.pattern or "bandwidth",
-                                                       iterations=a.iterations or 16, window=min(16, a.iterations or 16)),
+    "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, _given(a.size, 64 << 10), pattern=_given(a.pattern, "bandwidth"),
+                                                       iterations=_given(a.iterations, 16), window=min(16, _given(a.iterations, 16))),
                         frozenset({"size", "pattern", "iterations"}),
                         "rank 0 to rank 1: --size per message (64KiB), --pattern latency/bandwidth/ping_pong, --iterations (16)"),
-    "synthetic": WorkloadKind(lambda t, a: _W.synthetic(t, a.pattern or "uniform", message_bytes=a.size or 4096,
-                                                        load=a.load or 0.5, duration_s=(a.duration or 2_000_000) * 1e-12, seed=a.seed),
+    "synthetic": WorkloadKind(lambda t, a: _W.synthetic(t, _given(a.pattern, "uniform"), message_bytes=_given(a.size, 4096),
+                                                        load=_given(a.load, 0.5), duration_s=_given(a.duration, 2_000_000) * 1e-12, seed=a.seed),
                               frozenset({"size", "pattern", "load", "duration"}),
                               "open-loop traffic: --pattern uniform/permutation/shift/incast/hotspot/bisection, "
                               "--size per message (4KiB), --load (0.5), --duration (2us)"),
@@ -206,7 +222,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("engine options")
     e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
     e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
-    e.add_argument("--seed", type=int, default=1, help="engine and workload seed (default 1)")
+    e.add_argument("--seed", type=_seed, default=1, help="engine and workload seed (default 1)")
     e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
     e.add_argument("--mtu", type=_arg(parse_size, "mtu"), metavar="SIZE",
                    help="largest packet, header included (default: the system's transport spec, else 4096)")
@@ -297,7 +313,7 @@ def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, 
 def _summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argparse.Namespace) -> report.RunSummary:
     """The :class:`report.RunSummary` of one run; the HBM peak is the participating ranks' share."""
     hbm_peak = system.peak().hbm_bandwidth_uni_Bps * len(wl.ranks) / len(system.ranks)
-    mtu = args.mtu or system.run_defaults().get("mtu", podsim.simulation.DEFAULT_SIZES["mtu"])
+    mtu = _given(args.mtu, system.run_defaults().get("mtu", podsim.simulation.DEFAULT_SIZES["mtu"]))
     return report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=mtu,
                             hbm_coupled=args.hbm, hbm_peak_uni_Bps=hbm_peak)
 
@@ -524,12 +540,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         base += ["--" + name.replace("_", "-")] + ([] if value is True else [str(value)])
     # Check the whole grid's command lines before anything runs: a typo fails at once.
     points = grid(**axes)
+    header_bytes = podsim.system(args.system).run_defaults().get("header_bytes", podsim.simulation.DEFAULT_SIZES["header_bytes"])
     for point in points:
         try:
             trial = build_parser().parse_args(["run", *base, *[f"--{k.replace('_', '-')}={v}" for k, v in point.items() if k != "hbm"]])
         except SystemExit as stop:  # the parser has printed its one-line reason
             return stop.code if isinstance(stop.code, int) else EXIT_USAGE
         _check_workloads([trial.workload], trial)
+        if trial.mtu is not None and trial.mtu <= header_bytes:
+            raise UsageError(f"--mtu: must be larger than {args.system}'s header ({header_bytes} bytes), got {trial.mtu}")
     executor = None
     if args.workers == 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -673,7 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--groups", type=int, default=2, choices=range(1, 49), metavar="N", help="groups of 16 endpoints (1-48)")
     p.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), default=64 << 10, help="e.g. 64KiB (default)")
     p.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=_seed, default=1)
     p.set_defaults(func=_cmd_demo)
     return parser
 

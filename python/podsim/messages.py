@@ -21,6 +21,8 @@ def _kinds(kind: Any, n: int) -> np.ndarray:
         if kind not in KINDS:
             raise ValueError(f"kind: must be one of {sorted(KINDS)}, got {kind!r}")
         return np.full(n, KINDS[kind], dtype=np.uint8)
+    if kind is None:
+        raise TypeError(f"kind: expected one of {sorted(KINDS)} or a sequence of them, got None")
     arr = np.asarray(kind)
     if arr.dtype.kind in "UO":
         if arr.ndim != 1 or arr.shape[0] != n:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
@@ -188,14 +189,19 @@ class Simulation:
         header_bytes = v.integer(header_bytes, "header_bytes", 0, 1 << 30)
         if mtu <= header_bytes:
             raise ValueError(f"mtu: must be larger than header_bytes ({header_bytes}), got {mtu}")
-        ack = header_bytes if ack_bytes is None else ack_bytes
-        req = header_bytes if request_bytes is None else request_bytes
+
+        def control_bytes(given: int | None, field: str) -> int:
+            # An acknowledgement or a read request is a bare header unless its size is given.
+            if given is None:
+                return v.integer(header_bytes, f"{field} (default: header_bytes)", 1, mtu)
+            return v.integer(given, field, 1, mtu)
+
         self._core = _core.Simulator(
             self._topology._core,
             mtu,
             header_bytes,
-            v.integer(ack, "ack_bytes", 1, mtu),
-            v.integer(req, "request_bytes", 1, mtu),
+            control_bytes(ack_bytes, "ack_bytes"),
+            control_bytes(request_bytes, "request_bytes"),
             ROUTING[routing],
             _seed(seed),
             0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
@@ -214,6 +220,9 @@ class Simulation:
         self.mtu = mtu
         self.header_bytes = header_bytes
         self._callbacks: list[CompletionFn] = []
+        # Completions not yet passed to every callback: (message, end_ps, index of the next
+        # callback). A callback that raises leaves the rest here; they are made first on resuming.
+        self._undelivered: deque[tuple[int, int, int]] = deque()
         self._wall_s = 0.0
 
     @property
@@ -330,19 +339,26 @@ class Simulation:
         return bool(self._core.channel_up(v.integer(channel, "channel", 0, 2**32 - 1)))
 
     def on_complete(self, fn: CompletionFn) -> None:
-        """Call ``fn(message_id, end_ps)`` whenever a message completes, with :attr:`now` equal to
-        its end time, so the callback may :meth:`inject` follow-up work."""
+        """Call ``fn(message_id, end_ps)`` whenever a message completes from now on, with
+        :attr:`now` equal to its end time, so the callback may :meth:`inject` follow-up work.
+
+        Callbacks are called in the order they were registered. If one raises, the run stops
+        with its exception; the calls not yet made are made first when the run is resumed."""
         if not callable(fn):
             raise TypeError("on_complete: expected a callable")
+        if not self._callbacks:
+            # The engine keeps a record of every completion; those before the first callback was
+            # registered are not news to it (and their end times are long past).
+            self._core.take_completed()
+            self._core.set_stop_on_completion(True)
         self._callbacks.append(fn)
-        self._core.set_stop_on_completion(True)
 
     def run_until(self, t_ps: int, *, progress: ProgressFn | None = None) -> None:
         """Process every event at or before ``t_ps``, then set :attr:`now` to ``t_ps``.
 
         Args:
             t_ps: the time to stop at, ps, in [now, 2**62].
-            progress: called as ``progress(now_ps, events)`` about every million events.
+            progress: called as ``progress(now_ps, events)`` every 2**20 events and when the run stops.
         """
         t_ps = v.integer(t_ps, "t_ps", 0, MAX_TIME_PS)
         if t_ps < self.now:
@@ -355,7 +371,7 @@ class Simulation:
         path, :class:`Deadlock` if messages are otherwise unfinished.
 
         Args:
-            progress: called as ``progress(now_ps, events)`` about every million events.
+            progress: called as ``progress(now_ps, events)`` every 2**20 events and when the run stops.
         """
         self._drive(_NEVER, progress)
         self._core.throw_if_stalled()
@@ -365,13 +381,24 @@ class Simulation:
             raise TypeError(f"progress: expected a function (now_ps, events) -> None, got {type(progress).__name__}")
         t0 = time.perf_counter()
         try:
+            self._notify()
             while self._core.run(until, _NEVER, progress) == _STOP_COMPLETION:
                 # The engine paused right after the completing event, so now is the end time.
-                for m in self._core.take_completed():
-                    for fn in self._callbacks:
-                        fn(int(m), self.now)
+                self._undelivered.extend((int(m), self.now, 0) for m in self._core.take_completed())
+                self._notify()
         finally:
             self._wall_s += time.perf_counter() - t0
+
+    def _notify(self) -> None:
+        """Pass each completion to every callback in turn; a call is counted as made before it is
+        made, so that a callback that raises is not called again for the same message."""
+        while self._undelivered:
+            m, end_ps, k = self._undelivered[0]
+            if k == len(self._callbacks):
+                self._undelivered.popleft()
+                continue
+            self._undelivered[0] = (m, end_ps, k + 1)
+            self._callbacks[k](m, end_ps)
 
     def check_invariants(self) -> None:
         """Verify every credit and ledger identity now; raises :class:`InvariantViolation`."""
@@ -447,7 +474,7 @@ def simulate(
 
     Parameters are those of :class:`Simulation`; ``faults`` is a fault schedule
     (``[podsim.faults.fail(element, at_ps=...), podsim.faults.repair(element, at_ps=...)]``).
-    ``progress(now_ps, events)`` is called about every million events. The run releases the GIL.
+    ``progress(now_ps, events)`` is called every 2**20 events and at the end. The run releases the GIL.
     Ctrl-C raises :class:`Interrupted` carrying the partial result. A run that cannot finish raises
     :class:`CutOff` (faults left no path) or :class:`Deadlock`.
     """

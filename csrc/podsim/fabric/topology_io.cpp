@@ -1,14 +1,35 @@
 #include "podsim/fabric/topology_io.h"
 
+#include <charconv>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
 namespace podsim {
 
 namespace {
 
 constexpr const char* kMagic = "podsim-topology";
+
+// The next field of a record, as an unsigned integer of type T. Not `fields >> value`: stream
+// extraction takes "-1" and wraps it around to the type's largest value, which would load as a
+// huge buffer or port count without complaint.
+template <typename T>
+T read_field(std::istringstream& fields, const char* name, const char* record) {
+  std::string token;
+  if (!(fields >> token)) throw std::invalid_argument(std::string(name) + ": missing (" + record + ")");
+  T value{};
+  const char* end = token.data() + token.size();
+  const auto [stop, ec] = std::from_chars(token.data(), end, value);
+  if (ec == std::errc::result_out_of_range)
+    throw std::invalid_argument(std::string(name) + ": must be at most " +
+                                std::to_string(std::numeric_limits<T>::max()) + ", got " + token);
+  if (ec != std::errc{} || stop != end)
+    throw std::invalid_argument(std::string(name) + ": expected a non-negative integer, got '" + token + "'");
+  return value;
+}
 
 std::string rest_of_line(std::istringstream& fields) {
   std::string name;
@@ -53,24 +74,37 @@ Topology load_topology(std::istream& in) {
     const std::string where = "topology file: line " + std::to_string(lineno) + ": ";
     try {
       if (kind == "endpoint") {
-        std::uint64_t buffer = 0, latency = 0;
-        std::uint32_t ports = 0;
+        constexpr const char* kRecord =
+            "endpoint buffer latency ports issue fetch commit max_reads max_writes read_rate write_rate "
+            "write_issue_rate name";
+        const auto buffer = read_field<std::uint64_t>(fields, "buffer", kRecord);
+        const auto latency = read_field<Time>(fields, "latency", kRecord);
+        const auto ports = read_field<std::uint32_t>(fields, "ports", kRecord);
         EndpointParams ep;
-        if (!(fields >> buffer >> latency >> ports >> ep.issue_ps >> ep.read_fetch_ps >> ep.write_commit_ps >>
-              ep.max_reads >> ep.max_writes >> ep.read_rate >> ep.write_rate >> ep.write_issue_rate))
-          throw std::invalid_argument("expected buffer, latency, ports, issue, fetch, commit, max reads, max writes, read rate, write rate, write issue rate, name");
+        ep.issue_ps = read_field<Time>(fields, "issue", kRecord);
+        ep.read_fetch_ps = read_field<Time>(fields, "fetch", kRecord);
+        ep.write_commit_ps = read_field<Time>(fields, "commit", kRecord);
+        ep.max_reads = read_field<std::uint32_t>(fields, "max_reads", kRecord);
+        ep.max_writes = read_field<std::uint32_t>(fields, "max_writes", kRecord);
+        ep.read_rate = read_field<RateMilliBps>(fields, "read_rate", kRecord);
+        ep.write_rate = read_field<RateMilliBps>(fields, "write_rate", kRecord);
+        ep.write_issue_rate = read_field<RateMilliBps>(fields, "write_issue_rate", kRecord);
         topo.add_endpoint(rest_of_line(fields), buffer, latency, ports, ep);
       } else if (kind == "switch") {
-        std::uint64_t buffer = 0, latency = 0;
-        int cut = 0;
-        std::uint32_t ports = 0;
-        if (!(fields >> buffer >> latency >> cut >> ports)) throw std::invalid_argument("expected buffer, latency, cut_through, ports, name");
+        constexpr const char* kRecord = "switch buffer latency cut_through ports name";
+        const auto buffer = read_field<std::uint64_t>(fields, "buffer", kRecord);
+        const auto latency = read_field<Time>(fields, "latency", kRecord);
+        const auto cut = read_field<std::uint32_t>(fields, "cut_through", kRecord);
+        if (cut > 1) throw std::invalid_argument("cut_through: must be 0 or 1, got " + std::to_string(cut));
+        const auto ports = read_field<std::uint32_t>(fields, "ports", kRecord);
         topo.add_switch(rest_of_line(fields), latency, buffer, cut != 0, ports);
       } else if (kind == "link") {
-        NodeId a = 0, b = 0;
-        RateMilliBps rate = 0;
-        Time latency = 0;
-        if (!(fields >> a >> b >> rate >> latency)) throw std::invalid_argument("expected a, b, rate, latency");
+        constexpr const char* kRecord = "link a b rate latency";
+        const auto a = read_field<NodeId>(fields, "a", kRecord);
+        const auto b = read_field<NodeId>(fields, "b", kRecord);
+        const auto rate = read_field<RateMilliBps>(fields, "rate", kRecord);
+        const auto latency = read_field<Time>(fields, "latency", kRecord);
+        if (!(fields >> std::ws).eof()) throw std::invalid_argument("unexpected text after latency: '" + rest_of_line(fields) + "'");
         topo.connect_exact(a, b, rate, latency);
       } else {
         throw std::invalid_argument("unknown record '" + kind + "'");
