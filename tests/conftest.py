@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import shlex
+import shutil
 
 import pytest
 
@@ -74,3 +77,14 @@ settings.register_profile(
 settings.register_profile(
     "ci", parent=settings.get_profile("ci"), max_examples=DEFAULT_EXAMPLES, stateful_step_count=25
 )
+
+
+@pytest.fixture
+def cxx() -> list[str]:
+    """The C++ compiler command (``$CXX``, else c++ or g++ on PATH) with the project's warning
+    flags. A compiler is needed to build podsim from source anyway."""
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if not compiler:
+        pytest.skip("no C++ compiler on PATH (set CXX)")
+    # CXX may carry a launcher or flags ("ccache g++").
+    return [*shlex.split(compiler), "-std=c++20", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror"]

@@ -203,6 +203,14 @@ def test_export_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     np.testing.assert_array_equal(back.channels().rate_Bps, topo.channels().rate_Bps)
 
 
+def test_export_tells_a_cpp_host_the_run_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The file holds the fabric only: CloudMatrix 384's packet and transaction sizes must reach a
+    C++ host some other way, or its results differ from podsim.simulate's."""
+    code, out, _ = run(capsys, "export", "cloudmatrix384", str(tmp_path / "cm.topo"))
+    assert code == 0
+    assert "SimConfig): mtu_bytes = 4128, header_bytes = 32," in out and "txn_bytes = 4096" in out
+
+
 def test_bench_runs_the_suites_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "bench", "--list", "--full")
     names = out.split()

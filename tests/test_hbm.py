@@ -463,6 +463,23 @@ def test_pin_peak_agrees_with_the_system_spec(name: str) -> None:
     assert dev.peak_Bps == pytest.approx(sy.rank_memory.bandwidth_uni_Bps, rel=1e-12)
 
 
+@pytest.mark.parametrize("name", ["cloudmatrix384", "gb200-nvl72", "gb300-nvl72", "hgx-h100", "hgx-h20"])
+def test_capacity_agrees_with_the_system_spec(name: str) -> None:
+    """The spec quotes HBM in the industry's 2**30-byte gigabytes: every rank's device holds its
+    spec capacity so counted. GB300's 12-high stacks once got the preset's 8-high rows (192 GiB)."""
+    rank = podsim.systems.system(name).rank_memory
+    assert Device.from_rank(rank).capacity_bytes == round(rank.capacity_bytes / 1e9) * 2**30
+    assert Device.from_rank(rank, rows=1024).rows == 1024
+
+
+@pytest.mark.parametrize("type_", ["HBM2E", "HBM3", "HBM3E"])
+@pytest.mark.parametrize("gbps", [0.5, 1.0, 1.5, 2.0, 3.2, 6.4, 9.6, 20.0])
+def test_same_group_spacings_are_never_shorter_than_across_groups(type_: str, gbps: float) -> None:
+    """Rounded to cycles apart, tCCD_L came out below tCCD_S at low pin rates; JEDEC orders them."""
+    t = preset(type_, gbps).timing_nck
+    assert t["tCCD_L"] >= t["tCCD_S"] and t["tRRD_L"] >= t["tRRD_S"] and t["tWTR_L"] >= t["tWTR_S"]
+
+
 def test_all_ranks_of_a_system_stream_together() -> None:
     sy = podsim.systems.system("gb200-nvl72")
     res = H.simulate_system(sy, H.sequential_read(), duration_ps=500_000, device={"refresh": False}, outstanding=64)

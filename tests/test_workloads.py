@@ -202,6 +202,23 @@ def test_all_to_all_uniform_and_matrix(n: int) -> None:
     assert wm.size_bytes == round(mat.sum() / n)
 
 
+def test_size_limits_name_what_the_caller_gave() -> None:
+    """Too large a total or message is refused naming the caller's arguments, not an internal column."""
+    s = podsim.system("hgx-h100")
+    with pytest.raises(ValueError, match=r"iterations: 65537 messages x size_bytes 281474976710656 is 2\*\*64"):
+        podsim.workloads.point_to_point(s, 1 << 48, iterations=(1 << 16) + 1)
+    with pytest.raises(ValueError, match=r"dispatch_bytes: 1048576 tokens x 1073741824 bytes between two ranks"):
+        podsim.workloads.moe(s.ranks[:2], 1 << 20, num_experts=1, top_k=1, dispatch_bytes=1 << 30)
+
+
+def test_totals_beyond_64_bits_are_exact() -> None:
+    """NumPy's 64-bit sums wrapped silently: 200 ranks with 2**48 bytes per pair reported S = 1 B."""
+    wl = podsim.workloads.all_to_all(list(range(200)), 1 << 48)
+    assert wl.size_bytes == 200 * (1 << 48)
+    msgs = podsim.Messages(src=[4] * 65537, dst=[5] * 65537, size=1 << 48)
+    assert msgs.total_bytes == 65537 * (1 << 48)
+
+
 @pytest.mark.parametrize("n", [2, 5, 16])
 def test_all_to_all_ranks_list_their_peers_staggered(n: int) -> None:
     # Rank i's k-th message goes to i + k + 1: at each list position the destinations differ, so

@@ -109,3 +109,15 @@ def int_array(values: Any, field: str, n: int | None, lo: int, hi: int, dtype: t
             bad = amin if amin < lo else amax
             raise ValueError(f"{field}: entries must be in [{lo}, {hi}], got {bad!r}")
     return np.ascontiguousarray(arr.astype(dtype))
+
+
+def exact_sum(values: np.ndarray) -> int:
+    """The exact sum of non-negative integers below 2**64, as a Python int. NumPy sums in 64 bits
+    and wraps around silently (768 ranks exchanging 2**48 bytes per pair total more than 2**64);
+    summing the high and low 32-bit halves apart cannot wrap for fewer than 2**32 entries."""
+    arr = np.asarray(values).astype(np.uint64, copy=False).reshape(-1)
+    if arr.size >= 1 << 32:
+        raise ValueError(f"exact_sum: at most 2**32 - 1 entries, got {arr.size}")
+    high = int((arr >> np.uint64(32)).sum(dtype=np.uint64))
+    low = int((arr & np.uint64(0xFFFFFFFF)).sum(dtype=np.uint64))
+    return (high << 32) + low

@@ -569,6 +569,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     system = podsim.system(args.system)
     system.topology.save(args.file)
     print(f"wrote {args.file}: {system.name}, {system.topology!r} (load with podsim::load_topology or podsim.Topology.load)")
+    # The file holds the fabric only; the system's packet and transaction sizes are run settings,
+    # which a C++ host must set itself to get what podsim.simulate(system, ...) gets.
+    fields = {"mtu": "mtu_bytes"}
+    settings = ", ".join(f"{fields.get(k, k)} = {v}" for k, v in system.run_defaults().items())
+    if settings:
+        print(f"run settings of {system.name} (not in the file; a C++ host sets them in podsim::SimConfig): {settings}")
     return EXIT_OK
 
 

@@ -92,7 +92,7 @@ class Messages:
     @property
     def total_bytes(self) -> int:
         """Sum of the payload sizes, bytes."""
-        return int(self.size.sum(dtype=np.uint64))
+        return v.exact_sum(self.size)
 
     @classmethod
     def concat(cls, parts: Sequence[Messages]) -> Messages:

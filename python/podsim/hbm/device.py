@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any, Sequence
 
 from podsim import _core
@@ -113,12 +115,24 @@ class Device:
     def from_rank(cls, rank: Any, **kwargs: Any) -> Device:
         """Build from the HBM of one rank of a system (``podsim.systems.system(...).rank_memory``).
 
-        ``rank`` needs ``type``, ``gbps_per_pin``, ``stacks`` and ``bus_bits_per_stack``; other
-        keyword arguments go to :class:`Device`.
+        ``rank`` needs ``type``, ``gbps_per_pin``, ``stacks``, ``bus_bits_per_stack`` and
+        ``capacity_bytes``; other keyword arguments go to :class:`Device`.
+
+        The rows per bank come from the rank's capacity, unless ``rows`` is given. Spec sheets
+        quote HBM in the DRAM industry's gigabytes, 2**30 bytes (a "24 GB" HBM3E stack holds
+        24 GiB), so a rank of ``capacity_bytes`` = 288e9 (GB300's eight 12-high 36 GB stacks)
+        gets 288 GiB: half as many rows again as the preset's 8-high stacks.
         """
-        for name in ("type", "gbps_per_pin", "stacks", "bus_bits_per_stack"):
+        for name in ("type", "gbps_per_pin", "stacks", "bus_bits_per_stack", "capacity_bytes"):
             if not hasattr(rank, name):
                 raise TypeError(f"rank: expected a RankMemory-like object with '{name}', got {type(rank).__name__}")
+        if "rows" not in kwargs:
+            org = preset(rank.type, rank.gbps_per_pin).organisation
+            row_bytes = integer(rank.stacks, "stacks", 1, 64) * org["pcs_per_stack"] * org["bank_groups"] * (
+                org["banks_per_group"] * org["row_bytes"]
+            )
+            capacity = Fraction(str(rank.capacity_bytes)) / 10**9 * 2**30
+            kwargs["rows"] = math.floor(capacity / row_bytes)
         return cls.from_chip(rank.type, rank.gbps_per_pin, rank.stacks, rank.bus_bits_per_stack, **kwargs)
 
     @property

@@ -124,6 +124,12 @@ def preset(type: str, gbps_per_pin: float | None = None) -> Preset:  # noqa: A00
         timing_nck[name] = n
         timing_ps[name] = math.floor(n * tck) if name == "tREFI" else math.ceil(n * tck)
         sources[name] = entry["source"]
+    # Rounded apart, a "long" (same bank group) spacing kept in ns can come out shorter than its
+    # "short" counterpart kept in cycles at low pin rates (tCCD_L 1 < tCCD_S 2 at 0.5 Gb/s HBM3);
+    # JEDEC orders them long >= short, so the long one is raised to the short one.
+    for long, short in (("tCCD_L", "tCCD_S"), ("tRRD_L", "tRRD_S"), ("tWTR_L", "tWTR_S")):
+        if timing_nck[long] < timing_nck[short]:
+            timing_nck[long], timing_ps[long] = timing_nck[short], timing_ps[short]
     organisation = {}
     for name in ORGANISATION_NAMES:
         organisation[name] = int(spec["organisation"][name]["value"])

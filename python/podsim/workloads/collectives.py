@@ -9,6 +9,7 @@ Sizes follow the NCCL tests' conventions, so ``Workload.evaluate`` reports compa
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -344,7 +345,7 @@ def all_to_all(target: Any, bytes_per_pair: int | None = None, *, matrix: Any = 
     step = (dst - src) % n
     order = np.lexsort((step, src))
     src, dst, step = src[order], dst[order], step[order]
-    size_bytes = max(1, int(round(mat.sum() / n)))
+    size_bytes = max(1, round(Fraction(v.exact_sum(mat), n)))
     return to_workload(
         ranks, src, dst, off[src, dst], np.zeros((0, 2), dtype=np.int64), step=step,
         name="all_to_all", algorithm=algorithm, size_bytes=size_bytes, bus_factor=(n - 1) / n,

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from podsim import _validate as v
+from podsim.messages import MAX_MESSAGE_BYTES
 from podsim.workloads._dag import resolve_ranks, to_workload
 from podsim.workloads._gating import gate_column
 from podsim.workloads.workload import Workload
@@ -250,6 +251,12 @@ def moe(
     ])
     msg_src = np.concatenate([d_src, senders, c_src])
     msg_dst = np.concatenate([d_dst, (senders + 1) % n, c_dst])
+    for copies, per_token, field in ((d_copies, d_bytes, "dispatch_bytes"), (c_copies, c_bytes, "combine_bytes")):
+        if len(copies) and int(copies.max()) * per_token > MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"{field}: {int(copies.max())} tokens x {per_token} bytes between two ranks is more than "
+                f"2**48 bytes, the largest message; lower tokens_per_rank or the bytes per token"
+            )
     size = np.concatenate([d_copies * d_bytes, np.ones(m, dtype=np.int64), c_copies * c_bytes])
     phase = np.repeat(np.arange(3, dtype=np.uint8), [k, m, k])
     return to_workload(

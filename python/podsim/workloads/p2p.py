@@ -68,6 +68,8 @@ def point_to_point(
     iters = v.integer(iterations, "iterations", 1, 1 << 24)
     w = v.integer(window, "window", 1, iters) if pattern == "bandwidth" else 1
     count = 2 * iters if pattern == "ping_pong" else iters
+    if count * size >= 1 << 64:
+        raise ValueError(f"iterations: {count} messages x size_bytes {size} is 2**64 bytes or more in total; lower either")
     i = np.arange(count)
     if pattern == "ping_pong":
         src = np.where(i % 2 == 0, a, b)
