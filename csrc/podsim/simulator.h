@@ -255,9 +255,7 @@ class Simulator {
     NodeId dst = 0;
     std::uint32_t src_port = 0;
     std::uint32_t dst_port = 0;
-    // Times it has failed. It fails at most once per batch of faults, and batches are fewer than
-    // 2^32 (schedule_fault): the count cannot wrap around and pass a lost packet as current.
-    std::uint32_t epoch = 0;
+    std::uint32_t epoch = 0;         // times it has failed (cannot wrap: see schedule_fault)
     bool credit_blocked = false;     // the head packet waits for credits
     bool kick_pending = false;
     bool down = false;               // failed (fault model)
@@ -495,6 +493,7 @@ class Simulator {
   // once per batch (a switch chip takes down dozens of channels at once).
   std::vector<std::vector<FaultChange>> fault_batches_;
   std::unordered_map<Time, std::uint32_t> pending_batch_;  // time -> batch not yet applied
+  std::uint32_t fault_changes_ = 0;      // scheduled so far (at most 2^32 - 1, see schedule_fault)
   bool faults_ = false;                  // any fault scheduled: arrivals check their wire
   std::uint64_t retx_waiting_ = 0;
   std::vector<std::uint32_t> stranded_;  // lost packets whose source cannot reach their destination

@@ -25,6 +25,10 @@ void Simulator::schedule_fault(ChannelId c, Time at, bool up) {
     fault_batches_.emplace_back();
     queue_.push(at, EventType::kFault, it->second);
   }
+  // A channel's failure count (Output::epoch, 32 bits) grows by at most one per change: bounding
+  // the changes keeps it from wrapping around and passing a lost packet as current.
+  if (fault_changes_ == kNone) throw std::invalid_argument("faults: too many changes (limit 2^32 - 1)");
+  ++fault_changes_;
   fault_batches_[it->second].push_back(FaultChange{c, up});
 }
 
