@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import podsim
-from podsim.benchcases import metrics, table
+from podsim.benchcases import metrics, reset_peak_rss, table
 
 QUICK = os.environ.get("PODSIM_BENCH_QUICK", "") not in ("", "0")
 _ROWS: list[dict[str, Any]] = []
@@ -27,6 +27,7 @@ _ROWS: list[dict[str, Any]] = []
 @pytest.fixture
 def run_case(benchmark: Any, request: pytest.FixtureRequest) -> Callable[[Callable[[], podsim.Result]], podsim.Result]:
     """Benchmark ``make_result`` (a function that runs one simulation) and record its metrics."""
+    reset_peak_rss()  # before the test builds its case: each row reports its own peak
 
     def run(make_result: Callable[[], podsim.Result]) -> podsim.Result:
         results: list[tuple[podsim.Result, float]] = []

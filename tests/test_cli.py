@@ -331,6 +331,17 @@ def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> 
         assert "3 us simulated" in str(bar._bar)
 
 
+def test_sweep_resumes_from_its_out_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--out-dir was documented as resumable, but nothing resumed: every point ran again."""
+    argv = ["sweep", "hgx-h100", "all-reduce", "--size", "64KiB", "--vary", "routing=ecmp,spray", "--workers", "1",
+            "--out-dir", str(tmp_path)]
+    first = run_json(capsys, *argv)
+    written = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    again = run_json(capsys, *argv, "--resume")
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == written and len(written) == 2
+    assert [r["busbw_Bps"] for r in again] == [r["busbw_Bps"] for r in first]
+
+
 def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rows = run_json(capsys, "sweep", "hgx-h100", "all-reduce", "--size", "1MiB",
                     "--vary", "routing=ecmp,spray", "--vary", "algorithm=ring,tree", "--workers", "1")
@@ -361,6 +372,8 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         # Values run refuses fail the sweep at once, not as error rows after the other points ran.
         (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=-1,2"], "--seed: must be in [0, 2**64 - 1], got -1"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "mtu=32,4096"], "--mtu: must be larger than hgx-h100's header"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "hbm=ture,no"], "hbm: values must be on or off"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=1,2", "--resume"], "--resume needs --out-dir"),
     ],
 )
 def test_sweep_bad_usage_is_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:

@@ -172,6 +172,12 @@ def test_die_with_no_switch_link_is_cut_off(cm: podsim.System, cm_cat: faults.Ca
     with pytest.raises(faults.Unreachable) as err:
         faults.apply(cm, gone, catalog=cm_cat)
     assert err.value.cut_off == [die]
+    # The example is a rank it cannot reach, not its sibling die (once named: it is reachable).
+    assert err.value.example[0] == die and err.value.example[1] not in (die, "node00/npu0/die1")
+    kept = faults.apply(cm, gone, catalog=cm_cat, on_unreachable="keep")
+    pair = [kept.topology.names.index(n) for n in err.value.example]
+    with pytest.raises(ValueError, match="not connected"):
+        podsim.simulate(kept, podsim.workloads.all_to_all(pair, bytes_per_pair=64))
 
 
 def test_tray_down_lowers_what_nvl72_delivers(nv: podsim.System) -> None:

@@ -69,8 +69,13 @@ def test_summary_and_plot(trays: pd.DataFrame, tmp_path: Path) -> None:
     assert row["busbw_Bps_mean"] == pytest.approx(sel.mean()) and row["busbw_Bps_min"] == sel.min()
     assert table[(table["policy"] == "full-bandwidth") & (table["k"] == 2)]["failed_runs"].item() == 2
     out = tmp_path / "curve.png"
+    import matplotlib.pyplot as plt
+
+    open_before = plt.get_fignums()
     ax = faults.plot(trays, out, title="NVL72, trays")
     assert out.stat().st_size > 1000 and len(ax.get_lines()) == 2
+    # Each call once left a pyplot figure open (matplotlib warns past 20).
+    assert plt.get_fignums() == open_before
 
 
 def test_all_reduce_on_a_subset(nv: podsim.System) -> None:

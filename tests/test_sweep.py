@@ -144,12 +144,12 @@ def test_files_per_point_and_resume(tmp_path: Path) -> None:
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
         df = podsim.sweep(fabric_point, points, seed=SEED, executor=pool, out_dir=tmp_path, progress=False)
         assert df.attrs["sweep"]["file_format"] == "parquet"
-        assert sorted(p.name for p in tmp_path.iterdir()) == [f"point-{i}.parquet" for i in range(4)]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f"point-{i:06d}.parquet" for i in range(4)]
         on_disk = pd.read_parquet(tmp_path).sort_values("point", ignore_index=True)
         pd.testing.assert_frame_equal(on_disk, df, check_dtype=False)
 
         # A missing file is the only point run again.
-        (tmp_path / "point-1.parquet").unlink()
+        (tmp_path / "point-000001.parquet").unlink()
         calls: list[int] = []
         again = podsim.sweep(
             fabric_point, points, seed=SEED, executor=pool, out_dir=tmp_path, resume=True,
@@ -170,9 +170,21 @@ def test_csv_files(tmp_path: Path) -> None:
     points = [{"rate_Bps": 25e9, "label": None}, {"rate_Bps": 50e9, "label": "x"}]
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
         df = podsim.sweep(per_message_point, points, executor=pool, out_dir=tmp_path, file_format="csv", progress=False)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["point-0.csv", "point-1.csv"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["point-000000.csv", "point-000001.csv"]
         again = podsim.sweep(never_called, points, executor=pool, out_dir=tmp_path, file_format="csv", resume=True, progress=False)
     np.testing.assert_array_equal(again["end_ps"], df["end_ps"])
+
+
+def test_resume_after_the_grid_grew_and_with_numeric_looking_text(tmp_path: Path) -> None:
+    """File names did not survive a grid growing past a power of ten (point-0 became point-00),
+    and CSV read a parameter "0.50" back as 0.5, a point of "another sweep"."""
+    points = [{"rate_Bps": 25e9 + i, "label": "0.50"} for i in range(12)]
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        podsim.sweep(per_message_point, points[:10], executor=pool, out_dir=tmp_path, file_format="csv", progress=False)
+        grown = podsim.sweep(per_message_point, points, executor=pool, out_dir=tmp_path, file_format="csv",
+                             resume=True, progress=False)
+    assert grown.attrs["sweep"]["resumed"] == 10
+    assert len(list(tmp_path.iterdir())) == 12
 
 
 def test_a_table_per_point() -> None:

@@ -76,6 +76,8 @@ class CutOff : public std::runtime_error {
 
 enum class StopReason : std::uint8_t { kIdle = 0, kTime = 1, kEvents = 2, kCompletion = 3 };
 
+// Transmissions are counted when they start: a packet cut off by its channel failing counts in
+// full in the bytes and packets, and in busy_ps up to the failure only.
 struct ChannelCounters {
   std::vector<std::uint64_t> wire_bytes;     // bytes serialized, headers and control packets included
   std::vector<std::uint64_t> payload_bytes;  // message data bytes serialized

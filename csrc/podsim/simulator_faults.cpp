@@ -49,6 +49,12 @@ void Simulator::on_fault(std::uint32_t batch) {
     out.down = !change.up;
     if (out.down) {
       ++out.epoch;  // what is on the wire now is lost (see on_arrive)
+      // A transmission under way is cut off here: its channel was busy until now, not until its
+      // tail would have left (the busy time was charged in full when it started).
+      if (out.busy_until > now_) {
+        out.busy_ps -= out.busy_until - now_;
+        out.busy_until = now_;
+      }
       failed.push_back(change.channel);
     } else {
       repaired = true;
@@ -132,8 +138,6 @@ void Simulator::lost_on_wire(std::uint32_t p) {
   ports_[out_[c].port].load -= pk.wire;
   if (cfg_.check) touched_.push_back(c);
   if (cfg_.recovery == LossRecovery::kReplay) {
-    ++ledger_.replayed_packets[pk.src_ep];
-    ledger_.replayed_bytes[pk.src_ep] += pk.payload;
     const Time noticed = now_ + topo_.channel(topo_.channel(c).reverse).latency_ps;
     queue_.push(noticed + cfg_.replay_ps, EventType::kReplay, p);
     return;
@@ -144,7 +148,11 @@ void Simulator::lost_on_wire(std::uint32_t p) {
 void Simulator::on_replay(std::uint32_t p) {
   Packet& pk = pkts_[p];
   const NodeId n = topo_.channel(pk.in_channel).src;
-  if (routes_.hops(n, pk.dst_ep) == RoutingTable::kUnreachable) return lose(p);  // end to end, then
+  // With no path left from here the replay fails: the packet is lost (and resent end to end),
+  // and counted as lost only.
+  if (routes_.hops(n, pk.dst_ep) == RoutingTable::kUnreachable) return lose(p);
+  ++ledger_.replayed_packets[pk.src_ep];
+  ledger_.replayed_bytes[pk.src_ep] += pk.payload;
   // The retry buffer feeds the node's injection input: it holds no input-buffer space here.
   pk.tail_ps = now_;
   const std::uint32_t ep = topo_.endpoint_index(n);

@@ -12,6 +12,8 @@ Quick mode (CI) runs every FT2-256 case but only the small CloudMatrix-shaped si
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import resource
 import time
 from collections.abc import Callable
@@ -163,8 +165,32 @@ def cases(quick: bool = False) -> list[BenchCase]:
     return out + _system_cases(quick)
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS measurement, so that a case run after a larger one reports its own
+    peak. Linux resets its high-water mark to the current RSS; elsewhere nothing is reset and
+    :func:`peak_rss_mb` stays the process's peak so far."""
+    gc.collect()
+    try:
+        # Memory an earlier case freed but the allocator kept would count towards this one.
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to hand back
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the process-wide peak is what remains measurable
+
+
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident set size since :func:`reset_peak_rss` (Linux), else of the process so far, MiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass  # not Linux: fall back to the process-wide peak
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -193,6 +219,7 @@ def metrics(case: str, res: Result, wall_s: float) -> dict[str, Any]:
 
 def run_case(case: BenchCase, progress: ProgressFn | None = None) -> tuple[Result, dict[str, Any]]:
     """Build and run one case once; returns the result and its :func:`metrics` row."""
+    reset_peak_rss()
     topo, msgs = case.build()
     t0 = time.perf_counter()
     res = case.run(topo, msgs, progress)

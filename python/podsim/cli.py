@@ -486,6 +486,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
+#: Values of ``--vary hbm=...`` that couple the memory, and that do not.
+_HBM_ON = frozenset({"1", "true", "yes", "on"})
+_HBM_OFF = frozenset({"0", "false", "no", "off"})
 #: Options of ``run`` a sweep may vary (everything that changes what is simulated).
 _SWEEPABLE = ("routing", "seed", "mtu", "ranks", "hbm", *sorted(_WORKLOAD_OPTS))
 
@@ -498,7 +501,11 @@ def _vary(text: str) -> tuple[str, list[str]]:
         raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,... (e.g. routing=ecmp,adaptive), got {text!r}")
     if name not in _SWEEPABLE:
         raise argparse.ArgumentTypeError(f"{name!r} cannot be varied; choose from {', '.join(_SWEEPABLE)}")
-    return name, [v.strip() for v in values.split(",")]
+    vals = [v.strip() for v in values.split(",")]
+    bad = [v for v in vals if name == "hbm" and v.lower() not in _HBM_ON | _HBM_OFF]
+    if bad:
+        raise argparse.ArgumentTypeError(f"hbm: values must be on or off ({', '.join(sorted(_HBM_ON | _HBM_OFF))}), got {bad[0]!r}")
+    return name, vals
 
 
 def _sweep_point(base: list[str], point: dict[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
@@ -508,7 +515,7 @@ def _sweep_point(base: list[str], point: dict[str, Any], seed: np.random.SeedSeq
     for name, value in point.items():
         flag = "--" + name.replace("_", "-")
         if name == "hbm":
-            argv += [flag] if str(value).lower() in ("1", "true", "yes", "on") else []
+            argv += [flag] if str(value).lower() in _HBM_ON else []
         else:
             argv += [flag, str(value)]
     if "seed" not in point:
@@ -530,6 +537,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     axes = dict(args.vary)
     if len(axes) != len(args.vary):
         raise UsageError("--vary: each option may be varied once")
+    if args.resume and args.out_dir is None:
+        raise UsageError("--resume needs --out-dir")
     # The fixed part of the run command: system, workload and every option given (not varied).
     base = [args.system, args.workload]
     for name in _SWEEPABLE:
@@ -556,7 +565,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         executor = ThreadPoolExecutor(1)  # in-process: no start-up cost for small sweeps
     table = sweep(partial(_sweep_point, base), points, seed=args.seed if args.seed is not None else 0,
                   executor=executor, max_workers=None if args.workers == 1 else args.workers,
-                  out_dir=args.out_dir, progress=not args.quiet and sys.stderr.isatty())
+                  out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     if executor is not None:
         executor.shutdown()
     shown = [c for c in (*axes, "complete", "time_s", "busbw_Bps", "achieved_uni_Bps", "efficiency", "error") if c in table]
@@ -676,7 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run option and its values (repeatable; the grid is every combination), e.g. routing=ecmp,adaptive")
     _add_workload_options(p)
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="processes (default: one per core; 1 runs in-process)")
-    p.add_argument("--out-dir", metavar="DIR", help="also write one file per point into DIR (resumable)")
+    p.add_argument("--out-dir", metavar="DIR", help="also write one file per point into DIR")
+    p.add_argument("--resume", action="store_true", help="with --out-dir: read the points whose file exists, run the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_output(p)
     p.set_defaults(func=_cmd_sweep)

@@ -36,9 +36,9 @@ def _time_unit(span_ps: float) -> tuple[str, float]:
 
 
 def _run_window(result: Result) -> tuple[float, float]:
-    """From the first message start to the end of the run, ps (at least 1 ps long)."""
+    """From the first message start to the end of the traffic, ps (at least 1 ps long)."""
     start = float(result.messages.start_ps.min()) if len(result.messages) else 0.0
-    end = float(result.now_ps)
+    end = float(result.traffic_end_ps)
     return start, max(end, start + 1.0)
 
 

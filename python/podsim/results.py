@@ -58,12 +58,23 @@ class MessageStats:
         return df
 
 
+def traffic_end_ps(end_ps: np.ndarray, complete: bool, now_ps: int) -> int:
+    """When a run's traffic ended: its last message end if every message completed, else
+    ``now_ps``. A fault or repair scheduled after the last message keeps the engine going to its
+    time with nothing left to move; plots, traces and channel utilisation end here instead."""
+    if complete and len(end_ps):
+        return int(end_ps.max())
+    return now_ps
+
+
 @dataclass(frozen=True)
 class ChannelStats:
     """Per unidirectional channel, in channel id order.
 
     ``wire_bytes`` counts everything serialized (headers, acks, requests); ``payload_bytes`` only
     message data. ``busy_ps`` is the time spent serializing. ``rate_Bps`` is per direction (uni).
+    A transmission counts when it starts: one cut off by its channel failing counts in full in the
+    bytes and packets, and in ``busy_ps`` up to the failure only. ``duration_ps`` is the run's, to the end of its traffic (see :func:`traffic_end_ps`).
     """
 
     src: np.ndarray
@@ -239,6 +250,11 @@ class Result:
     packet_latency_histogram: np.ndarray = field(repr=False)
     complete: bool
     trace: TransmissionTrace | None = None
+
+    @property
+    def traffic_end_ps(self) -> int:
+        """When the traffic ended (see :func:`traffic_end_ps`)."""
+        return traffic_end_ps(self.messages.end_ps, self.complete, self.now_ps)
 
     @property
     def makespan_ps(self) -> int:

@@ -156,7 +156,9 @@ def _resumed(task: _Task) -> _Outcome | None:
         return None
     frame = _read(path, task.file_format)
     want = {"point": _text(task.index), **_seed_columns(task.seed), **{k: _text(val) for k, val in task.point.items()}}
-    got = {k: _text(frame[k].iloc[0]) if k in frame.columns and len(frame) else None for k in want}
+    # Compared as written: CSV would read a parameter "0.50" back as the number 0.5.
+    as_written = frame if task.file_format == "parquet" else pd.read_csv(path, dtype=str)
+    got = {k: _text(as_written[k].iloc[0]) if k in as_written.columns and len(as_written) else None for k in want}
     if got != want:
         raise ValueError(
             f"out_dir: {path} belongs to another sweep (it has {got}, this point is {want}); "
@@ -308,8 +310,9 @@ def sweep(
         fmt = _file_format(file_format)
         directory = Path(out_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        width = len(str(max(len(pts) - 1, 0)))
-        paths = [str(directory / f"point-{i:0{width}d}.{fmt}") for i in range(len(pts))]
+        # A fixed width, not the grid's: a grown grid resumes from the same file names, and the
+        # names sort in point order up to a million points.
+        paths = [str(directory / f"point-{i:06d}.{fmt}") for i in range(len(pts))]
     tasks = [_Task(i, p, children[i], fn, paths[i], fmt) for i, p in enumerate(pts)]
 
     outcomes: dict[int, _Outcome] = {}

@@ -56,7 +56,8 @@ def chrome_trace(
     Args:
         result: a run; with ``trace=`` set the channels get packet slices and exact counters.
         topology: the fabric it ran on (names and tiers).
-        window_ps: ``(start, end)`` in ps; ``end`` None is the end of the run.
+        window_ps: ``(start, end)`` in ps; ``end`` None is the end of the traffic
+            (:attr:`Result.traffic_end_ps`).
         max_events: most events to write; a larger window raises :class:`TraceTooLarge`.
         roles: role name per node (``System.roles()``) for tier names; optional.
 
@@ -65,7 +66,7 @@ def chrome_trace(
         ValueError: the window is empty or starts after the run.
     """
     lo = v.integer(window_ps[0], "window_ps", 0, v.MAX_TIME_PS)
-    hi = result.now_ps if window_ps[1] is None else v.integer(window_ps[1], "window_ps", 0, v.MAX_TIME_PS)
+    hi = result.traffic_end_ps if window_ps[1] is None else v.integer(window_ps[1], "window_ps", 0, v.MAX_TIME_PS)
     max_events = v.integer(max_events, "max_events", 1)
     if topology.num_channels != len(result.channels.bytes):
         raise ValueError(f"topology: has {topology.num_channels} channels, the result {len(result.channels.bytes)}: not the run's fabric")
@@ -115,7 +116,9 @@ def chrome_trace(
                        "args": {"name": f"{names[ch.src[c]]} → {names[ch.dst[c]]}"}})
     if tr is not None and len(tx):
         pids = (tier_pid + tier[tr.channel[tx]]).tolist()
-        cols = (tr.channel[tx] + 1).tolist(), _us(tr.start_ps[tx]).tolist(), _us(tr.end_ps[tx] - tr.start_ps[tx]).tolist()
+        # Cut to the window, as the message slices are.
+        t0, t1 = np.maximum(tr.start_ps[tx], lo), np.minimum(tr.end_ps[tx], hi)
+        cols = (tr.channel[tx] + 1).tolist(), _us(t0).tolist(), _us(t1 - t0).tolist()
         more = tr.msg[tx].tolist(), tr.wire_bytes[tx].tolist(), tr.payload_bytes[tx].tolist()
         for pid, tid, ts, dur, mid, wire, payload in zip(pids, *cols, *more):
             events.append({"ph": "X", "cat": "packet", "name": f"msg {mid}", "pid": pid, "tid": tid, "ts": ts, "dur": dur,

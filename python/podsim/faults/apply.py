@@ -105,7 +105,8 @@ class FaultedSystem:
             names = self.topology.names
             cut = [names[r] for r in base.ranks[lost]]
             keep = base.ranks[in_service & ~lost]
-            example = (cut[0], names[keep[0]] if len(keep) else cut[-1])
+            peer = _unreachable_peer(self.topology, int(base.ranks[lost][0]), np.concatenate([keep, base.ranks[lost]]))
+            example = (cut[0], names[peer] if peer is not None else cut[-1])
             if on_unreachable == "raise":
                 raise Unreachable(cut, example)
             if on_unreachable == "park":
@@ -227,13 +228,12 @@ def _rank_capacity(before: Topology, after: Topology, ranks: np.ndarray) -> np.n
     return np.divide(up_rate(after), full, out=np.ones(len(ranks)), where=full > 0)
 
 
-def _reach_groups(topo: Topology, ranks: np.ndarray) -> np.ndarray:
-    """Per rank, 0 if it touches the switch component that the most ranks touch, else 1.
+def _switch_components(topo: Topology) -> dict[int, set[int]]:
+    """Per endpoint, the switch-only components it has a link into (each named by one switch).
 
-    Endpoints do not forward (the engine's rule), so ranks reach one another only through a
-    switch-only component they both touch (a direct endpoint link serves just its two ends, such
-    as a 910C's die-to-die link). The ranks on the main component all reach one another; any other
-    rank cannot reach them all, so it is the one reported.
+    Endpoints do not forward (the engine's rule), so two ranks reach each other only through a
+    switch component they both touch, or over a direct link between the two of them (a 910C's
+    die-to-die link).
     """
     ch = topo.channels()
     is_ep = topo.is_endpoint()
@@ -249,14 +249,37 @@ def _reach_groups(topo: Topology, ranks: np.ndarray) -> np.ndarray:
     for s, d in zip(ch.src[both_sw].tolist(), ch.dst[both_sw].tolist()):
         parent[root(s)] = root(d)
     up = is_ep[ch.src] & ~is_ep[ch.dst]
-    pairs = {(s, root(d)) for s, d in zip(ch.src[up].tolist(), ch.dst[up].tolist())}
-    rank_set = set(ranks.tolist())
+    touched: dict[int, set[int]] = {}
+    for s, d in zip(ch.src[up].tolist(), ch.dst[up].tolist()):
+        touched.setdefault(s, set()).add(root(d))
+    return touched
+
+
+def _reach_groups(topo: Topology, ranks: np.ndarray) -> np.ndarray:
+    """Per rank, 0 if it touches the switch component that the most ranks touch, else 1.
+
+    The ranks on the main component all reach one another (see :func:`_switch_components`); any
+    other rank cannot reach them all, so it is the one reported.
+    """
+    touched = _switch_components(topo)
     votes: dict[int, int] = {}
-    for s, c in pairs:
-        if s in rank_set:
+    for r in ranks.tolist():
+        for c in touched.get(r, ()):
             votes[c] = votes.get(c, 0) + 1
     if not votes:
         return np.ones(len(ranks), dtype=np.int64)
     main = max(votes, key=lambda c: votes[c])
-    on_main = {s for s, c in pairs if c == main}
-    return np.array([0 if r in on_main else 1 for r in ranks.tolist()], dtype=np.int64)
+    return np.array([0 if main in touched.get(r, ()) else 1 for r in ranks.tolist()], dtype=np.int64)
+
+
+def _unreachable_peer(topo: Topology, src: int, peers: np.ndarray) -> int | None:
+    """The first of ``peers`` that ``src`` cannot reach: no switch component in common and no
+    direct link between them (:func:`_switch_components`)."""
+    touched = _switch_components(topo)
+    ch = topo.channels()
+    direct = set(ch.dst[ch.src == src].tolist())
+    mine = touched.get(src, set())
+    for p in peers.tolist():
+        if p != src and p not in direct and not (mine & touched.get(p, set())):
+            return int(p)
+    return None

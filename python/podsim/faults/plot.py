@@ -1,4 +1,4 @@
-"""Plotting degradation curves (matplotlib, headless: the Agg backend, no display needed)."""
+"""Plotting degradation curves (matplotlib; a figure of its own needs no display and no pyplot)."""
 
 from __future__ import annotations
 
@@ -23,15 +23,12 @@ def plot(rows: pd.DataFrame, path: str | os.PathLike[str] | None = None, *, metr
         ax: draw into this Axes instead of a new figure.
         title: axes title.
     """
-    import matplotlib
-
-    if ax is None:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     table = summarize(rows, metric)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+        # A Figure outside pyplot: no global backend switch, and nothing left open per call.
+        ax = Figure(figsize=(7, 4.2), layout="constrained").add_subplot()
     for (system, kind, policy), g in table.groupby(["system", "kind", "policy"]):
         g = g.sort_values("k")
         line, = ax.plot(g["k"], g[f"{metric}_mean"], marker="o", label=f"{system}: {kind}, {policy}")

@@ -66,7 +66,8 @@ def channels_of(fabric: Any, target: Element | int) -> np.ndarray:
     Raises:
         TypeError: an Element on a bare Topology.
         ValueError: naming the element when the system has no such element, or when a
-            FaultedSystem already lost it before the run.
+            FaultedSystem already lost all of it before the run. Of an element it lost in part
+            (a switch one of whose links was failed), the channels still there are returned.
     """
     if not isinstance(target, Element):
         topology = getattr(fabric, "topology", fabric)
@@ -79,9 +80,9 @@ def channels_of(fabric: Any, target: Element | int) -> np.ndarray:
     if base is None:
         return channels
     mapped = np.asarray(fabric.channel_map)[channels]
-    if np.any(mapped < 0):
+    if np.all(mapped < 0):
         raise ValueError(f"faults: {target} already failed before the run (it is not in this FaultedSystem)")
-    return mapped.astype(np.int64)
+    return mapped[mapped >= 0].astype(np.int64)
 
 
 #: One catalog per live system object: building one walks every link of the system.
