@@ -103,6 +103,13 @@ def run(
     return res, time.perf_counter() - t0
 
 
+def _duration(secs: float) -> str:
+    """An estimated run time in the unit that keeps it readable: "40 s", "12 min", "3.5 h"."""
+    if secs < 120:
+        return f"{secs:.0f} s"
+    return f"{secs / 60:.0f} min" if secs < 7200 else f"{secs / 3600:.1f} h"
+
+
 def achieved_vs_peak(budget_s: float) -> list[str]:
     """Uniform all-to-all (1 MiB per rank in total) on every shipped system."""
     rows = ["| system | ranks | peak scale-up (uni) | achieved all-to-all (uni) | achieved / peak | completion | wall |",
@@ -114,7 +121,7 @@ def achieved_vs_peak(budget_s: float) -> list[str]:
         res, secs = run(s, wl, budget_s)
         peak = s.peak().scale_up_uni_Bps
         if res is None:
-            emit(rows, f"| {name} | {n} | {format_rate(peak, 'uni')} | not run (est. {secs:.0f} s) | | | |")
+            emit(rows, f"| {name} | {n} | {format_rate(peak, 'uni')} | not run (est. {_duration(secs)}) | | | |")
             continue
         got = res.achieved_bandwidth()
         emit(
@@ -199,7 +206,7 @@ def collectives(budget_s: float) -> tuple[list[str], list[str]]:
             for label, wl in collective_cases(s, size, algorithm):
                 res, secs = run(s, wl, budget_s, sizes)
                 if res is None:
-                    emit(rows, f"| {name} | {label} | {shown} | not run (est. {secs / 60:.0f} min) | | | |")
+                    emit(rows, f"| {name} | {label} | {shown} | not run (est. {_duration(secs)}) | | | |")
                     continue
                 st = wl.evaluate(res)
                 if not sizes:
@@ -221,7 +228,7 @@ def moe(budget_s: float, tokens: int) -> list[str]:
             wl = W.moe(s.ranks[:ep], tokens, seed=1)
             res, secs = run(s, wl, budget_s)
             if res is None:
-                emit(rows, f"| {name} | {ep} | not run (est. {secs:.0f} s) | | | |")
+                emit(rows, f"| {name} | {ep} | not run (est. {_duration(secs)}) | | | |")
                 continue
             st = wl.evaluate(res)
             d, c = st.phases["dispatch"], st.phases["combine"]

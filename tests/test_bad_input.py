@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -105,6 +106,59 @@ def test_max_ports_enforced() -> None:
     t.connect(a, s, rate_Bps=1e9, latency_ps=1)
     with pytest.raises(ValueError, match="'s' already uses all of its 1 ports"):
         t.connect(b, s, rate_Bps=1e9, latency_ps=1)
+
+
+def test_a_node_has_at_most_65535_ports() -> None:
+    """Routing indexes ports in 16 bits: the 65,536th port is refused when it is made, not at the
+    first simulation."""
+    t = podsim.Topology()
+    with pytest.raises(ValueError, match=r"max_ports: must be in \[1, 65535\], got 65536"):
+        t.add_switch("big", latency_ps=0, buffer_bytes=8192, max_ports=65536)
+    s = t.add_switch("s", latency_ps=0, buffer_bytes=8192)
+    ends = [t.add_endpoint(f"h{i}") for i in range(3)]
+    for _ in range(65535 // 2):
+        t.connect(ends[0], s, rate_Bps=1e9, latency_ps=1)
+        t.connect(ends[1], s, rate_Bps=1e9, latency_ps=1)
+    t.connect(ends[2], s, rate_Bps=1e9, latency_ps=1)
+    with pytest.raises(ValueError, match="'s' already has 65535 ports, the most a node can have"):
+        t.connect(ends[2], s, rate_Bps=1e9, latency_ps=1)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda p: podsim.fabrics.star(65536, p), r"n: must be in \[2, 65535\]"),
+        (lambda p: podsim.fabrics.folded_clos(2, 65000, 600, p), r"spines_per_plane: must be in \[1, 535\]"),
+        (lambda p: podsim.fabrics.folded_clos(65535, 1000, 1, p),
+         r"65535000 endpoints and 65600536 nodes need 4299131126760000 routing entries; the engine allows at most 2147483648"),
+        (lambda p: podsim.fabrics.ring(40000, p), r"ring\(40000\): 40000 endpoints and 80000 nodes"),
+        (lambda p: podsim.fabrics.star(4, None), "params: expected a podsim.fabrics.LinkParams, got NoneType"),
+    ],
+)
+def test_fabric_builders_refuse_what_the_engine_cannot_run(build: Any, message: str) -> None:
+    p = podsim.fabrics.LinkParams(rate_Bps=1e9, latency_ps=1)
+    with pytest.raises((ValueError, TypeError), match=message):
+        build(p)
+
+
+@pytest.mark.parametrize(
+    "field", ["rate_Bps", "latency_ps", "switch_latency_ps", "buffer_bytes", "endpoint_buffer_bytes", "cut_through"]
+)
+def test_link_params_errors_name_their_own_field(field: str) -> None:
+    good: dict[str, Any] = {"rate_Bps": 1e9, "latency_ps": 1}
+    with pytest.raises((ValueError, TypeError), match=rf"^LinkParams\.{field}: "):
+        podsim.fabrics.LinkParams(**{**good, field: "yes" if field == "cut_through" else -1})
+
+
+def test_routing_tables_beyond_the_limit_are_refused() -> None:
+    """A fabric whose routing tables would not fit is refused before they are filled."""
+    t = podsim.Topology()
+    hub = t.add_switch("hub", latency_ps=0, buffer_bytes=1 << 16)
+    for i in range(46341):  # 46342 nodes x 46341 endpoints > 2^31 entries
+        t.connect(t.add_endpoint(f"h{i}"), hub, rate_Bps=1e9, latency_ps=1)
+    msg = podsim.Messages(src=[0], dst=[2], size=[64])
+    with pytest.raises(ValueError, match=r"routing tables for 46342 nodes x 46341 endpoints need 12 GiB; at most 12 GiB"):
+        podsim.simulate(t, msg)
 
 
 @pytest.mark.parametrize("size", [0, -5, 2**48 + 1])
@@ -236,6 +290,7 @@ _GOOD_ENDPOINT = "endpoint 65536 0 7 0 0 0 0 0 0 0 0 a"
         ("endpoint 65536 0 7 0 0 0 -1 0 0 0 0 a", "max_reads: expected a non-negative integer, got '-1'"),
         ("endpoint 65536 0 7 0 0 0 0 0 0 0 1.5 a", "write_issue_rate: expected a non-negative integer, got '1.5'"),
         ("endpoint 65536 0 4294967296 0 0 0 0 0 0 0 0 a", "ports: must be at most 4294967295, got 4294967296"),
+        ("endpoint 65536 0 65536 0 0 0 0 0 0 0 0 a", "max_ports: must be at most 65535, got 65536 for node 'a'"),
         ("endpoint 65536 0 7", "issue: missing"),
         ("switch 65536 -150000 0 0 s", "latency: expected a non-negative integer, got '-150000'"),
         ("switch 65536 0 2 0 s", "cut_through: must be 0 or 1, got 2"),

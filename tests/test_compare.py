@@ -84,3 +84,13 @@ def test_compare_arguments() -> None:
         podsim.Comparison([])
     spec = Path(podsim.__file__).parent / "specs" / "systems" / "hgx-h20.toml"
     assert [s.name for s in podsim.compare(["hgx-h100", spec]).systems] == ["hgx-h100", "hgx-h20"]
+
+
+def test_systems_with_one_name_are_refused(tmp_path: Path) -> None:
+    """Columns are keyed by system name: a second system of the same name would overwrite the first."""
+    variant = tmp_path / "faster.toml"
+    variant.write_text('[system]\nname = "hgx-h100"\nextends = "hgx-h100"\n')
+    with pytest.raises(ValueError, match=r"systems\[1\]: name 'hgx-h100' \(.*faster\.toml\) is also the name of systems\[0\] \(hgx-h100\)"):
+        podsim.compare(["hgx-h100", variant])
+    with pytest.raises(ValueError, match=r"systems\[1\]: name 'hgx-h20'"):
+        podsim.compare(["hgx-h20", "hgx-h20"])

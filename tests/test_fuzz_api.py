@@ -134,11 +134,13 @@ def test_fuzz_connect(a: Any, b: Any, rate: Any, latency: Any) -> None:
     shape=st.sampled_from(["star", "ring", "full_mesh", "folded_clos"]),
 )
 def test_fuzz_fabrics(n: Any, rate: Any, latency: Any, buffer: Any, shape: str) -> None:
-    params = LinkParams(rate_Bps=rate, latency_ps=latency, buffer_bytes=buffer)
-    if shape == "folded_clos":
-        only_clean_errors(podsim.fabrics.folded_clos, n, n, n, params, planes=n)
-    else:
-        only_clean_errors(getattr(podsim.fabrics, shape), n, params)
+    def build() -> podsim.Topology:
+        params = LinkParams(rate_Bps=rate, latency_ps=latency, buffer_bytes=buffer)
+        if shape == "folded_clos":
+            return podsim.fabrics.folded_clos(n, n, n, params, planes=n)
+        return getattr(podsim.fabrics, shape)(n, params)
+
+    only_clean_errors(build)
 
 
 @given(

@@ -237,7 +237,34 @@ bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence =
         BASE + '\n[links.ub-224g]\ntitle = "x"\nrate_uni = { value = 1, unit = "GB/s", source = "t", evidence = "V" }\n',
         "links.ub-224g", "already defined"),
     "TOML syntax": (BASE + "\n[topology\n", "(syntax)", ""),
+    # Values the engine would refuse at the first run are refused here, against their field.
+    "MTU not above the header": (_variant('mtu = { value = 4128,', 'mtu = { value = 32,'), "transport.header", "got 32"),
+    "MTU beyond 2^30": (_variant('mtu = { value = 4128,', f'mtu = {{ value = {(1 << 30) + 1},'), "transport.mtu", "1073741825"),
+    "ack larger than the MTU": (_variant('ack = { value = 32,', 'ack = { value = 5000,'), "transport.ack", "got 5000"),
+    "zero header and no request size": (
+        re.sub(r"^request = .*\n", "", _variant('header = { value = 32,', 'header = { value = 0,'), flags=re.M),
+        "transport.request", "header is 0"),
+    "transaction beyond 2^48": (_variant('txn = { value = 4096,', f'txn = {{ value = {(1 << 48) + 1},'), "transport.txn", "281474976710657"),
+    "retransmission timeout below 1 ps": (
+        _variant('retransmit_timeout = { value = 10, unit = "us"', 'retransmit_timeout = { value = 0.1, unit = "ps"'),
+        "transport.retransmit_timeout.value", "1e-13 s"),
+    "latency beyond 2^62 ps": (
+        _variant('latency = { value = 100, unit = "ns"', 'latency = { value = 5e6, unit = "s"'), "topology.uplink.latency.value", "5e+06 s"),
+    "link faster than 1e15 B/s": (
+        BASE.replace('link = "ub-224g"', 'link = "fast"', 1)
+        + '\n[links.fast]\ntitle = "x"\nrate_uni = { value = 2000, unit = "TB/s", source = "t", evidence = "V" }\n',
+        "links.fast.rate_uni.value", "2e+15 B/s"),
 }
+
+NVL72 = (SRC / "specs" / "systems" / "gb300-nvl72.toml").read_text()
+
+
+def test_single_tier_refuses_a_partial_switch_tray(tmp_path: Path) -> None:
+    old = "switches_per_tray = { value = 2,"
+    assert old in NVL72
+    path = _write(tmp_path, NVL72.replace(old, "switches_per_tray = { value = 4,", 1))
+    with pytest.raises(SpecError, match=rf"^{re.escape(path)}: topology\.switches_per_tray: 18 switch chips .* whole trays of 4"):
+        podsim.system(path)
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -260,6 +287,37 @@ def test_extends_cycle_and_missing_file(tmp_path: Path) -> None:
         podsim.system(a)
     with pytest.raises(ValueError, match="no such spec file"):
         podsim.system("cloudmatrix999")
+    # A file reached through ".." is the same file.
+    (tmp_path / "d").mkdir()
+    loop = _write(tmp_path, '[system]\nname = "s"\nextends = "../d/self.toml"\n', "d/self.toml")
+    with pytest.raises(SpecError, match=r"self\.toml: system\.extends: circular"):
+        podsim.system(loop)
+    # A missing parent is reported by the file that names it.
+    orphan = _write(tmp_path, '[system]\nname = "o"\nextends = "nowhere.toml"\n', "orphan.toml")
+    with pytest.raises(SpecError, match=rf"^{re.escape(orphan)}: system\.extends: no such spec file .*nowhere\.toml"):
+        podsim.system(orphan)
+    typo = _write(tmp_path, '[system]\nname = "t"\nextends = "gb300-nvl27"\n', "typo.toml")
+    with pytest.raises(SpecError, match=r"typo\.toml: system\.extends: no such spec file 'gb300-nvl27'; shipped systems: .*gb300-nvl72"):
+        podsim.system(typo)
+
+
+def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
+    base = _write(tmp_path, _variant('nodes = { value = 48,', 'nodes = { value = -48,'), "base.toml")
+    child = _write(tmp_path, '[system]\nname = "c"\nextends = "base.toml"\n', "child.toml")
+    with pytest.raises(SpecError, match=rf"^{re.escape(base)}: topology\.nodes\.value: must be > 0, got -48 \(loading {re.escape(child)}\)"):
+        podsim.system(child)
+    with pytest.raises(SpecError, match=r"^overrides: switches\.ub-l1\.latency\.value: must be >= 0, got -1 \(loading cloudmatrix384\)"):
+        podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": -1})
+
+
+def test_unreadable_spec_files(tmp_path: Path) -> None:
+    utf16 = tmp_path / "utf16.toml"
+    utf16.write_text('[system]\nname = "x"\n', encoding="utf-16")
+    with pytest.raises(SpecError, match=r"utf16\.toml: \(file\): is not UTF-8 text"):
+        podsim.system(utf16)
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(SpecError, match=r"dir\.toml: \(file\): cannot be read"):
+        podsim.system(tmp_path / "dir.toml")
     with pytest.raises(TypeError, match="name_or_path"):
         podsim.system(384)  # type: ignore[arg-type]
 

@@ -119,7 +119,7 @@ def test_a_failing_point_does_not_lose_the_others(reference: pd.DataFrame) -> No
         df = podsim.sweep(fabric_point, points, seed=SEED, executor=pool, progress=False)
     bad = df.iloc[5]
     assert bad["rate_Bps"] == -1.0 and bad["routing"] == POINTS[5]["routing"]
-    assert bad["error"].startswith("ValueError: rate_Bps")
+    assert bad["error"].startswith("ValueError: LinkParams.rate_Bps")
     assert pd.isna(bad["makespan_ps"])
     assert "Traceback" in df.attrs["tracebacks"][5]
     good = df.drop(index=5)

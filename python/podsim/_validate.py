@@ -16,6 +16,13 @@ MAX_TIME_PS = 1 << 62
 #: Rates accepted, bytes/s per direction: serialization is computed in whole milli-bytes per
 #: second, so a rate below 1 B/s would be rounded to nothing.
 MIN_RATE_BPS, MAX_RATE_BPS = 1.0, 1e15
+#: Most ports a node may have (the engine's routing indexes them in 16 bits).
+MAX_PORTS = 0xFFFF
+#: Most (node, destination endpoint) pairs a simulated fabric may have: the engine keeps a
+#: routing entry of 6 bytes for each, so this is 12 GiB (``RoutingTable::kMaxEntries``).
+MAX_ROUTE_ENTRIES = 1 << 31
+#: Largest MTU and per-packet header accepted, bytes.
+MAX_PACKET_BYTES = 1 << 30
 
 
 def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:

@@ -34,6 +34,31 @@ class LinkParams:
     endpoint_buffer_bytes: int = DEFAULT_ENDPOINT_BUFFER
     cut_through: bool = False
 
+    def __post_init__(self) -> None:
+        # Checked here, under these names, rather than later under Topology's argument names.
+        v.rate(self.rate_Bps, "LinkParams.rate_Bps")
+        v.integer(self.latency_ps, "LinkParams.latency_ps", 1, v.MAX_TIME_PS)
+        v.integer(self.switch_latency_ps, "LinkParams.switch_latency_ps", 0, v.MAX_TIME_PS)
+        v.integer(self.buffer_bytes, "LinkParams.buffer_bytes", 1)
+        v.integer(self.endpoint_buffer_bytes, "LinkParams.endpoint_buffer_bytes", 1)
+        v.flag(self.cut_through, "LinkParams.cut_through")
+
+
+def _check_params(params: object) -> LinkParams:
+    if not isinstance(params, LinkParams):
+        raise TypeError(f"params: expected a podsim.fabrics.LinkParams, got {type(params).__name__}")
+    return params
+
+
+def _check_size(what: str, endpoints: int, nodes: int) -> None:
+    """Refuse a fabric the engine could not route (see :data:`podsim._validate.MAX_ROUTE_ENTRIES`),
+    before spending time and memory building it."""
+    if endpoints * nodes > v.MAX_ROUTE_ENTRIES:
+        raise ValueError(
+            f"{what}: {endpoints} endpoints and {nodes} nodes need {endpoints * nodes} routing entries; "
+            f"the engine allows at most {v.MAX_ROUTE_ENTRIES} (2^31)"
+        )
+
 
 def _switch(t: Topology, name: str, p: LinkParams) -> int:
     return t.add_switch(name, latency_ps=p.switch_latency_ps, buffer_bytes=p.buffer_bytes, cut_through=p.cut_through)
@@ -48,7 +73,9 @@ def star(n: int, params: LinkParams) -> Topology:
 
     ``params`` (:class:`LinkParams`) sets every link, switch and endpoint buffer, here and in the
     other builders of this module."""
-    n = v.integer(n, "n", 2, 1 << 20)
+    n = v.integer(n, "n", 2, v.MAX_PORTS)  # every endpoint has a port on the one switch
+    params = _check_params(params)
+    _check_size(f"star({n})", n, n + 1)
     t = Topology()
     s = _switch(t, "sw", params)
     for i in range(n):
@@ -65,10 +92,14 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     plane (``p2/spine07``). ``planes=1`` is the classic leaf-spine; CloudMatrix 384's UB fabric has
     this shape with 48 groups × 16 dies, 7 planes and 16 spines per plane.
     """
-    groups = v.integer(groups, "groups", 1, 1 << 16)
-    hosts = v.integer(hosts_per_group, "hosts_per_group", 1, 1 << 16)
-    spines = v.integer(spines_per_plane, "spines_per_plane", 1, 1 << 16)
+    # A spine has a port per group, a leaf one per host and per spine, an endpoint one per plane.
+    groups = v.integer(groups, "groups", 1, v.MAX_PORTS)
+    hosts = v.integer(hosts_per_group, "hosts_per_group", 1, v.MAX_PORTS - 1)
+    spines = v.integer(spines_per_plane, "spines_per_plane", 1, v.MAX_PORTS - hosts)
     planes = v.integer(planes, "planes", 1, 1 << 10)
+    params = _check_params(params)
+    _check_size(f"folded_clos({groups}, {hosts}, {spines}, planes={planes})", groups * hosts,
+                groups * hosts + planes * (spines + groups))
     t = Topology()
     endpoint = [[t.add_endpoint(f"g{g:02d}/h{h:02d}", buffer_bytes=params.endpoint_buffer_bytes) for h in range(hosts)] for g in range(groups)]
     for p in range(planes):
@@ -85,6 +116,8 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
 def ring(n: int, params: LinkParams) -> Topology:
     """``n`` switches in a ring, one endpoint on each (``h000`` on ``s000``)."""
     n = v.integer(n, "n", 3, 1 << 16)
+    params = _check_params(params)
+    _check_size(f"ring({n})", n, 2 * n)
     t = Topology()
     sw = [_switch(t, f"s{i:03d}", params) for i in range(n)]
     for i in range(n):
@@ -97,6 +130,7 @@ def ring(n: int, params: LinkParams) -> Topology:
 def full_mesh(n: int, params: LinkParams) -> Topology:
     """``n`` endpoints with a direct link between every pair (no switches)."""
     n = v.integer(n, "n", 2, 1 << 12)
+    params = _check_params(params)
     t = Topology()
     eps = [t.add_endpoint(f"h{i:03d}", buffer_bytes=params.endpoint_buffer_bytes) for i in range(n)]
     for i in range(n):

@@ -185,8 +185,8 @@ class Simulation:
         mtu, header_bytes, ack_bytes, request_bytes, txn_bytes, retransmit_timeout_ps, replay_ps = sizes.values()
         routing = v.choice(routing, "routing", ROUTING)
         recovery = v.choice(recovery, "recovery", RECOVERY)
-        mtu = v.integer(mtu, "mtu", 2, 1 << 30)
-        header_bytes = v.integer(header_bytes, "header_bytes", 0, 1 << 30)
+        mtu = v.integer(mtu, "mtu", 2, v.MAX_PACKET_BYTES)
+        header_bytes = v.integer(header_bytes, "header_bytes", 0, v.MAX_PACKET_BYTES)
         if mtu <= header_bytes:
             raise ValueError(f"mtu: must be larger than header_bytes ({header_bytes}), got {mtu}")
 

@@ -9,9 +9,13 @@ namespace podsim {
 RoutingTable::RoutingTable(const Topology& topo, std::span<const std::uint8_t> down) : num_eps_(topo.num_endpoints()) {
   const auto usable = [&](ChannelId c) { return down.empty() || down[c] == 0; };
   const std::size_t n = topo.num_nodes();
-  for (NodeId v = 0; v < n; ++v)
-    if (topo.out_channels(v).size() > 0xFFFF)
-      throw std::invalid_argument("node '" + topo.node(v).name + "' has more than 65535 ports");
+  // A hop count and a candidate-set id per (node, endpoint): refuse a table this machine-sized
+  // simulator cannot hold rather than fail (or be killed) part-way through filling it.
+  if (n * num_eps_ > kMaxEntries)
+    throw std::invalid_argument("topology: routing tables for " + std::to_string(n) + " nodes x " +
+                                std::to_string(num_eps_) + " endpoints need " +
+                                std::to_string(n * num_eps_ * kEntryBytes >> 30) + " GiB; at most " +
+                                std::to_string(kMaxEntries * kEntryBytes >> 30) + " GiB are allowed");
   hops_.assign(n * num_eps_, kUnreachable);
   set_of_.assign(n * num_eps_, 0);
   // Candidate sets repeat a great deal (every remote destination of a leaf switch shares "all

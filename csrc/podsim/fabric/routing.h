@@ -32,6 +32,9 @@ class RoutingTable {
     return hops_[static_cast<std::size_t>(node) * num_eps_ + dst_ep];
   }
   static constexpr std::uint16_t kUnreachable = 0xFFFF;
+  // Largest table, in (node, endpoint) entries of kEntryBytes each: 2^31 entries, 12 GiB.
+  static constexpr std::size_t kEntryBytes = sizeof(std::uint16_t) + sizeof(std::uint32_t);
+  static constexpr std::size_t kMaxEntries = std::size_t{1} << 31;
 
  private:
   std::size_t num_eps_;

@@ -32,6 +32,9 @@ NodeId Topology::add_node(Node node) {
       throw std::invalid_argument("latency: node '" + node.name + "' has a latency above 2^62 ps (" + std::to_string(t) + ")");
   const auto id = static_cast<NodeId>(nodes_.size());
   if (id == kNone) throw std::invalid_argument("topology: too many nodes");
+  if (node.max_ports > kMaxPorts)
+    throw std::invalid_argument("max_ports: must be at most " + std::to_string(kMaxPorts) + ", got " +
+                                std::to_string(node.max_ports) + " for node '" + node.name + "'");
   nodes_.push_back(std::move(node));
   out_.emplace_back();
   in_.emplace_back();
@@ -84,6 +87,9 @@ ChannelId Topology::connect_exact(NodeId a, NodeId b, RateMilliBps rate, Time la
     if (nd.max_ports != 0 && out_[n].size() >= nd.max_ports)
       throw std::invalid_argument("connect: " + quoted(nd.name) + " already uses all of its " +
                                   std::to_string(nd.max_ports) + " ports");
+    if (out_[n].size() >= kMaxPorts)
+      throw std::invalid_argument("connect: " + quoted(nd.name) + " already has " + std::to_string(kMaxPorts) +
+                                  " ports, the most a node can have");
   }
   if (channels_.size() + 2 >= kNone) throw std::invalid_argument("topology: too many channels");
   const auto ab = static_cast<ChannelId>(channels_.size());

@@ -13,6 +13,8 @@ namespace podsim {
 using NodeId = std::uint32_t;
 using ChannelId = std::uint32_t;
 inline constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+// Most ports (outgoing channels) a node may have: routing keeps candidate ports as 16-bit indices.
+inline constexpr std::uint32_t kMaxPorts = 0xFFFF;
 
 enum class NodeKind : std::uint8_t { kEndpoint = 0, kSwitch = 1 };
 

@@ -85,6 +85,15 @@ class Comparison:
         self.systems = list(systems)
         if len(self.systems) < 2 or not all(isinstance(s, System) for s in self.systems):
             raise ValueError(f"systems: need at least 2 podsim.System objects, got {self.systems!r}")
+        # Tables and their columns are keyed by system name: a repeated name would overwrite.
+        first_of: dict[str, int] = {}
+        for i, s in enumerate(self.systems):
+            j = first_of.setdefault(s.name, i)
+            if j != i:
+                raise ValueError(
+                    f"systems[{i}]: name {s.name!r} ({s.spec.file}) is also the name of systems[{j}] "
+                    f"({self.systems[j].spec.file}); each system compared needs its own [system] name"
+                )
         self.peaks = [s.peak() for s in self.systems]
 
     def _table(self) -> list[tuple[_Row, list[float | None], list[bool | None]]]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from podsim._validate import MAX_RATE_BPS, MAX_TIME_PS, MIN_RATE_BPS, U64_MAX
+
 #: Units accepted per dimension, with their factor to the base unit (first key of each entry).
 #: Bandwidth units are per direction or summed as the field name says; GB = 1e9 B, Gb = 1e9 bit.
 DIMENSIONS: dict[str, dict[str, float]] = {
@@ -32,6 +34,15 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "failure_rate": {"FIT": 1e-9},
     # A yes/no design choice: no unit, but it still carries a source and an evidence tag.
     "flag": {},
+}
+
+#: Ranges, in base units, that values of a dimension must fall in because the engine accepts no
+#: other (:mod:`podsim._validate`): rates in [1, 1e15] B/s, times up to 2^62 ps and, when they
+#: must be positive, at least 1 ps after rounding to whole ps; byte sizes up to 2^64 - 1.
+ENGINE_RANGE: dict[str, tuple[float, float, str]] = {
+    "bandwidth": (MIN_RATE_BPS, MAX_RATE_BPS, "B/s"),
+    "time": (0.5e-12, MAX_TIME_PS * 1e-12, "s"),
+    "bytes": (0.0, float(U64_MAX), "B"),
 }
 
 #: Evidence tags of /work/shared/reference/hardware.md, plus "assumption" for unpublished values
@@ -75,9 +86,10 @@ class SpecError(ValueError):
         super().__init__(f"{file}: {field_path}: {message}")
         self.file = file
         self.field = field_path
+        self.message = message
 
 
-def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None) -> float | int:
+def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None, maximum: float | None) -> float | int:
     if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, numbers.Real):
         raise SpecError(file, path, f"expected a number, got {type(raw).__name__} {raw!r}")
     # numpy scalars (an override computed with numpy) become plain Python numbers.
@@ -90,7 +102,20 @@ def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None
         raise SpecError(file, path, f"must be >= {minimum:g}, got {raw!r}")
     if minimum is None and raw <= 0:
         raise SpecError(file, path, f"must be > 0, got {raw!r}")
+    if maximum is not None and raw > maximum:
+        raise SpecError(file, path, f"must be <= {maximum:g}, got {raw!r}")
     return int(raw) if integer else float(raw)
+
+
+def _in_engine_range(si: float, file: str, path: str, dimension: str, minimum: float | None) -> None:
+    """Raise unless ``si`` is within :data:`ENGINE_RANGE` of its dimension. A zero allowed by
+    ``minimum`` stays allowed (a latency of 0); the lower bound is for values that must be > 0."""
+    if dimension not in ENGINE_RANGE or (si == 0 and minimum is not None and minimum <= 0):
+        return
+    lo, hi, base = ENGINE_RANGE[dimension]
+    if not lo <= si <= hi:
+        shown = "1 ps, 2^62 ps" if dimension == "time" else f"{lo:g} {base}, {hi:g} {base}"
+        raise SpecError(file, path, f"must be in [{shown}] (the engine's range), got {si:g} {base}")
 
 
 def parse_quantity(
@@ -101,6 +126,7 @@ def parse_quantity(
     *,
     integer: bool = False,
     minimum: float | None = None,
+    maximum: float | None = None,
     is_list: bool = False,
 ) -> Quantity:
     """Validate one value table and return it as a :class:`Quantity`.
@@ -111,6 +137,8 @@ def parse_quantity(
         dimension: key of :data:`DIMENSIONS`; the unit must belong to it.
         integer: the value must be a whole number.
         minimum: smallest allowed value (inclusive); None means the value must be > 0.
+        maximum: largest allowed value (inclusive), in the file's unit; None: no bound beyond
+            :data:`ENGINE_RANGE`.
         is_list: the value is a non-empty list of numbers rather than one number.
 
     Raises:
@@ -150,10 +178,12 @@ def parse_quantity(
         if is_list:
             if not isinstance(v, list) or not v:
                 raise SpecError(file, where, f"expected a non-empty list of numbers, got {v!r}")
-            nums = tuple(_number(x, file, f"{where}[{i}]", integer, minimum) for i, x in enumerate(v))
+            nums = tuple(_number(x, file, f"{where}[{i}]", integer, minimum, maximum) for i, x in enumerate(v))
             return nums, tuple(x * units[unit] for x in nums)
-        num = _number(v, file, where, integer, minimum)
-        return num, num * units[unit]
+        num = _number(v, file, where, integer, minimum, maximum)
+        si = num * units[unit]
+        _in_engine_range(si, file, where, dimension, minimum)
+        return num, si
 
     value, si = convert(raw["value"], f"{path}.value")
     alternatives = raw.get("alternatives", [])
@@ -170,7 +200,7 @@ def parse_quantity(
         # Same checks as the main value: an alternative is a full sourced value in the same unit.
         checked = parse_quantity(
             {"unit": unit, **alt} if dimension != "flag" else alt, file, where, dimension,
-            integer=integer, minimum=minimum, is_list=is_list,
+            integer=integer, minimum=minimum, maximum=maximum, is_list=is_list,
         )
         alts.append({"value": checked.value, "source": checked.source, "evidence": checked.evidence, "note": checked.note})
     return Quantity(value, unit, si, source, evidence, note, tuple(alts))

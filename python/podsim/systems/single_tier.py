@@ -18,6 +18,11 @@ def build(spec: SystemSpec) -> Fabric:
     top, file, chip = spec.topology, spec.file, spec.chip
     n, per_group, n_sw = top["chips"].value, top["chips_per_group"].value, top["switches"].value
     links = chip["scale_up_links"].value
+    # A partial last compute tray is allowed (only rank_group uses it); a partial switch tray is
+    # not, because podsim.faults fails whole trays.
+    per_tray = top["switches_per_tray"].value if "switches_per_tray" in top else 1
+    if n_sw % per_tray:
+        raise SpecError(file, "topology.switches_per_tray", f"{n_sw} switch chips (topology.switches) do not fill whole trays of {per_tray}")
     if "link_split" in top:
         split = list(top["link_split"].value)
         if len(split) != n_sw:

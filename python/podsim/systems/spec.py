@@ -4,7 +4,8 @@ A system file names a builder, a chip and its topology counts; it refers to chip
 optical modules and switch chips by name in the shipped catalog (``specs/chips.toml``,
 ``specs/links.toml``, ``specs/switches.toml``) or in its own ``[chips.*]``, ``[links.*]``,
 ``[transceivers.*]`` and ``[switches.*]`` tables. ``extends = "other-system"`` starts from another
-system file and replaces only what this file sets. Every problem raises :class:`SpecError` (a
+system file (a shipped name, or a path relative to this file) and replaces only what this file
+sets; an error in one field is reported against the file that set it. Every problem raises :class:`SpecError` (a
 ValueError) naming the file, the field and the value.
 """
 
@@ -17,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from podsim._validate import MAX_PACKET_BYTES, MAX_PORTS
+from podsim.messages import MAX_MESSAGE_BYTES
 from podsim.systems.quantity import Quantity, SpecError, parse_quantity
 
 if sys.version_info >= (3, 11):
@@ -41,6 +44,7 @@ class _Q:
     minimum: float | None = None
     optional: bool = False
     is_list: bool = False
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ _CHIP = {
     "die_endpoints": _Bool(),
     # 0 is allowed so a user can describe a die reachable only through its sibling; the
     # reachability check then rejects the system by name.
-    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True),
+    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True, maximum=MAX_PORTS),
     "scale_up_bandwidth_uni": _Q("bandwidth", optional=True),
     "die_to_die_rate_uni": _Q("bandwidth", optional=True),
     "power": _Q("power", optional=True),
@@ -127,7 +131,7 @@ _TRANSCEIVER = {
 }
 _SWITCH = {
     "title": _Str(),
-    "ports": _COUNT,
+    "ports": _Q("count", integer=True, maximum=MAX_PORTS),
     "latency": _Q("time", minimum=0),
     "buffer_per_port": _Q("bytes", integer=True),
     "cut_through": _Q("flag"),
@@ -249,6 +253,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ValueError(f"{label}: no such spec file (shipped systems: {list_systems()})") from None
+    except OSError as err:
+        raise SpecError(label, "(file)", f"cannot be read: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise SpecError(label, "(file)", f"is not UTF-8 text (byte {err.start}: {err.reason})") from None
     except tomllib.TOMLDecodeError as err:
         raise SpecError(label, "(syntax)", str(err)) from None
 
@@ -279,32 +287,66 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_path(text: str) -> bool:
+    return text.endswith(".toml") or "/" in text
+
+
 def _resolve_file(name_or_path: str | Path) -> tuple[Path, str]:
     text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text:
+    if isinstance(name_or_path, Path) or _is_path(text):
         return Path(text), text
     return specs_dir() / "systems" / f"{text}.toml", text
 
 
-def _load_chain(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
+def _paths(doc: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every table and value in ``doc``, not descending into value tables."""
+    out = []
+    for key, val in doc.items():
+        where = f"{prefix}{key}"
+        out.append(where)
+        if isinstance(val, dict) and not _is_value_table(val):
+            out += _paths(val, f"{where}.")
+    return out
+
+
+def _load_chain(
+    name_or_path: str | Path, seen: tuple[tuple[Path, str], ...] = ()
+) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """The merged document of a file and the files it ``extends``, its label, and which file
+    each field of the merged document comes from (dotted path -> label)."""
     path, label = _resolve_file(name_or_path)
-    if label in seen:
-        raise SpecError(label, "system.extends", f"circular: {' -> '.join((*seen, label))}")
+    real = path.resolve()
+    if any(real == p for p, _ in seen):
+        raise SpecError(seen[-1][1], "system.extends", f"circular: {' -> '.join((*(lbl for _, lbl in seen), label))}")
+    if seen and not path.exists():
+        where = f" (looked for {path})" if _is_path(label) else f"; shipped systems: {list_systems()}"
+        raise SpecError(seen[-1][1], "system.extends", f"no such spec file {label!r}{where}")
     doc = _read_toml(path, label)
     head = doc.get("system")
     if not isinstance(head, dict):
         raise SpecError(label, "system", "missing [system] table")
     parent = head.get("extends")
     if parent is None:
-        return doc, label
+        return doc, label, dict.fromkeys(_paths(doc), label)
     if not isinstance(parent, str) or not parent:
         raise SpecError(label, "system.extends", f"expected a system name or path, got {parent!r}")
-    if parent.endswith(".toml") and not Path(parent).is_absolute():
-        parent = str(path.parent / parent)
-    base, _ = _load_chain(parent, (*seen, label))
+    if _is_path(parent) and not Path(parent).is_absolute():
+        parent = str(path.parent / parent)  # relative to the file that names it
+    base, _, base_origins = _load_chain(parent, (*seen, (real, label)))
     merged = _merge(base, doc)
     merged["system"] = {k: v for k, v in merged["system"].items() if k != "extends"}
-    return merged, label
+    own = set(_paths(doc))
+    return merged, label, {p: label if p in own else base_origins[p] for p in _paths(merged)}
+
+
+def _origin(origins: Mapping[str, str], field_path: str, default: str) -> str:
+    """The file that set ``field_path`` or the nearest table holding it."""
+    parts = field_path.split(".")
+    for n in range(len(parts), 0, -1):
+        owner = origins.get(".".join(parts[:n]))
+        if owner is not None:
+            return owner
+    return default
 
 
 def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,7 +366,8 @@ def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: M
         val = raw[key]
         if isinstance(rule, _Q):
             out[key] = parse_quantity(
-                val, file, where, rule.dimension, integer=rule.integer, minimum=rule.minimum, is_list=rule.is_list
+                val, file, where, rule.dimension, integer=rule.integer, minimum=rule.minimum, maximum=rule.maximum,
+                is_list=rule.is_list,
             )
         elif isinstance(rule, _Str):
             if not isinstance(val, str) or not val:
@@ -368,6 +411,29 @@ def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
             )
 
 
+def _check_transport(transport: dict[str, Any], file: str) -> None:
+    """The ``[transport]`` sizes must be ones :class:`podsim.Simulation` accepts, so a bad value
+    is reported here, against its field, rather than by the first run."""
+
+    def size(key: str) -> int | None:
+        return int(transport[key].si) if key in transport else None
+
+    mtu, header = int(transport["mtu"].si), int(transport["header"].si)  # both required
+    if not 2 <= mtu <= MAX_PACKET_BYTES:
+        raise SpecError(file, "transport.mtu", f"must be in [2, {MAX_PACKET_BYTES}] bytes, got {mtu}")
+    if header >= mtu:
+        raise SpecError(file, "transport.header", f"must be smaller than transport.mtu ({mtu} B), got {header}")
+    for key in ("ack", "request"):
+        given = size(key)
+        if given is None and header == 0:
+            raise SpecError(file, f"transport.{key}", "missing (required when transport.header is 0: it defaults to the header size)")
+        if given is not None and given > mtu:
+            raise SpecError(file, f"transport.{key}", f"must be at most transport.mtu ({mtu} B), got {given}")
+    txn = size("txn")
+    if txn is not None and txn > MAX_MESSAGE_BYTES:
+        raise SpecError(file, "transport.txn", f"must be at most {MAX_MESSAGE_BYTES} bytes (2^48), got {txn}")
+
+
 def _suggest(node: Any, part: str) -> str:
     """``; did you mean ...?`` with the fields of ``node`` closest to a misspelt ``part``, or
     the fields there are when none is close."""
@@ -380,9 +446,11 @@ def _suggest(node: Any, part: str) -> str:
     return f"; fields there: {', '.join(sorted(fields))}"
 
 
-def _apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any], file: str) -> None:
-    """Set values in the merged document; a value equal to a listed alternative takes its source."""
+def _apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any], file: str) -> list[str]:
+    """Set values in the merged document; a value equal to a listed alternative takes its source.
+    Returns the dotted paths set (``chip.`` and ``cpu.`` resolved to their catalog entries)."""
     head = doc.get("system", {})
+    done = []
     for key, new in overrides.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"overrides: keys must be dotted field paths, got {key!r}")
@@ -406,6 +474,8 @@ def _apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any], file: st
             node[leaf] = new
         else:
             raise ValueError(f"overrides: {key!r}: {file} field {'.'.join(parts)!r} is not a value or a name")
+        done.append(".".join(parts))
+    return done
 
 
 def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> SystemSpec:
@@ -421,37 +491,32 @@ def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = No
         SpecError: a ValueError naming the file, the field and the value.
     """
     # Every call reads the files afresh, so the document is private and overrides may edit it.
-    doc, label = _load_chain(name_or_path)
-    catalog = _catalog()
-    for cat in CATEGORIES:
-        own = doc.get(cat, {})
-        if not isinstance(own, dict):
-            raise SpecError(label, cat, f"expected a table of named components, got {own!r}")
-        clash = sorted(set(own) & set(catalog[cat]))
-        if clash:
-            raise SpecError(label, f"{cat}.{clash[0]}", "already defined in the shipped catalog; choose another name")
-        doc[cat] = {**catalog[cat], **own}
-    if overrides:
-        _apply_overrides(doc, overrides, label)
+    doc, label, origins = _load_chain(name_or_path)
+    # Errors about one field are reported against the file (or the overrides) that set it;
+    # errors between fields, which may come from different files, against the file loaded.
+    try:
+        catalog = _catalog()
+        for cat in CATEGORIES:
+            own = doc.get(cat, {})
+            if not isinstance(own, dict):
+                raise SpecError(label, cat, f"expected a table of named components, got {own!r}")
+            clash = sorted(set(own) & set(catalog[cat]))
+            if clash:
+                raise SpecError(label, f"{cat}.{clash[0]}", "already defined in the shipped catalog; choose another name")
+            doc[cat] = {**catalog[cat], **own}
+        if overrides:
+            origins.update(dict.fromkeys(_apply_overrides(doc, overrides, label), "overrides"))
+        parsed, head, topology, rest = _parse(doc, label)
+    except SpecError as err:
+        owner = _origin(origins, err.field, label)
+        if owner == err.file:
+            raise
+        raise SpecError(owner, err.field, f"{err.message} (loading {label})") from None
 
-    components = {cat: doc[cat] for cat in CATEGORIES}
-    parsed = {
-        cat: {name: _check(entry, _COMPONENT[cat], label, f"{cat}.{name}", components) for name, entry in components[cat].items()}
-        for cat in CATEGORIES
-    }
     for name, chip in parsed["chips"].items():
         _check_chip(chip, label, f"chips.{name}")
-
-    head = _check(doc["system"], _SYSTEM_HEAD, label, "system", components)
-    known = {"system", "topology", *CATEGORIES, *_SYSTEM_REST}
-    unknown = sorted(set(doc) - known)
-    if unknown:
-        raise SpecError(label, unknown[0], f"unknown key; allowed: {sorted(known)}")
-    if "topology" not in doc:
-        raise SpecError(label, "topology", "missing")
-    topology = _check(doc["topology"], _TOPOLOGY[head["builder"]], label, "topology", components)
-    rest = _check({k: doc[k] for k in _SYSTEM_REST if k in doc}, _SYSTEM_REST, label, "", components)
-
+    if "transport" in rest:
+        _check_transport(rest["transport"], label)
     chip = parsed["chips"][head["chip"]]
     if chip["kind"] == "cpu":
         raise SpecError(label, "system.chip", f"{head['chip']!r} is a CPU; the compute chip must be an npu or gpu")
@@ -478,6 +543,26 @@ def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = No
         transport=rest.get("transport", {}),
         document=doc,
     )
+
+
+def _parse(doc: dict[str, Any], label: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Check every table of the merged document against its schema: the components by
+    category, the ``[system]`` head, the ``[topology]`` and the optional tables."""
+    components = {cat: doc[cat] for cat in CATEGORIES}
+    parsed = {
+        cat: {name: _check(entry, _COMPONENT[cat], label, f"{cat}.{name}", components) for name, entry in components[cat].items()}
+        for cat in CATEGORIES
+    }
+    head = _check(doc["system"], _SYSTEM_HEAD, label, "system", components)
+    known = {"system", "topology", *CATEGORIES, *_SYSTEM_REST}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise SpecError(label, unknown[0], f"unknown key; allowed: {sorted(known)}")
+    if "topology" not in doc:
+        raise SpecError(label, "topology", "missing")
+    topology = _check(doc["topology"], _TOPOLOGY[head["builder"]], label, "topology", components)
+    rest = _check({k: doc[k] for k in _SYSTEM_REST if k in doc}, _SYSTEM_REST, label, "", components)
+    return parsed, head, topology, rest
 
 
 def quantities(spec: SystemSpec) -> dict[str, Quantity]:
