@@ -247,13 +247,13 @@ bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence =
     "transaction beyond 2^48": (_variant('txn = { value = 4096,', f'txn = {{ value = {(1 << 48) + 1},'), "transport.txn", "281474976710657"),
     "retransmission timeout below 1 ps": (
         _variant('retransmit_timeout = { value = 10, unit = "us"', 'retransmit_timeout = { value = 0.1, unit = "ps"'),
-        "transport.retransmit_timeout.value", "1e-13 s"),
+        "transport.retransmit_timeout.value", "got 0.1 ps = 0 ps"),
     "latency beyond 2^62 ps": (
-        _variant('latency = { value = 100, unit = "ns"', 'latency = { value = 5e6, unit = "s"'), "topology.uplink.latency.value", "5e+06 s"),
+        _variant('latency = { value = 100, unit = "ns"', 'latency = { value = 5e6, unit = "s"'), "topology.uplink.latency.value", "got 5000000 s = 5000000000000000000 ps"),
     "link faster than 1e15 B/s": (
         BASE.replace('link = "ub-224g"', 'link = "fast"', 1)
         + '\n[links.fast]\ntitle = "x"\nrate_uni = { value = 2000, unit = "TB/s", source = "t", evidence = "V" }\n',
-        "links.fast.rate_uni.value", "2e+15 B/s"),
+        "links.fast.rate_uni.value", "got 2000 TB/s"),
 }
 
 NVL72 = (SRC / "specs" / "systems" / "gb300-nvl72.toml").read_text()
@@ -294,11 +294,19 @@ def test_extends_cycle_and_missing_file(tmp_path: Path) -> None:
         podsim.system(loop)
     # A missing parent is reported by the file that names it.
     orphan = _write(tmp_path, '[system]\nname = "o"\nextends = "nowhere.toml"\n', "orphan.toml")
-    with pytest.raises(SpecError, match=rf"^{re.escape(orphan)}: system\.extends: no such spec file .*nowhere\.toml"):
+    with pytest.raises(SpecError, match=rf"^{re.escape(orphan)}: system\.extends: 'nowhere\.toml' names no spec file \(looked for .*nowhere\.toml\)"):
         podsim.system(orphan)
     typo = _write(tmp_path, '[system]\nname = "t"\nextends = "gb300-nvl27"\n', "typo.toml")
-    with pytest.raises(SpecError, match=r"typo\.toml: system\.extends: no such spec file 'gb300-nvl27'; shipped systems: .*gb300-nvl72"):
+    with pytest.raises(SpecError, match=r"typo\.toml: system\.extends: 'gb300-nvl27' names no spec file; shipped systems: .*gb300-nvl72"):
         podsim.system(typo)
+    to_dir = _write(tmp_path, '[system]\nname = "t"\nextends = "d/"\n', "to_dir.toml")
+    with pytest.raises(SpecError, match=r"to_dir\.toml: system\.extends: 'd/' is a directory"):
+        podsim.system(to_dir)
+    # The chain is shown as paths a reader can open, not as "d/../x.toml".
+    _write(tmp_path, '[system]\nname = "x"\nextends = "d/y.toml"\n', "x.toml")
+    y = _write(tmp_path, '[system]\nname = "y"\nextends = "../x.toml"\n', "d/y.toml")
+    with pytest.raises(SpecError, match=r"circular: .*d/y\.toml -> \S*/x\.toml -> \S*/d/y\.toml$"):
+        podsim.system(y)
 
 
 def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
@@ -308,6 +316,31 @@ def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
         podsim.system(child)
     with pytest.raises(SpecError, match=r"^overrides: switches\.ub-l1\.latency\.value: must be >= 0, got -1 \(loading cloudmatrix384\)"):
         podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": -1})
+    with pytest.raises(SpecError, match=r"^overrides: transport\.mtu\.value: must be in \[2, 1073741824\] B, got 1 B"):
+        podsim.system("cloudmatrix384", overrides={"transport.mtu": 1})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # round(0.5) is 0: a timeout of 0.5 ps would be 0 ps at the first run.
+        ({"transport.retransmit_timeout": 0.5e-6}, r"^overrides: transport\.retransmit_timeout\.value: .* got 5e-07 us = 0 ps"),
+        # 2^64 bytes is one more than the engine's largest buffer (float(2^64 - 1) would round up to it).
+        ({"switches.ub-l1.buffer_per_port": 2**54}, r"buffer_per_port\.value: must be in \[1, 18446744073709551615\] B .*got 18014398509481984 KiB"),
+        ({"chip.scale_up_links": 65535}, r"chips\.ascend-910c\.scale_up_links: a die needs scale_up_links \+ dies - 1 = 65536 ports"),
+        ({"topology.cpu_link.links_per_l1": 10000, "switches.ub-l1.ports": 65535},
+         r"topology\.cpu_link\.links_per_l1: a CPU needs l1_per_node x links_per_l1 = 70000 ports"),
+        ({"cpu.scale_up_bandwidth_uni": 2e-9}, r"chips\.kunpeng\.scale_up_bandwidth_uni: spread over 7 CPU links, 0\.285714 B/s each"),
+    ],
+)
+def test_derived_and_rounded_values_are_checked(overrides: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        podsim.system("cloudmatrix384", overrides=overrides)
+
+
+def test_a_time_that_may_be_zero_may_round_to_zero() -> None:
+    s = podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": 0.0003, "transport.replay": 0.0003})
+    assert s.run_defaults()["replay_ps"] == 0
 
 
 def test_unreadable_spec_files(tmp_path: Path) -> None:

@@ -95,7 +95,10 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     # A spine has a port per group, a leaf one per host and per spine, an endpoint one per plane.
     groups = v.integer(groups, "groups", 1, v.MAX_PORTS)
     hosts = v.integer(hosts_per_group, "hosts_per_group", 1, v.MAX_PORTS - 1)
-    spines = v.integer(spines_per_plane, "spines_per_plane", 1, v.MAX_PORTS - hosts)
+    spines = v.integer(spines_per_plane, "spines_per_plane", 1)
+    if hosts + spines > v.MAX_PORTS:
+        raise ValueError(f"spines_per_plane: a leaf has hosts_per_group + spines_per_plane ports, at most {v.MAX_PORTS}; "
+                         f"got {hosts} + {spines}")
     planes = v.integer(planes, "planes", 1, 1 << 10)
     params = _check_params(params)
     _check_size(f"folded_clos({groups}, {hosts}, {spines}, planes={planes})", groups * hosts,

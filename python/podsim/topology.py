@@ -88,8 +88,8 @@ class Topology:
             buffer_bytes: receive buffer per input port (what credits count), bytes, >= 1.
             latency_ps: receive processing: every packet arriving here counts as received this
                 long after its tail, ps.
-            max_ports: number of ports the device has, at most 65535; :meth:`connect` refuses more.
-                None = the engine's limit, 65535.
+            max_ports: number of ports the device has; :meth:`connect` refuses more. None = no
+                limit but the engine's: no node has more than 65535 ports.
             issue_latency_ps: as an initiator, time from a message's start to its first
                 transaction (descriptor and doorbell work), ps.
             read_latency_ps: as a target, time from a read request's arrival to its data
@@ -114,7 +114,7 @@ class Topology:
             name,
             v.integer(buffer_bytes, "buffer_bytes", 1),
             v.integer(latency_ps, "latency_ps", 0, v.MAX_TIME_PS),
-            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, v.MAX_PORTS),
+            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
             v.integer(issue_latency_ps, "issue_latency_ps", 0, v.MAX_TIME_PS),
             v.integer(read_latency_ps, "read_latency_ps", 0, v.MAX_TIME_PS),
             v.integer(write_latency_ps, "write_latency_ps", 0, v.MAX_TIME_PS),
@@ -143,8 +143,8 @@ class Topology:
             latency_ps: pipeline latency from eligibility at the input to the output, ps.
             buffer_bytes: buffer per input port, bytes (credits count it; must hold one MTU).
             cut_through: forward as soon as the head has arrived (else store-and-forward).
-            max_ports: ports of the switch chip, at most 65535; :meth:`connect` refuses more. None =
-                the engine's limit, 65535.
+            max_ports: ports of the switch chip; :meth:`connect` refuses more. None = no limit but
+                the engine's: no node has more than 65535 ports.
         """
         name = self._add_name(name)
         if not isinstance(cut_through, (bool, np.bool_)):
@@ -154,7 +154,7 @@ class Topology:
             v.integer(latency_ps, "latency_ps", 0, v.MAX_TIME_PS),
             v.integer(buffer_bytes, "buffer_bytes", 1),
             bool(cut_through),
-            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, v.MAX_PORTS),
+            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
         )
         self._ids[name] = nid
         return nid

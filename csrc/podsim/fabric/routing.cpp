@@ -13,9 +13,9 @@ RoutingTable::RoutingTable(const Topology& topo, std::span<const std::uint8_t> d
   // simulator cannot hold rather than fail (or be killed) part-way through filling it.
   if (n * num_eps_ > kMaxEntries)
     throw std::invalid_argument("topology: routing tables for " + std::to_string(n) + " nodes x " +
-                                std::to_string(num_eps_) + " endpoints need " +
-                                std::to_string(n * num_eps_ * kEntryBytes >> 30) + " GiB; at most " +
-                                std::to_string(kMaxEntries * kEntryBytes >> 30) + " GiB are allowed");
+                                std::to_string(num_eps_) + " endpoints need " + std::to_string(n * num_eps_) +
+                                " entries of " + std::to_string(kEntryBytes) + " bytes; at most " +
+                                std::to_string(kMaxEntries) + " (2^31) are allowed");
   hops_.assign(n * num_eps_, kUnreachable);
   set_of_.assign(n * num_eps_, 0);
   // Candidate sets repeat a great deal (every remote destination of a leaf switch shares "all

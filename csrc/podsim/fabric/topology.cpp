@@ -32,9 +32,6 @@ NodeId Topology::add_node(Node node) {
       throw std::invalid_argument("latency: node '" + node.name + "' has a latency above 2^62 ps (" + std::to_string(t) + ")");
   const auto id = static_cast<NodeId>(nodes_.size());
   if (id == kNone) throw std::invalid_argument("topology: too many nodes");
-  if (node.max_ports > kMaxPorts)
-    throw std::invalid_argument("max_ports: must be at most " + std::to_string(kMaxPorts) + ", got " +
-                                std::to_string(node.max_ports) + " for node '" + node.name + "'");
   nodes_.push_back(std::move(node));
   out_.emplace_back();
   in_.emplace_back();

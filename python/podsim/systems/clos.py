@@ -11,6 +11,7 @@ CPUs have ``cpu_link.links_per_l1`` links to every L1 switch of their node, shar
 
 from __future__ import annotations
 
+from podsim._validate import MAX_PORTS, MIN_RATE_BPS
 from podsim.systems.fabric import Fabric, rank_role, require_ports, tier_name, time_ps, width
 from podsim.systems.quantity import SpecError
 from podsim.systems.spec import SystemSpec
@@ -35,6 +36,9 @@ def build(spec: SystemSpec) -> Fabric:
     if n_cpus and "cpu_link" not in top:
         raise SpecError(file, "topology.cpu_link", f"missing (topology.cpus_per_node = {n_cpus})")
     cpu_links = top["cpu_link"]["links_per_l1"].value if n_cpus else 0
+    if n_l1 * cpu_links > MAX_PORTS:
+        raise SpecError(file, "topology.cpu_link.links_per_l1",
+                        f"a CPU needs l1_per_node x links_per_l1 = {n_l1 * cpu_links} ports, more than the engine's {MAX_PORTS}")
     ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
 
     l1_sw, l2_sw = spec.switches[top["l1_switch"]], spec.switches[top["l2_switch"]]
@@ -50,6 +54,9 @@ def build(spec: SystemSpec) -> Fabric:
 
     if n_cpus:
         cpu_rate = cpu_chip["scale_up_bandwidth_uni"].si / (n_l1 * cpu_links)
+        if cpu_rate < MIN_RATE_BPS:
+            raise SpecError(file, f"chips.{spec.cpu_name}.scale_up_bandwidth_uni",
+                            f"spread over {n_l1 * cpu_links} CPU links, {cpu_rate:g} B/s each, below the engine's {MIN_RATE_BPS:g} B/s")
         cpu_lat = time_ps(top["cpu_link"]["latency"], 1)
     fab = Fabric(chips=nodes * per_node)
     if "transceiver" in top["uplink"]:

@@ -81,7 +81,8 @@ class Comparison:
 
     def __init__(self, systems: Sequence[System]) -> None:
         """Args:
-            systems: at least two :class:`System` objects; :func:`compare` also takes names."""
+            systems: at least two :class:`System` objects, each of its own name (columns are
+                keyed by name); :func:`compare` also takes names."""
         self.systems = list(systems)
         if len(self.systems) < 2 or not all(isinstance(s, System) for s in self.systems):
             raise ValueError(f"systems: need at least 2 podsim.System objects, got {self.systems!r}")
@@ -92,7 +93,8 @@ class Comparison:
             if j != i:
                 raise ValueError(
                     f"systems[{i}]: name {s.name!r} ({s.spec.file}) is also the name of systems[{j}] "
-                    f"({self.systems[j].spec.file}); each system compared needs its own [system] name"
+                    f"({self.systems[j].spec.file}); each system compared needs its own [system] name "
+                    f"(set it in the spec, or with podsim.system(..., overrides={{'system.name': ...}}))"
                 )
         self.peaks = [s.peak() for s in self.systems]
 
@@ -165,7 +167,9 @@ class Comparison:
 def compare(systems: Sequence[System | str | os.PathLike[str]]) -> Comparison:
     """Compare systems given as :class:`System` objects, shipped names or spec paths; at least two.
 
-    The first system is the subject of the "better on all metrics" verdict.
+    The first system is the subject of the "better on all metrics" verdict. Each needs its own
+    ``[system] name``: a variant of a shipped system gets one in its spec, or with
+    ``podsim.system("hgx-h100", overrides={"system.name": "h100-fast", ...})``.
     """
     if isinstance(systems, (str, System)) or not isinstance(systems, Sequence):
         raise TypeError("systems: expected a list of systems or system names")

@@ -36,13 +36,13 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "flag": {},
 }
 
-#: Ranges, in base units, that values of a dimension must fall in because the engine accepts no
-#: other (:mod:`podsim._validate`): rates in [1, 1e15] B/s, times up to 2^62 ps and, when they
-#: must be positive, at least 1 ps after rounding to whole ps; byte sizes up to 2^64 - 1.
-ENGINE_RANGE: dict[str, tuple[float, float, str]] = {
-    "bandwidth": (MIN_RATE_BPS, MAX_RATE_BPS, "B/s"),
-    "time": (0.5e-12, MAX_TIME_PS * 1e-12, "s"),
-    "bytes": (0.0, float(U64_MAX), "B"),
+#: What the engine accepts (:mod:`podsim._validate`), per dimension: (lowest, highest, unit, factor
+#: from the base unit). Times are compared in whole ps, rounded as the builders round them. The
+#: lowest value applies to fields that must be > 0; a field that may be 0 may also round to 0.
+ENGINE_RANGE: dict[str, tuple[float, float, str, float]] = {
+    "bandwidth": (MIN_RATE_BPS, MAX_RATE_BPS, "B/s", 1.0),
+    "time": (1, MAX_TIME_PS, "ps", 1e12),
+    "bytes": (1, U64_MAX, "B", 1.0),
 }
 
 #: Evidence tags of /work/shared/reference/hardware.md, plus "assumption" for unpublished values
@@ -89,7 +89,7 @@ class SpecError(ValueError):
         self.message = message
 
 
-def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None, maximum: float | None) -> float | int:
+def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None) -> float | int:
     if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, numbers.Real):
         raise SpecError(file, path, f"expected a number, got {type(raw).__name__} {raw!r}")
     # numpy scalars (an override computed with numpy) become plain Python numbers.
@@ -102,20 +102,31 @@ def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None
         raise SpecError(file, path, f"must be >= {minimum:g}, got {raw!r}")
     if minimum is None and raw <= 0:
         raise SpecError(file, path, f"must be > 0, got {raw!r}")
-    if maximum is not None and raw > maximum:
-        raise SpecError(file, path, f"must be <= {maximum:g}, got {raw!r}")
     return int(raw) if integer else float(raw)
 
 
-def _in_engine_range(si: float, file: str, path: str, dimension: str, minimum: float | None) -> None:
-    """Raise unless ``si`` is within :data:`ENGINE_RANGE` of its dimension. A zero allowed by
-    ``minimum`` stays allowed (a latency of 0); the lower bound is for values that must be > 0."""
-    if dimension not in ENGINE_RANGE or (si == 0 and minimum is not None and minimum <= 0):
+def _exact(x: float) -> str:
+    """A number in full when it is whole (limits such as 2^30 + 1 must not print as 1.07374e+09)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e30 else f"{x:g}"
+
+
+def _in_range(
+    si: float, written: str, file: str, path: str, dimension: str, minimum: float | None, bounds: tuple[float, float] | None
+) -> None:
+    """Raise unless ``si`` is within :data:`ENGINE_RANGE` of its dimension and within ``bounds``
+    (base units); ``written`` is the value as the file gives it, for the message."""
+    unit = "" if dimension == "count" else f" {next(iter(DIMENSIONS[dimension]))}"
+    if bounds is not None and not bounds[0] <= si <= bounds[1]:
+        raise SpecError(file, path, f"must be in [{_exact(bounds[0])}, {_exact(bounds[1])}]{unit}, got {written}")
+    if dimension not in ENGINE_RANGE:
         return
-    lo, hi, base = ENGINE_RANGE[dimension]
-    if not lo <= si <= hi:
-        shown = "1 ps, 2^62 ps" if dimension == "time" else f"{lo:g} {base}, {hi:g} {base}"
-        raise SpecError(file, path, f"must be in [{shown}] (the engine's range), got {si:g} {base}")
+    lo, hi, engine_unit, factor = ENGINE_RANGE[dimension]
+    x = round(si * factor) if dimension == "time" else si
+    if minimum is not None:
+        lo = 0
+    if not lo <= x <= hi:
+        shown = f"{written} = {_exact(x)} {engine_unit}" if dimension == "time" else written
+        raise SpecError(file, path, f"must be in [{_exact(lo)}, {_exact(hi)}] {engine_unit} (the engine's range), got {shown}")
 
 
 def parse_quantity(
@@ -126,7 +137,7 @@ def parse_quantity(
     *,
     integer: bool = False,
     minimum: float | None = None,
-    maximum: float | None = None,
+    bounds: tuple[float, float] | None = None,
     is_list: bool = False,
 ) -> Quantity:
     """Validate one value table and return it as a :class:`Quantity`.
@@ -137,8 +148,8 @@ def parse_quantity(
         dimension: key of :data:`DIMENSIONS`; the unit must belong to it.
         integer: the value must be a whole number.
         minimum: smallest allowed value (inclusive); None means the value must be > 0.
-        maximum: largest allowed value (inclusive), in the file's unit; None: no bound beyond
-            :data:`ENGINE_RANGE`.
+        bounds: (lowest, highest) allowed value in the dimension's base unit, inclusive, beyond
+            :data:`ENGINE_RANGE`; None: no further bound.
         is_list: the value is a non-empty list of numbers rather than one number.
 
     Raises:
@@ -178,11 +189,11 @@ def parse_quantity(
         if is_list:
             if not isinstance(v, list) or not v:
                 raise SpecError(file, where, f"expected a non-empty list of numbers, got {v!r}")
-            nums = tuple(_number(x, file, f"{where}[{i}]", integer, minimum, maximum) for i, x in enumerate(v))
+            nums = tuple(_number(x, file, f"{where}[{i}]", integer, minimum) for i, x in enumerate(v))
             return nums, tuple(x * units[unit] for x in nums)
-        num = _number(v, file, where, integer, minimum, maximum)
+        num = _number(v, file, where, integer, minimum)
         si = num * units[unit]
-        _in_engine_range(si, file, where, dimension, minimum)
+        _in_range(si, f"{_exact(num)} {unit}".rstrip(), file, where, dimension, minimum, bounds)
         return num, si
 
     value, si = convert(raw["value"], f"{path}.value")
@@ -200,7 +211,7 @@ def parse_quantity(
         # Same checks as the main value: an alternative is a full sourced value in the same unit.
         checked = parse_quantity(
             {"unit": unit, **alt} if dimension != "flag" else alt, file, where, dimension,
-            integer=integer, minimum=minimum, maximum=maximum, is_list=is_list,
+            integer=integer, minimum=minimum, bounds=bounds, is_list=is_list,
         )
         alts.append({"value": checked.value, "source": checked.source, "evidence": checked.evidence, "note": checked.note})
     return Quantity(value, unit, si, source, evidence, note, tuple(alts))

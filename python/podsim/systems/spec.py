@@ -12,6 +12,7 @@ ValueError) naming the file, the field and the value.
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -44,7 +45,7 @@ class _Q:
     minimum: float | None = None
     optional: bool = False
     is_list: bool = False
-    maximum: float | None = None
+    bounds: tuple[float, float] | None = None  # in the dimension's base unit
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ _CHIP = {
     "die_endpoints": _Bool(),
     # 0 is allowed so a user can describe a die reachable only through its sibling; the
     # reachability check then rejects the system by name.
-    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True, maximum=MAX_PORTS),
+    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True, bounds=(0, MAX_PORTS)),
     "scale_up_bandwidth_uni": _Q("bandwidth", optional=True),
     "die_to_die_rate_uni": _Q("bandwidth", optional=True),
     "power": _Q("power", optional=True),
@@ -131,7 +132,7 @@ _TRANSCEIVER = {
 }
 _SWITCH = {
     "title": _Str(),
-    "ports": _Q("count", integer=True, maximum=MAX_PORTS),
+    "ports": _Q("count", integer=True, bounds=(1, MAX_PORTS)),
     "latency": _Q("time", minimum=0),
     "buffer_per_port": _Q("bytes", integer=True),
     "cut_through": _Q("flag"),
@@ -181,11 +182,12 @@ _SYSTEM_REST = {
     # for this system (each can still be given per run).
     "transport": _Table(
         {
-            "mtu": _Q("bytes", integer=True),
-            "header": _Q("bytes", integer=True, minimum=0),
-            "ack": _Q("bytes", integer=True, optional=True),
-            "request": _Q("bytes", integer=True, optional=True),
-            "txn": _Q("bytes", integer=True, optional=True),
+            # Ranges podsim.Simulation accepts; how they relate to each other: _check_transport.
+            "mtu": _Q("bytes", integer=True, bounds=(2, MAX_PACKET_BYTES)),
+            "header": _Q("bytes", integer=True, minimum=0, bounds=(0, MAX_PACKET_BYTES)),
+            "ack": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_PACKET_BYTES)),
+            "request": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_PACKET_BYTES)),
+            "txn": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_MESSAGE_BYTES)),
             # Fault recovery: end-to-end retransmission timeout, and link-level replay cost
             # beyond one link round trip.
             "retransmit_timeout": _Q("time", optional=True),
@@ -310,17 +312,24 @@ def _paths(doc: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 
 def _load_chain(
-    name_or_path: str | Path, seen: tuple[tuple[Path, str], ...] = ()
+    name_or_path: str | Path, seen: tuple[tuple[Path, str], ...] = (), written: str = ""
 ) -> tuple[dict[str, Any], str, dict[str, str]]:
     """The merged document of a file and the files it ``extends``, its label, and which file
-    each field of the merged document comes from (dotted path -> label)."""
+    each field of the merged document comes from (dotted path -> label).
+
+    ``seen``: (resolved path, label) of the files that led here; ``written``: the ``extends``
+    value as the last of them wrote it, for messages."""
     path, label = _resolve_file(name_or_path)
     real = path.resolve()
-    if any(real == p for p, _ in seen):
-        raise SpecError(seen[-1][1], "system.extends", f"circular: {' -> '.join((*(lbl for _, lbl in seen), label))}")
-    if seen and not path.exists():
-        where = f" (looked for {path})" if _is_path(label) else f"; shipped systems: {list_systems()}"
-        raise SpecError(seen[-1][1], "system.extends", f"no such spec file {label!r}{where}")
+    if seen:
+        # Problems finding the parent belong to the file whose extends names it.
+        referrer = seen[-1][1]
+        if any(real == p for p, _ in seen):
+            raise SpecError(referrer, "system.extends", f"circular: {' -> '.join((*(lbl for _, lbl in seen), label))}")
+        if not path.is_file():
+            problem = "is a directory" if path.is_dir() else "names no spec file"
+            where = f" (looked for {path})" if _is_path(written) else f"; shipped systems: {list_systems()}"
+            raise SpecError(referrer, "system.extends", f"{written!r} {problem}{where}")
     doc = _read_toml(path, label)
     head = doc.get("system")
     if not isinstance(head, dict):
@@ -330,9 +339,10 @@ def _load_chain(
         return doc, label, dict.fromkeys(_paths(doc), label)
     if not isinstance(parent, str) or not parent:
         raise SpecError(label, "system.extends", f"expected a system name or path, got {parent!r}")
+    target = parent
     if _is_path(parent) and not Path(parent).is_absolute():
-        parent = str(path.parent / parent)  # relative to the file that names it
-    base, _, base_origins = _load_chain(parent, (*seen, (real, label)))
+        target = os.path.normpath(path.parent / parent)  # relative to the file that names it
+    base, _, base_origins = _load_chain(target, (*seen, (real, label)), parent)
     merged = _merge(base, doc)
     merged["system"] = {k: v for k, v in merged["system"].items() if k != "extends"}
     own = set(_paths(doc))
@@ -366,7 +376,7 @@ def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: M
         val = raw[key]
         if isinstance(rule, _Q):
             out[key] = parse_quantity(
-                val, file, where, rule.dimension, integer=rule.integer, minimum=rule.minimum, maximum=rule.maximum,
+                val, file, where, rule.dimension, integer=rule.integer, minimum=rule.minimum, bounds=rule.bounds,
                 is_list=rule.is_list,
             )
         elif isinstance(rule, _Str):
@@ -394,6 +404,11 @@ def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
             raise SpecError(file, f"{where}.{key}", f"missing (required for kind {chip['kind']!r})")
     if chip["die_endpoints"] and chip["dies"].value > 1 and "die_to_die_rate_uni" not in chip:
         raise SpecError(file, f"{where}.die_to_die_rate_uni", "missing (required when die_endpoints and dies > 1)")
+    if chip["die_endpoints"] and "scale_up_links" in chip:
+        ports = chip["scale_up_links"].value + chip["dies"].value - 1  # and a link to each sibling die
+        if ports > MAX_PORTS:
+            raise SpecError(file, f"{where}.scale_up_links",
+                            f"a die needs scale_up_links + dies - 1 = {ports} ports, more than the engine's {MAX_PORTS}")
     compute = chip.get("compute", {})
     if "int8_dense" in compute and "int8_per_bf16" in compute:
         raise SpecError(file, f"{where}.compute.int8_per_bf16", "give int8_dense or int8_per_bf16, not both")
@@ -412,26 +427,16 @@ def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
 
 
 def _check_transport(transport: dict[str, Any], file: str) -> None:
-    """The ``[transport]`` sizes must be ones :class:`podsim.Simulation` accepts, so a bad value
-    is reported here, against its field, rather than by the first run."""
-
-    def size(key: str) -> int | None:
-        return int(transport[key].si) if key in transport else None
-
+    """The ``[transport]`` sizes must fit together as :class:`podsim.Simulation` requires (each
+    one's own range is in the schema), so a bad one is reported here rather than by a run."""
     mtu, header = int(transport["mtu"].si), int(transport["header"].si)  # both required
-    if not 2 <= mtu <= MAX_PACKET_BYTES:
-        raise SpecError(file, "transport.mtu", f"must be in [2, {MAX_PACKET_BYTES}] bytes, got {mtu}")
     if header >= mtu:
         raise SpecError(file, "transport.header", f"must be smaller than transport.mtu ({mtu} B), got {header}")
     for key in ("ack", "request"):
-        given = size(key)
-        if given is None and header == 0:
+        if key not in transport and header == 0:
             raise SpecError(file, f"transport.{key}", "missing (required when transport.header is 0: it defaults to the header size)")
-        if given is not None and given > mtu:
-            raise SpecError(file, f"transport.{key}", f"must be at most transport.mtu ({mtu} B), got {given}")
-    txn = size("txn")
-    if txn is not None and txn > MAX_MESSAGE_BYTES:
-        raise SpecError(file, "transport.txn", f"must be at most {MAX_MESSAGE_BYTES} bytes (2^48), got {txn}")
+        if key in transport and transport[key].si > mtu:
+            raise SpecError(file, f"transport.{key}", f"must be at most transport.mtu ({mtu} B), got {int(transport[key].si)}")
 
 
 def _suggest(node: Any, part: str) -> str:
