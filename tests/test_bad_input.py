@@ -125,18 +125,36 @@ def test_a_node_has_at_most_65535_ports() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda p: podsim.fabrics.star(65536, p), r"n: must be in \[2, 65535\]"),
+        # The ranges are what the engine can hold: the hub's queues (n + 1 inputs x n outputs)
+        # and routing tables (nodes x endpoints) within 2^31.
+        (lambda p: podsim.fabrics.star(46340, p), r"n: must be in \[2, 46339\], got 46340"),
+        (lambda p: podsim.fabrics.ring(32769, p), r"n: must be in \[3, 32768\], got 32769"),
+        (lambda p: podsim.fabrics.full_mesh(1291, p), r"n: must be in \[2, 1290\], got 1291"),
         (lambda p: podsim.fabrics.folded_clos(2, 65000, 600, p), r"spines_per_plane: a leaf has hosts_per_group \+ spines_per_plane ports, at most 65535; got 65000 \+ 600"),
         (lambda p: podsim.fabrics.folded_clos(65535, 1000, 1, p),
-         r"65535000 endpoints and 65600536 nodes need 4299131126760000 routing entries; the engine allows at most 2147483648"),
-        (lambda p: podsim.fabrics.ring(40000, p), r"ring\(40000\): 40000 endpoints and 80000 nodes"),
+         r"65535000 endpoints and 65600536 nodes need 4299131126760000 routing entries of 6 bytes; the engine allows at most 2147483648"),
+        (lambda p: podsim.fabrics.folded_clos(2, 2, 65533, p, planes=1024),
+         r"planes=1024\): its nodes need 8796365637632 queues, one per \(input, output\) pair, of 12 bytes; the engine allows at most 2147483648"),
         (lambda p: podsim.fabrics.star(4, None), "params: expected a podsim.fabrics.LinkParams, got NoneType"),
     ],
 )
-def test_fabric_builders_refuse_what_the_engine_cannot_run(build: Any, message: str) -> None:
+def test_fabric_builders_refuse_what_the_engine_cannot_run(build: Any, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_building(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the builder started building a fabric it should have refused")
+
+    # Were a check missing, the builder must fail here, not spend minutes and all memory building.
+    monkeypatch.setattr(podsim.Topology, "add_endpoint", no_building)
     p = podsim.fabrics.LinkParams(rate_Bps=1e9, latency_ps=1)
     with pytest.raises((ValueError, TypeError), match=message):
         build(p)
+
+
+def test_the_largest_fabrics_are_still_built() -> None:
+    """The builders' ranges are exact: the largest sizes they accept pass their own checks."""
+    sizes = podsim.fabrics
+    assert sizes._star_size(46339).problem() is None and sizes._star_size(46340).problem() is not None
+    assert sizes._ring_size(32768).problem() is None and sizes._ring_size(32769).problem() is not None
+    assert sizes._full_mesh_size(1290).problem() is None and sizes._full_mesh_size(1291).problem() is not None
 
 
 @pytest.mark.parametrize(
@@ -151,12 +169,28 @@ def test_link_params_errors_name_their_own_field(field: str) -> None:
 def test_routing_tables_beyond_the_limit_are_refused() -> None:
     """A fabric whose routing tables would not fit is refused before they are filled."""
     t = podsim.Topology()
-    hub = t.add_switch("hub", latency_ps=0, buffer_bytes=1 << 16)
-    for i in range(46341):  # 46342 nodes x 46341 endpoints > 2^31 entries
-        t.connect(t.add_endpoint(f"h{i}"), hub, rate_Bps=1e9, latency_ps=1)
-    msg = podsim.Messages(src=[0], dst=[2], size=[64])
-    with pytest.raises(ValueError, match=r"routing tables for 46342 nodes x 46341 endpoints need 2147534622 entries of 6 bytes; at most 2147483648 \(2\^31\)"):
+    switches = [t.add_switch(f"s{i}", latency_ps=0, buffer_bytes=1 << 16) for i in range(23171)]
+    for i, s in enumerate(switches):  # a line of switches, two endpoints on each
+        for k in range(2):
+            t.connect(t.add_endpoint(f"h{i}.{k}"), s, rate_Bps=1e9, latency_ps=1)
+        if i:
+            t.connect(switches[i - 1], s, rate_Bps=1e9, latency_ps=1)
+    msg = podsim.Messages(src=[1], dst=[2], size=[64])
+    with pytest.raises(ValueError, match=r"routing tables for 69513 nodes x 46342 endpoints need 3221371446 entries of 6 bytes; at most 2147483648 \(2\^31\)"):
         podsim.simulate(t, msg)
+
+
+def test_queue_state_beyond_the_limit_is_refused() -> None:
+    """Every node keeps a queue per (input, output) pair: a node of tens of thousands of ports is
+    refused before anything is allocated, naming it."""
+    t = podsim.Topology()
+    hub = t.add_switch("hub", latency_ps=0, buffer_bytes=1 << 16, max_ports=65535)
+    a, b = t.add_endpoint("a", max_ports=65535), t.add_endpoint("b", max_ports=65535)
+    for _ in range(23200):
+        t.connect(a, hub, rate_Bps=1e9, latency_ps=1)
+        t.connect(b, hub, rate_Bps=1e9, latency_ps=1)
+    with pytest.raises(ValueError, match=r"3229532800 in all \(node 'hub': 46401 inputs x 46400 outputs\) of 12 bytes each; at most 2147483648 \(2\^31\)"):
+        podsim.Simulation(t)
 
 
 @pytest.mark.parametrize("size", [0, -5, 2**48 + 1])

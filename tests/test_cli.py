@@ -401,3 +401,21 @@ def test_run_fault_errors_name_the_problem(capsys: pytest.CaptureFixture[str]) -
     every_switch = [a for k in range(4) for a in ("--fail", f"switch:nvswitch{k}")]
     code, _, err = run(capsys, "run", "hgx-h100", "all-to-all", "--bytes-per-pair", "64KiB", *every_switch)
     assert code == cli.EXIT_FAILED and "cut ranks off" in err and "cannot reach" in err
+
+
+def test_out_of_memory_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fabric or run beyond the machine's memory (the engine's std::bad_alloc) ends in one line."""
+
+    def too_big(topology: object, messages: object, **kwargs: object) -> None:
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(podsim, "simulate", too_big)
+    code, _, err = run(capsys, "run", SMALL, "all-reduce", "--size", "1MiB")
+    assert code == 1
+    assert err.startswith("podsim: error: out of memory") and err.count("\n") == 1
+
+
+def test_compare_names_a_system_given_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "compare", SMALL, SMALL)
+    assert code == 2
+    assert f"'{SMALL}' is given twice" in err and "Traceback" not in err

@@ -90,7 +90,7 @@ def test_systems_with_one_name_are_refused(tmp_path: Path) -> None:
     """Columns are keyed by system name: a second system of the same name would overwrite the first."""
     variant = tmp_path / "faster.toml"
     variant.write_text('[system]\nname = "hgx-h100"\nextends = "hgx-h100"\n')
-    with pytest.raises(ValueError, match=r"systems\[1\]: name 'hgx-h100' \(.*faster\.toml\) is also the name of systems\[0\] \(hgx-h100\)"):
+    with pytest.raises(ValueError, match=r"systems: 'hgx-h100' and '.*faster\.toml' are both named 'hgx-h100' \(positions 1 and 2\)"):
         podsim.compare(["hgx-h100", variant])
-    with pytest.raises(ValueError, match=r"systems\[1\]: name 'hgx-h20'"):
+    with pytest.raises(ValueError, match=r"systems: 'hgx-h20' is given twice \(positions 1 and 2\)"):
         podsim.compare(["hgx-h20", "hgx-h20"])

@@ -12,7 +12,7 @@ import pytest
 
 import podsim
 from podsim.systems import SpecError, load_spec, quantities
-from podsim.systems.quantity import DIMENSIONS, EVIDENCE
+from podsim.systems.quantity import DIMENSIONS, EVIDENCE, Quantity, parse_quantity
 from podsim.systems.spec import HBM_TYPES, specs_dir
 
 SRC = Path(__file__).resolve().parents[1] / "python" / "podsim"
@@ -238,9 +238,10 @@ bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence =
         "links.ub-224g", "already defined"),
     "TOML syntax": (BASE + "\n[topology\n", "(syntax)", ""),
     # Values the engine would refuse at the first run are refused here, against their field.
-    "MTU not above the header": (_variant('mtu = { value = 4128,', 'mtu = { value = 32,'), "transport.header", "got 32"),
+    "MTU not above the header": (_variant('mtu = { value = 4128,', 'mtu = { value = 32,'), "transport.header",
+                                 "transport.header (32 B) must be smaller than transport.mtu (32 B)"),
     "MTU beyond 2^30": (_variant('mtu = { value = 4128,', f'mtu = {{ value = {(1 << 30) + 1},'), "transport.mtu", "1073741825"),
-    "ack larger than the MTU": (_variant('ack = { value = 32,', 'ack = { value = 5000,'), "transport.ack", "got 5000"),
+    "ack larger than the MTU": (_variant('ack = { value = 32,', 'ack = { value = 5000,'), "transport.ack", "(5000 B) must be at most"),
     "zero header and no request size": (
         re.sub(r"^request = .*\n", "", _variant('header = { value = 32,', 'header = { value = 0,'), flags=re.M),
         "transport.request", "header is 0"),
@@ -263,8 +264,11 @@ def test_single_tier_refuses_a_partial_switch_tray(tmp_path: Path) -> None:
     old = "switches_per_tray = { value = 2,"
     assert old in NVL72
     path = _write(tmp_path, NVL72.replace(old, "switches_per_tray = { value = 4,", 1))
-    with pytest.raises(SpecError, match=rf"^{re.escape(path)}: topology\.switches_per_tray: 18 switch chips .* whole trays of 4"):
+    with pytest.raises(SpecError, match=rf"^{re.escape(path)}: topology\.switches_per_tray: topology\.switches = 18 switch chips .* whole trays of 4$"):
         podsim.system(path)
+    # Set through the overrides, the field is reported against them.
+    with pytest.raises(SpecError, match=r"^overrides: topology\.switches_per_tray: .* \(loading gb300-nvl72\)$"):
+        podsim.system("gb300-nvl72", overrides={"topology.switches_per_tray": 4})
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -327,15 +331,81 @@ def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
         ({"transport.retransmit_timeout": 0.5e-6}, r"^overrides: transport\.retransmit_timeout\.value: .* got 5e-07 us = 0 ps"),
         # 2^64 bytes is one more than the engine's largest buffer (float(2^64 - 1) would round up to it).
         ({"switches.ub-l1.buffer_per_port": 2**54}, r"buffer_per_port\.value: must be in \[1, 18446744073709551615\] B .*got 18014398509481984 KiB"),
-        ({"chip.scale_up_links": 65535}, r"chips\.ascend-910c\.scale_up_links: a die needs scale_up_links \+ dies - 1 = 65536 ports"),
+        ({"chip.scale_up_links": 65535}, r"^overrides: chips\.ascend-910c\.scale_up_links: a die needs scale_up_links \+ dies - 1 = 65536 ports"),
         ({"topology.cpu_link.links_per_l1": 10000, "switches.ub-l1.ports": 65535},
-         r"topology\.cpu_link\.links_per_l1: a CPU needs l1_per_node x links_per_l1 = 70000 ports"),
-        ({"cpu.scale_up_bandwidth_uni": 2e-9}, r"chips\.kunpeng\.scale_up_bandwidth_uni: spread over 7 CPU links, 0\.285714 B/s each"),
+         r"^overrides: topology\.cpu_link\.links_per_l1: a CPU needs topology\.l1_per_node x links_per_l1 = 70000 ports"),
+        ({"cpu.scale_up_bandwidth_uni": 2e-9},
+         r"^overrides: chips\.kunpeng\.scale_up_bandwidth_uni: .* = 7 CPU links is 0\.285714 B/s each, below the engine's 1 B/s \(loading cloudmatrix384\)$"),
+        # A problem between fields names the one the overrides changed, with both values.
+        ({"transport.mtu": 16}, r"^overrides: transport\.mtu: transport\.header \(32 B\) must be smaller than transport\.mtu \(16 B\) \(loading cloudmatrix384\)$"),
+        # A packet must fit every receive buffer, or no run could start.
+        ({"switches.ub-l1.buffer_per_port": 1},
+         r"^overrides: switches\.ub-l1\.buffer_per_port: transport\.mtu \(4128 B\) must fit in switches\.ub-l1\.buffer_per_port \(1024 B\)"),
+        ({"transport.mtu": 1 << 20}, r"^overrides: transport\.mtu: transport\.mtu \(1048576 B\) must fit in an endpoint's receive buffer \(262144 B"),
+        ({"switches.ub-l1.ports": 100000}, r"^overrides: switches\.ub-l1\.ports\.value: must be in \[1, 65535\], got 100000 \("),
+        ({"topology.nodes": 10**400}, r"^overrides: topology\.nodes\.value: must be finite, got an integer of 401 digits"),
     ],
 )
 def test_derived_and_rounded_values_are_checked(overrides: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         podsim.system("cloudmatrix384", overrides=overrides)
+
+
+def test_outstanding_transactions_are_bounded(tmp_path: Path) -> None:
+    """A chip of the user's own, copied from the catalog's 910C with a 32-bit count exceeded."""
+    catalog = (specs_dir() / "chips.toml").read_text()
+    own = "".join(b for b in re.split(r"(?m)^(?=\[)", catalog) if b.startswith("[chips.ascend-910c")).replace("[chips.ascend-910c", "[chips.mine")
+    own = own.replace("[chips.mine.endpoint]\n", '[chips.mine.endpoint]\nmax_outstanding_reads = { value = 4294967296, unit = "count", source = "x", evidence = "V" }\n')
+    child = _write(tmp_path, f'[system]\nname = "c"\nextends = "cloudmatrix384"\nchip = "mine"\n\n{own}', "child.toml")
+    with pytest.raises(SpecError, match=r"child\.toml: chips\.mine\.endpoint\.max_outstanding_reads\.value: must be in \[1, 4294967295\], got 4294967296$"):
+        podsim.system(child)
+
+
+def test_values_are_converted_exactly() -> None:
+    def q(value: object, unit: str, **kw: object) -> Quantity:
+        return parse_quantity({"value": value, "unit": unit, "source": "x", "evidence": "V"}, "f", "p", "bytes", integer=True, **kw)
+
+    assert q(2**64 - 1, "B").si == 2**64 - 1  # as a float it would be 2^64, beyond the engine's range
+    assert q(0.03125, "KiB").si == 32  # whole in bytes, the unit the engine counts in
+    with pytest.raises(SpecError, match=r"^f: p\.value: must be a whole number of B, got 0\.1 KiB$"):
+        q(0.1, "KiB")
+    with pytest.raises(SpecError, match=r"p\.value: must be finite, got an integer of 401 digits"):
+        q(10**400, "B")
+
+
+def test_partial_value_tables_do_not_mix_with_the_base(tmp_path: Path) -> None:
+    """A child setting only a value's unit must not turn the base's 5 ns into 5 us under the
+    base's source."""
+    child = _write(tmp_path, '[system]\nname = "c"\nextends = "hgx-h100"\n\n[topology.rank_link.latency]\nunit = "us"\n', "child.toml")
+    with pytest.raises(SpecError, match=r"child\.toml: topology\.rank_link\.latency\.value: missing"):
+        podsim.system(child)
+
+
+def test_spec_files_that_cannot_be_followed(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.toml"
+    loop.symlink_to(loop)
+    with pytest.raises(SpecError, match=r"loop\.toml: \(file\): .* cannot be resolved"):
+        podsim.system(loop)
+    child = _write(tmp_path, '[system]\nname = "c"\nextends = "loop.toml"\n', "child.toml")
+    with pytest.raises(SpecError, match=r"child\.toml: system\.extends: .*loop\.toml' cannot be resolved"):
+        podsim.system(child)
+    # A chain deeper than the loader follows is refused by the file where it gives up.
+    for i in range(70):
+        _write(tmp_path, f'[system]\nname = "c{i}"\nextends = "c{i + 1}.toml"\n', f"c{i}.toml")
+    with pytest.raises(SpecError, match=r"c63\.toml: system\.extends: more than 64 files extend one another"):
+        podsim.system(tmp_path / "c0.toml")
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + b'[system]\nname = "bom"\nextends = "hgx-h100"\n')
+    assert podsim.system(bom).name == "bom"
+
+
+def test_figures_only_reported_are_not_held_to_the_engine_range() -> None:
+    """A scale-out rate is only reported (peak figures), so the engine's 1e15 B/s does not apply."""
+    s = podsim.system("cloudmatrix384", overrides={"scale_out.rate_uni_per_chip": 1e7})  # Gb/s
+    assert s.spec.scale_out["rate_uni_per_chip"].si > 1e15
 
 
 def test_a_time_that_may_be_zero_may_round_to_zero() -> None:

@@ -17,6 +17,9 @@ enum class LossRecovery : std::uint8_t {
   kReplay = 1,      // the sending node's link-level retry buffer sends them again, over another port
 };
 
+// Largest MTU (and so header, ack and request size) a simulation accepts, bytes.
+inline constexpr std::uint32_t kMaxPacketBytes = std::uint32_t{1} << 30;
+
 struct SimConfig {
   std::uint32_t mtu_bytes = 4096;     // largest packet on the wire, header included
   std::uint32_t header_bytes = 32;    // per-packet header on the wire

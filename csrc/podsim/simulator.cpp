@@ -27,14 +27,37 @@ const char* event_name(EventType t) {
   return "?";
 }
 
+// The topology, once its per-node queue state is known to fit (see kMaxQueuePairs); checked
+// before the routing tables, the other large allocation, are built.
+Topology with_queue_state_checked(Topology topo) {
+  std::size_t pairs = 0;
+  std::size_t largest = 0;
+  NodeId at = 0;
+  for (NodeId n = 0; n < topo.num_nodes(); ++n) {
+    const std::size_t own = (topo.in_channels(n).size() + 1) * topo.out_channels(n).size();  // + injection
+    pairs += own;
+    if (own > largest) {
+      largest = own;
+      at = n;
+    }
+  }
+  if (pairs > Simulator::kMaxQueuePairs)
+    throw std::invalid_argument(
+        "topology: every node keeps a queue per (input, output) pair, " + std::to_string(pairs) + " in all (node '" +
+        topo.node(at).name + "': " + std::to_string(topo.in_channels(at).size() + 1) + " inputs x " +
+        std::to_string(topo.out_channels(at).size()) + " outputs) of " + std::to_string(Simulator::kQueuePairBytes) +
+        " bytes each; at most " + std::to_string(Simulator::kMaxQueuePairs) + " (2^31) are allowed");
+  return topo;
+}
+
 }  // namespace
 
 Simulator::Simulator(Topology topology, const SimConfig& config)
-    : topo_(std::move(topology)), cfg_(config), routes_(topo_) {
+    : topo_(with_queue_state_checked(std::move(topology))), cfg_(config), routes_(topo_) {
   if (cfg_.mtu_bytes <= cfg_.header_bytes)
     throw std::invalid_argument("mtu: must be larger than header_bytes (" + std::to_string(cfg_.header_bytes) +
                                 "), got " + std::to_string(cfg_.mtu_bytes));
-  if (cfg_.mtu_bytes > (1U << 30)) throw std::invalid_argument("mtu: must be <= 2^30 bytes");
+  if (cfg_.mtu_bytes > kMaxPacketBytes) throw std::invalid_argument("mtu: must be <= 2^30 bytes");
   if (cfg_.ack_bytes == 0 || cfg_.ack_bytes > cfg_.mtu_bytes)
     throw std::invalid_argument("ack_bytes: must be in [1, mtu], got " + std::to_string(cfg_.ack_bytes));
   if (cfg_.request_bytes == 0 || cfg_.request_bytes > cfg_.mtu_bytes)

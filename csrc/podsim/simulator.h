@@ -117,6 +117,12 @@ struct CreditState {
 
 class Simulator {
  public:
+  // Every node keeps a virtual output queue and a round-robin slot per (input, output) pair:
+  // kQueuePairBytes each, so a node of P ports costs about that x P^2 (16,384 ports: 3 GiB).
+  // A topology with more pairs than kMaxQueuePairs (24 GiB) is refused before anything is built.
+  static constexpr std::size_t kQueuePairBytes = 12;
+  static constexpr std::size_t kMaxQueuePairs = std::size_t{1} << 31;
+
   Simulator(Topology topology, const SimConfig& config);
 
   const Topology& topology() const { return topo_; }
@@ -232,6 +238,7 @@ class Simulator {
     std::uint32_t head = kNone;
     std::uint32_t tail = kNone;
   };
+  static_assert(sizeof(Queue) + sizeof(std::uint32_t) == kQueuePairBytes);  // a queue and its ring slot
   struct PendingCredit {     // a credit return on its way back to a channel's sender
     Time arrives;
     std::uint32_t bytes;

@@ -6,6 +6,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# The engine's limits (see podsim._validate, which checks against them).
+MAX_TIME_PS: int
+MAX_RATE_BPS: float
+MAX_PORTS: int
+MAX_ROUTE_ENTRIES: int
+ROUTE_ENTRY_BYTES: int
+MAX_QUEUE_PAIRS: int
+QUEUE_PAIR_BYTES: int
+MAX_PACKET_BYTES: int
+MAX_MESSAGE_BYTES: int
+
 class InvariantViolation(RuntimeError): ...
 class Deadlock(RuntimeError): ...
 class CutOff(RuntimeError): ...

@@ -9,20 +9,30 @@ from typing import Any
 
 import numpy as np
 
+from podsim import _core
+
 U64_MAX = (1 << 64) - 1
+U32_MAX = (1 << 32) - 1
 #: Latest simulated time, and the largest time, delay or latency accepted, ps (2^62, about 53
 #: days): an event is at most the current time plus two of them, so simulated time cannot wrap.
-MAX_TIME_PS = 1 << 62
+MAX_TIME_PS: int = _core.MAX_TIME_PS
 #: Rates accepted, bytes/s per direction: serialization is computed in whole milli-bytes per
 #: second, so a rate below 1 B/s would be rounded to nothing.
-MIN_RATE_BPS, MAX_RATE_BPS = 1.0, 1e15
-#: Most ports a node may have (the engine's routing indexes them in 16 bits).
-MAX_PORTS = 0xFFFF
+MIN_RATE_BPS: float = 1.0
+MAX_RATE_BPS: float = _core.MAX_RATE_BPS
+#: Most ports a node may have connected (the engine's routing indexes them in 16 bits).
+MAX_PORTS: int = _core.MAX_PORTS
 #: Most (node, destination endpoint) pairs a simulated fabric may have: the engine keeps a
-#: routing entry of 6 bytes for each, so this is 12 GiB (``RoutingTable::kMaxEntries``).
-MAX_ROUTE_ENTRIES = 1 << 31
+#: routing entry of ``ROUTE_ENTRY_BYTES`` (6) for each, so this is 12 GiB.
+MAX_ROUTE_ENTRIES: int = _core.MAX_ROUTE_ENTRIES
+ROUTE_ENTRY_BYTES: int = _core.ROUTE_ENTRY_BYTES
+#: Most (input, output) pairs summed over a fabric's nodes: the engine keeps a virtual output
+#: queue and a round-robin slot of ``QUEUE_PAIR_BYTES`` (12) for each, so this is 24 GiB; a
+#: node of P ports alone has about P^2 of them.
+MAX_QUEUE_PAIRS: int = _core.MAX_QUEUE_PAIRS
+QUEUE_PAIR_BYTES: int = _core.QUEUE_PAIR_BYTES
 #: Largest MTU and per-packet header accepted, bytes.
-MAX_PACKET_BYTES = 1 << 30
+MAX_PACKET_BYTES: int = _core.MAX_PACKET_BYTES
 
 
 def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:

@@ -762,6 +762,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, TypeError, OSError) as err:
         print(f"podsim: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except MemoryError:
+        print("podsim: error: out of memory: the fabric or the run is too large for this machine "
+              "(README, 'Limits', gives what the engine keeps per node, port and packet)", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("podsim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

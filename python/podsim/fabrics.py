@@ -8,6 +8,7 @@ input port.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from podsim import _validate as v
@@ -50,14 +51,49 @@ def _check_params(params: object) -> LinkParams:
     return params
 
 
-def _check_size(what: str, endpoints: int, nodes: int) -> None:
-    """Refuse a fabric the engine could not route (see :data:`podsim._validate.MAX_ROUTE_ENTRIES`),
-    before spending time and memory building it."""
-    if endpoints * nodes > v.MAX_ROUTE_ENTRIES:
-        raise ValueError(
-            f"{what}: {endpoints} endpoints and {nodes} nodes need {endpoints * nodes} routing entries; "
-            f"the engine allows at most {v.MAX_ROUTE_ENTRIES} (2^31)"
-        )
+@dataclass(frozen=True)
+class _Size:
+    """What the engine allocates for a fabric beyond its nodes and links (see :mod:`podsim._validate`)."""
+
+    endpoints: int
+    nodes: int
+    queue_pairs: int  # (input + injection, output) pairs summed over the nodes
+
+    def problem(self) -> str | None:
+        """Why the engine would refuse this fabric, or None."""
+        entries = self.endpoints * self.nodes
+        if entries > v.MAX_ROUTE_ENTRIES:
+            return (f"{self.endpoints} endpoints and {self.nodes} nodes need {entries} routing entries of "
+                    f"{v.ROUTE_ENTRY_BYTES} bytes; the engine allows at most {v.MAX_ROUTE_ENTRIES} (2^31)")
+        if self.queue_pairs > v.MAX_QUEUE_PAIRS:
+            return (f"its nodes need {self.queue_pairs} queues, one per (input, output) pair, of "
+                    f"{v.QUEUE_PAIR_BYTES} bytes; the engine allows at most {v.MAX_QUEUE_PAIRS} (2^31)")
+        return None
+
+
+def _pairs(nodes: int, ports: int) -> int:
+    """Queue pairs of ``nodes`` nodes of ``ports`` ports each (every input, and the injection
+    input, to every output)."""
+    return nodes * (ports + 1) * ports
+
+
+def _check_size(what: str, size: _Size) -> None:
+    """Refuse a fabric the engine could not simulate, before spending time and memory building it."""
+    problem = size.problem()
+    if problem is not None:
+        raise ValueError(f"{what}: {problem}")
+
+
+def _largest(lo: int, hi: int, size: Callable[[int], _Size]) -> int:
+    """The largest n in [lo, hi] whose fabric ``size(n)`` the engine accepts (sizes grow with n),
+    so that a builder's range says what it can really build."""
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if size(mid).problem() is None:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _switch(t: Topology, name: str, p: LinkParams) -> int:
@@ -68,14 +104,17 @@ def _link(t: Topology, a: int, b: int, p: LinkParams) -> None:
     t.connect(a, b, rate_Bps=p.rate_Bps, latency_ps=p.latency_ps)
 
 
+def _star_size(n: int) -> _Size:
+    return _Size(n, n + 1, _pairs(1, n) + _pairs(n, 1))
+
+
 def star(n: int, params: LinkParams) -> Topology:
     """``n`` endpoints ``h000..`` on one switch ``sw``: an ideal full-bisection fabric.
 
     ``params`` (:class:`LinkParams`) sets every link, switch and endpoint buffer, here and in the
     other builders of this module."""
-    n = v.integer(n, "n", 2, v.MAX_PORTS)  # every endpoint has a port on the one switch
+    n = v.integer(n, "n", 2, _largest(2, v.MAX_PORTS, _star_size))  # the hub has a port per endpoint
     params = _check_params(params)
-    _check_size(f"star({n})", n, n + 1)
     t = Topology()
     s = _switch(t, "sw", params)
     for i in range(n):
@@ -101,8 +140,10 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
                          f"got {hosts} + {spines}")
     planes = v.integer(planes, "planes", 1, 1 << 10)
     params = _check_params(params)
-    _check_size(f"folded_clos({groups}, {hosts}, {spines}, planes={planes})", groups * hosts,
-                groups * hosts + planes * (spines + groups))
+    leaves = groups * planes
+    _check_size(f"folded_clos({groups}, {hosts}, {spines}, planes={planes})",
+                _Size(groups * hosts, groups * hosts + leaves + planes * spines,
+                      _pairs(groups * hosts, planes) + _pairs(leaves, hosts + spines) + _pairs(planes * spines, groups)))
     t = Topology()
     endpoint = [[t.add_endpoint(f"g{g:02d}/h{h:02d}", buffer_bytes=params.endpoint_buffer_bytes) for h in range(hosts)] for g in range(groups)]
     for p in range(planes):
@@ -116,11 +157,14 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     return t
 
 
+def _ring_size(n: int) -> _Size:
+    return _Size(n, 2 * n, _pairs(n, 3) + _pairs(n, 1))  # a switch: its endpoint and two neighbours
+
+
 def ring(n: int, params: LinkParams) -> Topology:
     """``n`` switches in a ring, one endpoint on each (``h000`` on ``s000``)."""
-    n = v.integer(n, "n", 3, 1 << 16)
+    n = v.integer(n, "n", 3, _largest(3, 1 << 16, _ring_size))
     params = _check_params(params)
-    _check_size(f"ring({n})", n, 2 * n)
     t = Topology()
     sw = [_switch(t, f"s{i:03d}", params) for i in range(n)]
     for i in range(n):
@@ -130,9 +174,13 @@ def ring(n: int, params: LinkParams) -> Topology:
     return t
 
 
+def _full_mesh_size(n: int) -> _Size:
+    return _Size(n, n, _pairs(n, n - 1))
+
+
 def full_mesh(n: int, params: LinkParams) -> Topology:
     """``n`` endpoints with a direct link between every pair (no switches)."""
-    n = v.integer(n, "n", 2, 1 << 12)
+    n = v.integer(n, "n", 2, _largest(2, 1 << 12, _full_mesh_size))
     params = _check_params(params)
     t = Topology()
     eps = [t.add_endpoint(f"h{i:03d}", buffer_bytes=params.endpoint_buffer_bytes) for i in range(n)]

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from podsim import _core
 from podsim import _validate as v
 
 #: Largest message the engine accepts, bytes.
-MAX_MESSAGE_BYTES = 1 << 48
+MAX_MESSAGE_BYTES: int = _core.MAX_MESSAGE_BYTES
 #: Message kinds and their codes in :attr:`Messages.kind`.
 KINDS = {"write": 0, "read": 1}
 

@@ -114,12 +114,12 @@ class Topology:
             name,
             v.integer(buffer_bytes, "buffer_bytes", 1),
             v.integer(latency_ps, "latency_ps", 0, v.MAX_TIME_PS),
-            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
+            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, v.U32_MAX),
             v.integer(issue_latency_ps, "issue_latency_ps", 0, v.MAX_TIME_PS),
             v.integer(read_latency_ps, "read_latency_ps", 0, v.MAX_TIME_PS),
             v.integer(write_latency_ps, "write_latency_ps", 0, v.MAX_TIME_PS),
-            0 if max_outstanding_reads is None else v.integer(max_outstanding_reads, "max_outstanding_reads", 1, 2**32 - 1),
-            0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, 2**32 - 1),
+            0 if max_outstanding_reads is None else v.integer(max_outstanding_reads, "max_outstanding_reads", 1, v.U32_MAX),
+            0 if max_outstanding_writes is None else v.integer(max_outstanding_writes, "max_outstanding_writes", 1, v.U32_MAX),
             0.0 if read_rate_Bps is None else v.rate(read_rate_Bps, "read_rate_Bps"),
             0.0 if write_rate_Bps is None else v.rate(write_rate_Bps, "write_rate_Bps"),
             0.0 if write_issue_rate_Bps is None else v.rate(write_issue_rate_Bps, "write_issue_rate_Bps"),
@@ -154,7 +154,7 @@ class Topology:
             v.integer(latency_ps, "latency_ps", 0, v.MAX_TIME_PS),
             v.integer(buffer_bytes, "buffer_bytes", 1),
             bool(cut_through),
-            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, 2**32 - 1),
+            0 if max_ports is None else v.integer(max_ports, "max_ports", 1, v.U32_MAX),
         )
         self._ids[name] = nid
         return nid

@@ -13,38 +13,37 @@ from __future__ import annotations
 
 from podsim._validate import MAX_PORTS, MIN_RATE_BPS
 from podsim.systems.fabric import Fabric, rank_role, require_ports, tier_name, time_ps, width
-from podsim.systems.quantity import SpecError
 from podsim.systems.spec import SystemSpec
 
 
 def build(spec: SystemSpec) -> Fabric:
     """Build the two-tier Clos described by ``spec`` (builder ``two-tier-clos``)."""
-    top, file, chip = spec.topology, spec.file, spec.chip
+    top, chip, c = spec.topology, spec.chip, f"chips.{spec.chip_name}"
     nodes, per_node = top["nodes"].value, top["chips_per_node"].value
     n_cpus, n_l1, n_l2 = top["cpus_per_node"].value, top["l1_per_node"].value, top["l2_per_plane"].value
     rank_links = chip["scale_up_links"].value
     if rank_links % n_l1:
-        raise SpecError(
-            file,
-            f"chips.{spec.chip_name}.scale_up_links",
-            f"{rank_links} links per rank cannot be spread evenly over topology.l1_per_node = {n_l1} L1 switches",
+        raise spec.error(
+            f"{c}.scale_up_links = {rank_links} links per rank cannot be spread evenly over "
+            f"topology.l1_per_node = {n_l1} L1 switches",
+            f"{c}.scale_up_links", "topology.l1_per_node",
         )
     links_each = rank_links // n_l1
     if n_cpus and spec.cpu is None:
-        raise SpecError(file, "system.cpu", f"missing (topology.cpus_per_node = {n_cpus})")
+        raise spec.error(f"missing: topology.cpus_per_node = {n_cpus} needs a CPU chip", "system.cpu", "topology.cpus_per_node")
     cpu_chip = spec.cpu or {}  # read only when n_cpus > 0, and then present (checked above)
     if n_cpus and "cpu_link" not in top:
-        raise SpecError(file, "topology.cpu_link", f"missing (topology.cpus_per_node = {n_cpus})")
+        raise spec.error(f"missing: topology.cpus_per_node = {n_cpus} needs it", "topology.cpu_link", "topology.cpus_per_node")
     cpu_links = top["cpu_link"]["links_per_l1"].value if n_cpus else 0
     if n_l1 * cpu_links > MAX_PORTS:
-        raise SpecError(file, "topology.cpu_link.links_per_l1",
-                        f"a CPU needs l1_per_node x links_per_l1 = {n_l1 * cpu_links} ports, more than the engine's {MAX_PORTS}")
+        raise spec.error(f"a CPU needs topology.l1_per_node x links_per_l1 = {n_l1 * cpu_links} ports, more than the engine's {MAX_PORTS}",
+                         "topology.cpu_link.links_per_l1", "topology.l1_per_node")
     ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
 
     l1_sw, l2_sw = spec.switches[top["l1_switch"]], spec.switches[top["l2_switch"]]
-    require_ports(file, f"switches.{top['l1_switch']}.ports", top["l1_switch"],
-                  per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2, l1_sw)
-    require_ports(file, f"switches.{top['l2_switch']}.ports", top["l2_switch"], nodes, l2_sw)
+    require_ports(spec, "l1_switch", per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2,
+                  "topology.chips_per_node", f"{c}.scale_up_links", "topology.l2_per_plane", "topology.cpus_per_node")
+    require_ports(spec, "l2_switch", nodes, "topology.nodes")
 
     rank_rate = spec.link("rank_link")["rate_uni"].si
     up_rate = spec.link("uplink")["rate_uni"].si
@@ -55,8 +54,11 @@ def build(spec: SystemSpec) -> Fabric:
     if n_cpus:
         cpu_rate = cpu_chip["scale_up_bandwidth_uni"].si / (n_l1 * cpu_links)
         if cpu_rate < MIN_RATE_BPS:
-            raise SpecError(file, f"chips.{spec.cpu_name}.scale_up_bandwidth_uni",
-                            f"spread over {n_l1 * cpu_links} CPU links, {cpu_rate:g} B/s each, below the engine's {MIN_RATE_BPS:g} B/s")
+            raise spec.error(f"chips.{spec.cpu_name}.scale_up_bandwidth_uni spread over topology.l1_per_node x "
+                             f"cpu_link.links_per_l1 = {n_l1 * cpu_links} CPU links is {cpu_rate:g} B/s each, "
+                             f"below the engine's {MIN_RATE_BPS:g} B/s",
+                             f"chips.{spec.cpu_name}.scale_up_bandwidth_uni", "topology.cpu_link.links_per_l1",
+                             "topology.l1_per_node")
         cpu_lat = time_ps(top["cpu_link"]["latency"], 1)
     fab = Fabric(chips=nodes * per_node)
     if "transceiver" in top["uplink"]:
@@ -69,13 +71,13 @@ def build(spec: SystemSpec) -> Fabric:
         node = f"node{n:0{wn}d}"
         l1 = [fab.switch(f"{node}/l1sw{k:0{wp}d}", "l1", l1_sw) for k in range(n_l1)]
         l1_of_node.append(l1)
-        for c in range(per_node):
-            for r in fab.add_chip(f"{node}/{chip['kind']}{c:0{wc}d}", chip, n, die_lat, file):
+        for k in range(per_node):
+            for r in fab.add_chip(f"{node}/{chip['kind']}{k:0{wc}d}", spec, n, die_lat):
                 for s in l1:
                     for _ in range(links_each):
                         fab.topology.connect(r, s, rate_Bps=rank_rate, latency_ps=rank_lat)
-        for c in range(n_cpus):
-            cpu = fab.endpoint(f"{node}/cpu{c}", "cpu", n_l1 * cpu_links, cpu_chip)
+        for i in range(n_cpus):
+            cpu = fab.endpoint(f"{node}/cpu{i}", "cpu", n_l1 * cpu_links, cpu_chip)
             fab.cpus.append(cpu)
             for s in l1:
                 for _ in range(cpu_links):

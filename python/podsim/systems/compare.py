@@ -91,10 +91,12 @@ class Comparison:
         for i, s in enumerate(self.systems):
             j = first_of.setdefault(s.name, i)
             if j != i:
+                a, b = self.systems[j].spec.file, s.spec.file
+                what = f"{a!r} is given twice" if a == b else f"{a!r} and {b!r} are both named {s.name!r}"
                 raise ValueError(
-                    f"systems[{i}]: name {s.name!r} ({s.spec.file}) is also the name of systems[{j}] "
-                    f"({self.systems[j].spec.file}); each system compared needs its own [system] name "
-                    f"(set it in the spec, or with podsim.system(..., overrides={{'system.name': ...}}))"
+                    f"systems: {what} (positions {j + 1} and {i + 1}); each system compared needs its own "
+                    f"[system] name: to compare a variant, set one in its spec file, or with "
+                    f"podsim.system(..., overrides={{'system.name': ...}})"
                 )
         self.peaks = [s.peak() for s in self.systems]
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from podsim.systems.quantity import Quantity, SpecError
+from podsim.systems.quantity import Quantity, seconds_to_ps
+from podsim.systems.spec import SystemSpec
 from podsim.topology import Topology
 
 
@@ -56,13 +57,15 @@ class Fabric:
         self.role.append(role)
         return nid
 
-    def add_chip(self, prefix: str, chip: dict[str, Any], group: int, die_latency: Quantity | None, file: str) -> list[int]:
-        """Add one compute package; returns the node ids of its fabric endpoints (its ranks).
+    def add_chip(self, prefix: str, spec: SystemSpec, group: int, die_latency: Quantity | None) -> list[int]:
+        """Add one package of ``spec``'s compute chip; returns the node ids of its fabric
+        endpoints (its ranks).
 
         A package whose dies are separate endpoints (``die_endpoints``) gets one endpoint per die,
         named ``prefix/dieK``, joined pairwise by the die-to-die link; otherwise one endpoint
         named ``prefix``.
         """
+        chip = spec.chip
         links = chip["scale_up_links"].value
         if not chip["die_endpoints"]:
             nid = self.endpoint(prefix, rank_role(chip), links, chip)
@@ -71,7 +74,9 @@ class Fabric:
             return [nid]
         dies = chip["dies"].value
         if dies > 1 and die_latency is None:
-            raise SpecError(file, "topology.die_link.latency", "missing (the chip has several endpoint dies)")
+            c = f"chips.{spec.chip_name}"
+            raise spec.error(f"missing: {c} has {dies} endpoint dies (die_endpoints)", "topology.die_link.latency",
+                             f"{c}.dies", f"{c}.die_endpoints")
         ids = [self.endpoint(f"{prefix}/die{d}", "die", links + dies - 1, chip) for d in range(dies)]
         if die_latency is not None:  # else one die: no die-to-die link
             for i, a in enumerate(ids):
@@ -111,17 +116,19 @@ def time_ps(q: Quantity, at_least: int = 0) -> int:
     Links pass ``at_least=1``: the engine needs a non-zero latency on every channel so credits and
     acknowledgements always travel forward in time.
     """
-    return max(int(round(q.si * 1e12)), at_least)
+    return max(seconds_to_ps(q.si), at_least)
 
 
-def require_ports(file: str, field_path: str, switch_name: str, needed: int, sw: dict[str, Any]) -> None:
-    """Raise naming the switch's ``ports`` field when the wiring needs more ports than the chip has."""
-    have = sw["ports"].value
+def require_ports(spec: SystemSpec, switch: str, needed: int, *counts: str) -> None:
+    """Raise when the wiring needs more ports on each switch of topology field ``switch``
+    (``"l1_switch"``) than the chip has; ``counts``: the fields the need comes from."""
+    name = spec.topology[switch]
+    have = spec.switches[name]["ports"].value
     if needed > have:
-        raise SpecError(
-            file,
-            field_path,
-            f"the wiring needs {needed} ports on each {switch_name!r} switch, but switches.{switch_name}.ports = {have}",
+        raise spec.error(
+            f"the wiring needs {needed} ports on each {name!r} switch (from {', '.join(counts)}), "
+            f"but switches.{name}.ports = {have}",
+            f"switches.{name}.ports", *counts,
         )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podsim.systems.quantity import SpecError
 from podsim.systems.spec import SystemSpec
 
 
@@ -39,8 +38,9 @@ def rank_memory(spec: SystemSpec) -> RankMemory:
     ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
     stacks = hbm["stacks"].value
     if stacks % ranks_per_chip:
-        raise SpecError(spec.file, f"chips.{spec.chip_name}.hbm.stacks",
-                        f"value {stacks} does not split evenly over the {ranks_per_chip} endpoint dies")
+        c = f"chips.{spec.chip_name}"
+        raise spec.error(f"{c}.hbm.stacks = {stacks} does not split evenly over the {ranks_per_chip} endpoint dies "
+                         f"({c}.dies)", f"{c}.hbm.stacks", f"{c}.dies")
     per_rank = stacks // ranks_per_chip
     bits = hbm["bus_bits_per_stack"].value
     return RankMemory(

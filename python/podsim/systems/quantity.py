@@ -36,13 +36,13 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "flag": {},
 }
 
-#: What the engine accepts (:mod:`podsim._validate`), per dimension: (lowest, highest, unit, factor
-#: from the base unit). Times are compared in whole ps, rounded as the builders round them. The
+#: What the engine accepts (:mod:`podsim._validate`), per dimension: (lowest, highest, unit).
+#: Times are compared in whole ps, rounded as they reach the engine (:func:`seconds_to_ps`). The
 #: lowest value applies to fields that must be > 0; a field that may be 0 may also round to 0.
-ENGINE_RANGE: dict[str, tuple[float, float, str, float]] = {
-    "bandwidth": (MIN_RATE_BPS, MAX_RATE_BPS, "B/s", 1.0),
-    "time": (1, MAX_TIME_PS, "ps", 1e12),
-    "bytes": (1, U64_MAX, "B", 1.0),
+ENGINE_RANGE: dict[str, tuple[float, float, str]] = {
+    "bandwidth": (MIN_RATE_BPS, MAX_RATE_BPS, "B/s"),
+    "time": (1, MAX_TIME_PS, "ps"),
+    "bytes": (1, U64_MAX, "B"),
 }
 
 #: Evidence tags of /work/shared/reference/hardware.md, plus "assumption" for unpublished values
@@ -89,20 +89,40 @@ class SpecError(ValueError):
         self.message = message
 
 
-def _number(raw: Any, file: str, path: str, integer: bool, minimum: float | None) -> float | int:
+def _number(raw: Any, file: str, path: str, minimum: float | None) -> float | int:
+    """``raw`` as a finite Python number, at least ``minimum`` (None: > 0)."""
     if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, numbers.Real):
         raise SpecError(file, path, f"expected a number, got {type(raw).__name__} {raw!r}")
     # numpy scalars (an override computed with numpy) become plain Python numbers.
     raw = int(raw) if isinstance(raw, numbers.Integral) else float(raw)
-    if not math.isfinite(raw):
+    try:
+        finite = math.isfinite(raw)
+    except OverflowError:  # an integer beyond any float
+        raise SpecError(file, path, f"must be finite, got an integer of {len(str(abs(raw)))} digits") from None
+    if not finite:
         raise SpecError(file, path, f"must be finite, got {raw!r}")
-    if integer and (not float(raw).is_integer()):
-        raise SpecError(file, path, f"must be a whole number, got {raw!r}")
     if minimum is not None and raw < minimum:
         raise SpecError(file, path, f"must be >= {minimum:g}, got {raw!r}")
     if minimum is None and raw <= 0:
         raise SpecError(file, path, f"must be > 0, got {raw!r}")
-    return int(raw) if integer else float(raw)
+    return raw
+
+
+def _to_base(num: float | int, factor: float, integer: bool, file: str, path: str, written: str, base: str) -> float | int:
+    """``num`` (in the file's unit) in the base unit; for an integer field, exactly, as an int
+    (a byte count of 2^64 - 1 must not become the float 2^64)."""
+    if not integer:
+        return num * factor
+    exact = isinstance(num, int) and float(factor).is_integer()
+    si = num * int(factor) if exact else num * factor
+    if not float(si).is_integer():
+        raise SpecError(file, path, f"must be a whole number{f' of {base}' if base else ''}, got {written}")
+    return int(si)
+
+
+def seconds_to_ps(seconds: float) -> int:
+    """A time in whole picoseconds, rounded to nearest: how every spec time reaches the engine."""
+    return round(seconds * 1e12)
 
 
 def _exact(x: float) -> str:
@@ -111,17 +131,19 @@ def _exact(x: float) -> str:
 
 
 def _in_range(
-    si: float, written: str, file: str, path: str, dimension: str, minimum: float | None, bounds: tuple[float, float] | None
+    si: float, written: str, file: str, path: str, dimension: str, minimum: float | None, bounds: tuple[float, float] | None,
+    engine: bool,
 ) -> None:
-    """Raise unless ``si`` is within :data:`ENGINE_RANGE` of its dimension and within ``bounds``
-    (base units); ``written`` is the value as the file gives it, for the message."""
-    unit = "" if dimension == "count" else f" {next(iter(DIMENSIONS[dimension]))}"
+    """Raise unless ``si`` is within ``bounds`` (base units) and, for a value the engine
+    simulates with (``engine``), within :data:`ENGINE_RANGE` of its dimension; ``written`` is the
+    value as the file gives it, for the message."""
+    unit = "" if dimension in ("count", "ratio") else f" {next(iter(DIMENSIONS[dimension]))}"
     if bounds is not None and not bounds[0] <= si <= bounds[1]:
         raise SpecError(file, path, f"must be in [{_exact(bounds[0])}, {_exact(bounds[1])}]{unit}, got {written}")
-    if dimension not in ENGINE_RANGE:
+    if not engine or dimension not in ENGINE_RANGE:
         return
-    lo, hi, engine_unit, factor = ENGINE_RANGE[dimension]
-    x = round(si * factor) if dimension == "time" else si
+    lo, hi, engine_unit = ENGINE_RANGE[dimension]
+    x = seconds_to_ps(si) if dimension == "time" else si
     if minimum is not None:
         lo = 0
     if not lo <= x <= hi:
@@ -139,6 +161,7 @@ def parse_quantity(
     minimum: float | None = None,
     bounds: tuple[float, float] | None = None,
     is_list: bool = False,
+    engine: bool = True,
 ) -> Quantity:
     """Validate one value table and return it as a :class:`Quantity`.
 
@@ -151,6 +174,9 @@ def parse_quantity(
         bounds: (lowest, highest) allowed value in the dimension's base unit, inclusive, beyond
             :data:`ENGINE_RANGE`; None: no further bound.
         is_list: the value is a non-empty list of numbers rather than one number.
+        engine: the value reaches the simulation engine, so it must also be within
+            :data:`ENGINE_RANGE` (False for figures only reported or compared, such as a quoted
+            bandwidth).
 
     Raises:
         SpecError: (a ValueError) naming ``file`` and ``path`` on any problem.
@@ -183,17 +209,28 @@ def parse_quantity(
     if evidence in ("assumption", "D") and not note:
         raise SpecError(file, f"{path}.note", f"evidence {evidence!r} needs a note saying why / how")
 
+    # Counts and ratios are written bare ("got 7", not "got 7 count").
+    shown_unit = "" if dimension in ("count", "ratio") else unit
+    base = next(iter(units), "") if dimension not in ("count", "ratio") else ""
+
+    def one(x: Any, where: str) -> tuple[Any, Any]:
+        num = _number(x, file, where, minimum)
+        written = f"{_exact(num)} {shown_unit}".rstrip()
+        si = _to_base(num, units[unit], integer, file, where, written, base)
+        if integer and isinstance(num, float) and num.is_integer():
+            num = int(num)  # 32.0 B is written 32
+        return num, si
+
     def convert(v: Any, where: str) -> tuple[Any, Any]:
         if dimension == "flag":
             return v, v
         if is_list:
             if not isinstance(v, list) or not v:
                 raise SpecError(file, where, f"expected a non-empty list of numbers, got {v!r}")
-            nums = tuple(_number(x, file, f"{where}[{i}]", integer, minimum) for i, x in enumerate(v))
-            return nums, tuple(x * units[unit] for x in nums)
-        num = _number(v, file, where, integer, minimum)
-        si = num * units[unit]
-        _in_range(si, f"{_exact(num)} {unit}".rstrip(), file, where, dimension, minimum, bounds)
+            pairs = [one(x, f"{where}[{i}]") for i, x in enumerate(v)]
+            return tuple(n for n, _ in pairs), tuple(si for _, si in pairs)
+        num, si = one(v, where)
+        _in_range(si, f"{_exact(num)} {shown_unit}".rstrip(), file, where, dimension, minimum, bounds, engine)
         return num, si
 
     value, si = convert(raw["value"], f"{path}.value")
@@ -211,7 +248,7 @@ def parse_quantity(
         # Same checks as the main value: an alternative is a full sourced value in the same unit.
         checked = parse_quantity(
             {"unit": unit, **alt} if dimension != "flag" else alt, file, where, dimension,
-            integer=integer, minimum=minimum, bounds=bounds, is_list=is_list,
+            integer=integer, minimum=minimum, bounds=bounds, is_list=is_list, engine=engine,
         )
         alts.append({"value": checked.value, "source": checked.source, "evidence": checked.evidence, "note": checked.note})
     return Quantity(value, unit, si, source, evidence, note, tuple(alts))

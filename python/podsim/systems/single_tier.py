@@ -9,35 +9,37 @@ evenly when ``link_split`` is absent (NVL72: 18 links, 18 chips, one each), else
 from __future__ import annotations
 
 from podsim.systems.fabric import Fabric, rank_role, require_ports, tier_name, time_ps, width
-from podsim.systems.quantity import SpecError
 from podsim.systems.spec import SystemSpec
 
 
 def build(spec: SystemSpec) -> Fabric:
     """Build the single switch tier described by ``spec`` (builder ``single-tier``)."""
-    top, file, chip = spec.topology, spec.file, spec.chip
+    top, chip, c = spec.topology, spec.chip, f"chips.{spec.chip_name}"
     n, per_group, n_sw = top["chips"].value, top["chips_per_group"].value, top["switches"].value
     links = chip["scale_up_links"].value
     # A partial last compute tray is allowed (only rank_group uses it); a partial switch tray is
     # not, because podsim.faults fails whole trays.
     per_tray = top["switches_per_tray"].value if "switches_per_tray" in top else 1
     if n_sw % per_tray:
-        raise SpecError(file, "topology.switches_per_tray", f"{n_sw} switch chips (topology.switches) do not fill whole trays of {per_tray}")
+        raise spec.error(f"topology.switches = {n_sw} switch chips do not fill whole trays of {per_tray}",
+                         "topology.switches_per_tray", "topology.switches")
     if "link_split" in top:
         split = list(top["link_split"].value)
         if len(split) != n_sw:
-            raise SpecError(file, "topology.link_split", f"has {len(split)} entries, expected topology.switches = {n_sw}")
+            raise spec.error(f"has {len(split)} entries, expected topology.switches = {n_sw}",
+                             "topology.link_split", "topology.switches")
         if sum(split) != links:
-            raise SpecError(file, "topology.link_split",
-                            f"sums to {sum(split)}, expected chips.{spec.chip_name}.scale_up_links = {links}")
+            raise spec.error(f"topology.link_split sums to {sum(split)}, expected {c}.scale_up_links = {links}",
+                             "topology.link_split", f"{c}.scale_up_links")
     elif links % n_sw:
-        raise SpecError(file, "topology.link_split",
-                        f"missing: {links} links per rank do not spread evenly over topology.switches = {n_sw}")
+        raise spec.error(f"missing: {c}.scale_up_links = {links} links per rank do not spread evenly over "
+                         f"topology.switches = {n_sw}", "topology.link_split", f"{c}.scale_up_links", "topology.switches")
     else:
         split = [links // n_sw] * n_sw
     ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
     sw = spec.switches[top["switch"]]
-    require_ports(file, f"switches.{top['switch']}.ports", top["switch"], n * ranks_per_chip * max(split), sw)
+    require_ports(spec, "switch", n * ranks_per_chip * max(split), "topology.chips", f"{c}.scale_up_links",
+                  "topology.link_split")
 
     rate = spec.link("rank_link")["rate_uni"].si
     lat = time_ps(top["rank_link"]["latency"], 1)
@@ -48,7 +50,7 @@ def build(spec: SystemSpec) -> Fabric:
                            "switch", sw) for s in range(n_sw)]
     wg = width(n)
     for i in range(n):
-        for r in fab.add_chip(f"{chip['kind']}{i:0{wg}d}", chip, i // per_group, top.get("die_link", {}).get("latency"), file):
+        for r in fab.add_chip(f"{chip['kind']}{i:0{wg}d}", spec, i // per_group, top.get("die_link", {}).get("latency")):
             for s, k in zip(switches, split):
                 for _ in range(k):
                     fab.topology.connect(r, s, rate_Bps=rate, latency_ps=lat)

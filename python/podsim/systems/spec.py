@@ -14,19 +14,24 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from podsim._validate import MAX_PACKET_BYTES, MAX_PORTS
+from podsim._validate import MAX_PACKET_BYTES, MAX_PORTS, U32_MAX
 from podsim.messages import MAX_MESSAGE_BYTES
+from podsim.topology import DEFAULT_ENDPOINT_BUFFER
 from podsim.systems.quantity import Quantity, SpecError, parse_quantity
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+#: Makes the error for a problem between fields (message, then the fields): see :func:`spec_error`.
+_ErrorAt = Callable[..., SpecError]
 
 #: Builders a system file may name in ``system.builder``.
 BUILDERS = ("two-tier-clos", "single-tier")
@@ -36,6 +41,8 @@ CATEGORIES = ("chips", "links", "transceivers", "switches")
 HBM_TYPES = ("HBM2", "HBM2E", "HBM3", "HBM3E")
 #: Largest relative gap allowed between a chip's quoted HBM bandwidth and stacks x bits x pin rate.
 HBM_QUOTE_TOLERANCE = 0.02
+#: Longest chain of ``extends``, in files (a bound on the loader's recursion).
+MAX_EXTENDS = 64
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class _Q:
     optional: bool = False
     is_list: bool = False
     bounds: tuple[float, float] | None = None  # in the dimension's base unit
+    engine: bool = True  # the value reaches the engine (see parse_quantity)
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,8 @@ _CHIP = {
             "issue_latency": _Q("time", minimum=0, optional=True),
             "read_latency": _Q("time", minimum=0, optional=True),
             "write_latency": _Q("time", minimum=0, optional=True),
-            "max_outstanding_reads": _Q("count", integer=True, optional=True),
-            "max_outstanding_writes": _Q("count", integer=True, optional=True),
+            "max_outstanding_reads": _Q("count", integer=True, optional=True, bounds=(1, U32_MAX)),
+            "max_outstanding_writes": _Q("count", integer=True, optional=True, bounds=(1, U32_MAX)),
             "read_rate_uni": _Q("bandwidth", optional=True),
             "write_rate_uni": _Q("bandwidth", optional=True),
             # Where write_rate_uni applies: the target's write engine (commit, with credit
@@ -113,7 +121,7 @@ _CHIP = {
             "bus_bits_per_stack": _Q("bits", integer=True),
             "gbps_per_pin": _Q("pin_rate"),
             "capacity_per_stack": _Q("bytes"),
-            "bandwidth_quoted_uni": _Q("bandwidth", optional=True),
+            "bandwidth_quoted_uni": _Q("bandwidth", optional=True, engine=False),
         },
         optional=True,
     ),
@@ -121,18 +129,18 @@ _CHIP = {
 _LINK = {"title": _Str(), "rate_uni": _Q("bandwidth")}
 _TRANSCEIVER = {
     "title": _Str(),
-    "rate_uni": _Q("bandwidth"),
+    "rate_uni": _Q("bandwidth", engine=False),
     "electrical_lanes": _COUNT,
-    "lane_rate_uni": _Q("bandwidth"),
+    "lane_rate_uni": _Q("bandwidth", engine=False),
     # Optional reliability, power and latency figures (podsim.faults); absent = not published.
     "power": _Q("power", optional=True),
-    "latency": _Q("time", minimum=0, optional=True),
-    "fec_latency": _Q("time", minimum=0, optional=True),
+    "latency": _Q("time", minimum=0, optional=True, engine=False),
+    "fec_latency": _Q("time", minimum=0, optional=True, engine=False),
     "fit": _Q("failure_rate", optional=True),
 }
 _SWITCH = {
     "title": _Str(),
-    "ports": _Q("count", integer=True, bounds=(1, MAX_PORTS)),
+    "ports": _Q("count", integer=True, bounds=(1, MAX_PORTS)),  # connected ports: the engine's limit
     "latency": _Q("time", minimum=0),
     "buffer_per_port": _Q("bytes", integer=True),
     "cut_through": _Q("flag"),
@@ -175,7 +183,7 @@ _SYSTEM_HEAD = {
     "cpu": _Str(ref="chips", optional=True),
 }
 _SYSTEM_REST = {
-    "scale_out": _Table({"rate_uni_per_chip": _Q("bandwidth"), "transceivers_per_chip": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
+    "scale_out": _Table({"rate_uni_per_chip": _Q("bandwidth", engine=False), "transceivers_per_chip": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
     "power": _Table({"system": _Q("power")}, optional=True),
     "racks": _Table({"compute": _COUNT, "network": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
     # Packet and transaction sizes of the scale-up protocol: the defaults podsim.simulate uses
@@ -233,10 +241,16 @@ class SystemSpec:
     racks: dict[str, Any]
     transport: dict[str, Any]
     document: dict[str, Any] = field(repr=False)
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def link(self, use: str) -> dict[str, Any]:
         """The link-type table used by topology entry ``use`` (``"rank_link"``, ``"uplink"``)."""
         return self.links[self.topology[use]["link"]]
+
+    def error(self, message: str, *fields: str) -> SpecError:
+        """A :class:`SpecError` about a problem between ``fields`` (dotted paths, the likeliest
+        culprit first), reported against the one the user most likely set: see :func:`spec_error`."""
+        return spec_error(self.origins, self.file, fields, message)
 
 
 def specs_dir() -> Path:
@@ -251,8 +265,8 @@ def list_systems() -> list[str]:
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        # utf-8-sig: an editor's byte-order mark is not TOML, but it is not the user's mistake either.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ValueError(f"{label}: no such spec file (shipped systems: {list_systems()})") from None
     except OSError as err:
@@ -279,10 +293,12 @@ def _is_value_table(x: Any) -> bool:
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge; a value table (one with ``value``) is replaced whole, never mixed with another."""
+    """Deep merge; a value table (one with ``value``) is replaced whole, never mixed with another,
+    even by a table that sets only part of it (which then fails validation, naming what it lacks)."""
     out = dict(base)
     for key, val in top.items():
-        if isinstance(val, dict) and isinstance(out.get(key), dict) and not _is_value_table(val):
+        below = out.get(key)
+        if isinstance(val, dict) and isinstance(below, dict) and not _is_value_table(val) and not _is_value_table(below):
             out[key] = _merge(out[key], val)
         else:
             out[key] = val
@@ -320,10 +336,16 @@ def _load_chain(
     ``seen``: (resolved path, label) of the files that led here; ``written``: the ``extends``
     value as the last of them wrote it, for messages."""
     path, label = _resolve_file(name_or_path)
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError) as err:  # a symlink loop: RuntimeError before Python 3.13
+        raise SpecError(seen[-1][1] if seen else label, "system.extends" if seen else "(file)",
+                        f"{str(path)!r} cannot be resolved ({err})") from None
     if seen:
         # Problems finding the parent belong to the file whose extends names it.
         referrer = seen[-1][1]
+        if len(seen) >= MAX_EXTENDS:
+            raise SpecError(referrer, "system.extends", f"more than {MAX_EXTENDS} files extend one another")
         if any(real == p for p, _ in seen):
             raise SpecError(referrer, "system.extends", f"circular: {' -> '.join((*(lbl for _, lbl in seen), label))}")
         if not path.is_file():
@@ -359,6 +381,15 @@ def _origin(origins: Mapping[str, str], field_path: str, default: str) -> str:
     return default
 
 
+def spec_error(origins: Mapping[str, str], label: str, fields: Sequence[str], message: str) -> SpecError:
+    """A :class:`SpecError` about ``fields``, named against the one set by the overrides, else
+    by the file loaded (``label``), else the first; with the file that set it, and the file
+    loaded when that is another (a base it extends). The message should name every field."""
+    owners = [_origin(origins, f, label) for f in fields]
+    i = min(range(len(fields)), key=lambda k: (0 if owners[k] == "overrides" else 1 if owners[k] == label else 2, k))
+    return SpecError(owners[i], fields[i], message if owners[i] == label else f"{message} (loading {label})")
+
+
 def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a table against ``schema``; unknown keys, missing fields and bad values raise."""
     if not isinstance(raw, dict):
@@ -377,7 +408,7 @@ def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: M
         if isinstance(rule, _Q):
             out[key] = parse_quantity(
                 val, file, where, rule.dimension, integer=rule.integer, minimum=rule.minimum, bounds=rule.bounds,
-                is_list=rule.is_list,
+                is_list=rule.is_list, engine=rule.engine,
             )
         elif isinstance(rule, _Str):
             if not isinstance(val, str) or not val:
@@ -396,47 +427,59 @@ def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: M
     return out
 
 
-def _check_chip(chip: dict[str, Any], file: str, where: str) -> None:
-    """Cross-field rules of a chip table."""
+def _check_chip(chip: dict[str, Any], where: str, error: _ErrorAt) -> None:
+    """Cross-field rules of a chip table (``where``: its dotted path)."""
     needed = ("scale_up_bandwidth_uni",) if chip["kind"] == "cpu" else ("scale_up_links", "power", "compute", "hbm")
     for key in needed:
         if key not in chip:
-            raise SpecError(file, f"{where}.{key}", f"missing (required for kind {chip['kind']!r})")
+            raise error(f"missing (required for kind {chip['kind']!r})", f"{where}.{key}", f"{where}.kind")
     if chip["die_endpoints"] and chip["dies"].value > 1 and "die_to_die_rate_uni" not in chip:
-        raise SpecError(file, f"{where}.die_to_die_rate_uni", "missing (required when die_endpoints and dies > 1)")
+        raise error("missing (required when die_endpoints and dies > 1)", f"{where}.die_to_die_rate_uni",
+                    f"{where}.dies", f"{where}.die_endpoints")
     if chip["die_endpoints"] and "scale_up_links" in chip:
         ports = chip["scale_up_links"].value + chip["dies"].value - 1  # and a link to each sibling die
         if ports > MAX_PORTS:
-            raise SpecError(file, f"{where}.scale_up_links",
-                            f"a die needs scale_up_links + dies - 1 = {ports} ports, more than the engine's {MAX_PORTS}")
+            raise error(f"a die needs scale_up_links + dies - 1 = {ports} ports, more than the engine's {MAX_PORTS}",
+                        f"{where}.scale_up_links", f"{where}.dies")
     compute = chip.get("compute", {})
     if "int8_dense" in compute and "int8_per_bf16" in compute:
-        raise SpecError(file, f"{where}.compute.int8_per_bf16", "give int8_dense or int8_per_bf16, not both")
+        raise error("give int8_dense or int8_per_bf16, not both", f"{where}.compute.int8_per_bf16", f"{where}.compute.int8_dense")
     hbm = chip.get("hbm")
     if hbm and "bandwidth_quoted_uni" in hbm:
         pins = hbm["stacks"].value * hbm["bus_bits_per_stack"].value
         computed = pins * hbm["gbps_per_pin"].value * 1e9 / 8  # B/s
         quoted = hbm["bandwidth_quoted_uni"].si
         if abs(computed - quoted) > HBM_QUOTE_TOLERANCE * quoted:
-            raise SpecError(
-                file,
-                f"{where}.hbm.gbps_per_pin",
+            raise error(
                 f"stacks x bus bits x {hbm['gbps_per_pin'].value} Gb/s = {computed / 1e12:.3f} TB/s, "
                 f"more than {HBM_QUOTE_TOLERANCE:.0%} from bandwidth_quoted_uni {quoted / 1e12:.3f} TB/s",
+                f"{where}.hbm.gbps_per_pin", f"{where}.hbm.bandwidth_quoted_uni", f"{where}.hbm.stacks",
+                f"{where}.hbm.bus_bits_per_stack",
             )
 
 
-def _check_transport(transport: dict[str, Any], file: str) -> None:
-    """The ``[transport]`` sizes must fit together as :class:`podsim.Simulation` requires (each
-    one's own range is in the schema), so a bad one is reported here rather than by a run."""
+def _check_transport(transport: dict[str, Any], buffers: Mapping[str, int], error: _ErrorAt) -> None:
+    """The ``[transport]`` sizes must fit together, and a packet must fit every receive buffer
+    (endpoints', and ``buffers``: switch field path -> bytes), as :class:`podsim.Simulation` requires (each size's own
+    range is in the schema), so a bad one is reported here rather than by a run."""
     mtu, header = int(transport["mtu"].si), int(transport["header"].si)  # both required
     if header >= mtu:
-        raise SpecError(file, "transport.header", f"must be smaller than transport.mtu ({mtu} B), got {header}")
+        raise error(f"transport.header ({header} B) must be smaller than transport.mtu ({mtu} B)",
+                    "transport.header", "transport.mtu")
     for key in ("ack", "request"):
         if key not in transport and header == 0:
-            raise SpecError(file, f"transport.{key}", "missing (required when transport.header is 0: it defaults to the header size)")
+            raise error("missing (required when transport.header is 0: it defaults to the header size)",
+                        f"transport.{key}", "transport.header")
         if key in transport and transport[key].si > mtu:
-            raise SpecError(file, f"transport.{key}", f"must be at most transport.mtu ({mtu} B), got {int(transport[key].si)}")
+            raise error(f"transport.{key} ({int(transport[key].si)} B) must be at most transport.mtu ({mtu} B)",
+                        f"transport.{key}", "transport.mtu")
+    if mtu > DEFAULT_ENDPOINT_BUFFER:  # specs do not set endpoint buffers: the engine's default
+        raise error(f"transport.mtu ({mtu} B) must fit in an endpoint's receive buffer ({DEFAULT_ENDPOINT_BUFFER} B, "
+                    "podsim.Topology.add_endpoint's default)", "transport.mtu")
+    for where, size in buffers.items():
+        if size < mtu:
+            raise error(f"transport.mtu ({mtu} B) must fit in {where} ({size} B): a full packet could never be sent",
+                        "transport.mtu", where)
 
 
 def _suggest(node: Any, part: str) -> str:
@@ -513,22 +556,24 @@ def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = No
             origins.update(dict.fromkeys(_apply_overrides(doc, overrides, label), "overrides"))
         parsed, head, topology, rest = _parse(doc, label)
     except SpecError as err:
-        owner = _origin(origins, err.field, label)
-        if owner == err.file:
+        if _origin(origins, err.field, label) == err.file:
             raise
-        raise SpecError(owner, err.field, f"{err.message} (loading {label})") from None
+        raise spec_error(origins, label, [err.field], err.message) from None
+
+    def error(message: str, *fields: str) -> SpecError:
+        return spec_error(origins, label, fields, message)
 
     for name, chip in parsed["chips"].items():
-        _check_chip(chip, label, f"chips.{name}")
+        _check_chip(chip, f"chips.{name}", error)
     if "transport" in rest:
-        _check_transport(rest["transport"], label)
+        _check_transport(rest["transport"], _receive_buffers(parsed["switches"], topology), error)
     chip = parsed["chips"][head["chip"]]
     if chip["kind"] == "cpu":
-        raise SpecError(label, "system.chip", f"{head['chip']!r} is a CPU; the compute chip must be an npu or gpu")
+        raise error(f"{head['chip']!r} is a CPU; the compute chip must be an npu or gpu", "system.chip")
     cpu_name = head.get("cpu")
     cpu = parsed["chips"][cpu_name] if cpu_name else None
     if cpu is not None and cpu["kind"] != "cpu":
-        raise SpecError(label, "system.cpu", f"{cpu_name!r} is of kind {cpu['kind']!r}, expected 'cpu'")
+        raise error(f"{cpu_name!r} is of kind {cpu['kind']!r}, expected 'cpu'", "system.cpu")
     return SystemSpec(
         file=label,
         name=head["name"],
@@ -547,7 +592,18 @@ def load_spec(name_or_path: str | Path, overrides: Mapping[str, Any] | None = No
         racks=rest.get("racks", {}),
         transport=rest.get("transport", {}),
         document=doc,
+        origins=origins,
     )
+
+
+def _receive_buffers(switches: Mapping[str, dict[str, Any]], topology: Mapping[str, Any]) -> dict[str, int]:
+    """The receive buffer per port of every switch the topology builds, by the field that sets it."""
+    out = {}
+    for key in ("switch", "l1_switch", "l2_switch"):
+        if key in topology:
+            name = topology[key]
+            out[f"switches.{name}.buffer_per_port"] = int(switches[name]["buffer_per_port"].si)
+    return out
 
 
 def _parse(doc: dict[str, Any], label: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, Any]]:

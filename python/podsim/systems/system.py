@@ -13,7 +13,7 @@ from podsim.systems import inventory as _inventory
 from podsim.systems import peak as _peak
 from podsim.systems.fabric import Fabric
 from podsim.systems.memory import RankMemory, rank_memory
-from podsim.systems.quantity import SpecError
+from podsim.systems.quantity import seconds_to_ps
 from podsim.systems.spec import SystemSpec, load_spec
 from podsim.topology import Topology
 
@@ -47,7 +47,7 @@ class System:
         if bad is not None:
             a, b = (fab.topology.names[i] for i in bad)
             field, value = _blame(spec, fab.role[bad[0]])
-            raise SpecError(spec.file, field, f"value {value}: endpoint {a!r} cannot reach {b!r} (no route through the switches)")
+            raise spec.error(f"value {value}: endpoint {a!r} cannot reach {b!r} (no route through the switches)", field)
         self.spec = spec
         self.name = spec.name
         self.title = spec.title
@@ -68,7 +68,7 @@ class System:
         times = {"retransmit_timeout": "retransmit_timeout_ps", "replay": "replay_ps"}
         t = self.spec.transport
         out = {arg: int(t[key].si) for key, arg in sizes.items() if key in t}
-        out.update({arg: round(t[key].si * 1e12) for key, arg in times.items() if key in t})
+        out.update({arg: seconds_to_ps(t[key].si) for key, arg in times.items() if key in t})
         return out
 
     def inventory(self) -> _inventory.Inventory:
