@@ -462,3 +462,25 @@ def test_sa_variant_differs_only_in_the_ub_link() -> None:
     assert only_paper == {"links.ub-224g.rate_uni"}
     assert only_sa == {"links.ub-sa-200g.rate_uni"}
     assert load_spec("cloudmatrix384-sa").topology["rank_link"]["link"] == "ub-sa-200g"
+
+
+@pytest.mark.parametrize("name", podsim.list_systems())
+def test_size_checked_before_building_is_the_size_built(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builders check the engine's limits on counts worked out before building: they must
+    be the counts of the fabric then built (endpoints, nodes, queue pairs)."""
+    from podsim.systems import clos, single_tier
+
+    seen = []
+    for module in (clos, single_tier):
+        real = module.require_size
+        monkeypatch.setattr(module, "require_size", lambda spec, size, *f, real=real: (seen.append(size), real(spec, size, *f)))
+    t = podsim.system(name).topology
+    ch = t.channels()
+    ins, outs = np.bincount(ch.dst, minlength=t.num_nodes), np.bincount(ch.src, minlength=t.num_nodes)
+    assert [(s.endpoints, s.nodes, s.queue_pairs) for s in seen] == [(t.num_endpoints, t.num_nodes, int(((ins + 1) * outs).sum()))]
+
+
+def test_a_system_too_large_for_the_engine_is_refused_before_it_is_built() -> None:
+    with pytest.raises(SpecError, match=r"^overrides: topology\.chips: the fabric is too large for the engine \(topology\.chips, topology\.switches\): "
+                                        r"60000 endpoints and 60018 nodes need 3601080000 routing entries"):
+        podsim.system("gb300-nvl72", overrides={"topology.chips": 60_000, "switches.nvswitch-gen4.ports": 65535})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,33 @@ MAX_QUEUE_PAIRS: int = _core.MAX_QUEUE_PAIRS
 QUEUE_PAIR_BYTES: int = _core.QUEUE_PAIR_BYTES
 #: Largest MTU and per-packet header accepted, bytes.
 MAX_PACKET_BYTES: int = _core.MAX_PACKET_BYTES
+
+
+@dataclass(frozen=True)
+class FabricSize:
+    """What the engine allocates for a fabric beyond its nodes and links, to check against its
+    limits before building the fabric."""
+
+    endpoints: int
+    nodes: int
+    queue_pairs: int  # (input + injection, output) pairs summed over the nodes: see queue_pairs()
+
+    def problem(self) -> str | None:
+        """Why the engine would refuse this fabric, or None."""
+        entries = self.endpoints * self.nodes
+        if entries > MAX_ROUTE_ENTRIES:
+            return (f"{self.endpoints} endpoints and {self.nodes} nodes need {entries} routing entries of "
+                    f"{ROUTE_ENTRY_BYTES} bytes; the engine allows at most {MAX_ROUTE_ENTRIES} (2^31)")
+        if self.queue_pairs > MAX_QUEUE_PAIRS:
+            return (f"its nodes need {self.queue_pairs} queues, one per (input, output) pair, of "
+                    f"{QUEUE_PAIR_BYTES} bytes; the engine allows at most {MAX_QUEUE_PAIRS} (2^31)")
+        return None
+
+
+def queue_pairs(nodes: int, ports: int) -> int:
+    """Queue pairs of ``nodes`` nodes of ``ports`` ports each (every input, and the injection
+    input, to every output)."""
+    return nodes * (ports + 1) * ports
 
 
 def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:

@@ -51,40 +51,14 @@ def _check_params(params: object) -> LinkParams:
     return params
 
 
-@dataclass(frozen=True)
-class _Size:
-    """What the engine allocates for a fabric beyond its nodes and links (see :mod:`podsim._validate`)."""
-
-    endpoints: int
-    nodes: int
-    queue_pairs: int  # (input + injection, output) pairs summed over the nodes
-
-    def problem(self) -> str | None:
-        """Why the engine would refuse this fabric, or None."""
-        entries = self.endpoints * self.nodes
-        if entries > v.MAX_ROUTE_ENTRIES:
-            return (f"{self.endpoints} endpoints and {self.nodes} nodes need {entries} routing entries of "
-                    f"{v.ROUTE_ENTRY_BYTES} bytes; the engine allows at most {v.MAX_ROUTE_ENTRIES} (2^31)")
-        if self.queue_pairs > v.MAX_QUEUE_PAIRS:
-            return (f"its nodes need {self.queue_pairs} queues, one per (input, output) pair, of "
-                    f"{v.QUEUE_PAIR_BYTES} bytes; the engine allows at most {v.MAX_QUEUE_PAIRS} (2^31)")
-        return None
-
-
-def _pairs(nodes: int, ports: int) -> int:
-    """Queue pairs of ``nodes`` nodes of ``ports`` ports each (every input, and the injection
-    input, to every output)."""
-    return nodes * (ports + 1) * ports
-
-
-def _check_size(what: str, size: _Size) -> None:
+def _check_size(what: str, size: v.FabricSize) -> None:
     """Refuse a fabric the engine could not simulate, before spending time and memory building it."""
     problem = size.problem()
     if problem is not None:
         raise ValueError(f"{what}: {problem}")
 
 
-def _largest(lo: int, hi: int, size: Callable[[int], _Size]) -> int:
+def _largest(lo: int, hi: int, size: Callable[[int], v.FabricSize]) -> int:
     """The largest n in [lo, hi] whose fabric ``size(n)`` the engine accepts (sizes grow with n),
     so that a builder's range says what it can really build."""
     while lo < hi:
@@ -104,8 +78,8 @@ def _link(t: Topology, a: int, b: int, p: LinkParams) -> None:
     t.connect(a, b, rate_Bps=p.rate_Bps, latency_ps=p.latency_ps)
 
 
-def _star_size(n: int) -> _Size:
-    return _Size(n, n + 1, _pairs(1, n) + _pairs(n, 1))
+def _star_size(n: int) -> v.FabricSize:
+    return v.FabricSize(n, n + 1, v.queue_pairs(1, n) + v.queue_pairs(n, 1))
 
 
 def star(n: int, params: LinkParams) -> Topology:
@@ -142,8 +116,8 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     params = _check_params(params)
     leaves = groups * planes
     _check_size(f"folded_clos({groups}, {hosts}, {spines}, planes={planes})",
-                _Size(groups * hosts, groups * hosts + leaves + planes * spines,
-                      _pairs(groups * hosts, planes) + _pairs(leaves, hosts + spines) + _pairs(planes * spines, groups)))
+                v.FabricSize(groups * hosts, groups * hosts + leaves + planes * spines,
+                      v.queue_pairs(groups * hosts, planes) + v.queue_pairs(leaves, hosts + spines) + v.queue_pairs(planes * spines, groups)))
     t = Topology()
     endpoint = [[t.add_endpoint(f"g{g:02d}/h{h:02d}", buffer_bytes=params.endpoint_buffer_bytes) for h in range(hosts)] for g in range(groups)]
     for p in range(planes):
@@ -157,8 +131,8 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     return t
 
 
-def _ring_size(n: int) -> _Size:
-    return _Size(n, 2 * n, _pairs(n, 3) + _pairs(n, 1))  # a switch: its endpoint and two neighbours
+def _ring_size(n: int) -> v.FabricSize:
+    return v.FabricSize(n, 2 * n, v.queue_pairs(n, 3) + v.queue_pairs(n, 1))  # a switch: its endpoint and two neighbours
 
 
 def ring(n: int, params: LinkParams) -> Topology:
@@ -174,8 +148,8 @@ def ring(n: int, params: LinkParams) -> Topology:
     return t
 
 
-def _full_mesh_size(n: int) -> _Size:
-    return _Size(n, n, _pairs(n, n - 1))
+def _full_mesh_size(n: int) -> v.FabricSize:
+    return v.FabricSize(n, n, v.queue_pairs(n, n - 1))
 
 
 def full_mesh(n: int, params: LinkParams) -> Topology:

@@ -11,8 +11,8 @@ CPUs have ``cpu_link.links_per_l1`` links to every L1 switch of their node, shar
 
 from __future__ import annotations
 
-from podsim._validate import MAX_PORTS, MIN_RATE_BPS
-from podsim.systems.fabric import Fabric, rank_role, require_ports, tier_name, time_ps, width
+from podsim._validate import MAX_PORTS, MIN_RATE_BPS, FabricSize, queue_pairs
+from podsim.systems.fabric import Fabric, rank_role, require_ports, require_size, tier_name, time_ps, width
 from podsim.systems.spec import SystemSpec
 
 
@@ -44,6 +44,14 @@ def build(spec: SystemSpec) -> Fabric:
     require_ports(spec, "l1_switch", per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2,
                   "topology.chips_per_node", f"{c}.scale_up_links", "topology.l2_per_plane", "topology.cpus_per_node")
     require_ports(spec, "l2_switch", nodes, "topology.nodes")
+    ranks = nodes * per_node * ranks_per_chip
+    rank_ports = rank_links + (ranks_per_chip - 1 if chip["die_endpoints"] else 0)  # and the sibling dies
+    l1_ports = per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2
+    pairs = (queue_pairs(ranks, rank_ports) + queue_pairs(nodes * n_cpus, n_l1 * cpu_links)
+             + queue_pairs(nodes * n_l1, l1_ports) + queue_pairs(n_l1 * n_l2, nodes))
+    endpoints = ranks + nodes * n_cpus
+    require_size(spec, FabricSize(endpoints, endpoints + nodes * n_l1 + n_l1 * n_l2, pairs),
+                 "topology.nodes", "topology.chips_per_node", "topology.l1_per_node", "topology.l2_per_plane")
 
     rank_rate = spec.link("rank_link")["rate_uni"].si
     up_rate = spec.link("uplink")["rate_uni"].si

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from podsim._validate import FabricSize
 from podsim.systems.quantity import Quantity, seconds_to_ps
 from podsim.systems.spec import SystemSpec
 from podsim.topology import Topology
@@ -130,6 +131,14 @@ def require_ports(spec: SystemSpec, switch: str, needed: int, *counts: str) -> N
             f"but switches.{name}.ports = {have}",
             f"switches.{name}.ports", *counts,
         )
+
+
+def require_size(spec: SystemSpec, size: FabricSize, *counts: str) -> None:
+    """Raise, before building, when the engine could not simulate a fabric of ``size``;
+    ``counts``: the fields that make it that large."""
+    problem = size.problem()
+    if problem is not None:
+        raise spec.error(f"the fabric is too large for the engine ({', '.join(counts)}): {problem}", *counts)
 
 
 #: Order of roles in a link tier's name, endpoints first: "die-l1", "l1-l2", "gpu-switch".
