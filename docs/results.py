@@ -112,7 +112,9 @@ def _duration(secs: float) -> str:
 
 def achieved_vs_peak(budget_s: float) -> list[str]:
     """Uniform all-to-all (1 MiB per rank in total) on every shipped system."""
-    rows = ["| system | ranks | peak scale-up (uni) | achieved all-to-all (uni) | achieved / peak | completion | wall |",
+    # "time": first start to last byte delivered, the window the achieved rate is taken over (the
+    # acknowledgements of the last writes return later: Result.makespan_ps).
+    rows = ["| system | ranks | peak scale-up (uni) | achieved all-to-all (uni) | achieved / peak | time | wall |",
             "|---|---|---|---|---|---|---|"]
     for name in podsim.list_systems():
         s = podsim.system(name)
@@ -127,7 +129,7 @@ def achieved_vs_peak(budget_s: float) -> list[str]:
         emit(
             rows,
             f"| {name} | {n} | {format_rate(peak, 'uni')} | {format_rate(got, 'uni')} | {got / peak:.0%} | "
-            f"{format_time_ps(res.makespan_ps)} | {secs:.1f} s |"
+            f"{format_time_ps(round(wl.evaluate(res).time_s * 1e12))} | {secs:.1f} s |"
         )
     return rows
 

@@ -38,7 +38,9 @@ def test_parse_time_and_window() -> None:
     assert parse_time_ps("250ns") == 250_000
     assert parse_time_ps("1.5us") == 1_500_000
     assert parse_time_ps("2ms") == 2 * 10**9
-    assert parse_time_ps("7") == 7
+    assert parse_time_ps("7ps") == 7 and parse_time_ps("0") == 0
+    with pytest.raises(ValueError, match=r"retransmit_timeout: '10' needs a unit \(ps, ns, us, ms or s\), e.g. 250ns"):
+        parse_time_ps("10", "retransmit_timeout")  # 10 ps, or 10 us? It used to be 10 ps, silently
     assert parse_window_ps("10us:20us") == (10**7, 2 * 10**7)
     assert parse_window_ps(":5us") == (0, 5 * 10**6)
     assert parse_window_ps("1us:") == (10**6, None)
@@ -59,6 +61,10 @@ def test_decimal_units_are_exact() -> None:
         parse_size("1.5")
     with pytest.raises(TypeError, match="size: expected a string"):
         parse_size(None)  # type: ignore[arg-type]
+    assert parse_size("4kB") == parse_size("4KB") == 4000 and parse_size("4KiB") == 4096
+    for bits in ("4Kb", "4kb", "1Gb", "8b", "4Kib"):  # it used to run 4Kb as 4,000 bytes
+        with pytest.raises(ValueError, match=r"is in bits \(a lower-case b\); sizes are in bytes"):
+            parse_size(bits)
 
 
 def test_rates_stay_in_tb_per_s() -> None:
@@ -360,6 +366,15 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert code == 0 and list(pd.read_csv(out)["ranks"]) == [2, 4]
 
 
+def test_sweep_points_differ_only_in_what_is_varied(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every point runs with the sweep's seed: a point is the run of the same options, and a
+    comparison of routing policies is not mixed with the noise of a seed per point."""
+    rows = run_json(capsys, "sweep", "gb300-nvl72", "all-to-all", "--vary", "routing=ecmp,adaptive", "--seed", "3", "--workers", "1")
+    for row in rows:
+        alone = run_json(capsys, "run", "gb300-nvl72", "all-to-all", "--routing", row["routing"], "--seed", "3")
+        assert row["time_s"] == alone["time_s"] and row["busbw_Bps"] == alone["busbw_Bps"]
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
@@ -368,6 +383,10 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         (["sweep", "hgx-h100", "all-reduce", "--vary", "colour=red"], "cannot be varied"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "size=1XB"], "size"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "bytes_per_pair=1KiB"], "does not apply"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=adaptive,adaptive"], "routing: 'adaptive' is given twice"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "hbm=on,1"], "hbm: '1' is given twice"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=ecmp,spray", "--routing", "adaptive"],
+         "--routing: also varied by --vary routing=...; give one or the other"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=ecmp", "--vary", "routing=spray"], "once"),
         # Values run refuses fail the sweep at once, not as error rows after the other points ran.
         (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=-1,2"], "--seed: must be in [0, 2**64 - 1], got -1"),

@@ -59,6 +59,8 @@ def test_executor_seed_sequence_and_failing_points(nv: podsim.System) -> None:
     with pytest.warns(PointFailedWarning):
         bad = faults.degradation(nv, _broken, kinds="tray", k=[1], samples=1, workers=1)
     assert bad["status"].tolist() == ["error"] and "workload generator failed" in bad["error"].item()
+    with pytest.raises(ValueError, match="rows: no run completed"):  # not an empty figure
+        faults.plot(bad)
 
 
 def test_summary_and_plot(trays: pd.DataFrame, tmp_path: Path) -> None:

@@ -66,15 +66,15 @@ def test_tier_utilization_adds_up_to_busy_time(clos: podsim.Topology, traced: po
     np.testing.assert_allclose(busy, np.bincount(tier, weights=traced.channels.busy_ps), rtol=1e-9)
 
 
-def test_delivered_over_time_counts_every_byte(clos: podsim.Topology, traced: podsim.Result) -> None:
+def test_arrived_over_time_counts_every_byte(clos: podsim.Topology, traced: podsim.Result) -> None:
     edges = np.linspace(0, traced.now_ps + 1, 11)
     total = int(traced.messages.size.sum())
-    per_bin, exact = report.delivered_over_time(traced, clos, edges)
+    per_bin, exact = report.arrived_over_time(traced, clos, edges)
     assert exact and per_bin.sum() == pytest.approx(total, rel=1e-9)
     # Spread over serialization, no bin beats the endpoints' total link rate.
     assert per_bin.max() <= report.injection_peak_uni(clos, clos.endpoints) * np.diff(edges)[0] * 1e-12 * (1 + 1e-9)
     untraced = podsim.simulate(clos, podsim.Messages(traced.messages.src, traced.messages.dst, traced.messages.size))
-    per_bin, exact = report.delivered_over_time(untraced, clos, edges)
+    per_bin, exact = report.arrived_over_time(untraced, clos, edges)
     assert not exact and per_bin.sum() == total
 
 

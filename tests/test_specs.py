@@ -396,6 +396,12 @@ def test_spec_files_that_cannot_be_followed(tmp_path: Path) -> None:
         podsim.system(tmp_path / "c0.toml")
 
 
+def test_extends_outside_the_system_table(tmp_path: Path) -> None:
+    top = _write(tmp_path, 'extends = "gb300-nvl72"\n\n[system]\nname = "mine"\n', "top.toml")
+    with pytest.raises(SpecError, match=r"top\.toml: extends: belongs in the \[system\] table"):
+        podsim.system(top)
+
+
 def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
     bom = tmp_path / "bom.toml"
     bom.write_bytes(b"\xef\xbb\xbf" + b'[system]\nname = "bom"\nextends = "hgx-h100"\n')

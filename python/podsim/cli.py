@@ -208,7 +208,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
     g.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), metavar="SIZE", help="all-to-all: bytes from each rank to each other, e.g. 64KiB")
     g.add_argument("--size", "--bytes", type=_arg(parse_size, "size"), metavar="SIZE", help="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
-    g.add_argument("--algorithm", metavar="NAME", help="collective algorithm: ring, tree, rhd, hierarchical")
+    g.add_argument("--algorithm", metavar="NAME", help="collective algorithm: ring, tree, rhd, hierarchical (default: ring)")
     g.add_argument("--chunks", type=_positive_int, metavar="N", help="collectives: pipeline chunks")
     g.add_argument("--root", type=int, metavar="RANK", help="broadcast/reduce: root rank index")
     g.add_argument("--tokens", type=_positive_int, metavar="N", help="moe: tokens per rank")
@@ -221,7 +221,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", help="synthetic: arrival window, e.g. 5us")
     e = p.add_argument_group("engine options")
     e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
-    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
+    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help="per-hop port choice (default adaptive)")
     e.add_argument("--seed", type=_seed, default=1, help="engine and workload seed (default 1)")
     e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
     e.add_argument("--mtu", type=_arg(parse_size, "mtu"), metavar="SIZE",
@@ -505,12 +505,19 @@ def _vary(text: str) -> tuple[str, list[str]]:
     bad = [v for v in vals if name == "hbm" and v.lower() not in _HBM_ON | _HBM_OFF]
     if bad:
         raise argparse.ArgumentTypeError(f"hbm: values must be on or off ({', '.join(sorted(_HBM_ON | _HBM_OFF))}), got {bad[0]!r}")
+    same = [(str(v.lower() in _HBM_ON) if name == "hbm" else v) for v in vals]
+    if len(set(same)) != len(same):
+        twice = next(v for i, v in enumerate(vals) if same[i] in same[:i])
+        raise argparse.ArgumentTypeError(f"{name}: {twice!r} is given twice (each point of the grid is run once)")
     return name, vals
 
 
-def _sweep_point(base: list[str], point: dict[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
+def _sweep_point(base: list[str], point: dict[str, Any], _seed: np.random.SeedSequence) -> dict[str, Any]:
     """One design point of ``podsim sweep``: the ``run`` command line with the point's values,
-    simulated quietly; returns the run's summary. Module level, so process pools can pickle it."""
+    simulated quietly; returns the run's summary. Module level, so process pools can pickle it.
+
+    The point's own SeedSequence is not used: every point runs with the sweep's ``--seed`` (in
+    ``base``) unless seed is varied, so that points differ only in what the sweep varies."""
     argv = ["run", *base]
     for name, value in point.items():
         flag = "--" + name.replace("_", "-")
@@ -518,8 +525,6 @@ def _sweep_point(base: list[str], point: dict[str, Any], seed: np.random.SeedSeq
             argv += [flag] if str(value).lower() in _HBM_ON else []
         else:
             argv += [flag, str(value)]
-    if "seed" not in point:
-        argv += ["--seed", str(int(seed.generate_state(1, dtype=np.uint32)[0]))]
     args = build_parser().parse_args([*argv, "--quiet"])
     _check_workloads([args.workload], args)
     system = podsim.system(args.system)
@@ -539,12 +544,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError("--vary: each option may be varied once")
     if args.resume and args.out_dir is None:
         raise UsageError("--resume needs --out-dir")
+    given = [name for name in axes if name != "seed" and getattr(args, name, None) not in (None, False)]
+    if given:  # (--seed has a default, so it cannot be told apart from one given)
+        flag = "--" + given[0].replace("_", "-")
+        raise UsageError(f"{flag}: also varied by --vary {given[0]}=...; give one or the other")
     # The fixed part of the run command: system, workload and every option given (not varied).
     base = [args.system, args.workload]
     for name in _SWEEPABLE:
         value = getattr(args, name, None)
-        # --seed is the sweep's root seed: every point gets a child of it (unless seed is varied).
-        if name in axes or name == "seed" or value is None or value is False:
+        # Every point runs with the same --seed (unless seed is varied): a comparison of routing
+        # policies, say, must not mix in the noise of a different seed per point.
+        if name in axes or value is None or value is False:
             continue
         base += ["--" + name.replace("_", "-")] + ([] if value is True else [str(value)])
     # Check the whole grid's command lines before anything runs: a typo fails at once.
@@ -563,7 +573,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         from concurrent.futures import ThreadPoolExecutor
 
         executor = ThreadPoolExecutor(1)  # in-process: no start-up cost for small sweeps
-    table = sweep(partial(_sweep_point, base), points, seed=args.seed if args.seed is not None else 0,
+    table = sweep(partial(_sweep_point, base), points, seed=args.seed,
                   executor=executor, max_workers=None if args.workers == 1 else args.workers,
                   out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     if executor is not None:
@@ -682,14 +692,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("system", metavar="SYSTEM")
     p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
     p.add_argument("--vary", type=_vary, action="append", required=True, metavar="NAME=V1,V2",
-                   help="a run option and its values (repeatable; the grid is every combination), e.g. routing=ecmp,adaptive")
+                   help="a run option and its values (repeatable; the grid is every combination), e.g. routing=ecmp,adaptive; "
+                        "every point runs with the same --seed unless seed is varied")
     _add_workload_options(p)
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="processes (default: one per core; 1 runs in-process)")
     p.add_argument("--out-dir", metavar="DIR", help="also write one file per point into DIR")
     p.add_argument("--resume", action="store_true", help="with --out-dir: read the points whose file exists, run the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_output(p)
-    p.set_defaults(func=_cmd_sweep)
+    # No default here, so that a --routing given with --vary routing=... can be told apart (each
+    # point's run command still defaults to adaptive).
+    p.set_defaults(func=_cmd_sweep, routing=None)
 
     p = sub.add_parser("export", help="write a system's fabric to a topology file for C++ hosts")
     p.add_argument("system", metavar="SYSTEM")

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from podsim.report import channel_tiers, delivered_over_time, tier_utilization_over_time
+from podsim.report import arrived_over_time, channel_tiers, tier_utilization_over_time
 from podsim.results import Result
 from podsim.topology import Topology
 
@@ -110,22 +110,23 @@ def latency_cdf_ax(ax: Axes, result: Result) -> None:
 
 
 def throughput_ax(ax: Axes, result: Result, topology: Topology, peak_uni_Bps: float | None = None) -> None:
-    """Payload delivered per second of simulated time, all endpoints together (uni), over the
-    run; a dashed line at ``peak_uni_Bps`` if given. Packet-accurate with a complete trace, else
-    from message deliveries (see :func:`podsim.report.delivered_over_time`)."""
+    """Payload arriving at the endpoints per second of simulated time, all together (uni), over
+    the run; a dashed line at ``peak_uni_Bps`` if given. Packet-accurate, from the last-hop
+    links, with a complete trace, else from message deliveries (see
+    :func:`podsim.report.arrived_over_time`)."""
     lo, hi = _run_window(result)
     unit, scale = _time_unit(hi - lo)
     edges = np.linspace(lo, hi, TIME_BINS + 1)
-    delivered, exact = delivered_over_time(result, topology, edges)
-    rate = delivered / (np.diff(edges) * 1e-12)
+    arrived, exact = arrived_over_time(result, topology, edges)
+    rate = arrived / (np.diff(edges) * 1e-12)
     tscale = 1e12 if max(rate.max(initial=0.0), peak_uni_Bps or 0.0) >= 1e12 else 1e9
     tunit = "TB/s" if tscale == 1e12 else "GB/s"
     ax.stairs(rate / tscale, edges / scale, fill=True, alpha=0.6, label="achieved")
     if peak_uni_Bps:
         ax.axhline(peak_uni_Bps / tscale, color="C3", linestyle="--", label="peak injection")
     ax.set_xlabel(f"simulated time ({unit})")
-    ax.set_ylabel(f"delivered ({tunit} uni)")
-    ax.set_title("achieved throughput over time" + ("" if exact else " (from message deliveries)"))
+    ax.set_ylabel(f"{'arriving at endpoints' if exact else 'delivered'} ({tunit} uni)")
+    ax.set_title("achieved throughput over time" + (" (last-hop links)" if exact else " (from message deliveries)"))
     # Headroom above the peak line keeps the legend off the data.
     ax.set_ylim(0, 1.3 * max(rate.max(initial=0.0), peak_uni_Bps or 0.0) / tscale or 1.0)
     ax.grid(True, alpha=0.3)

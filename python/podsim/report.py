@@ -269,12 +269,15 @@ def summarize(
     )
 
 
-def delivered_over_time(result: Result, topology: Topology, edges_ps: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Payload bytes delivered to endpoints in each time bin, and whether that is packet-accurate.
+def arrived_over_time(result: Result, topology: Topology, edges_ps: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Payload bytes arriving at endpoints in each time bin, and whether that is packet-accurate.
 
     With a complete trace, each last-hop transmission's payload is spread over its serialization
-    interval (so a bin shorter than a packet never shows more than the link rate); otherwise each
-    message's bytes count at its delivery time (coarse for large messages).
+    interval (so a bin shorter than a packet never shows more than the link rate): what the
+    destinations' links carry. A target whose write engine is slower than its links (an
+    endpoint's ``write_rate``) commits that data later, from its receive buffer, so for a while
+    this can exceed what the targets commit. Without a complete trace, each message's bytes count
+    at its delivery time (when committed; coarse for large messages).
     """
     edges = np.asarray(edges_ps, dtype=np.float64)
     tr = result.trace

@@ -291,6 +291,10 @@ def sweep(
     A point that raises does not stop the others; the sweep then warns with
     :class:`PointFailedWarning`. A worker process that dies (crash, out of memory) fails the points
     it took with it; ``resume=True`` then re-runs only those.
+
+    Raises:
+        RuntimeError: the default process pool broke before any point ran (a script that calls
+            this at its top level, without ``if __name__ == "__main__":``).
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a callable, got {type(fn).__name__}")
@@ -358,6 +362,16 @@ def sweep(
         else pd.DataFrame(columns=list(RESERVED))
     )
     tracebacks = {o.index: o.traceback for o in ordered if o.traceback is not None}
+    broken = [t.index for t in todo if t.index in tracebacks and "BrokenProcessPool" in tracebacks[t.index]]
+    if own and broken and len(broken) == len(todo):
+        # Nothing ran: the pool itself failed, most often because a script started it at its top
+        # level, which each spawned worker runs again on import.
+        raise RuntimeError(
+            "sweep: every worker process died before running a point. A script that starts the default "
+            "process pool must do so under `if __name__ == \"__main__\":` (each worker imports the script "
+            "again); or pass executor=concurrent.futures.ThreadPoolExecutor(1). First error: "
+            + ordered[broken[0]].frame["error"].iloc[0]
+        )
     frame.attrs["sweep"] = {
         "seed_entropy": str(root.entropy),
         "points": len(tasks),

@@ -1,7 +1,7 @@
 """Sizes and rates as people write them: ``64KiB``, ``1GiB``, ``28GB/s``; and back to text.
 
 Decimal prefixes are powers of 1000 (GB = 1e9 B, TB/s = 1e12 B/s), binary ones powers of 1024
-(KiB, MiB, GiB), as DESIGN.md fixes for the whole project.
+(KiB, MiB, GiB), throughout the project.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(text: str, field: str = "size") -> int:
-    """Bytes from ``"4096"``, ``"64KiB"``, ``"1.5MB"``, ``"1GiB"``; ValueError names ``field``."""
+    """Bytes from ``"4096"``, ``"64KiB"``, ``"1.5MB"``, ``"1GiB"``; ValueError names ``field``.
+
+    Prefixes may be upper or lower case (``kB``, ``KB``), but a lower-case ``b`` is refused:
+    in networking it means bits (``4Kb`` is 500 bytes, not 4,000)."""
     m = _SIZE_RE.match(_text(text, field))
+    if m and m.group(2).endswith("b"):
+        raise ValueError(f"{field}: {text!r} is in bits (a lower-case b); sizes are in bytes, e.g. 4KB or 4KiB")
     unit = m.group(2).lower() if m else None
     if not m or unit not in _SIZE_UNITS:
         raise ValueError(f"{field}: expected a size like 4096, 64KiB, 1MiB or 1GB, got {text!r}")
@@ -67,11 +72,14 @@ _TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Zµ]*)\s*$")
 
 
 def parse_time_ps(text: str, field: str = "time") -> int:
-    """Picoseconds from ``"250ns"``, ``"1.5us"``, ``"2ms"``, ``"1s"``; a bare number is ps.
+    """Picoseconds from ``"250ns"``, ``"1.5us"``, ``"2ms"``, ``"1s"``, ``"7ps"``; a number needs its
+    unit (``"2"`` could mean anything), except 0.
 
     ValueError names ``field``; fractions of a picosecond are refused (engine time is integer ps).
     """
     m = _TIME_RE.match(_text(text, field))
+    if m and not m.group(2) and Fraction(m.group(1)) != 0:
+        raise ValueError(f"{field}: {text!r} needs a unit (ps, ns, us, ms or s), e.g. 250ns")
     unit = m.group(2).lower() if m else None
     if not m or unit not in _TIME_UNITS:
         raise ValueError(f"{field}: expected a time like 250ns, 1.5us, 2ms or 1s, got {text!r}")

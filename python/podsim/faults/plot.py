@@ -26,6 +26,8 @@ def plot(rows: pd.DataFrame, path: str | os.PathLike[str] | None = None, *, metr
     from matplotlib.figure import Figure
 
     table = summarize(rows, metric)
+    if table[f"{metric}_mean"].isna().all():
+        raise ValueError(f"rows: no run completed (status 'ok'), so there is no {metric} to plot")
     if ax is None:
         # A Figure outside pyplot: no global backend switch, and nothing left open per call.
         ax = Figure(figsize=(7, 4.2), layout="constrained").add_subplot()

@@ -353,6 +353,8 @@ def _load_chain(
             where = f" (looked for {path})" if _is_path(written) else f"; shipped systems: {list_systems()}"
             raise SpecError(referrer, "system.extends", f"{written!r} {problem}{where}")
     doc = _read_toml(path, label)
+    if "extends" in doc:  # above [system]: read as a top-level key, it would be reported as unknown last
+        raise SpecError(label, "extends", "belongs in the [system] table: write it under [system], as extends = \"...\"")
     head = doc.get("system")
     if not isinstance(head, dict):
         raise SpecError(label, "system", "missing [system] table")
