@@ -215,6 +215,10 @@ def test_export_tells_a_cpp_host_the_run_settings(capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, "export", "cloudmatrix384", str(tmp_path / "cm.topo"))
     assert code == 0
     assert "SimConfig): mtu_bytes = 4128, header_bytes = 32," in out and "txn_bytes = 4096" in out
+    # Its endpoints mix dies and CPUs: the ranks are listed, as endpoint indices in rank order.
+    cm = podsim.system("cloudmatrix384")
+    listed = [int(x) for x in (tmp_path / "cm.topo.ranks").read_text().split()]
+    assert cm.topology.endpoints[listed].tolist() == cm.ranks.tolist() and listed[16] != 16
 
 
 def test_bench_runs_the_suites_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 //   podsim::Topology topo = podsim::load_topology("cloudmatrix384.topo");  // from `podsim export`
 //   podsim::Simulator sim(std::move(topo), podsim::SimConfig{});
 //   sim.inject(src, dst, bytes, podsim::MessageKind::kWrite, tag,
-//              [](std::uint32_t msg, podsim::Time end_ps) { /* completion */ });
+//              [](std::uint32_t /*msg*/, podsim::Time /*end_ps*/) { /* completion */ });
 //   while (!sim.idle()) sim.advance_until(sim.next_event_time());    // a host's own event loop
+//   sim.throw_if_stalled();                                         // messages that cannot finish
 //
 // A Simulator owns all its state (there are no globals): several can run side by side. Time is
 // integer picoseconds. See simulator.h for the model and topology.h for building fabrics.

@@ -184,6 +184,18 @@ void Simulator::validate_message(NodeId src, NodeId dst, std::uint64_t size, Mes
                                 "' are not connected both ways" + at);
 }
 
+void Simulator::check_start(NodeId src, NodeId dst, MessageKind kind, Time delay_ps, std::size_t index) const {
+  const std::string at = " (message " + std::to_string(index) + ")";
+  if (delay_ps > kMaxTime) throw std::invalid_argument("delay_ps: must be <= 2^62 ps, got " + std::to_string(delay_ps) + at);
+  // The earliest it can start; dependencies may only delay it further (then a start past the end
+  // of time is found when it is scheduled, and the run stops with TimeOverflow).
+  const Time issue = topo_.node(kind == MessageKind::kWrite ? src : dst).ep.issue_ps;
+  if (now_ + delay_ps + issue > kMaxTime)
+    throw std::invalid_argument("delay_ps: the message would start at now + delay_ps + the initiator's issue latency = " +
+                                std::to_string(now_) + " + " + std::to_string(delay_ps) + " + " + std::to_string(issue) +
+                                " ps, past the end of simulated time (2^62 ps)" + at);
+}
+
 std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
                                         std::uint64_t tag) {
   if (msgs_.src.size() >= kNone - 1) throw std::invalid_argument("messages: too many (limit 2^32 - 2)");
@@ -233,8 +245,21 @@ void Simulator::schedule_start_if_ready(std::uint32_t m) {
 }
 
 void Simulator::throw_if_broken() const {
-  if (!queue_.refused().empty())
-    throw std::logic_error("simulation: cannot continue after an earlier error (" + queue_.refused() + "); start a new one");
+  const std::string& why = queue_.refused().empty() ? callback_threw_ : queue_.refused();
+  if (!why.empty())
+    throw std::logic_error("simulation: cannot continue after an earlier error (" + why + "); start a new one");
+}
+
+void Simulator::call_back(const CompletionCallback& cb, std::uint32_t m, const char* which) {
+  try {
+    cb(m, now_);
+  } catch (...) {
+    // The event that called it stops half way (the rest of its work is not done), so the state
+    // is no longer consistent: refuse to go on rather than run into a false Deadlock later.
+    callback_threw_ = std::string("the ") + which + " callback of message " + std::to_string(m) + " threw at t=" +
+                      std::to_string(now_) + " ps";
+    throw;
+  }
 }
 
 std::uint32_t Simulator::add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
@@ -242,7 +267,7 @@ std::uint32_t Simulator::add_message(NodeId src, NodeId dst, std::uint64_t size,
   throw_if_broken();
   const std::size_t index = msgs_.src.size();
   validate_message(src, dst, size, kind, index);
-  if (delay_ps > kMaxTime) throw std::invalid_argument("delay_ps: must be <= 2^62 ps, got " + std::to_string(delay_ps));
+  check_start(src, dst, kind, delay_ps, index);
   for (const std::uint32_t d : deps)
     if (d >= index)
       throw std::invalid_argument("deps: message " + std::to_string(d) + " does not exist yet (have " +
@@ -268,9 +293,7 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
   if (first + n >= kNone - 1) throw std::invalid_argument("messages: too many (limit 2^32 - 2)");
   for (std::size_t i = 0; i < n; ++i) {
     validate_message(src[i], dst[i], size[i], kind[i], i);
-    if (delay_ps[i] > kMaxTime)
-      throw std::invalid_argument("delay_ps: must be <= 2^62 ps, got " + std::to_string(delay_ps[i]) + " (message " +
-                                  std::to_string(i) + ")");
+    check_start(src[i], dst[i], kind[i], delay_ps[i], i);
   }
   // Kahn's algorithm over the batch: every message must be reachable from the roots.
   std::vector<std::uint32_t> indeg(n, 0);
@@ -317,6 +340,18 @@ std::uint32_t Simulator::add_messages(std::span<const NodeId> src, std::span<con
 
 StopReason Simulator::run(Time until, std::uint64_t max_events) {
   throw_if_broken();
+  if (running_)
+    throw std::logic_error("run, advance_until, run_until_idle: called from inside a callback; a callback may inject "
+                           "messages and schedule faults, and the run goes on when it returns");
+  // Cleared however the loop is left, an exception from a callback included.
+  struct Running {
+    Simulator& sim;
+    explicit Running(Simulator& s) : sim(s) { sim.running_ = true; }
+    ~Running() {
+      sim.running_ = false;
+      sim.current_event_ = nullptr;
+    }
+  } running(*this);
   std::uint64_t done = 0;
   completion_pending_ = false;
   Event e;
@@ -344,6 +379,8 @@ StopReason Simulator::run(Time until, std::uint64_t max_events) {
 
 void Simulator::advance_until(Time t) {
   if (t > kMaxTime) throw std::invalid_argument("t: must be <= 2^62 ps, got " + std::to_string(t));
+  if (t < now_)
+    throw std::invalid_argument("t: must be >= now() (" + std::to_string(now_) + " ps), got " + std::to_string(t));
   while (run(t, ~0ULL) == StopReason::kCompletion) {
   }
   if (t > now_) now_ = t;
@@ -936,7 +973,7 @@ void Simulator::txn_landed(std::uint32_t m, std::uint32_t txn, NodeId at) {
       if (it != delivery_callbacks_.end()) {
         const CompletionCallback cb = std::move(it->second);
         delivery_callbacks_.erase(it);
-        cb(m, now_);
+        call_back(cb, m, "on_delivered");
       }
     }
   }
@@ -1112,13 +1149,16 @@ void Simulator::complete(std::uint32_t m) {
   --messages_incomplete_;
   completed_.push_back(m);
   completion_pending_ = true;
-  if (on_complete_) on_complete_(m, now_);
+  if (on_complete_) {
+    const CompletionCallback cb = on_complete_;  // a copy: the callback may replace itself
+    call_back(cb, m, "completion");
+  }
   if (!message_callbacks_.empty()) {
     const auto it = message_callbacks_.find(m);
     if (it != message_callbacks_.end()) {
       const CompletionCallback cb = std::move(it->second);
       message_callbacks_.erase(it);
-      cb(m, now_);
+      call_back(cb, m, "on_complete");
     }
   }
 }

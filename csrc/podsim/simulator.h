@@ -85,9 +85,10 @@ struct ChannelCounters {
   std::vector<Time> busy_ps;                 // time spent serializing
 };
 
-// Bytes and packets per endpoint. "injected"/"delivered" count by the endpoint that created the
-// packet; "received" by the endpoint that consumed it. Bytes are message payload; packets include
-// acknowledgements and read requests.
+// Bytes and packets per endpoint, indexed by endpoint index (Topology::endpoint_index), not node
+// id. "injected"/"delivered" count by the endpoint that created the packet; "received" by the
+// endpoint that consumed it. Bytes are message payload; packets include acknowledgements and read
+// requests.
 struct Ledger {
   std::vector<std::uint64_t> hbm_read_bytes;   // read from the endpoint's own HBM (data it sent)
   std::vector<std::uint64_t> hbm_write_bytes;  // written into its own HBM (data it received)
@@ -130,7 +131,8 @@ class Simulator {
   const SimConfig& config() const { return cfg_; }
 
   // Adds one message; it starts `delay_ps` after its dependencies (earlier message ids) are
-  // delivered, or after now() when it has none. Returns its id.
+  // delivered, or after now() when it has none. Returns its id. Bad arguments (ids, size, kind,
+  // a start past 2^62 ps) throw std::invalid_argument and add nothing.
   std::uint32_t add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
                             std::uint64_t tag, std::span<const std::uint32_t> deps = {});
   // Adds many messages at once; dependency pairs (before, after) are indices into this batch.
@@ -143,9 +145,12 @@ class Simulator {
   Time now() const { return now_; }
   Time next_event_time() const { return queue_.next_time(); }
   // Processes events up to and including time `until`, at most `max_events` of them. Throws
-  // TimeOverflow if an event would fall past kMaxTime; the simulation cannot go on after that.
+  // TimeOverflow if an event would fall past kMaxTime; the simulation cannot go on after that,
+  // nor after a callback threw (the exception passes through; later calls throw logic_error).
+  // Not from inside a callback (logic_error): a callback's work is done when it returns.
   StopReason run(Time until, std::uint64_t max_events);
-  // Processes every event at or before t, then sets now() = t.
+  // Processes every event at or before t (>= now(), else invalid_argument), then sets now() = t.
+  // It never reports messages that cannot finish: call throw_if_stalled() when idle().
   void advance_until(Time t);
   // Runs until no event is left. Throws Deadlock if messages remain unfinished then.
   void run_until_idle();
@@ -174,7 +179,8 @@ class Simulator {
 
   // Messages completed since the last call, in completion order.
   std::vector<std::uint32_t> take_completed();
-  // Called for each completed message (id, end time), inside the event loop.
+  // Called for each completed message (id, end time), inside the event loop. It may inject
+  // messages, schedule faults and replace itself; if it throws, see run().
   using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
   void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
 
@@ -352,6 +358,9 @@ class Simulator {
   std::uint32_t append_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
                                std::uint64_t tag);
   void validate_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, std::size_t index) const;
+  void check_start(NodeId src, NodeId dst, MessageKind kind, Time delay_ps, std::size_t index) const;
+  // Calls a completion or delivery callback; if it throws, the simulation refuses to go on.
+  void call_back(const CompletionCallback& cb, std::uint32_t m, const char* which);
   void add_dependency(std::uint32_t before, std::uint32_t after);
   void schedule_start_if_ready(std::uint32_t m);
 
@@ -518,6 +527,8 @@ class Simulator {
   // Channels touched by the current event, verified after it in check mode.
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;
+  bool running_ = false;        // inside run(): a callback may not run the simulation itself
+  std::string callback_threw_;  // why the simulation cannot go on, after a callback threw
 };
 
 }  // namespace podsim

@@ -587,7 +587,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     system = podsim.system(args.system)
     system.topology.save(args.file)
-    print(f"wrote {args.file}: {system.name}, {system.topology!r} (load with podsim::load_topology or podsim.Topology.load)")
+    print(f"podsim: wrote {args.file}: {system.name}, {system.topology!r} (load with podsim::load_topology or podsim.Topology.load)")
+    # Which endpoints are compute ranks: CPUs may be endpoints too (CloudMatrix 384), so a C++
+    # host cannot take "the first N endpoints".
+    index = {int(node): i for i, node in enumerate(system.topology.endpoints)}
+    ranks = Path(f"{args.file}.ranks")
+    ranks.write_text("".join(f"{index[int(r)]}\n" for r in system.ranks))
+    print(f"podsim: wrote {ranks}: the endpoint indices of its {len(system.ranks)} compute ranks, in rank order, one per line")
     # The file holds the fabric only; the system's packet and transaction sizes are run settings,
     # which a C++ host must set itself to get what podsim.simulate(system, ...) gets.
     fields = {"mtu": "mtu_bytes"}
