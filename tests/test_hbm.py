@@ -504,3 +504,13 @@ def test_pattern_latency_percentiles_bound_the_truth() -> None:
     t = preset("HBM2E", 3.125).timing_ps
     exact = t["tRCDRD"] + t["tCL"] + hbm2e().burst_ps
     assert one.latency.min_ps == one.latency.max_ps == one.latency.p50_ps == one.latency.p99_ps == exact
+
+
+def test_a_request_list_is_measured_from_its_first_arrival() -> None:
+    """A list arriving late must show the bandwidth it got, not be diluted by the idle time before
+    it: the same list shifted by 1 ms gets the same rate, up to where refreshes fall (it was 0.039
+    against 0.88)."""
+    dev = Device(preset("HBM3E"), 2)
+    addr = np.arange(20_000) * 4096
+    now, late = (simulate(dev, Requests.of(np.full(20_000, t), addr, 4096, False)) for t in (0, 10**9))
+    assert late.efficiency == pytest.approx(now.efficiency, rel=0.02) and now.efficiency > 0.5

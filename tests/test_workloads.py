@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -200,6 +201,18 @@ def test_all_to_all_uniform_and_matrix(n: int) -> None:
     np.testing.assert_array_equal(wm.size, off[wm.src, wm.dst])
     np.testing.assert_array_equal(sent(wm), off.sum(axis=1))
     assert wm.size_bytes == round(mat.sum() / n)
+    assert wm.bus_factor == pytest.approx(off.sum() / mat.sum())
+
+
+def test_a_matrix_of_the_uniform_traffic_has_its_busbw() -> None:
+    """The same messages as a uniform all-to-all, given as a matrix with a zero diagonal, must not
+    report a lower busbw: it used to be (n-1)/n of it."""
+    hgx = podsim.system("hgx-h100")
+    mat = np.full((8, 8), 65536)
+    np.fill_diagonal(mat, 0)
+    uniform, given = W.all_to_all(hgx, 65536), W.all_to_all(hgx, matrix=mat)
+    a, b = (wl.evaluate(podsim.simulate(hgx, wl)) for wl in (uniform, given))
+    assert a.time_s == b.time_s and b.busbw_Bps == pytest.approx(a.busbw_Bps)
 
 
 def test_size_limits_name_what_the_caller_gave() -> None:
@@ -534,6 +547,23 @@ def test_synthetic_uniform_below_saturation_is_accepted() -> None:
     assert offered == pytest.approx(0.3 * RATE)
     # Accepted throughput per rank ~ offered (the window also holds the last messages' latency).
     assert 0.7 * offered < st.algbw_Bps <= offered * 1.2
+
+
+def test_synthetic_load_is_of_the_links_into_the_fabric() -> None:
+    """A 910C die's link to its sibling die is not injection into the fabric: load 0.5 must offer
+    half of its 7 x 28 GB/s UB links, not of those plus the 270 GB/s die-to-die link."""
+    cm = podsim.system("cloudmatrix384")
+    first_node = SimpleNamespace(ranks=cm.ranks[:16], topology=cm.topology)  # the ranks of one node
+    wl = W.synthetic(first_node, "uniform", message_bytes=4096, load=0.5, duration_s=5e-6, seed=1)
+    assert wl.info["offered_Bps"].mean() == pytest.approx(0.5 * 7 * 28e9, rel=0.02)
+
+
+def test_synthetic_rate_must_be_one_or_one_per_rank() -> None:
+    args = dict(message_bytes=64, load=0.5, duration_s=1e-6)
+    with pytest.raises(ValueError, match=r"rate_Bps: expected one number or one per rank \(4\), got shape \(2,\)"):
+        W.synthetic([0, 1, 2, 3], "uniform", rate_Bps=[1e9, 2e9], **args)
+    with pytest.raises(TypeError, match="rate_Bps: expected a number or one per rank, got str"):
+        W.synthetic([0, 1, 2, 3], "uniform", rate_Bps="1e9", **args)
 
 
 # --- MoE ---------------------------------------------------------------------------------------

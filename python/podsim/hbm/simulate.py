@@ -44,7 +44,8 @@ class Result:
 
     Attributes:
         devices: devices simulated.
-        duration_ps: measured window in ps (the requested duration, or the last completion).
+        duration_ps: measured window in ps: the requested duration, or for a request list from
+            its first arrival to its last completion.
         requests: requests completed inside the window.
         read_bytes, write_bytes: bytes of those requests.
         peak_Bps: devices x per-device pin peak, bytes/s (reads + writes share the pins).
@@ -230,7 +231,8 @@ def _replay(device: Device, cfg: _core.HbmConfig, req: Requests, devices: int) -
     wall, cpu = time.perf_counter() - start, time.thread_time() - cpu_start
     lat = (done - req.arrival_ps).astype(np.int64)
     w = req.is_write.astype(bool)
-    duration = int(done.max()) if done.size else 0
+    # From the first arrival: a list that starts late must not count the idle time before it.
+    duration = int(done.max()) - int(req.arrival_ps.min()) if done.size else 0
     latency = (
         Latency(
             int(lat.size), float(lat.mean()), int(lat.min()), int(lat.max()),

@@ -313,7 +313,9 @@ def all_to_all(target: Any, bytes_per_pair: int | None = None, *, matrix: Any = 
         matrix: ``(n, n)`` bytes from rank i to rank j (uneven all-to-all); the diagonal and zero
             entries send nothing. ``S`` is the mean row sum, diagonal included.
 
-    The busbw factor is ``(n-1)/n``.
+    The busbw factor is the share of the bytes that cross the fabric: ``(n-1)/n`` for
+    ``bytes_per_pair``, off-diagonal total / total for a matrix (1 when its diagonal is zero),
+    so that busbw is the mean bytes each rank sends to others per second either way.
 
     Each rank lists its messages from its right neighbour on: rank ``i``'s ``k``-th message goes
     to rank ``(i + k) mod n`` (``tag`` = ``k``), the peer order of NCCL's point-to-point schedule.
@@ -345,9 +347,10 @@ def all_to_all(target: Any, bytes_per_pair: int | None = None, *, matrix: Any = 
     step = (dst - src) % n
     order = np.lexsort((step, src))
     src, dst, step = src[order], dst[order], step[order]
-    size_bytes = max(1, round(Fraction(v.exact_sum(mat), n)))
+    total = v.exact_sum(mat)
+    size_bytes = max(1, round(Fraction(total, n)))
     return to_workload(
         ranks, src, dst, off[src, dst], np.zeros((0, 2), dtype=np.int64), step=step,
-        name="all_to_all", algorithm=algorithm, size_bytes=size_bytes, bus_factor=(n - 1) / n,
+        name="all_to_all", algorithm=algorithm, size_bytes=size_bytes, bus_factor=float(Fraction(v.exact_sum(off), total)),
         phase_names=("all_to_all",),
     )

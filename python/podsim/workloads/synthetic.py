@@ -25,9 +25,17 @@ MAX_MESSAGES = 1 << 26
 
 
 def _injection_rate(target: Any, ranks: np.ndarray, rate_Bps: Any) -> np.ndarray:
-    """Per-rank injection rate, bytes/s (uni): given, or the sum of the rank's outgoing links."""
+    """Per-rank injection rate, bytes/s (uni): given (one number, or one per rank), or the sum of
+    the rank's links into switches: what it can inject into the fabric (CloudMatrix's die-to-die
+    link to its sibling die is not). A rank with no link into a switch (a direct-connect mesh)
+    injects over all its links."""
     if rate_Bps is not None:
-        rate = np.broadcast_to(np.asarray(rate_Bps, dtype=np.float64), ranks.shape)
+        if isinstance(rate_Bps, (str, bytes)):
+            raise TypeError(f"rate_Bps: expected a number or one per rank, got {type(rate_Bps).__name__} {rate_Bps!r}")
+        rate = np.asarray(rate_Bps, dtype=np.float64)
+        if rate.ndim > 1 or (rate.ndim == 1 and len(rate) != len(ranks)):
+            raise ValueError(f"rate_Bps: expected one number or one per rank ({len(ranks)}), got shape {rate.shape}")
+        rate = np.broadcast_to(rate, ranks.shape)
         if not np.all(np.isfinite(rate) & (rate > 0)):
             raise ValueError("rate_Bps: must be finite and > 0 (bytes/s per rank)")
         return rate
@@ -35,7 +43,9 @@ def _injection_rate(target: Any, ranks: np.ndarray, rate_Bps: Any) -> np.ndarray
     if topo is None:
         raise ValueError("rate_Bps: needed when the target has no topology to take link rates from")
     ch = topo.channels()
-    rate = np.bincount(ch.src, weights=ch.rate_Bps, minlength=topo.num_nodes)[ranks]
+    into_switches = np.bincount(ch.src, weights=np.where(topo.is_endpoint()[ch.dst], 0.0, ch.rate_Bps), minlength=topo.num_nodes)
+    every_link = np.bincount(ch.src, weights=ch.rate_Bps, minlength=topo.num_nodes)
+    rate = np.where(into_switches > 0, into_switches, every_link)[ranks]
     if np.any(rate <= 0):
         raise ValueError(f"ranks: endpoint {ranks[np.argmax(rate <= 0)]} has no outgoing link")
     return rate
@@ -89,7 +99,8 @@ def synthetic(
         load: offered load per sending rank as a fraction of its injection rate, in (0, 1].
         duration_s: arrivals happen in [0, duration_s), seconds, in (0, 1000].
         rate_Bps: injection rate per rank, bytes/s (uni), scalar or per rank; default the sum of
-            the rank's outgoing link rates in ``target.topology``.
+            the rates of the rank's links into switches in ``target.topology`` (all its links on a
+            fabric without switches).
         shift: offset for ``"shift"``, in [1, n-1].
         hot_rank: rank index of the hotspot, in [0, n-1].
         hot_fraction: share of messages to the hotspot for ``"hotspot"``, in [0, 1].
