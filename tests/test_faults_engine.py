@@ -224,6 +224,27 @@ def test_an_element_that_lost_one_link_before_the_run_can_still_fail_mid_run(nv:
     assert res.complete and res.ledger.balanced
 
 
+def test_a_channel_repaired_while_a_lost_packet_is_on_its_wire_sends_what_queued_behind_it() -> None:
+    """Found by the property below. A channel fails and is repaired at once while a packet fills
+    the next hop's whole 64-byte buffer; the next packet queues for that channel and waits for
+    credits. They come back when the lost packet would have arrived, and must wake it: the run
+    used to stall there, reported as a Deadlock."""
+    t = podsim.Topology()
+    h0, h1 = t.add_endpoint("h0", buffer_bytes=64), t.add_endpoint("h1", buffer_bytes=64)
+    leaves = [t.add_switch(f"l{i}", latency_ps=0, buffer_bytes=64) for i in range(2)]
+    for leaf in leaves:
+        t.connect(h0, leaf, rate_Bps=1e8, latency_ps=1)  # channels 0 (plane 0) and 4 (plane 1)
+        t.connect(h1, leaf, rate_Bps=1e8, latency_ps=1)
+    sim = podsim.Simulation(t, mtu=64, header_bytes=0, ack_bytes=1, request_bytes=1, check=True, recovery="replay")
+    sim.add(podsim.Messages([h0], [h1], [65]))  # two packets: 64 bytes, then 1
+    sim.schedule([faults.fail(0, at_ps=0),  # plane 0 out: both packets take plane 1
+                  faults.fail(4, at_ps=1), faults.repair(4, at_ps=1),  # the first one is lost on its wire
+                  faults.repair(0, at_ps=1001)])
+    sim.run()
+    res = sim.result()
+    assert res.complete and res.ledger.balanced and res.ledger.replayed_packets[0] == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Property: random fabrics, traffic and fault schedules
 

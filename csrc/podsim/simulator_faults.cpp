@@ -137,6 +137,9 @@ void Simulator::lost_on_wire(std::uint32_t p) {
   cr.credits += pk.wire;
   ports_[out_[c].port].load -= pk.wire;
   if (cfg_.check) touched_.push_back(c);
+  // Repaired since (or failed and repaired in one batch), the channel may have packets queued
+  // that wait for exactly these credits: they come back now, as a credit return would.
+  if (out_[c].credit_blocked && !out_[c].down) wake_for_credits(c, now_);
   if (cfg_.recovery == LossRecovery::kReplay) {
     const Time noticed = now_ + topo_.channel(topo_.channel(c).reverse).latency_ps;
     queue_.push(noticed + cfg_.replay_ps, EventType::kReplay, p);
