@@ -514,3 +514,43 @@ def test_a_request_list_is_measured_from_its_first_arrival() -> None:
     addr = np.arange(20_000) * 4096
     now, late = (simulate(dev, Requests.of(np.full(20_000, t), addr, 4096, False)) for t in (0, 10**9))
     assert late.efficiency == pytest.approx(now.efficiency, rel=0.02) and now.efficiency > 0.5
+
+
+def test_every_pattern_takes_the_request_size_first() -> None:
+    """random(4096) used to mean 64 B requests over a 4 KiB footprint, unlike sequential_read(4096)."""
+    for make in (H.sequential_read, H.sequential_write, H.copy, H.random):
+        assert make(4096).request_bytes == 4096
+
+
+def test_requests_built_directly_are_checked() -> None:
+    """The constructor checks and converts as Requests.of does (it passed raw arrays to the
+    engine, which answered with a multi-line binding error)."""
+    die = hbm2e()
+    direct = Requests(np.array([0]), np.array([0]), np.array([64]), np.array([False]))
+    assert simulate(die, direct).requests == 1
+    with pytest.raises(TypeError, match="is_write: expected booleans"):
+        Requests(np.array([0]), np.array([0]), np.array([64]), np.array([0]))
+
+
+def test_run_options_are_checked_before_the_run() -> None:
+    die = hbm2e()
+    with pytest.raises(TypeError, match="progress: expected a callable or None, got int"):
+        simulate(die, H.sequential_read(), duration_ps=1_000_000, progress=5)  # type: ignore[arg-type]
+    seq = np.random.SeedSequence(3)
+    a, b = (simulate(die, H.random(), duration_ps=1_000_000, seed=seq) for _ in range(2))
+    assert a.read_bytes == b.read_bytes > 0
+    gb300 = podsim.system("gb300-nvl72")
+    with pytest.raises(ValueError, match="device: 'stacks' comes from the system's rank_memory"):
+        H.simulate_system(gb300, H.sequential_read(), duration_ps=1000, device={"stacks": 3})
+    with pytest.raises(TypeError, match="device: expected a dict of podsim.hbm.Device options, got int"):
+        H.simulate_system(gb300, H.sequential_read(), duration_ps=1000, device=5)
+    with pytest.raises(ValueError, match=r"request_bytes: this pattern needs 1099511627776 bytes, more than the"):
+        simulate(die, H.sequential_read(1 << 40), duration_ps=1000)
+
+
+def test_hbm3e_random_reads_are_not_held_back_by_the_default_map() -> None:
+    """HBM3E spreads a chunk over four bank groups; with 256-byte chunks an activate served 64 B
+    and tFAW held random 4 KiB reads to about half of HBM3's efficiency."""
+    eff = {t: simulate(Device(preset(t), 2), H.random(4096), duration_ps=2_000_000, seed=1).efficiency for t in ("HBM3", "HBM3E")}
+    assert Device(preset("HBM3E"), 2).interleave_bytes == 512 and Device(preset("HBM3"), 2).interleave_bytes == 256
+    assert eff["HBM3E"] > 0.75 * eff["HBM3"]

@@ -718,3 +718,11 @@ def test_cython_gating_matches_the_numpy_formulation(tokens: int, experts: int, 
         ref, p_ref = gate(np.random.default_rng(seed), tokens, experts, top_k, skew)
         np.testing.assert_array_equal(p_fast, p_ref)
         np.testing.assert_array_equal(fast, ref)
+
+
+def test_generators_refuse_more_messages_than_memory_holds() -> None:
+    """Refused by the argument that makes them, not in numpy's allocator ("Unable to allocate 575 GiB")."""
+    with pytest.raises(ValueError, match=r"chunks: all_reduce ring of 1178112 messages per chunk, in 65536 chunks, would make 77208748032 messages, more than 268435456"):
+        W.all_reduce(np.arange(768), 1 << 40, chunks=65536)
+    with pytest.raises(ValueError, match=r"tokens_per_rank: 768 ranks x 1048576 tokens x top_k 8 = .* more than 268435456"):
+        W.moe(np.arange(768), 1 << 20, seed=1)

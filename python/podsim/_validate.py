@@ -94,6 +94,22 @@ def rate(value: Any, field: str) -> float:
     return out
 
 
+def seed(value: Any, field: str = "seed") -> int:
+    """An engine seed: an integer in [0, 2**64 - 1], or a ``numpy.random.SeedSequence`` (its first
+    64-bit word)."""
+    if isinstance(value, np.random.SeedSequence):
+        return int(value.generate_state(1, dtype=np.uint64)[0])
+    return integer(value, field)
+
+
+def callback(value: Any, field: str) -> Any:
+    """``value`` if it is None or callable; else TypeError naming ``field`` (checked before a run
+    starts, not at its first call)."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{field}: expected a callable or None, got {type(value).__name__}")
+    return value
+
+
 def choice(value: Any, field: str, options: Iterable[str]) -> str:
     """Return ``value`` if it is one of the strings ``options``, or raise naming ``field`` and them."""
     allowed = sorted(options)

@@ -117,12 +117,6 @@ def _memories(fabric: FabricLike, memory: bool | Mapping[int, Any] | None) -> di
     return out
 
 
-def _seed(seed: int | np.random.SeedSequence) -> int:
-    if isinstance(seed, np.random.SeedSequence):
-        return int(seed.generate_state(1, dtype=np.uint64)[0])
-    return v.integer(seed, "seed")
-
-
 class Simulation:
     """A simulation you can step: inject messages, advance time, read results at any point.
 
@@ -213,7 +207,7 @@ class Simulation:
             control_bytes(ack_bytes, "ack_bytes"),
             control_bytes(request_bytes, "request_bytes"),
             ROUTING[routing],
-            _seed(seed),
+            v.seed(seed),
             0 if endpoint_window_packets is None else v.integer(endpoint_window_packets, "endpoint_window_packets", 1, 2**32 - 1),
             v.flag(check, "check"),
             0 if trace is None else v.integer(trace, "trace", 1),

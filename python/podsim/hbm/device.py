@@ -23,7 +23,9 @@ class Device:
         stacks: HBM stacks attached to the die/GPU, in [1, 64].
         interleave_bytes: bytes of contiguous address kept in one pseudo-channel (PC) before the
             map moves on; a multiple of ``burst_bytes * bg_spread`` whose per-bank share divides the
-            row size.
+            row size. ``None``: 256, or 128 per bank group spread over when that is more (HBM3E's
+            four: 512), so that an activate opens a row for at least 128 bytes (at 64, random
+            4 KiB reads were held to half their bandwidth by tFAW).
         bg_spread: bank groups the bursts of one interleave chunk alternate over (1 = a chunk stays
             in one bank group, so tCCD_L paces it); divides the bank-group count. ``None`` picks the
             smallest divisor s with s x tCCD_S >= tCCD_L, so a chunk streams at the bus rate while
@@ -47,7 +49,7 @@ class Device:
         preset: Preset,
         stacks: int = 4,
         *,
-        interleave_bytes: int = 256,
+        interleave_bytes: int | None = None,
         bg_spread: int | None = None,
         mapping: Sequence[str] = ("pc", "bg", "ba", "co", "ro"),
         page_policy: str = "open",
@@ -67,7 +69,6 @@ class Device:
         org = preset.organisation
         self.preset = preset
         self.stacks = integer(stacks, "stacks", 1, 64)
-        self.interleave_bytes = integer(interleave_bytes, "interleave_bytes", 1, 1 << 30)
         if bg_spread is None:
             t = preset.timing_ps
             bg_spread = next(
@@ -75,6 +76,9 @@ class Device:
                 if org["bank_groups"] % s == 0 and (s * t["tCCD_S"] >= t["tCCD_L"] or s == org["bank_groups"])
             )  # fmt: skip
         self.bg_spread = integer(bg_spread, "bg_spread", 1, org["bank_groups"])
+        if interleave_bytes is None:
+            interleave_bytes = max(256, 128 * self.bg_spread)
+        self.interleave_bytes = integer(interleave_bytes, "interleave_bytes", 1, 1 << 30)
         self.mapping = tuple(mapping)
         self.page_policy = page_policy
         self.refresh = flag(refresh, "refresh")

@@ -86,10 +86,11 @@ def strided(
 
 
 def random(
-    footprint_bytes: int = 0, request_bytes: int = 64, *, write_fraction: float = 0.0, base: int = 0
+    request_bytes: int = 64, *, footprint_bytes: int = 0, write_fraction: float = 0.0, base: int = 0
 ) -> Pattern:
     """Uniformly random, ``request_bytes``-aligned requests over ``footprint_bytes`` (0 = the device)
-    from ``base`` (``write_fraction``: see :class:`Pattern`)."""
+    from ``base`` (``write_fraction``: see :class:`Pattern`). The request size comes first, as in
+    the other patterns: ``random(4096)`` is 4 KiB requests."""
     return Pattern("random", request_bytes, 0, base, footprint_bytes, write_fraction)
 
 
@@ -105,7 +106,8 @@ def mix(
 
 @dataclass(frozen=True)
 class Requests:
-    """An explicit open-loop request list (numpy arrays of one length).
+    """An explicit open-loop request list (numpy arrays of one length). Built from array-likes,
+    which are checked and converted (scalars broadcast to the length of ``addr``).
 
     Attributes:
         arrival_ps: arrival time of each request, integer ps, non-decreasing.
@@ -119,20 +121,24 @@ class Requests:
     bytes: np.ndarray
     is_write: np.ndarray
 
-    @classmethod
-    def of(cls, arrival_ps: Any, addr: Any, bytes: Any, is_write: Any) -> Requests:  # noqa: A002
-        """Validate and convert array-likes (scalars broadcast to the length of ``addr``)."""
-        n = int(np.asarray(addr).size)
-        arrival = int_array(arrival_ps, "arrival_ps", n, 0, MAX_TIME_PS, np.uint64)
-        a = int_array(addr, "addr", n, 0, U64_MAX, np.uint64)
-        b = int_array(bytes, "bytes", n, 1, 1 << 40, np.uint64)
-        w = np.asarray(is_write)
+    def __post_init__(self) -> None:
+        n = int(np.asarray(self.addr).size)
+        arrival = int_array(self.arrival_ps, "arrival_ps", n, 0, MAX_TIME_PS, np.uint64)
+        a = int_array(self.addr, "addr", n, 0, U64_MAX, np.uint64)
+        b = int_array(self.bytes, "bytes", n, 1, 1 << 40, np.uint64)
+        w = np.asarray(self.is_write)
         if w.ndim == 0:
             w = np.full(n, w)
-        if w.dtype != np.bool_:
+        if w.dtype != np.bool_ and not (w.dtype == np.uint8 and np.all(w <= 1)):  # uint8: already converted
             raise TypeError(f"is_write: expected booleans, got an array of dtype {w.dtype}")
         if not (arrival.size == a.size == b.size == w.size):
             raise ValueError("arrival_ps, addr, bytes, is_write: must have the same length")
         if arrival.size > 1 and np.any(np.diff(arrival.astype(np.int64)) < 0):
             raise ValueError("arrival_ps: must be non-decreasing")
-        return cls(arrival, a, b, w.astype(np.uint8))
+        for name, value in (("arrival_ps", arrival), ("addr", a), ("bytes", b), ("is_write", w.astype(np.uint8))):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, arrival_ps: Any, addr: Any, bytes: Any, is_write: Any) -> Requests:  # noqa: A002
+        """The same as ``Requests(arrival_ps, addr, bytes, is_write)``."""
+        return cls(arrival_ps, addr, bytes, is_write)

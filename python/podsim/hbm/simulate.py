@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
 
 from podsim import _core
+from podsim import _validate as v
 from podsim._validate import MAX_TIME_PS, U64_MAX, flag, integer
 from podsim.hbm.device import Device
 from podsim.hbm.patterns import KINDS, Pattern, Requests
@@ -51,7 +53,11 @@ class Result:
         peak_Bps: devices x per-device pin peak, bytes/s (reads + writes share the pins).
         latency: :class:`Latency` of the completed requests.
         counters: per-PC counters, arrays of shape (devices, PCs): read_bursts, write_bursts,
-            accesses, row_hits, activates, precharges, refreshes, busy_ps.
+            accesses, row_hits, activates, precharges, refreshes, busy_ps. They count each
+            command when the controller issues it, so with ``duration_ps`` they include work
+            issued before the window's end but finishing after it (bursts and busy time may
+            then exceed what the window holds by a few accesses per PC); ``read_bytes`` and
+            ``write_bytes`` count only requests completed inside the window.
         trace: command trace of device 0 sorted by time (``time_ps``, ``pc``, ``bank_group``,
             ``bank``, ``row``, ``command`` with codes :data:`COMMANDS`), or None.
         done_ps: completion time of each request of a :class:`Requests` list, else None.
@@ -126,7 +132,7 @@ def simulate(
     *,
     duration_ps: int | None = None,
     requests: int | None = None,
-    seed: int = 0,
+    seed: int | np.random.SeedSequence = 0,
     devices: int = 1,
     outstanding: int = 256,
     trace: bool = False,
@@ -145,7 +151,7 @@ def simulate(
         pattern: a :class:`Pattern` or :class:`Requests`.
         duration_ps: simulated window in integer ps, in [1, 2**62].
         requests: requests per device, >= 1.
-        seed: integer in [0, 2**64 - 1].
+        seed: integer in [0, 2**64 - 1], or a ``numpy.random.SeedSequence``.
         devices: devices simulated together, in [1, 1_000_000].
         outstanding: requests kept in flight per device, in [1, 1_000_000].
         trace: record every DRAM command (debug; one device only).
@@ -157,7 +163,8 @@ def simulate(
     """
     if not isinstance(device, Device):
         raise TypeError(f"device: expected a podsim.hbm.Device, got {type(device).__name__}")
-    seed = integer(seed, "seed", 0, U64_MAX)
+    seed = v.seed(seed)
+    progress = v.callback(progress, "progress")
     devices = integer(devices, "devices", 1, 1_000_000)
     outstanding = integer(outstanding, "outstanding", 1, 1_000_000)
     trace = flag(trace, "trace")
@@ -186,7 +193,11 @@ def simulate(
         raise ValueError(f"footprint_bytes: base + footprint must be <= {cap} bytes, got {pattern.base + span}")
     need = max(pattern.request_bytes, pattern.stride_bytes) * (2 if pattern.kind == "copy" else 1)
     if span < need:
-        raise ValueError(f"footprint_bytes: must be >= {need} bytes for this pattern, got {span}")
+        if pattern.footprint_bytes:
+            raise ValueError(f"footprint_bytes: must be >= {need} bytes for this pattern, got {span}")
+        # The footprint is the whole device: it is the request (or stride) that does not fit.
+        big = "request_bytes" if pattern.request_bytes >= pattern.stride_bytes else "stride_bytes"
+        raise ValueError(f"{big}: this pattern needs {need} bytes, more than the {span} bytes of the device from base")
     stream = _core.HbmStream(
         cfg, KINDS[pattern.kind], pattern.request_bytes, pattern.stride_bytes, pattern.base,
         pattern.footprint_bytes, float(pattern.write_fraction), devices, outstanding, max_requests, seed,
@@ -280,4 +291,10 @@ def simulate_system(system: Any, pattern: Pattern, **kwargs: Any) -> Result:
     if "devices" in kwargs:
         raise TypeError("devices: set by simulate_system from the system's ranks")
     device_kwargs = kwargs.pop("device", {})
+    if not isinstance(device_kwargs, Mapping):
+        raise TypeError(f"device: expected a dict of podsim.hbm.Device options, got {type(device_kwargs).__name__}")
+    fixed = sorted(set(device_kwargs) & {"preset", "stacks"})
+    if fixed:
+        raise ValueError(f"device: {fixed[0]!r} comes from the system's rank_memory; give only other podsim.hbm.Device "
+                         f"options (interleave_bytes, bg_spread, mapping, page_policy, refresh, lookahead, queue_depth, rows)")
     return simulate(Device.from_rank(system.rank_memory, **device_kwargs), pattern, devices=len(system.ranks), **kwargs)

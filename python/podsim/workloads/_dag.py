@@ -165,6 +165,12 @@ class Template:
         return (*cols, deps)
 
 
+#: Most messages (or MoE token copies) one generator call may produce: numpy holds some 60 bytes
+#: per message before the engine sees them, so 2^28 of them take about 16 GB. Beyond it a call
+#: is refused, naming the argument, rather than failing in numpy's allocator.
+MAX_MESSAGES = 1 << 28
+
+
 def expand(
     t: Template, size_bytes: int, chunks: int, window: int | None, what: str
 ) -> tuple[np.ndarray, ...]:
@@ -178,6 +184,9 @@ def expand(
         ``(src, dst, size, step, phase, deps)`` with rank indices, bytes, and ``(k, 2)`` deps;
         message id ``c * t.count + i`` is template message ``i`` of chunk ``c``.
     """
+    if t.count * chunks > MAX_MESSAGES:
+        raise ValueError(f"chunks: {what} of {t.count} messages per chunk, in {chunks} chunks, would make "
+                         f"{t.count * chunks} messages, more than {MAX_MESSAGES} (2^28)")
     src, dst, lo, hi, step, phase, deps = t.columns()
     per_chunk = split(size_bytes, chunks)
     if per_chunk.min() < t.den:

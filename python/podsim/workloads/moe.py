@@ -42,7 +42,7 @@ import numpy as np
 
 from podsim import _validate as v
 from podsim.messages import MAX_MESSAGE_BYTES
-from podsim.workloads._dag import resolve_ranks, to_workload
+from podsim.workloads._dag import MAX_MESSAGES, resolve_ranks, to_workload
 from podsim.workloads._gating import gate_column
 from podsim.workloads.workload import Workload
 
@@ -181,6 +181,9 @@ def moe(
     experts = v.integer(num_experts, "num_experts", 1, 1 << 16)
     if top_k > experts:  # name the field to change: a token picks top_k distinct experts
         raise ValueError(f"top_k: must be in [1, num_experts={experts}], got {top_k}")
+    if n * tokens * top_k > MAX_MESSAGES:
+        raise ValueError(f"tokens_per_rank: {n} ranks x {tokens} tokens x top_k {top_k} = {n * tokens * top_k} token "
+                         f"copies to route, more than {MAX_MESSAGES} (2^28)")
     extra = v.integer(redundant_experts, "redundant_experts", 0, 1 << 16)
     shared = v.integer(shared_expert_ranks, "shared_expert_ranks", 0, n - 1)
     if isinstance(skew, bool) or not isinstance(skew, (int, float, np.integer, np.floating)):

@@ -14,14 +14,12 @@ from typing import Any
 import numpy as np
 
 from podsim import _validate as v
-from podsim.workloads._dag import resolve_ranks, to_workload
+from podsim.workloads._dag import MAX_MESSAGES, resolve_ranks, to_workload
 from podsim.workloads.workload import Workload
 
 #: Destination patterns of :func:`synthetic`.
 PATTERNS = ("uniform", "permutation", "shift", "incast", "hotspot", "bisection")
 
-#: Most messages one call may generate (keeps a typo in duration from exhausting memory).
-MAX_MESSAGES = 1 << 26
 
 
 def _injection_rate(target: Any, ranks: np.ndarray, rate_Bps: Any) -> np.ndarray:
@@ -133,7 +131,7 @@ def synthetic(
     lam = load * _injection_rate(target, ranks, rate_Bps)[senders] / size  # messages per second
     expected = lam * duration
     if expected.sum() > MAX_MESSAGES:
-        raise ValueError(f"duration_s: would give ~{int(expected.sum())} messages, more than {MAX_MESSAGES}")
+        raise ValueError(f"duration_s: would give ~{int(expected.sum())} messages, more than {MAX_MESSAGES} (2^28)")
     # Draw enough exponential gaps that running past the duration is all but certain (mean + 8 sd).
     draws = int(np.ceil(expected.max() + 8 * np.sqrt(expected.max()) + 8))
     arrival = np.cumsum(rng.exponential(1.0, size=(len(senders), draws)), axis=1) / lam[:, None]
