@@ -266,7 +266,7 @@ def test_module_entry_point() -> None:
         (["run", SMALL, "all-to-all", "--bytes-per-pair", "-4KiB"], "bytes_per_pair: expected a size"),
         (["run", SMALL, "synthetic", "--duration", "-1.5us"], "duration"),
         # A given zero or empty value is checked, not replaced by the option's default.
-        (["run", SMALL, "synthetic", "--duration", "0"], "duration_s: must be"),
+        (["run", SMALL, "synthetic", "--duration", "0"], "--duration (duration_s): must be"),
         (["run", SMALL, "synthetic", "--pattern", ""], "pattern: must be one of"),
         (["run", SMALL, "all-reduce", "--algorithm", ""], "algorithm: all_reduce supports"),
         (["run", SMALL, "--", "--seed", "-1"], "unrecognized arguments: -1"),  # after --, nothing is joined
@@ -444,3 +444,34 @@ def test_compare_names_a_system_given_twice(capsys: pytest.CaptureFixture[str]) 
     code, _, err = run(capsys, "compare", SMALL, SMALL)
     assert code == 2
     assert f"'{SMALL}' is given twice" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        # An error of the Python API names the option that set the argument.
+        (["run", SMALL, "all-to-all", "--retransmit-timeout", "0ps"], "--retransmit-timeout (retransmit_timeout_ps): must be in [1,"),
+        (["run", "cloudmatrix384", "all-reduce", "--ranks", "20", "--algorithm", "hierarchical"],
+         "--ranks (groups): every group must have the same number of ranks, got sizes [4, 16] (a subset of a system's ranks "
+         "must hold whole groups: a multiple of 16 ranks)"),
+        (["demo", "--groups", "0"], "--groups: must be in [1, 48], got 0"),
+        # A repair must follow a failure of the same element.
+        (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@2us", "--repair", "tray:tray0@1us"],
+         "--repair tray:tray0@1 us: not after its --fail (at 2 us)"),
+        (["run", "gb300-nvl72", "all-to-all", "--repair", "tray:tray0@1us"],
+         "--repair tray:tray0@1 us: repairs nothing, no --fail takes tray:tray0 down"),
+    ],
+)
+def test_errors_name_what_the_user_typed(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
+    """On CloudMatrix 384 rank 1 is rank 0's sibling die (the on-package link); --peer reaches the
+    UB fabric: another package (2) and another node (16) take longer."""
+    times = [run_json(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "latency", "--size", "512", "--peer", p)["time_s"]
+             for p in ("1", "2", "16")]
+    assert times[0] < times[1] < times[2]
+    code, _, err = run(capsys, "run", "cloudmatrix384", "p2p", "--peer", "0")
+    assert code == 2 and "--peer (peer): must" in err

@@ -109,6 +109,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for a whole number in [lo, hi] (its error gives the range, not every value)."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in [{lo}, {hi}], got {value}")
+        return value
+
+    return convert
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -193,9 +208,12 @@ WORKLOADS: dict[str, WorkloadKind] = {
                         frozenset({"tokens", "experts", "top_k", "skew"}),
                         "MoE dispatch + combine: --tokens per rank (16), --experts (256), --top-k (8), --skew (0)"),
     "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, _given(a.size, 64 << 10), pattern=_given(a.pattern, "bandwidth"),
-                                                       iterations=_given(a.iterations, 16), window=min(16, _given(a.iterations, 16))),
-                        frozenset({"size", "pattern", "iterations"}),
-                        "rank 0 to rank 1: --size per message (64KiB), --pattern latency/bandwidth/ping_pong, --iterations (16)"),
+                                                       peer=_given(a.peer, 1), iterations=_given(a.iterations, 16),
+                                                       window=min(16, _given(a.iterations, 16))),
+                        frozenset({"size", "pattern", "iterations", "peer"}),
+                        "rank 0 to rank --peer (1; on CloudMatrix 384 rank 1 is the other die of rank 0's package, "
+                        "rank 2 another package, 16 another node): --size per message (64KiB), "
+                        "--pattern latency/bandwidth/ping_pong, --iterations (16)"),
     "synthetic": WorkloadKind(lambda t, a: _W.synthetic(t, _given(a.pattern, "uniform"), message_bytes=_given(a.size, 4096),
                                                         load=_given(a.load, 0.5), duration_s=_given(a.duration, 2_000_000) * 1e-12, seed=a.seed),
                               frozenset({"size", "pattern", "load", "duration"}),
@@ -217,6 +235,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--skew", type=float, metavar="S", help="moe: Zipf exponent of expert popularity")
     g.add_argument("--pattern", metavar="NAME", help="p2p or synthetic pattern")
     g.add_argument("--iterations", type=_positive_int, metavar="N", help="p2p: messages")
+    g.add_argument("--peer", type=int, metavar="RANK", help="p2p: the rank that rank 0 sends to (default 1)")
     g.add_argument("--load", type=_fraction, metavar="F", help="synthetic: offered load per rank, in (0, 1]")
     g.add_argument("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", help="synthetic: arrival window, e.g. 5us")
     e = p.add_argument_group("engine options")
@@ -229,7 +248,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
 
 
 _WORKLOAD_OPTS = ("bytes_per_pair", "size", "algorithm", "chunks", "root", "tokens", "experts", "top_k", "skew", "pattern",
-                  "iterations", "load", "duration")
+                  "iterations", "peer", "load", "duration")
 
 
 def _check_workloads(names: Sequence[str], args: argparse.Namespace) -> None:
@@ -379,8 +398,20 @@ def _cmd_peak(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_repairs(fails: list[podsim.faults.Change], repairs: list[podsim.faults.Change]) -> None:
+    """Each --repair brings back an element that a --fail took down before it."""
+    for r in repairs:
+        failed_at = [f.at_ps for f in fails if f.target == r.target]
+        what = f"{r.target.kind}:{r.target.name}@{format_time_ps(r.at_ps)}"
+        if not failed_at:
+            raise UsageError(f"--repair {what}: repairs nothing, no --fail takes {r.target.kind}:{r.target.name} down")
+        if min(failed_at) >= r.at_ps:
+            raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(failed_at))})")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_workloads([args.workload], args)
+    _check_repairs(args.fail, args.repair)
     system = podsim.system(args.system)
     wl = _build(system, args.workload, args)
     window = args.trace_window if args.trace_window is not None else (0, None)
@@ -724,7 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("demo", help="run a small all-to-all on a CloudMatrix-shaped Clos")
-    p.add_argument("--groups", type=int, default=2, choices=range(1, 49), metavar="N", help="groups of 16 endpoints (1-48)")
+    p.add_argument("--groups", type=_int_in(1, 48), default=2, metavar="N", help="groups of 16 endpoints, in [1, 48] (default 2)")
     p.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), default=64 << 10, help="e.g. 64KiB (default)")
     p.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
     p.add_argument("--seed", type=_seed, default=1)
@@ -750,6 +781,23 @@ def _attach_negative_values(argv: Sequence[str]) -> list[str]:
         else:
             out.append(token)
     return out
+
+
+#: Arguments of the Python API that a command-line option sets, so that an error the API raises
+#: about one names the option the user typed.
+_OPTION_OF = {
+    "retransmit_timeout_ps": "--retransmit-timeout", "size_bytes": "--size", "message_bytes": "--size",
+    "bytes_per_pair": "--bytes-per-pair", "tokens_per_rank": "--tokens", "num_experts": "--experts",
+    "top_k": "--top-k", "skew": "--skew", "duration_s": "--duration", "load": "--load", "chunks": "--chunks",
+    "root": "--root", "mtu": "--mtu", "window": "--trace-window", "groups": "--ranks", "peer": "--peer",
+}
+
+
+def _as_option(message: str) -> str:
+    """``"retransmit_timeout_ps: must be ..."`` -> ``"--retransmit-timeout (retransmit_timeout_ps): must be ..."``."""
+    field, sep, rest = message.partition(": ")
+    option = _OPTION_OF.get(field) if sep else None
+    return f"{option} ({field}): {rest}" if option else message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -779,7 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"podsim: error: the faults cut ranks off: {err}", file=sys.stderr)
         return EXIT_FAILED
     except (UsageError, ValueError, TypeError, OSError) as err:
-        print(f"podsim: error: {err}", file=sys.stderr)
+        print(f"podsim: error: {_as_option(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError:
         print("podsim: error: out of memory: the fabric or the run is too large for this machine "

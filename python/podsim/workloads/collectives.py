@@ -123,7 +123,8 @@ def _hierarchical(n: int, groups: np.ndarray | None) -> Template:
                          "rank_group or groups=...)")
     labels, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     if not np.all(counts == counts[0]):
-        raise ValueError(f"groups: every group must have the same number of ranks, got sizes {sorted(set(counts.tolist()))}")
+        raise ValueError(f"groups: every group must have the same number of ranks, got sizes {sorted(set(counts.tolist()))} "
+                         f"(a subset of a system's ranks must hold whole groups: a multiple of {int(counts.max())} ranks)")
     n_groups, g = len(labels), int(counts[0])
     # intra[G, j]: rank index of local member j of group G (members in rank order).
     intra = np.argsort(inverse, kind="stable").reshape(n_groups, g)
