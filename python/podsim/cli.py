@@ -402,9 +402,10 @@ def _check_repairs(fails: list[podsim.faults.Change], repairs: list[podsim.fault
     """Each --repair brings back an element that a --fail took down before it."""
     for r in repairs:
         failed_at = [f.at_ps for f in fails if f.target == r.target]
-        what = f"{r.target.kind}:{r.target.name}@{format_time_ps(r.at_ps)}"
+        element = f"{r.target.kind}:{r.target.name}" if isinstance(r.target, podsim.faults.Element) else str(r.target)
+        what = f"{element}@{format_time_ps(r.at_ps)}"
         if not failed_at:
-            raise UsageError(f"--repair {what}: repairs nothing, no --fail takes {r.target.kind}:{r.target.name} down")
+            raise UsageError(f"--repair {what}: repairs nothing, no --fail takes {element} down")
         if min(failed_at) >= r.at_ps:
             raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(failed_at))})")
 
