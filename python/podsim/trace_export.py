@@ -28,6 +28,7 @@ from podsim import _validate as v
 from podsim.report import channel_tiers, tier_utilization_over_time
 from podsim.results import NOT_YET, Result
 from podsim.topology import Topology
+from podsim.units import format_time_ps
 
 #: Default cap on the events of one export (about 150 bytes each in the file).
 MAX_EVENTS = 1_000_000
@@ -71,7 +72,8 @@ def chrome_trace(
     if topology.num_channels != len(result.channels.bytes):
         raise ValueError(f"topology: has {topology.num_channels} channels, the result {len(result.channels.bytes)}: not the run's fabric")
     if hi <= lo or lo >= max(result.now_ps, 1):
-        raise ValueError(f"window: [{lo}, {hi}) ps is empty or after the run's end ({result.now_ps} ps)")
+        raise ValueError(f"window: [{lo}, {hi}) ps = [{format_time_ps(lo)}, {format_time_ps(hi)}) is empty or after "
+                         f"the run's end ({result.now_ps} ps = {format_time_ps(result.now_ps)})")
     names = topology.names
     m = result.messages
     start = m.start_ps.astype(np.float64)
