@@ -375,10 +375,14 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_sweep_points_differ_only_in_what_is_varied(capsys: pytest.CaptureFixture[str]) -> None:
     """Every point runs with the sweep's seed: a point is the run of the same options, and a
     comparison of routing policies is not mixed with the noise of a seed per point."""
-    rows = run_json(capsys, "sweep", "gb300-nvl72", "all-to-all", "--vary", "routing=ecmp,adaptive", "--seed", "3", "--workers", "1")
+    # MoE: the seed draws the gating, so a point run with any other seed has other figures.
+    rows = run_json(capsys, "sweep", "gb300-nvl72", "moe", "--vary", "routing=ecmp,adaptive", "--seed", "3", "--workers", "1")
     for row in rows:
-        alone = run_json(capsys, "run", "gb300-nvl72", "all-to-all", "--routing", row["routing"], "--seed", "3")
+        alone = run_json(capsys, "run", "gb300-nvl72", "moe", "--routing", row["routing"], "--seed", "3")
         assert row["time_s"] == alone["time_s"] and row["busbw_Bps"] == alone["busbw_Bps"]
+    # A duration goes back to each point's run command with its unit.
+    timed = run_json(capsys, "sweep", "hgx-h100", "synthetic", "--duration", "2us", "--vary", "routing=ecmp,adaptive", "--workers", "1")
+    assert all(r["complete"] for r in timed)
 
 
 @pytest.mark.parametrize(
@@ -459,12 +463,22 @@ def test_compare_names_a_system_given_twice(capsys: pytest.CaptureFixture[str]) 
         (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@2us", "--repair", "tray:tray0@1us"],
          "--repair tray:tray0@1 us: not after its --fail (at 2 us)"),
         (["run", "gb300-nvl72", "all-to-all", "--repair", "tray:tray0@1us"],
-         "--repair tray:tray0@1 us: repairs nothing, no --fail takes tray:tray0 down"),
+         "--repair tray:tray0@1 us: repairs nothing, no --fail takes anything down"),
+        # A field is only renamed when its option was given: here 'load' is the system's name.
+        (["run", "load", "all-to-all"], "podsim: error: load: no such spec file"),
     ],
 )
 def test_errors_name_what_the_user_typed(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_repair_may_name_part_of_what_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A switch of a failed tray, or a link written the other way round: valid plans the run handles."""
+    for fail, repair in (("tray:tray0@1us", "switch:nvswitch00@2us"),
+                         ("link:nvswitch00~gpu00#0@1us", "link:gpu00~nvswitch00#0@2us")):
+        code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--bytes-per-pair", "8KiB", "--fail", fail, "--repair", repair)
+        assert code == 0, err
 
 
 def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:

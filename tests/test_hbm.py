@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from fractions import Fraction
@@ -529,7 +530,9 @@ def test_requests_built_directly_are_checked() -> None:
     direct = Requests(np.array([0]), np.array([0]), np.array([64]), np.array([False]))
     assert simulate(die, direct).requests == 1
     with pytest.raises(TypeError, match="is_write: expected booleans"):
-        Requests(np.array([0]), np.array([0]), np.array([64]), np.array([0]))
+        Requests(np.array([0]), np.array([0]), np.array([64]), np.array([1]))
+    again = dataclasses.replace(direct, arrival_ps=np.array([5]))  # checked again, and still valid
+    assert again.arrival_ps.tolist() == [5] and again.is_write.tolist() == [False]
 
 
 def test_run_options_are_checked_before_the_run() -> None:

@@ -367,6 +367,7 @@ def test_values_are_converted_exactly() -> None:
 
     assert q(2**64 - 1, "B").si == 2**64 - 1  # as a float it would be 2^64, beyond the engine's range
     assert q(0.03125, "KiB").si == 32  # whole in bytes, the unit the engine counts in
+    assert q(1.07, "GB").si == 1_070_000_000  # the decimal written, not the binary float 1.07
     with pytest.raises(SpecError, match=r"^f: p\.value: must be a whole number of B, got 0\.1 KiB$"):
         q(0.1, "KiB")
     with pytest.raises(SpecError, match=r"p\.value: must be finite, got an integer of 401 digits"):

@@ -1150,8 +1150,13 @@ void Simulator::complete(std::uint32_t m) {
   completed_.push_back(m);
   completion_pending_ = true;
   if (on_complete_) {
-    const CompletionCallback cb = on_complete_;  // a copy: the callback may replace itself
+    // Moved out while it runs, so that it may replace itself (without a copy per message); put
+    // back unless it did.
+    const std::uint64_t sets = completion_callback_sets_;
+    CompletionCallback cb = std::move(on_complete_);
+    on_complete_ = nullptr;
     call_back(cb, m, "completion");
+    if (completion_callback_sets_ == sets) on_complete_ = std::move(cb);
   }
   if (!message_callbacks_.empty()) {
     const auto it = message_callbacks_.find(m);

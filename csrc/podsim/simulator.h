@@ -182,7 +182,10 @@ class Simulator {
   // Called for each completed message (id, end time), inside the event loop. It may inject
   // messages, schedule faults and replace itself; if it throws, see run().
   using CompletionCallback = std::function<void(std::uint32_t msg, Time end_ps)>;
-  void set_completion_callback(CompletionCallback cb) { on_complete_ = std::move(cb); }
+  void set_completion_callback(CompletionCallback cb) {
+    on_complete_ = std::move(cb);
+    ++completion_callback_sets_;
+  }
 
   // The embedding form of add_message: a message starting now (plus delay_ps). From inside the
   // event loop, `on_delivered(msg, t)` is called when its last byte has arrived at dst (what a
@@ -528,6 +531,7 @@ class Simulator {
   std::vector<ChannelId> touched_;
   const Event* current_event_ = nullptr;
   bool running_ = false;        // inside run(): a callback may not run the simulation itself
+  std::uint64_t completion_callback_sets_ = 0;  // tells complete() whether a callback replaced itself
   std::string callback_threw_;  // why the simulation cannot go on, after a callback threw
 };
 

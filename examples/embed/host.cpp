@@ -5,7 +5,9 @@
 // It loads a fabric exported by `podsim export SYSTEM FILE`, runs a ring exchange among the first
 // RANKS endpoints (each rank sends BYTES to the next; when a message completes, the receiver sends
 // on to its own neighbour, for RANKS rounds), and prints each completion. The host keeps its own
-// clock and asks podsim for the next event time, as ASTRA-sim-style system layers do.
+// clock and asks podsim for the next event time, as ASTRA-sim-style system layers do. (On a system
+// whose CPUs are on the fabric, CloudMatrix 384, the first endpoints are not all ranks: FILE.ranks,
+// which `podsim export` writes too, lists the ranks' endpoint indices.)
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>

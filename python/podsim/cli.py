@@ -399,15 +399,17 @@ def _cmd_peak(args: argparse.Namespace) -> int:
 
 
 def _check_repairs(fails: list[podsim.faults.Change], repairs: list[podsim.faults.Change]) -> None:
-    """Each --repair brings back an element that a --fail took down before it."""
+    """A --repair needs a --fail, and one of the same element given as written must come first.
+    (A repair may also name a part of what failed, a switch of a failed tray, or a link written
+    the other way round: those are left to the run.)"""
     for r in repairs:
-        failed_at = [f.at_ps for f in fails if f.target == r.target]
         element = f"{r.target.kind}:{r.target.name}" if isinstance(r.target, podsim.faults.Element) else str(r.target)
         what = f"{element}@{format_time_ps(r.at_ps)}"
-        if not failed_at:
-            raise UsageError(f"--repair {what}: repairs nothing, no --fail takes {element} down")
-        if min(failed_at) >= r.at_ps:
-            raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(failed_at))})")
+        if not fails:
+            raise UsageError(f"--repair {what}: repairs nothing, no --fail takes anything down")
+        same = [f.at_ps for f in fails if f.target == r.target]
+        if same and min(same) >= r.at_ps:
+            raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(same))})")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -588,7 +590,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         # policies, say, must not mix in the noise of a different seed per point.
         if name in axes or value is None or value is False:
             continue
-        base += ["--" + name.replace("_", "-")] + ([] if value is True else [str(value)])
+        # Parsed values go back as text the run command parses the same way (a time in ps needs its unit).
+        text = f"{value}ps" if name == "duration" else str(value)
+        base += ["--" + name.replace("_", "-")] + ([] if value is True else [text])
     # Check the whole grid's command lines before anything runs: a typo fails at once.
     points = grid(**axes)
     header_bytes = podsim.system(args.system).run_defaults().get("header_bytes", podsim.simulation.DEFAULT_SIZES["header_bytes"])
@@ -794,11 +798,15 @@ _OPTION_OF = {
 }
 
 
-def _as_option(message: str) -> str:
-    """``"retransmit_timeout_ps: must be ..."`` -> ``"--retransmit-timeout (retransmit_timeout_ps): must be ..."``."""
+def _as_option(message: str, args: argparse.Namespace) -> str:
+    """``"retransmit_timeout_ps: must be ..."`` -> ``"--retransmit-timeout (retransmit_timeout_ps): must be ..."``,
+    when that option was given (else the field is not the user's: a spec file's, a default's)."""
     field, sep, rest = message.partition(": ")
     option = _OPTION_OF.get(field) if sep else None
-    return f"{option} ({field}): {rest}" if option else message
+    given = getattr(args, option[2:].replace("-", "_"), None) if option else None
+    if given is None or given is False:  # (not `in (None, False)`: a given 0 equals False)
+        return message
+    return f"{option} ({field}): {rest}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -828,7 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"podsim: error: the faults cut ranks off: {err}", file=sys.stderr)
         return EXIT_FAILED
     except (UsageError, ValueError, TypeError, OSError) as err:
-        print(f"podsim: error: {_as_option(str(err))}", file=sys.stderr)
+        print(f"podsim: error: {_as_option(str(err), args)}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError:
         print("podsim: error: out of memory: the fabric or the run is too large for this machine "

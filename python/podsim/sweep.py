@@ -292,9 +292,9 @@ def sweep(
     :class:`PointFailedWarning`. A worker process that dies (crash, out of memory) fails the points
     it took with it; ``resume=True`` then re-runs only those.
 
-    Raises:
-        RuntimeError: the default process pool broke before any point ran (a script that calls
-            this at its top level, without ``if __name__ == "__main__":``).
+    When every point fails because the default pool broke, the warning says why that most
+    often happens: a script that calls this at its top level, without ``if __name__ ==
+    "__main__":``.
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a callable, got {type(fn).__name__}")
@@ -362,16 +362,15 @@ def sweep(
         else pd.DataFrame(columns=list(RESERVED))
     )
     tracebacks = {o.index: o.traceback for o in ordered if o.traceback is not None}
+    # A worker that dies breaks the whole pool, so every point not yet done fails with it. When
+    # none ran, the most common cause is a script that starts the pool at its top level, which
+    # each spawned worker runs again on import: say so (it may also be a crash on the first point).
     broken = [t.index for t in todo if t.index in tracebacks and "BrokenProcessPool" in tracebacks[t.index]]
+    hint = ""
     if own and broken and len(broken) == len(todo):
-        # Nothing ran: the pool itself failed, most often because a script started it at its top
-        # level, which each spawned worker runs again on import.
-        raise RuntimeError(
-            "sweep: every worker process died before running a point. A script that starts the default "
-            "process pool must do so under `if __name__ == \"__main__\":` (each worker imports the script "
-            "again); or pass executor=concurrent.futures.ThreadPoolExecutor(1). First error: "
-            + ordered[broken[0]].frame["error"].iloc[0]
-        )
+        hint = (" Every worker process died before finishing a point: if this is a script, it must start the "
+                "sweep under `if __name__ == \"__main__\":` (each worker imports the script again), or pass "
+                "executor=concurrent.futures.ThreadPoolExecutor(1); else a point crashed its worker.")
     frame.attrs["sweep"] = {
         "seed_entropy": str(root.entropy),
         "points": len(tasks),
@@ -385,7 +384,7 @@ def sweep(
         first = min(tracebacks)
         warnings.warn(
             f"sweep: {len(tracebacks)} of {len(tasks)} points failed (see the 'error' column and "
-            f"df.attrs['tracebacks']); first: point {first}: {ordered[first].frame['error'].iloc[0]}",
+            f"df.attrs['tracebacks']); first: point {first}: {ordered[first].frame['error'].iloc[0]}.{hint}",
             PointFailedWarning,
             stacklevel=2,
         )

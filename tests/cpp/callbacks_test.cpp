@@ -51,6 +51,19 @@ void replacing_the_callback_from_inside_it() {
   sim.inject(0, 1, 1000, podsim::MessageKind::kWrite, 0, nullptr);
   sim.run_until_idle();
   if (heard != 64) fail("replacing the callback", "heard " + std::to_string(heard) + " bytes of label, expected 64");
+
+  // One that stays hears every completion; one that sets another hands the rest over to it.
+  auto again = pair();
+  int first = 0;
+  int second = 0;
+  again.set_completion_callback([&](std::uint32_t, podsim::Time) {
+    if (++first == 2) again.set_completion_callback([&](std::uint32_t, podsim::Time) { ++second; });
+  });
+  for (int i = 0; i < 5; ++i) again.inject(0, 1, 1000, podsim::MessageKind::kWrite, 0, nullptr);
+  again.run_until_idle();
+  if (first != 2 || second != 3)
+    fail("handing over the callback", "first heard " + std::to_string(first) + ", second " + std::to_string(second) +
+                                          "; expected 2 and 3");
 }
 
 void a_throwing_callback_stops_the_simulation() {

@@ -129,13 +129,13 @@ class Requests:
         w = np.asarray(self.is_write)
         if w.ndim == 0:
             w = np.full(n, w)
-        if w.dtype != np.bool_ and not (w.dtype == np.uint8 and np.all(w <= 1)):  # uint8: already converted
+        if w.dtype != np.bool_:
             raise TypeError(f"is_write: expected booleans, got an array of dtype {w.dtype}")
         if not (arrival.size == a.size == b.size == w.size):
             raise ValueError("arrival_ps, addr, bytes, is_write: must have the same length")
         if arrival.size > 1 and np.any(np.diff(arrival.astype(np.int64)) < 0):
             raise ValueError("arrival_ps: must be non-decreasing")
-        for name, value in (("arrival_ps", arrival), ("addr", a), ("bytes", b), ("is_write", w.astype(np.uint8))):
+        for name, value in (("arrival_ps", arrival), ("addr", a), ("bytes", b), ("is_write", w)):
             object.__setattr__(self, name, value)
 
     @classmethod

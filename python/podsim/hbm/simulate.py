@@ -238,7 +238,7 @@ def _replay(device: Device, cfg: _core.HbmConfig, req: Requests, devices: int) -
         raise ValueError(f"addr: every [addr, addr + bytes) must lie inside the capacity of {cap} bytes")
     dev = _core.HbmDevice(cfg)
     start, cpu_start = time.perf_counter(), time.thread_time()
-    done = dev.replay(req.arrival_ps, req.addr, req.bytes, req.is_write)
+    done = dev.replay(req.arrival_ps, req.addr, req.bytes, req.is_write.astype(np.uint8))
     wall, cpu = time.perf_counter() - start, time.thread_time() - cpu_start
     lat = (done - req.arrival_ps).astype(np.int64)
     w = req.is_write.astype(bool)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from podsim._validate import MAX_PORTS, MIN_RATE_BPS, FabricSize, queue_pairs
 from podsim.systems.fabric import Fabric, rank_role, require_ports, require_size, tier_name, time_ps, width
-from podsim.systems.spec import SystemSpec
+from podsim.systems.spec import SystemSpec, rank_ports
 
 
 def build(spec: SystemSpec) -> Fabric:
@@ -41,13 +41,12 @@ def build(spec: SystemSpec) -> Fabric:
     ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
 
     l1_sw, l2_sw = spec.switches[top["l1_switch"]], spec.switches[top["l2_switch"]]
-    require_ports(spec, "l1_switch", per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2,
+    l1_ports = per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2
+    require_ports(spec, "l1_switch", l1_ports,
                   "topology.chips_per_node", f"{c}.scale_up_links", "topology.l2_per_plane", "topology.cpus_per_node")
     require_ports(spec, "l2_switch", nodes, "topology.nodes")
     ranks = nodes * per_node * ranks_per_chip
-    rank_ports = rank_links + (ranks_per_chip - 1 if chip["die_endpoints"] else 0)  # and the sibling dies
-    l1_ports = per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2
-    pairs = (queue_pairs(ranks, rank_ports) + queue_pairs(nodes * n_cpus, n_l1 * cpu_links)
+    pairs = (queue_pairs(ranks, rank_ports(chip)) + queue_pairs(nodes * n_cpus, n_l1 * cpu_links)
              + queue_pairs(nodes * n_l1, l1_ports) + queue_pairs(n_l1 * n_l2, nodes))
     endpoints = ranks + nodes * n_cpus
     require_size(spec, FabricSize(endpoints, endpoints + nodes * n_l1 + n_l1 * n_l2, pairs),

@@ -14,7 +14,7 @@ import numpy as np
 
 from podsim._validate import FabricSize
 from podsim.systems.quantity import Quantity, seconds_to_ps
-from podsim.systems.spec import SystemSpec
+from podsim.systems.spec import SystemSpec, rank_ports
 from podsim.topology import Topology
 
 
@@ -67,9 +67,8 @@ class Fabric:
         named ``prefix``.
         """
         chip = spec.chip
-        links = chip["scale_up_links"].value
         if not chip["die_endpoints"]:
-            nid = self.endpoint(prefix, rank_role(chip), links, chip)
+            nid = self.endpoint(prefix, rank_role(chip), rank_ports(chip), chip)
             self.ranks.append(nid)
             self.rank_group.append(group)
             return [nid]
@@ -78,7 +77,7 @@ class Fabric:
             c = f"chips.{spec.chip_name}"
             raise spec.error(f"missing: {c} has {dies} endpoint dies (die_endpoints)", "topology.die_link.latency",
                              f"{c}.dies", f"{c}.die_endpoints")
-        ids = [self.endpoint(f"{prefix}/die{d}", "die", links + dies - 1, chip) for d in range(dies)]
+        ids = [self.endpoint(f"{prefix}/die{d}", "die", rank_ports(chip), chip) for d in range(dies)]
         if die_latency is not None:  # else one die: no die-to-die link
             for i, a in enumerate(ids):
                 for b in ids[i + 1 :]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,9 +114,9 @@ def _to_base(num: float | int, factor: float, integer: bool, file: str, path: st
     (a byte count of 2^64 - 1 must not become the float 2^64)."""
     if not integer:
         return num * factor
-    exact = isinstance(num, int) and float(factor).is_integer()
-    si = num * int(factor) if exact else num * factor
-    if not float(si).is_integer():
+    # The decimal the file wrote (1.07 GB is 1,070,000,000 B, which the binary float 1.07 is not).
+    si = Fraction(str(num)) * Fraction(factor)
+    if si.denominator != 1:
         raise SpecError(file, path, f"must be a whole number{f' of {base}' if base else ''}, got {written}")
     return int(si)
 

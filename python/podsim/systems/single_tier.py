@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from podsim._validate import FabricSize, queue_pairs
 from podsim.systems.fabric import Fabric, rank_role, require_ports, require_size, tier_name, time_ps, width
-from podsim.systems.spec import SystemSpec
+from podsim.systems.spec import SystemSpec, rank_ports
 
 
 def build(spec: SystemSpec) -> Fabric:
@@ -42,8 +42,7 @@ def build(spec: SystemSpec) -> Fabric:
     require_ports(spec, "switch", n * ranks_per_chip * max(split), "topology.chips", f"{c}.scale_up_links",
                   "topology.link_split")
     ranks = n * ranks_per_chip
-    rank_ports = links + (ranks_per_chip - 1 if chip["die_endpoints"] else 0)  # and the sibling dies
-    pairs = queue_pairs(ranks, rank_ports) + sum(queue_pairs(1, ranks * k) for k in split)
+    pairs = queue_pairs(ranks, rank_ports(chip)) + sum(queue_pairs(1, ranks * k) for k in split)
     require_size(spec, FabricSize(ranks, ranks + n_sw, pairs), "topology.chips", "topology.switches")
 
     rate = spec.link("rank_link")["rate_uni"].si

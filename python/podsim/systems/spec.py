@@ -429,6 +429,12 @@ def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: M
     return out
 
 
+def rank_ports(chip: Mapping[str, Any]) -> int:
+    """Fabric ports of one rank endpoint of ``chip``: its scale-up links, and with die endpoints
+    a link to each sibling die."""
+    return chip["scale_up_links"].value + (chip["dies"].value - 1 if chip["die_endpoints"] else 0)
+
+
 def _check_chip(chip: dict[str, Any], where: str, error: _ErrorAt) -> None:
     """Cross-field rules of a chip table (``where``: its dotted path)."""
     needed = ("scale_up_bandwidth_uni",) if chip["kind"] == "cpu" else ("scale_up_links", "power", "compute", "hbm")
@@ -439,7 +445,7 @@ def _check_chip(chip: dict[str, Any], where: str, error: _ErrorAt) -> None:
         raise error("missing (required when die_endpoints and dies > 1)", f"{where}.die_to_die_rate_uni",
                     f"{where}.dies", f"{where}.die_endpoints")
     if chip["die_endpoints"] and "scale_up_links" in chip:
-        ports = chip["scale_up_links"].value + chip["dies"].value - 1  # and a link to each sibling die
+        ports = rank_ports(chip)
         if ports > MAX_PORTS:
             raise error(f"a die needs scale_up_links + dies - 1 = {ports} ports, more than the engine's {MAX_PORTS}",
                         f"{where}.scale_up_links", f"{where}.dies")

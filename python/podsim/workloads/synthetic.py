@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 
 from podsim import _validate as v
-from podsim.workloads._dag import MAX_MESSAGES, resolve_ranks, to_workload
+from podsim.workloads._dag import resolve_ranks, to_workload
 from podsim.workloads.workload import Workload
 
 #: Destination patterns of :func:`synthetic`.
 PATTERNS = ("uniform", "permutation", "shift", "incast", "hotspot", "bisection")
 
+#: Most messages one call may generate: lower than the other generators' limit, as drawing the
+#: arrivals takes a dense matrix of senders x draws (keeps a typo in duration from exhausting memory).
+MAX_MESSAGES = 1 << 26
 
 
 def _injection_rate(target: Any, ranks: np.ndarray, rate_Bps: Any) -> np.ndarray:
@@ -131,14 +134,14 @@ def synthetic(
     lam = load * _injection_rate(target, ranks, rate_Bps)[senders] / size  # messages per second
     expected = lam * duration
     if expected.sum() > MAX_MESSAGES:
-        raise ValueError(f"duration_s: would give ~{int(expected.sum())} messages, more than {MAX_MESSAGES} (2^28)")
+        raise ValueError(f"duration_s: would give ~{int(expected.sum())} messages, more than {MAX_MESSAGES} (2^26)")
     # Draw enough exponential gaps that running past the duration is all but certain (mean + 8 sd).
     draws = int(np.ceil(expected.max() + 8 * np.sqrt(expected.max()) + 8))
     arrival = np.cumsum(rng.exponential(1.0, size=(len(senders), draws)), axis=1) / lam[:, None]
     live = arrival < duration
     src = np.broadcast_to(senders[:, None], live.shape)[live]
     if len(src) == 0:
-        raise ValueError("duration_s: too short for any message to arrive at this load")
+        raise ValueError(f"duration_s: {duration} s is too short for any message to arrive at this load")
     delay_ps = np.round(arrival[live] * 1e12).astype(np.uint64)
     order = np.argsort(delay_ps, kind="stable")  # ids in arrival order, easier to read
     src, delay_ps = src[order], delay_ps[order]
