@@ -489,3 +489,15 @@ def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
     assert times[0] < times[1] < times[2]
     code, _, err = run(capsys, "run", "cloudmatrix384", "p2p", "--peer", "0")
     assert code == 2 and "--peer (peer): must" in err
+
+
+def test_compare_reports_hbm_when_coupled(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["compare", SMALL, "hgx-h20", "--workload", "all-gather", "--size", "1MiB"]
+    code, plain, _ = run(capsys, *argv)
+    assert code == 0 and "HBM read + written" not in plain
+    data = run_json(capsys, *argv, "--hbm")
+    h100 = data["runs"]["all-gather"][0]
+    code, out, _ = run(capsys, *argv, "--hbm")
+    row = next(line for line in out.splitlines() if "HBM read + written, all ranks, uni" in line)
+    # Every payload byte is read once and written once, over the completion time.
+    assert f"| {h100['hbm_bytes'] / h100['time_s'] / 1e12:,.4g} |" in row and "| HBM / HBM peak | % |" in out

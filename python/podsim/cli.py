@@ -445,7 +445,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[str, Any]]:
     """Rows of achieved figures of one workload on each system, in the comparison's layout."""
     what = f"achieved: {name} ({summaries[0].algorithm})"
-    metrics = (
+    metrics: tuple[tuple[str, str, str, Callable[[report.RunSummary], float | None]], ...] = (
         ("size S (NCCL convention)", "MiB", "", lambda s: s.size_bytes / 2**20),
         ("completion time", "us", "lower", lambda s: None if s.time_s is None else s.time_s * 1e6),
         ("busbw per rank, uni", "GB/s", "higher", lambda s: None if s.busbw_Bps is None else s.busbw_Bps / 1e9),
@@ -453,6 +453,12 @@ def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[s
         ("peak injection, all ranks, uni", "TB/s", "higher", lambda s: s.peak_uni_Bps / 1e12),
         ("delivered / peak", "%", "higher", lambda s: 100 * s.efficiency),
     )
+    if any(s.hbm_coupled for s in summaries):  # --hbm: the memory traffic too
+        metrics += (
+            ("HBM read + written, all ranks, uni", "TB/s", "", lambda s: None if s.hbm_uni_Bps is None else s.hbm_uni_Bps / 1e12),
+            ("HBM / HBM peak", "%", "", lambda s: None if s.hbm_uni_Bps is None or not s.hbm_peak_uni_Bps
+             else 100 * s.hbm_uni_Bps / s.hbm_peak_uni_Bps),
+        )
     return [{"scope": what, "metric": label, "unit": unit, "better": better, **{s.system: get(s) for s in summaries}}
             for label, unit, better, get in metrics]
 

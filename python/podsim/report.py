@@ -210,6 +210,17 @@ class RunSummary:
         """All fields and ``efficiency``, JSON-ready."""
         return {**asdict(self), "efficiency": self.efficiency}
 
+    @property
+    def hbm_uni_Bps(self) -> float | None:
+        """HBM bytes read and written per second, all ranks together, over the completion time
+        (the window of the fabric's figures: first start to the last byte landed in memory; the
+        run goes on while the last acknowledgements travel back), or over the run so far when it
+        did not complete; None when the HBM was not coupled."""
+        if not self.hbm_coupled or self.simulated_s <= 0:
+            return None
+        window = self.time_s if self.complete and self.time_s else self.simulated_s
+        return self.hbm_bytes / window
+
     def lines(self) -> list[str]:
         """Human-readable report, one fact per line."""
         head = f"{self.system}: {self.workload} ({self.algorithm}), {self.ranks} ranks, S = {format_bytes(self.size_bytes)}, {self.messages} messages"
@@ -222,11 +233,9 @@ class RunSummary:
             out.append(f"  NOT COMPLETE: reached {format_time_ps(self.simulated_s * 1e12)} simulated, {self.messages_done} of {self.messages} messages done")
         out.append(f"  achieved {format_rate(self.achieved_uni_Bps, 'uni')} of {format_rate(self.peak_uni_Bps, 'uni')} peak injection"
                    f" ({format_rate(2 * self.peak_uni_Bps, 'bidi')}), {self.efficiency:.1%}")
-        if self.hbm_coupled and self.simulated_s > 0:
-            # The window of the fabric's figures (first start to last byte landed in memory); the
-            # run itself goes on while the last acknowledgements travel back.
-            window, over = (self.time_s, "the completion time") if self.complete and self.time_s else (self.simulated_s, "the run so far")
-            rate = self.hbm_bytes / window
+        rate = self.hbm_uni_Bps
+        if rate is not None:
+            over = "the completion time" if self.complete and self.time_s else "the run so far"
             of_peak = f" of {format_rate(self.hbm_peak_uni_Bps, 'uni')} peak ({rate / self.hbm_peak_uni_Bps:.1%})" if self.hbm_peak_uni_Bps else ""
             out.append(f"  HBM: {format_bytes(self.hbm_bytes)} read + written, {format_rate(rate, 'uni')} over {over}{of_peak}")
         if self.lost_packets or self.replayed_packets:
