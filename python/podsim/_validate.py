@@ -102,11 +102,11 @@ def seed(value: Any, field: str = "seed") -> int:
     return integer(value, field)
 
 
-def callback(value: Any, field: str) -> Any:
-    """``value`` if it is None or callable; else TypeError naming ``field`` (checked before a run
-    starts, not at its first call)."""
+def callback(value: Any, field: str, what: str = "a callable") -> Any:
+    """``value`` if it is None or callable; else TypeError naming ``field`` and ``what`` it must be
+    (checked before a run starts, not at its first call)."""
     if value is not None and not callable(value):
-        raise TypeError(f"{field}: expected a callable or None, got {type(value).__name__}")
+        raise TypeError(f"{field}: expected {what} or None, got {type(value).__name__}")
     return value
 
 

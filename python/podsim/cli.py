@@ -99,39 +99,26 @@ def _output(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     return check
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _int_in(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse ``type=`` for a whole number in [lo, hi] (its error gives the range, not every value)."""
+def _int_in(lo: int, hi: int | None = None, shown: str | None = None) -> Callable[[str], int]:
+    """An argparse ``type=`` for a whole number >= lo, and <= hi when given (``shown``: how the
+    range is written in the error; it gives the range, not every value)."""
 
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be in [{lo}, {hi}], got {value}")
+        if hi is None and value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        if hi is not None and not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in [{shown or f'{lo}, {hi}'}], got {value}")
         return value
 
     return convert
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2**64:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**64 - 1], got {value}")
-    return value
+_positive_int = _int_in(1)
+_seed = _int_in(0, 2**64 - 1, "0, 2**64 - 1")
 
 
 def _fraction(text: str) -> float:
@@ -552,7 +539,7 @@ def _vary(text: str) -> tuple[str, list[str]]:
     return name, vals
 
 
-def _sweep_point(base: list[str], point: dict[str, Any], _seed: np.random.SeedSequence) -> dict[str, Any]:
+def _sweep_point(base: list[str], point: dict[str, Any], _point_seed: np.random.SeedSequence) -> dict[str, Any]:
     """One design point of ``podsim sweep``: the ``run`` command line with the point's values,
     simulated quietly; returns the run's summary. Module level, so process pools can pickle it.
 

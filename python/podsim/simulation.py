@@ -381,8 +381,7 @@ class Simulation:
         self._core.throw_if_stalled()
 
     def _drive(self, until: int, progress: ProgressFn | None) -> None:
-        if progress is not None and not callable(progress):
-            raise TypeError(f"progress: expected a function (now_ps, events) -> None, got {type(progress).__name__}")
+        v.callback(progress, "progress", "a function (now_ps, events) -> None")
         t0 = time.perf_counter()
         try:
             self._notify()
