@@ -339,6 +339,34 @@ def test_topology_file_fields_are_checked(record: str, message: str, tmp_path: P
         podsim.Topology.load(path)
 
 
+def test_topology_file_may_hold_comments_blank_lines_and_windows_line_endings(tmp_path: Path) -> None:
+    """A hand-edited topology file loads with comment lines, blank lines and "\r\n" endings, and
+    gives the same fabric; a comment after a record is refused with the reason."""
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b #1")
+    s = t.add_switch("s", latency_ps=150_000, buffer_bytes=64 << 10)
+    t.connect(a, s, rate_Bps=28e9, latency_ps=10_000)
+    t.connect(s, b, rate_Bps=28e9, latency_ps=10_000)
+    plain = tmp_path / "plain.topo"
+    t.save(plain)
+    lines = plain.read_text().splitlines()
+    edited = tmp_path / "edited.topo"
+    edited.write_bytes(
+        "\r\n".join([lines[0], "# two endpoints and a switch", "", *lines[1:3], "   # indented comment", "\t",
+                      *lines[3:]]).encode()
+        + b"\r\n"
+    )
+    loaded = podsim.Topology.load(edited)
+    assert loaded.names == ["a", "b #1", "s"]
+    plain_again = tmp_path / "again.topo"
+    loaded.save(plain_again)
+    assert plain_again.read_text() == plain.read_text()
+    trailing = tmp_path / "trailing.topo"
+    trailing.write_text("\n".join([*lines[:-1], lines[-1] + " # the second link"]) + "\n")
+    with pytest.raises(ValueError, match=r"line 6: unexpected text after latency: '# the second link' \(a comment must"):
+        podsim.Topology.load(trailing)
+
+
 def test_errors_name_the_value_the_user_gave() -> None:
     """Integers beyond 64 bits, a missing kind, a zero header left as the control packets' size
     and a channel id past the end each raise an error that names the field and the value."""

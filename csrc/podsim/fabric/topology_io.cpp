@@ -31,6 +31,20 @@ T read_field(std::istringstream& fields, const char* name, const char* record) {
   return value;
 }
 
+// A line without its line ending and trailing blanks: files written or edited on Windows end
+// their lines with "\r\n", and a node name never ends with whitespace (Topology refuses it), so
+// nothing of a record is lost.
+std::string trimmed(std::string line) {
+  line.erase(line.find_last_not_of(" \t\r") + 1);
+  return line;
+}
+
+// Blank lines and lines whose first non-blank character is '#' carry no record.
+bool is_comment_or_blank(const std::string& line) {
+  const std::size_t first = line.find_first_not_of(" \t\r");
+  return first == std::string::npos || line[first] == '#';
+}
+
 std::string rest_of_line(std::istringstream& fields) {
   std::string name;
   std::getline(fields >> std::ws, name);
@@ -62,13 +76,13 @@ void save_topology(const Topology& topo, std::ostream& out) {
 Topology load_topology(std::istream& in) {
   std::string line;
   std::size_t lineno = 1;
-  if (!std::getline(in, line) || line != std::string(kMagic) + " 1")
+  if (!std::getline(in, line) || trimmed(line) != std::string(kMagic) + " 1")
     throw std::invalid_argument("topology file: line 1 must be '" + std::string(kMagic) + " 1'");
   Topology topo;
   while (std::getline(in, line)) {
     ++lineno;
-    if (line.empty()) continue;
-    std::istringstream fields(line);
+    if (is_comment_or_blank(line)) continue;
+    std::istringstream fields(trimmed(line));
     std::string kind;
     fields >> kind;
     const std::string where = "topology file: line " + std::to_string(lineno) + ": ";
@@ -104,7 +118,11 @@ Topology load_topology(std::istream& in) {
         const auto b = read_field<NodeId>(fields, "b", kRecord);
         const auto rate = read_field<RateMilliBps>(fields, "rate", kRecord);
         const auto latency = read_field<Time>(fields, "latency", kRecord);
-        if (!(fields >> std::ws).eof()) throw std::invalid_argument("unexpected text after latency: '" + rest_of_line(fields) + "'");
+        if (!(fields >> std::ws).eof()) {
+          const std::string extra = rest_of_line(fields);
+          throw std::invalid_argument("unexpected text after latency: '" + extra + "'" +
+                                      (extra.front() == '#' ? " (a comment must be on a line of its own)" : ""));
+        }
         topo.connect_exact(a, b, rate, latency);
       } else {
         throw std::invalid_argument("unknown record '" + kind + "'");

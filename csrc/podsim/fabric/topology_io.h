@@ -9,7 +9,9 @@
 //   link <a> <b> <rate_milli_Bps> <latency_ps>
 //
 // Node ids are the order of the node lines; the name is the rest of its line. Rates are written
-// in the engine's exact integer milli-bytes per second, so a round trip is lossless.
+// in the engine's exact integer milli-bytes per second, so a round trip is lossless. A hand-edited
+// file may hold blank lines and comment lines (first non-blank character '#'), and may end its
+// lines with "\r\n"; a comment cannot follow a record on its line (a name may contain '#').
 #pragma once
 
 #include <iosfwd>
