@@ -246,9 +246,9 @@ bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence =
         re.sub(r"^request = .*\n", "", _variant('header = { value = 32,', 'header = { value = 0,'), flags=re.M),
         "transport.request", "header is 0"),
     "transaction beyond 2^48": (_variant('txn = { value = 4096,', f'txn = {{ value = {(1 << 48) + 1},'), "transport.txn", "281474976710657"),
-    "retransmission timeout below 1 ps": (
+    "retransmission timeout not a whole ps": (
         _variant('retransmit_timeout = { value = 10, unit = "us"', 'retransmit_timeout = { value = 0.1, unit = "ps"'),
-        "transport.retransmit_timeout.value", "got 0.1 ps = 0 ps"),
+        "transport.retransmit_timeout.value", "whole number of picoseconds (the engine's time step), got 0.1 ps"),
     "latency beyond 2^62 ps": (
         _variant('latency = { value = 100, unit = "ns"', 'latency = { value = 5e6, unit = "s"'), "topology.uplink.latency.value", "got 5000000 s = 5000000000000000000 ps"),
     "link faster than 1e15 B/s": (
@@ -327,8 +327,9 @@ def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        # round(0.5) is 0: a timeout of 0.5 ps would be 0 ps at the first run.
-        ({"transport.retransmit_timeout": 0.5e-6}, r"^overrides: transport\.retransmit_timeout\.value: .* got 5e-07 us = 0 ps"),
+        # round(0.5) is 0: a timeout of 0.5 ps would be 0 ps at the first run; it is not whole ps.
+        ({"transport.retransmit_timeout": 0.5e-6}, r"^overrides: transport\.retransmit_timeout\.value: .*picoseconds.* got 5e-07 us = 0\.5 ps"),
+        ({"transport.retransmit_timeout": 0.0}, r"^overrides: transport\.retransmit_timeout\.value: must be > 0, got 0\.0"),
         # 2^64 bytes is one more than the engine's largest buffer (float(2^64 - 1) would round up to it).
         ({"switches.ub-l1.buffer_per_port": 2**54}, r"buffer_per_port\.value: must be in \[1, 18446744073709551615\] B .*got 18014398509481984 KiB"),
         ({"chip.scale_up_links": 65535}, r"^overrides: chips\.ascend-910c\.scale_up_links: a die needs scale_up_links \+ dies - 1 = 65536 ports"),
@@ -415,9 +416,19 @@ def test_figures_only_reported_are_not_held_to_the_engine_range() -> None:
     assert s.spec.scale_out["rate_uni_per_chip"].si > 1e15
 
 
-def test_a_time_that_may_be_zero_may_round_to_zero() -> None:
-    s = podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": 0.0003, "transport.replay": 0.0003})
-    assert s.run_defaults()["replay_ps"] == 0
+def test_times_the_engine_uses_are_whole_picoseconds_as_written() -> None:
+    """A time is not rounded to the engine's 1 ps step: 0.3 ps became 0 ps without a word (the CLI
+    refused such times already). Decimals that are whole ps are exact, whatever the float."""
+    with pytest.raises(SpecError, match=r"^overrides: switches\.ub-l1\.latency\.value: must be a whole number of "
+                       r"picoseconds \(the engine's time step\), got 0\.0003 ns = 0\.3 ps \(loading cloudmatrix384\)$"):
+        podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": 0.0003})
+    s = podsim.system("cloudmatrix384", overrides={"transport.replay": 0.001, "switches.ub-l1.latency": 0.0})
+    assert s.run_defaults()["replay_ps"] == 1
+    # 4.35 ns is 4.3499999999999996e-09 s as a float: still exactly 4,350 ps.
+    assert podsim.system("cloudmatrix384", overrides={"transport.replay": 4.35}).run_defaults()["replay_ps"] == 4350
+    # A figure that is only reported keeps its fraction.
+    s = podsim.system("cloudmatrix384", overrides={"transceivers.lpo-400g.fec_latency": 136.5004})
+    assert s.spec.transceivers["lpo-400g"]["fec_latency"].value == 136.5004
 
 
 def test_unreadable_spec_files(tmp_path: Path) -> None:

@@ -38,8 +38,8 @@ DIMENSIONS: dict[str, dict[str, float]] = {
 }
 
 #: What the engine accepts (:mod:`podsim._validate`), per dimension: (lowest, highest, unit).
-#: Times are compared in whole ps, rounded as they reach the engine (:func:`seconds_to_ps`). The
-#: lowest value applies to fields that must be > 0; a field that may be 0 may also round to 0.
+#: A time the engine simulates with must be a whole number of ps as written (the engine's time
+#: step; see :func:`_whole_ps`). The lowest value applies to fields that must be > 0.
 ENGINE_RANGE: dict[str, tuple[float, float, str]] = {
     "bandwidth": (MIN_RATE_BPS, MAX_RATE_BPS, "B/s"),
     "time": (1, MAX_TIME_PS, "ps"),
@@ -122,8 +122,23 @@ def _to_base(num: float | int, factor: float, integer: bool, file: str, path: st
 
 
 def seconds_to_ps(seconds: float) -> int:
-    """A time in whole picoseconds, rounded to nearest: how every spec time reaches the engine."""
+    """A time in whole picoseconds: how every spec time reaches the engine. Rounding to nearest
+    only removes the binary float's error (150 ns is 1.5e-07 s, which times 1e12 is not exactly
+    150,000); a time the engine uses was checked to be whole ps as written (:func:`_whole_ps`)."""
     return round(seconds * 1e12)
+
+
+_PS_PER_UNIT = {"s": 10**12, "us": 10**6, "ns": 10**3, "ps": 1}
+
+
+def _whole_ps(num: float | int, unit: str, file: str, path: str, written: str) -> None:
+    """Refuse a time that is not a whole number of picoseconds as the file writes it (1.4 ps,
+    0.0015 ns): the engine's clock has no finer step, and rounding it would change the model
+    without a word (the CLI refuses such times too)."""
+    ps = Fraction(str(num)) * _PS_PER_UNIT[unit]
+    if ps.denominator != 1:
+        shown = written if unit == "ps" else f"{written} = {float(ps):g} ps"
+        raise SpecError(file, path, f"must be a whole number of picoseconds (the engine's time step), got {shown}")
 
 
 def _exact(x: float) -> str:
@@ -218,6 +233,8 @@ def parse_quantity(
         num = _number(x, file, where, minimum)
         written = f"{_exact(num)} {shown_unit}".rstrip()
         si = _to_base(num, units[unit], integer, file, where, written, base)
+        if dimension == "time" and engine:
+            _whole_ps(num, unit, file, where, written)
         if integer and isinstance(num, float) and num.is_integer():
             num = int(num)  # 32.0 B is written 32
         return num, si
