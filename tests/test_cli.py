@@ -14,7 +14,7 @@ import pytest
 
 import podsim
 from podsim import cli
-from podsim.units import format_rate, parse_size, parse_time_ps, parse_window_ps
+from podsim.units import format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
 
 SMALL = "hgx-h100"
 
@@ -367,9 +367,18 @@ def test_sweep_runs_the_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path)
                      "--vary", "routing=ecmp,spray", "--vary", "algorithm=ring,tree", "--workers", "1")
     assert [r["time_s"] for r in again] == [r["time_s"] for r in rows]
     out = tmp_path / "sweep.csv"
-    code, _, _ = run(capsys, "sweep", "hgx-h100", "all-to-all", "--bytes-per-pair", "4KiB", "--vary", "ranks=2,4",
-                     "--workers", "1", "--quiet", "--out", str(out))
-    assert code == 0 and list(pd.read_csv(out)["ranks"]) == [2, 4]
+    code, text, _ = run(capsys, "sweep", "hgx-h100", "all-to-all", "--bytes-per-pair", "4KiB", "--vary", "ranks=2,4",
+                        "--workers", "1", "--quiet", "--out", str(out))
+    table = pd.read_csv(out)
+    assert code == 0 and list(table["ranks"]) == [2, 4]
+    # The text shows the units run prints (the time was "0.000002" in seconds, rates in raw B/s);
+    # the file keeps the base units.
+    lines = text.splitlines()
+    assert lines[1].split() == ["ranks", "complete", "time", "busbw", "achieved", "of", "peak", "error"]
+    first = table.iloc[0]
+    assert lines[2].split()[:4] == ["2", "True", *format_time_ps(first["time_s"] * 1e12).split()]
+    assert f"{first['busbw_Bps'] / 1e9:.4g} GB/s uni" in lines[2] and f"{100 * first['efficiency']:.1f}%" in lines[2]
+    assert "None" not in text and "nan" not in text.lower()
 
 
 def test_sweep_points_differ_only_in_what_is_varied(capsys: pytest.CaptureFixture[str]) -> None:
@@ -399,8 +408,12 @@ def test_sweep_points_differ_only_in_what_is_varied(capsys: pytest.CaptureFixtur
          "--routing: also varied by --vary routing=...; give one or the other"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=ecmp", "--vary", "routing=spray"], "once"),
         # Values run refuses fail the sweep at once, not as error rows after the other points ran.
-        (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=-1,2"], "--seed: must be in [0, 2**64 - 1], got -1"),
-        (["sweep", "hgx-h100", "all-reduce", "--vary", "mtu=32,4096"], "--mtu: must be larger than hgx-h100's header"),
+        # They are named as the --vary value the user typed, and point to sweep's help, not run's.
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=-1,2"], "error: --vary seed=-1: must be in [0, 2**64 - 1], got -1\n"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "mtu=32,4096"], "error: --vary mtu=32: must be larger than hgx-h100's header"),
+        (["sweep", "hgx-h100", "all-reduce", "--vary", "routing=ecmp,ecmpp"],
+         "error: --vary routing=ecmpp: invalid choice: 'ecmpp' (choose from 'adaptive', 'ecmp', 'spray')\n"),
+        (["sweep", "hgx-h100", "all-reduce", "--mtu", "32", "--vary", "seed=1,2"], "error: --mtu: must be larger than"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "hbm=ture,no"], "hbm: values must be on or off"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=1,2", "--resume"], "--resume needs --out-dir"),
     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
+import math
 import os
 import re
 import sys
@@ -41,6 +42,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"podsim: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+class _CheckingParser(_Parser):
+    """A parser that raises UsageError with argparse's reason instead of printing it: for command
+    lines the CLI builds itself (a sweep's points), whose errors it reports in the user's terms."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
 
 
 def _arg(parse: Callable[[str, str], Any], field: str) -> Callable[[str], Any]:
@@ -563,6 +572,26 @@ def _sweep_point(base: list[str], point: dict[str, Any], _point_seed: np.random.
     return {k: v for k, v in row.items() if k not in point}
 
 
+def _sweep_text(table: pd.DataFrame, axes: list[str]) -> str:
+    """The sweep's table as text, in the units ``podsim run`` prints (--json and --out keep the
+    base units: s, B/s and the fraction)."""
+    def text(value: Any, fmt: Callable[[Any], str]) -> str:
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt(value)
+
+    columns = {
+        "time_s": ("time", lambda t: format_time_ps(t * 1e12)),
+        "busbw_Bps": ("busbw", lambda b: format_rate(b, "uni")),
+        "achieved_uni_Bps": ("achieved", lambda b: format_rate(b, "uni")),
+        "efficiency": ("of peak", lambda e: f"{100 * e:.1f}%"),
+        "error": ("error", str),
+    }
+    shown = pd.DataFrame({c: table[c] for c in (*axes, "complete") if c in table})
+    for column, (title, fmt) in columns.items():
+        if column in table:
+            shown[title] = [text(v, fmt) for v in table[column]]
+    return shown.to_string(index=False)
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from podsim.sweep import grid, sweep
 
@@ -586,17 +615,23 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         # Parsed values go back as text the run command parses the same way (a time in ps needs its unit).
         text = f"{value}ps" if name == "duration" else str(value)
         base += ["--" + name.replace("_", "-")] + ([] if value is True else [text])
-    # Check the whole grid's command lines before anything runs: a typo fails at once.
+    # Check every value, then the whole grid's command lines, before anything runs: a typo fails
+    # at once, named as the --vary value it is.
+    checking = build_parser(_CheckingParser)
+    for name, values in axes.items():
+        for value in values if name != "hbm" else ():  # (hbm values were checked by _vary)
+            try:
+                checking.parse_args(["run", *base, f"--{name.replace('_', '-')}={value}"])
+            except UsageError as err:  # (argparse's "argument --routing: " would name the run option)
+                raise UsageError(f"--vary {name}={value}: {re.sub(r'^argument [^:]+: ', '', str(err))}") from None
     points = grid(**axes)
     header_bytes = podsim.system(args.system).run_defaults().get("header_bytes", podsim.simulation.DEFAULT_SIZES["header_bytes"])
     for point in points:
-        try:
-            trial = build_parser().parse_args(["run", *base, *[f"--{k.replace('_', '-')}={v}" for k, v in point.items() if k != "hbm"]])
-        except SystemExit as stop:  # the parser has printed its one-line reason
-            return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+        trial = checking.parse_args(["run", *base, *[f"--{k.replace('_', '-')}={v}" for k, v in point.items() if k != "hbm"]])
         _check_workloads([trial.workload], trial)
         if trial.mtu is not None and trial.mtu <= header_bytes:
-            raise UsageError(f"--mtu: must be larger than {args.system}'s header ({header_bytes} bytes), got {trial.mtu}")
+            option = f"--vary mtu={point['mtu']}" if "mtu" in point else "--mtu"
+            raise UsageError(f"{option}: must be larger than {args.system}'s header ({header_bytes} bytes), got {trial.mtu}")
     executor = None
     if args.workers == 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -607,8 +642,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                   out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     if executor is not None:
         executor.shutdown()
-    shown = [c for c in (*axes, "complete", "time_s", "busbw_Bps", "achieved_uni_Bps", "efficiency", "error") if c in table]
-    human = [f"{args.system} {args.workload}: {len(points)} points", table[shown].to_string(index=False)]
+    human = [f"{args.system} {args.workload}: {len(points)} points", _sweep_text(table, list(axes))]
     _emit(args, human, table.to_dict(orient="records"), table)
     return EXIT_FAILED if "error" in table and table["error"].notna().any() else EXIT_OK
 
@@ -675,9 +709,9 @@ def _add_output(p: argparse.ArgumentParser, out: bool = True) -> None:
 _IMAGE = (".png", ".svg", ".pdf")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``podsim`` command."""
-    parser = _Parser(prog="podsim", description="Packet-level simulation of AI scale-up supernodes: peak figures, "
+def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentParser:
+    """The argument parser of the ``podsim`` command (``parser_class``: how it reports errors)."""
+    parser = parser_class(prog="podsim", description="Packet-level simulation of AI scale-up supernodes: peak figures, "
                      "and what the fabric delivers under real traffic.")
     parser.add_argument("--version", action="version", version=f"podsim {podsim.__version__}")
     parser.add_argument("--cmake-dir", action="store_true", help="print the CMake package directory (for find_package(podsim)) and exit")
