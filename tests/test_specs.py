@@ -320,7 +320,7 @@ def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
         podsim.system(child)
     with pytest.raises(SpecError, match=r"^overrides: switches\.ub-l1\.latency\.value: must be >= 0, got -1 \(loading cloudmatrix384\)"):
         podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": -1})
-    with pytest.raises(SpecError, match=r"^overrides: transport\.mtu\.value: must be in \[2, 1073741824\] B, got 1 B"):
+    with pytest.raises(SpecError, match=r"^overrides: transport\.mtu\.value: must be in \[2, 1073741824\] B \(a packet size the engine takes, at most 2\^30 B\), got 1 B"):
         podsim.system("cloudmatrix384", overrides={"transport.mtu": 1})
 
 
@@ -343,7 +343,7 @@ def test_an_error_names_the_file_that_set_the_field(tmp_path: Path) -> None:
         ({"switches.ub-l1.buffer_per_port": 1},
          r"^overrides: switches\.ub-l1\.buffer_per_port: transport\.mtu \(4128 B\) must fit in switches\.ub-l1\.buffer_per_port \(1024 B\)"),
         ({"transport.mtu": 1 << 20}, r"^overrides: transport\.mtu: transport\.mtu \(1048576 B\) must fit in an endpoint's receive buffer \(262144 B"),
-        ({"switches.ub-l1.ports": 100000}, r"^overrides: switches\.ub-l1\.ports\.value: must be in \[1, 65535\], got 100000 \("),
+        ({"switches.ub-l1.ports": 100000}, r"^overrides: switches\.ub-l1\.ports\.value: must be in \[1, 65535\] \(the engine\'s most ports per node\), got 100000 \("),
         ({"topology.nodes": 10**400}, r"^overrides: topology\.nodes\.value: must be finite, got an integer of 401 digits"),
     ],
 )
@@ -358,7 +358,7 @@ def test_outstanding_transactions_are_bounded(tmp_path: Path) -> None:
     own = "".join(b for b in re.split(r"(?m)^(?=\[)", catalog) if b.startswith("[chips.ascend-910c")).replace("[chips.ascend-910c", "[chips.mine")
     own = own.replace("[chips.mine.endpoint]\n", '[chips.mine.endpoint]\nmax_outstanding_reads = { value = 4294967296, unit = "count", source = "x", evidence = "V" }\n')
     child = _write(tmp_path, f'[system]\nname = "c"\nextends = "cloudmatrix384"\nchip = "mine"\n\n{own}', "child.toml")
-    with pytest.raises(SpecError, match=r"child\.toml: chips\.mine\.endpoint\.max_outstanding_reads\.value: must be in \[1, 4294967295\], got 4294967296$"):
+    with pytest.raises(SpecError, match=r"child\.toml: chips\.mine\.endpoint\.max_outstanding_reads\.value: must be in \[1, 4294967295\] \(the engine\'s 32-bit counter\), got 4294967296$"):
         podsim.system(child)
 
 

@@ -147,7 +147,7 @@ def _exact(x: float) -> str:
 
 
 def _in_range(
-    si: float, written: str, file: str, path: str, dimension: str, minimum: float | None, bounds: tuple[float, float] | None,
+    si: float, written: str, file: str, path: str, dimension: str, minimum: float | None, bounds: tuple[float, float, str] | None,
     engine: bool,
 ) -> None:
     """Raise unless ``si`` is within ``bounds`` (base units) and, for a value the engine
@@ -155,7 +155,8 @@ def _in_range(
     value as the file gives it, for the message."""
     unit = "" if dimension in ("count", "ratio") else f" {next(iter(DIMENSIONS[dimension]))}"
     if bounds is not None and not bounds[0] <= si <= bounds[1]:
-        raise SpecError(file, path, f"must be in [{_exact(bounds[0])}, {_exact(bounds[1])}]{unit}, got {written}")
+        lo, hi, why = bounds
+        raise SpecError(file, path, f"must be in [{_exact(lo)}, {_exact(hi)}]{unit} ({why}), got {written}")
     if not engine or dimension not in ENGINE_RANGE:
         return
     lo, hi, engine_unit = ENGINE_RANGE[dimension]
@@ -175,7 +176,7 @@ def parse_quantity(
     *,
     integer: bool = False,
     minimum: float | None = None,
-    bounds: tuple[float, float] | None = None,
+    bounds: tuple[float, float, str] | None = None,
     is_list: bool = False,
     engine: bool = True,
 ) -> Quantity:
@@ -187,8 +188,9 @@ def parse_quantity(
         dimension: key of :data:`DIMENSIONS`; the unit must belong to it.
         integer: the value must be a whole number.
         minimum: smallest allowed value (inclusive); None means the value must be > 0.
-        bounds: (lowest, highest) allowed value in the dimension's base unit, inclusive, beyond
-            :data:`ENGINE_RANGE`; None: no further bound.
+        bounds: (lowest, highest, why) allowed values in the dimension's base unit, inclusive,
+            beyond :data:`ENGINE_RANGE`, and the limit they come from, which the message gives;
+            None: no further bound.
         is_list: the value is a non-empty list of numbers rather than one number.
         engine: the value reaches the simulation engine, so it must also be within
             :data:`ENGINE_RANGE` (False for figures only reported or compared, such as a quoted

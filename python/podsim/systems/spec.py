@@ -45,6 +45,12 @@ HBM_QUOTE_TOLERANCE = 0.02
 MAX_EXTENDS = 64
 
 
+#: Why a bound holds, for its message (see parse_quantity's ``bounds``).
+_PORTS_WHY = "the engine's most ports per node"
+_COUNTER_WHY = "the engine's 32-bit counter"
+_PACKET_WHY = "a packet size the engine takes, at most 2^30 B"
+
+
 @dataclass(frozen=True)
 class _Q:
     dimension: str
@@ -52,7 +58,7 @@ class _Q:
     minimum: float | None = None
     optional: bool = False
     is_list: bool = False
-    bounds: tuple[float, float] | None = None  # in the dimension's base unit
+    bounds: tuple[float, float, str] | None = None  # in the dimension's base unit, and why
     engine: bool = True  # the value reaches the engine (see parse_quantity)
 
 
@@ -84,7 +90,7 @@ _CHIP = {
     "die_endpoints": _Bool(),
     # 0 is allowed so a user can describe a die reachable only through its sibling; the
     # reachability check then rejects the system by name.
-    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True, bounds=(0, MAX_PORTS)),
+    "scale_up_links": _Q("count", integer=True, minimum=0, optional=True, bounds=(0, MAX_PORTS, _PORTS_WHY)),
     "scale_up_bandwidth_uni": _Q("bandwidth", optional=True),
     "die_to_die_rate_uni": _Q("bandwidth", optional=True),
     "power": _Q("power", optional=True),
@@ -94,8 +100,8 @@ _CHIP = {
             "issue_latency": _Q("time", minimum=0, optional=True),
             "read_latency": _Q("time", minimum=0, optional=True),
             "write_latency": _Q("time", minimum=0, optional=True),
-            "max_outstanding_reads": _Q("count", integer=True, optional=True, bounds=(1, U32_MAX)),
-            "max_outstanding_writes": _Q("count", integer=True, optional=True, bounds=(1, U32_MAX)),
+            "max_outstanding_reads": _Q("count", integer=True, optional=True, bounds=(1, U32_MAX, _COUNTER_WHY)),
+            "max_outstanding_writes": _Q("count", integer=True, optional=True, bounds=(1, U32_MAX, _COUNTER_WHY)),
             "read_rate_uni": _Q("bandwidth", optional=True),
             "write_rate_uni": _Q("bandwidth", optional=True),
             # Where write_rate_uni applies: the target's write engine (commit, with credit
@@ -140,7 +146,7 @@ _TRANSCEIVER = {
 }
 _SWITCH = {
     "title": _Str(),
-    "ports": _Q("count", integer=True, bounds=(1, MAX_PORTS)),  # connected ports: the engine's limit
+    "ports": _Q("count", integer=True, bounds=(1, MAX_PORTS, _PORTS_WHY)),  # connected ports
     "latency": _Q("time", minimum=0),
     "buffer_per_port": _Q("bytes", integer=True),
     "cut_through": _Q("flag"),
@@ -191,11 +197,11 @@ _SYSTEM_REST = {
     "transport": _Table(
         {
             # Ranges podsim.Simulation accepts; how they relate to each other: _check_transport.
-            "mtu": _Q("bytes", integer=True, bounds=(2, MAX_PACKET_BYTES)),
-            "header": _Q("bytes", integer=True, minimum=0, bounds=(0, MAX_PACKET_BYTES)),
-            "ack": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_PACKET_BYTES)),
-            "request": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_PACKET_BYTES)),
-            "txn": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_MESSAGE_BYTES)),
+            "mtu": _Q("bytes", integer=True, bounds=(2, MAX_PACKET_BYTES, _PACKET_WHY)),
+            "header": _Q("bytes", integer=True, minimum=0, bounds=(0, MAX_PACKET_BYTES, _PACKET_WHY)),
+            "ack": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_PACKET_BYTES, _PACKET_WHY)),
+            "request": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_PACKET_BYTES, _PACKET_WHY)),
+            "txn": _Q("bytes", integer=True, optional=True, bounds=(1, MAX_MESSAGE_BYTES, "the engine's largest message, 2^48 B")),
             # Fault recovery: end-to-end retransmission timeout, and link-level replay cost
             # beyond one link round trip.
             "retransmit_timeout": _Q("time", optional=True),
