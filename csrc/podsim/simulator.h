@@ -369,7 +369,9 @@ class Simulator {
 
   void dispatch(const Event& e);
   static constexpr std::uint32_t kPrefetchStages = 4;
-  static constexpr std::uint32_t kPrefetchLead = 2;  // events between stages
+  // Events between stages: 3 rather than 2 was about 5% faster on the 768-endpoint all-to-all,
+  // where an event of a cheap kind (a kick that finds its channel busy) leaves too little time.
+  static constexpr std::uint32_t kPrefetchLead = 3;
   // Both are inlined into the run loop: a call that only prefetches has no effect the compiler
   // must keep, and GCC drops such calls to functions it can see.
   [[gnu::always_inline]] inline void prefetch_ahead() const;
