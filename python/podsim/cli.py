@@ -578,7 +578,7 @@ def _sweep_text(table: pd.DataFrame, axes: list[str]) -> str:
     def text(value: Any, fmt: Callable[[Any], str]) -> str:
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt(value)
 
-    columns = {
+    columns: dict[str, tuple[str, Callable[[Any], str]]] = {
         "time_s": ("time", lambda t: format_time_ps(t * 1e12)),
         "busbw_Bps": ("busbw", lambda b: format_rate(b, "uni")),
         "achieved_uni_Bps": ("achieved", lambda b: format_rate(b, "uni")),
