@@ -67,7 +67,8 @@ def format_time_ps(ps: float) -> str:
     return f"{ps:.0f} ps"
 
 
-_TIME_UNITS = {"": 1, "ps": 1, "ns": 10**3, "us": 10**6, "µs": 10**6, "ms": 10**9, "s": 10**12}
+#: Picoseconds per time unit, exact integers (a time is converted from its decimal, not a float).
+PS_PER_UNIT = {"": 1, "ps": 1, "ns": 10**3, "us": 10**6, "µs": 10**6, "ms": 10**9, "s": 10**12}
 _TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Zµ]*)\s*$")
 
 
@@ -81,9 +82,9 @@ def parse_time_ps(text: str, field: str = "time") -> int:
     if m and not m.group(2) and Fraction(m.group(1)) != 0:
         raise ValueError(f"{field}: {text!r} needs a unit (ps, ns, us, ms or s), e.g. 250ns")
     unit = m.group(2).lower() if m else None
-    if not m or unit not in _TIME_UNITS:
+    if not m or unit not in PS_PER_UNIT:
         raise ValueError(f"{field}: expected a time like 250ns, 1.5us, 2ms or 1s, got {text!r}")
-    value = Fraction(m.group(1)) * _TIME_UNITS[unit]  # exact: "2.01ns" is 2,010 ps
+    value = Fraction(m.group(1)) * PS_PER_UNIT[unit]  # exact: "2.01ns" is 2,010 ps
     if value.denominator != 1:
         raise ValueError(f"{field}: must be a whole number of picoseconds, got {text!r} = {float(value)} ps")
     return int(value)

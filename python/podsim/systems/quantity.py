@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from podsim._validate import MAX_RATE_BPS, MAX_TIME_PS, MIN_RATE_BPS, U64_MAX
+from podsim.units import PS_PER_UNIT
 
 #: Units accepted per dimension, with their factor to the base unit (first key of each entry).
 #: Bandwidth units are per direction or summed as the field name says; GB = 1e9 B, Gb = 1e9 bit.
@@ -128,14 +129,11 @@ def seconds_to_ps(seconds: float) -> int:
     return round(seconds * 1e12)
 
 
-_PS_PER_UNIT = {"s": 10**12, "us": 10**6, "ns": 10**3, "ps": 1}
-
-
 def _whole_ps(num: float | int, unit: str, file: str, path: str, written: str) -> None:
     """Refuse a time that is not a whole number of picoseconds as the file writes it (1.4 ps,
     0.0015 ns): the engine's clock has no finer step, and rounding it would change the model
     without a word (the CLI refuses such times too)."""
-    ps = Fraction(str(num)) * _PS_PER_UNIT[unit]
+    ps = Fraction(str(num)) * PS_PER_UNIT[unit]
     if ps.denominator != 1:
         shown = written if unit == "ps" else f"{written} = {float(ps):g} ps"
         raise SpecError(file, path, f"must be a whole number of picoseconds (the engine's time step), got {shown}")
