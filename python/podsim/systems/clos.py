@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from podsim._validate import MAX_PORTS, MIN_RATE_BPS, FabricSize, queue_pairs
 from podsim.systems.fabric import Fabric, rank_role, require_ports, require_size, tier_name, time_ps, width
-from podsim.systems.spec import SystemSpec, rank_ports
+from podsim.systems.spec import SystemSpec, rank_ports, ranks_per_chip
 
 
 def build(spec: SystemSpec) -> Fabric:
@@ -38,14 +38,14 @@ def build(spec: SystemSpec) -> Fabric:
     if n_l1 * cpu_links > MAX_PORTS:
         raise spec.error(f"a CPU needs topology.l1_per_node x links_per_l1 = {n_l1 * cpu_links} ports, more than the engine's {MAX_PORTS}",
                          "topology.cpu_link.links_per_l1", "topology.l1_per_node")
-    ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
+    per_chip = ranks_per_chip(chip)
 
     l1_sw, l2_sw = spec.switches[top["l1_switch"]], spec.switches[top["l2_switch"]]
-    l1_ports = per_node * ranks_per_chip * links_each + n_cpus * cpu_links + n_l2
+    l1_ports = per_node * per_chip * links_each + n_cpus * cpu_links + n_l2
     require_ports(spec, "l1_switch", l1_ports,
                   "topology.chips_per_node", f"{c}.scale_up_links", "topology.l2_per_plane", "topology.cpus_per_node")
     require_ports(spec, "l2_switch", nodes, "topology.nodes")
-    ranks = nodes * per_node * ranks_per_chip
+    ranks = nodes * per_node * per_chip
     pairs = (queue_pairs(ranks, rank_ports(chip)) + queue_pairs(nodes * n_cpus, n_l1 * cpu_links)
              + queue_pairs(nodes * n_l1, l1_ports) + queue_pairs(n_l1 * n_l2, nodes))
     endpoints = ranks + nodes * n_cpus

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podsim.systems.spec import SystemSpec
+from podsim.systems.spec import SystemSpec, ranks_per_chip
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,13 @@ class RankMemory:
 def rank_memory(spec: SystemSpec) -> RankMemory:
     """The HBM one rank of ``spec``'s compute chip owns."""
     chip, hbm = spec.chip, spec.chip["hbm"]
-    ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
+    per_chip = ranks_per_chip(chip)
     stacks = hbm["stacks"].value
-    if stacks % ranks_per_chip:
+    if stacks % per_chip:
         c = f"chips.{spec.chip_name}"
-        raise spec.error(f"{c}.hbm.stacks = {stacks} does not split evenly over the {ranks_per_chip} endpoint dies "
+        raise spec.error(f"{c}.hbm.stacks = {stacks} does not split evenly over the {per_chip} endpoint dies "
                          f"({c}.dies)", f"{c}.hbm.stacks", f"{c}.dies")
-    per_rank = stacks // ranks_per_chip
+    per_rank = stacks // per_chip
     bits = hbm["bus_bits_per_stack"].value
     return RankMemory(
         type=hbm["type"],

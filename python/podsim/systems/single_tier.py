@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from podsim._validate import FabricSize, queue_pairs
 from podsim.systems.fabric import Fabric, rank_role, require_ports, require_size, tier_name, time_ps, width
-from podsim.systems.spec import SystemSpec, rank_ports
+from podsim.systems.spec import SystemSpec, rank_ports, ranks_per_chip
 
 
 def build(spec: SystemSpec) -> Fabric:
@@ -37,11 +37,11 @@ def build(spec: SystemSpec) -> Fabric:
                          f"topology.switches = {n_sw}", "topology.link_split", f"{c}.scale_up_links", "topology.switches")
     else:
         split = [links // n_sw] * n_sw
-    ranks_per_chip = chip["dies"].value if chip["die_endpoints"] else 1
+    per_chip = ranks_per_chip(chip)
     sw = spec.switches[top["switch"]]
-    require_ports(spec, "switch", n * ranks_per_chip * max(split), "topology.chips", f"{c}.scale_up_links",
+    require_ports(spec, "switch", n * per_chip * max(split), "topology.chips", f"{c}.scale_up_links",
                   "topology.link_split")
-    ranks = n * ranks_per_chip
+    ranks = n * per_chip
     pairs = queue_pairs(ranks, rank_ports(chip)) + sum(queue_pairs(1, ranks * k) for k in split)
     require_size(spec, FabricSize(ranks, ranks + n_sw, pairs), "topology.chips", "topology.switches")
 

@@ -435,6 +435,11 @@ def _check(raw: Any, schema: Mapping[str, Any], file: str, path: str, catalog: M
     return out
 
 
+def ranks_per_chip(chip: Mapping[str, Any]) -> int:
+    """Endpoints (ranks) one ``chip`` puts on the fabric: one per die with die endpoints, else one."""
+    return int(chip["dies"].value) if chip["die_endpoints"] else 1
+
+
 def rank_ports(chip: Mapping[str, Any]) -> int:
     """Fabric ports of one rank endpoint of ``chip``: its scale-up links, and with die endpoints
     a link to each sibling die."""
