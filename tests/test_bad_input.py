@@ -127,9 +127,18 @@ def test_a_node_has_at_most_65535_ports() -> None:
     [
         # The ranges are what the engine can hold: the hub's queues (n + 1 inputs x n outputs)
         # and routing tables (nodes x endpoints) within 2^31.
-        (lambda p: podsim.fabrics.star(46340, p), r"n: must be in \[2, 46339\], got 46340"),
-        (lambda p: podsim.fabrics.ring(32769, p), r"n: must be in \[3, 32768\], got 32769"),
-        (lambda p: podsim.fabrics.full_mesh(1291, p), r"n: must be in \[2, 1290\], got 1291"),
+        # The message says which limit the first size refused would break.
+        (lambda p: podsim.fabrics.star(46340, p),
+         r"n: must be in \[2, 46339\] \(n = 46340: its nodes need 2147534620 queues, one per \(input, output\) pair, "
+         r"of 12 bytes; the engine allows at most 2147483648 \(2\^31\)\), got 46340$"),
+        (lambda p: podsim.fabrics.ring(32769, p),
+         r"n: must be in \[3, 32768\] \(n = 32769: 32769 endpoints and 65538 nodes need 2147614722 routing entries .*\), got 32769$"),
+        (lambda p: podsim.fabrics.full_mesh(1291, p), r"n: must be in \[2, 1290\] \(n = 1291: its nodes need 2150018490 queues.*\), got 1291$"),
+        (lambda p: podsim.fabrics.star(1, p), r"^n: must be in \[2, 46339\], got 1$"),  # the upper limit's reason is not why
+        (lambda p: podsim.fabrics.folded_clos(65536, 1, 1, p),
+         r"^groups: must be in \[1, 65535\] \(a spine has a port per group, and the engine allows at most 65535 ports per node\), got 65536$"),
+        (lambda p: podsim.fabrics.folded_clos(1, 1, 1, p, planes=65536),
+         r"^planes: must be in \[1, 65535\] \(an endpoint has a port per plane, and the engine allows at most 65535 ports per node\), got 65536$"),
         (lambda p: podsim.fabrics.folded_clos(2, 65000, 600, p), r"spines_per_plane: a leaf has hosts_per_group \+ spines_per_plane ports, at most 65535; got 65000 \+ 600"),
         (lambda p: podsim.fabrics.folded_clos(65535, 1000, 1, p),
          r"65535000 endpoints and 65600536 nodes need 4299131126760000 routing entries of 6 bytes; the engine allows at most 2147483648"),

@@ -387,6 +387,8 @@ def test_binary_tree_is_a_balanced_tree() -> None:
         (lambda: W.synthetic([0, 1, 2], "bisection", message_bytes=64, load=0.5, duration_s=1e-6, rate_Bps=1e9), ValueError, "even"),
         (lambda: W.synthetic([0, 1], "tornado", message_bytes=64, load=0.5, duration_s=1e-6, rate_Bps=1e9), ValueError, "pattern"),
         (lambda: W.synthetic([0, 1], "uniform", message_bytes=64, load=1.0, duration_s=1.0, rate_Bps=1e12), ValueError, "duration_s"),
+        (lambda: W.synthetic([0, 1], "uniform", message_bytes=64, load=1.0, duration_s=2e3, rate_Bps=1e9), ValueError,
+         r"duration_s: must be a finite number in \(0, 1000\] s, got 2000.0"),
         (lambda: W.Workload([0], [1], 8, name="w", algorithm="a", ranks=[0, 1], size_bytes=8, bus_factor=1.0,
                             phase=[299], phase_names=[f"p{i}" for i in range(300)]),
          ValueError, "phase_names: must name 1 to 256 phases, got 300"),

@@ -63,8 +63,9 @@ def queue_pairs(nodes: int, ports: int) -> int:
     return nodes * (ports + 1) * ports
 
 
-def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:
-    """Return ``value`` as an int in ``[lo, hi]`` or raise TypeError/ValueError naming ``field``."""
+def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX, hi_why: str = "") -> int:
+    """Return ``value`` as an int in ``[lo, hi]`` or raise TypeError/ValueError naming ``field``
+    (and, for a value above ``hi``, saying ``hi_why`` the limit is there, when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -72,17 +73,19 @@ def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX) -> int:
             raise TypeError(f"{field}: expected an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if not lo <= value <= hi:
-        raise ValueError(f"{field}: must be in [{lo}, {hi}], got {value}")
+        why = f" ({hi_why})" if hi_why and value > hi else ""
+        raise ValueError(f"{field}: must be in [{lo}, {hi}]{why}, got {value}")
     return value
 
 
-def positive_float(value: Any, field: str, hi: float = math.inf) -> float:
-    """Return ``value`` as a finite float in ``(0, hi]`` or raise naming ``field``."""
+def positive_float(value: Any, field: str, hi: float = math.inf, unit: str = "") -> float:
+    """Return ``value`` as a finite float in ``(0, hi]`` or raise naming ``field`` (and the range's
+    ``unit``, when it has one)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{field}: expected a number, got {type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value) or value <= 0 or value > hi:
-        raise ValueError(f"{field}: must be a finite number in (0, {hi:g}], got {value!r}")
+        raise ValueError(f"{field}: must be a finite number in (0, {hi:g}]{f' {unit}' if unit else ''}, got {value!r}")
     return value
 
 

@@ -9,6 +9,7 @@ input port.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from podsim import _validate as v
@@ -58,16 +59,22 @@ def _check_size(what: str, size: v.FabricSize) -> None:
         raise ValueError(f"{what}: {problem}")
 
 
-def _largest(lo: int, hi: int, size: Callable[[int], v.FabricSize]) -> int:
-    """The largest n in [lo, hi] whose fabric ``size(n)`` the engine accepts (sizes grow with n),
-    so that a builder's range says what it can really build."""
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
+def _size_arg(n: Any, field: str, lo: int, cap: int, size: Callable[[int], v.FabricSize]) -> int:
+    """``n`` as an int from ``lo`` up to the largest value (at most ``cap``) whose fabric
+    ``size(n)`` the engine accepts (sizes grow with n): a builder's range says what it can really
+    build, and why it stops there."""
+    good, bad = lo, cap + 1
+    while bad - good > 1:
+        mid = (good + bad) // 2
         if size(mid).problem() is None:
-            lo = mid
+            good = mid
         else:
-            hi = mid - 1
-    return lo
+            bad = mid
+    problem = size(bad).problem() if bad <= cap else None
+    return v.integer(n, field, lo, good, f"{field} = {bad}: {problem}" if problem else "")
+
+
+_PORTS_WHY = "{node} has a port per {per}, and the engine allows at most " + str(v.MAX_PORTS) + " ports per node"
 
 
 def _switch(t: Topology, name: str, p: LinkParams) -> int:
@@ -87,7 +94,7 @@ def star(n: int, params: LinkParams) -> Topology:
 
     ``params`` (:class:`LinkParams`) sets every link, switch and endpoint buffer, here and in the
     other builders of this module."""
-    n = v.integer(n, "n", 2, _largest(2, v.MAX_PORTS, _star_size))  # the hub has a port per endpoint
+    n = _size_arg(n, "n", 2, v.MAX_PORTS, _star_size)  # the hub has a port per endpoint
     params = _check_params(params)
     t = Topology()
     s = _switch(t, "sw", params)
@@ -106,13 +113,14 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     this shape with 48 groups × 16 dies, 7 planes and 16 spines per plane.
     """
     # A spine has a port per group, a leaf one per host and per spine, an endpoint one per plane.
-    groups = v.integer(groups, "groups", 1, v.MAX_PORTS)
-    hosts = v.integer(hosts_per_group, "hosts_per_group", 1, v.MAX_PORTS - 1)
+    groups = v.integer(groups, "groups", 1, v.MAX_PORTS, _PORTS_WHY.format(node="a spine", per="group"))
+    hosts = v.integer(hosts_per_group, "hosts_per_group", 1, v.MAX_PORTS - 1,
+                      _PORTS_WHY.format(node="a leaf", per="host and one per spine"))
     spines = v.integer(spines_per_plane, "spines_per_plane", 1)
     if hosts + spines > v.MAX_PORTS:
         raise ValueError(f"spines_per_plane: a leaf has hosts_per_group + spines_per_plane ports, at most {v.MAX_PORTS}; "
                          f"got {hosts} + {spines}")
-    planes = v.integer(planes, "planes", 1, 1 << 10)
+    planes = v.integer(planes, "planes", 1, v.MAX_PORTS, _PORTS_WHY.format(node="an endpoint", per="plane"))
     params = _check_params(params)
     leaves = groups * planes
     _check_size(f"folded_clos({groups}, {hosts}, {spines}, planes={planes})",
@@ -137,7 +145,7 @@ def _ring_size(n: int) -> v.FabricSize:
 
 def ring(n: int, params: LinkParams) -> Topology:
     """``n`` switches in a ring, one endpoint on each (``h000`` on ``s000``)."""
-    n = v.integer(n, "n", 3, _largest(3, 1 << 16, _ring_size))
+    n = _size_arg(n, "n", 3, 1 << 16, _ring_size)
     params = _check_params(params)
     t = Topology()
     sw = [_switch(t, f"s{i:03d}", params) for i in range(n)]
@@ -154,7 +162,7 @@ def _full_mesh_size(n: int) -> v.FabricSize:
 
 def full_mesh(n: int, params: LinkParams) -> Topology:
     """``n`` endpoints with a direct link between every pair (no switches)."""
-    n = v.integer(n, "n", 2, _largest(2, 1 << 12, _full_mesh_size))
+    n = _size_arg(n, "n", 2, 1 << 12, _full_mesh_size)
     params = _check_params(params)
     t = Topology()
     eps = [t.add_endpoint(f"h{i:03d}", buffer_bytes=params.endpoint_buffer_bytes) for i in range(n)]

@@ -101,7 +101,7 @@ def job_risk(system: Any, hours: Sequence[float] = (24.0, 168.0), *, domains: Se
         domains: which of :data:`DOMAINS` to count.
         catalog: the system's :class:`Catalog`, if already built.
     """
-    hours = [v.positive_float(h, "hours") for h in hours]
+    hours = [v.positive_float(h, "hours", unit="h") for h in hours]
     if isinstance(domains, str) or not set(domains) <= set(DOMAINS):
         raise ValueError(f"domains: each must be one of {list(DOMAINS)}, got {domains!r}")
     rates = failure_rates(system, catalog)
@@ -164,14 +164,14 @@ def draw(system: Any, duration_h: float, *, seed: int | np.random.SeedSequence =
         age_h: element age at job start, hours (>= 0).
         repair_h: time to repair, hours (> 0), or None (no repair during the job).
     """
-    duration_h = v.positive_float(duration_h, "duration_h")
+    duration_h = v.positive_float(duration_h, "duration_h", unit="h")
     shape = v.positive_float(shape, "shape")
     if not SHAPE_RANGE[0] <= shape <= SHAPE_RANGE[1]:
         raise ValueError(f"shape: Weibull shape must be in [{SHAPE_RANGE[0]}, {SHAPE_RANGE[1]}], got {shape!r}")
     if age_h != 0:
-        age_h = v.positive_float(age_h, "age_h")
+        age_h = v.positive_float(age_h, "age_h", unit="h")
     if repair_h is not None:
-        repair_h = v.positive_float(repair_h, "repair_h")
+        repair_h = v.positive_float(repair_h, "repair_h", unit="h")
     cat = catalog if catalog is not None else Catalog(system)
     rates = failure_rates(system, cat)
     rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(v.integer(seed, "seed")))

@@ -97,7 +97,7 @@ def preset(type: str, gbps_per_pin: float | None = None) -> Preset:  # noqa: A00
     if gbps_per_pin is None:
         rate_kbps = int(head["default_rate_kbps"])
     else:
-        gbps = positive_float(gbps_per_pin, "gbps_per_pin")
+        gbps = positive_float(gbps_per_pin, "gbps_per_pin", unit="Gb/s per pin")
         if not _MIN_GBPS <= gbps <= _MAX_GBPS:
             raise ValueError(f"gbps_per_pin: must be in [{_MIN_GBPS}, {_MAX_GBPS}] Gb/s, got {gbps}")
         rate_kbps = round(gbps * 1e6)

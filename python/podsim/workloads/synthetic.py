@@ -118,7 +118,7 @@ def synthetic(
         raise ValueError(f"pattern: must be one of {list(PATTERNS)}, got {pattern!r}")
     size = v.integer(message_bytes, "message_bytes", 1, 1 << 48)
     load = v.positive_float(load, "load", 1.0)
-    duration = v.positive_float(duration_s, "duration_s", 1e3)
+    duration = v.positive_float(duration_s, "duration_s", 1e3, "s")
     if pattern == "shift":  # the other patterns ignore it
         shift = v.integer(shift, "shift", 1, n - 1)
     hot = v.integer(hot_rank, "hot_rank", 0, n - 1)
