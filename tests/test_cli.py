@@ -84,6 +84,37 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert [s["name"] for s in data["systems"]] == podsim.list_systems()
 
 
+@pytest.mark.parametrize("workload", ["all-to-all", "broadcast", "moe", "p2p", "synthetic"])
+def test_listed_defaults_are_the_ones_used(capsys: pytest.CaptureFixture[str], workload: str) -> None:
+    """A run without options equals one given the defaults 'podsim list' shows, typed as shown."""
+    listed = next(w for w in run_json(capsys, "list")["workloads"] if w["name"] == workload)
+    code, out, _ = run(capsys, "list")
+    line = next(x for x in out.splitlines() if x.split()[:1] == [workload])
+    typed = line[line.rindex("[") + 1 : line.rindex("]")].split()
+    assert sorted(typed[::2]) == sorted("--" + d.replace("_", "-") for d in listed["defaults"])
+    bare = run_json(capsys, "run", SMALL, workload)
+    given = run_json(capsys, "run", SMALL, workload, *typed)
+    assert bare["time_s"] == given["time_s"] and bare["delivered_bytes"] == given["delivered_bytes"] > 0
+
+
+def test_run_help_shows_every_workload_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    bare = "".join(out.split())  # argparse wraps lines at hyphens too: "all-\n gather"
+    assert "--duration TIME synthetic: arrival window, e.g. 5us (default 2us)" in text
+    assert "(default1MiBforall-reduce,all-gather,reduce-scatter,broadcast,reduce;64KiBforp2p;4KiBforsynthetic)" in bare
+    entries: dict[str, str] = {}  # option -> its help entry, from the line that starts it
+    for line in out.splitlines():
+        if line.startswith("  -"):
+            flag = line.split()[0]
+            entries[flag] = line
+        elif line.startswith("   ") and entries:
+            entries[flag] += line
+    for dest in cli._WORKLOAD_OPTS:
+        assert entries["--" + dest.replace("_", "-")].count("(default") == 1, dest
+
+
 def test_peak_text_json_and_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "peak", SMALL, "gb300-nvl72")
     assert code == 0

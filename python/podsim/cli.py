@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -157,83 +157,122 @@ class WorkloadKind:
     """A workload the command line can build.
 
     Attributes:
-        make: builds it from a target (a system or :class:`_Ranks`) and the parsed arguments.
-        options: the workload options (argparse dests) it reads; others are refused.
-        summary: one line for ``podsim list``.
+        make: builds it from a target (a system or :class:`_Ranks`) and the parsed arguments,
+            in which every option it reads is set (given, or its default).
+        defaults: the workload options (argparse dests) it reads, with the value each takes when
+            not given (in the option's units: sizes in bytes, times in ps); others are refused.
+        summary: one line for ``podsim list``, which adds the defaults.
     """
 
     make: Callable[[Any, argparse.Namespace], Workload]
-    options: frozenset[str]
+    defaults: Mapping[str, Any]
     summary: str
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The workload options (argparse dests) it reads."""
+        return frozenset(self.defaults)
 
 
 def _given(value: Any, default: Any) -> Any:
     """``value`` if the option was given, else ``default``. Not ``value or default``: a given zero
-    or empty value must reach the workload's own checks, not be replaced by the default."""
+    or empty value must reach the checks, not be replaced by the default."""
     return default if value is None else value
 
 
 def _collective(fn: Callable[..., Workload], rooted: bool = False) -> Callable[[Any, argparse.Namespace], Workload]:
     def make(target: Any, a: argparse.Namespace) -> Workload:
-        kw: dict[str, Any] = {"algorithm": _given(a.algorithm, "ring"), "chunks": _given(a.chunks, 1)}
+        kw: dict[str, Any] = {"algorithm": a.algorithm, "chunks": a.chunks}
         if rooted:
-            kw["root"] = _given(a.root, 0)
-        return fn(target, _given(a.size, 1 << 20), **kw)
+            kw["root"] = a.root
+        return fn(target, a.size, **kw)
 
     return make
 
 
+def _algorithms(op: str) -> str:
+    return f"--algorithm {'/'.join(ALGORITHMS[op])}"
+
+
 _W = podsim.workloads
-_COLLECTIVE_OPTS = frozenset({"size", "algorithm", "chunks"})
+_COLLECTIVE = {"size": 1 << 20, "algorithm": "ring", "chunks": 1}
+_ROOTED = {**_COLLECTIVE, "root": 0}
 #: Workloads by command-line name. Defaults keep a run of the largest shipped system to seconds.
 WORKLOADS: dict[str, WorkloadKind] = {
-    "all-to-all": WorkloadKind(lambda t, a: _W.all_to_all(t, _given(a.bytes_per_pair, 1 << 10)), frozenset({"bytes_per_pair"}),
-                               "every rank sends --bytes-per-pair (default 1KiB) to every other"),
-    "all-reduce": WorkloadKind(_collective(_W.all_reduce), _COLLECTIVE_OPTS,
-                               f"--size per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['all_reduce'])}"),
-    "all-gather": WorkloadKind(_collective(_W.all_gather), _COLLECTIVE_OPTS,
-                               f"--size output per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['all_gather'])}"),
-    "reduce-scatter": WorkloadKind(_collective(_W.reduce_scatter), _COLLECTIVE_OPTS,
-                                   f"--size input per rank (default 1MiB); --algorithm {'/'.join(ALGORITHMS['reduce_scatter'])}"),
-    "broadcast": WorkloadKind(_collective(_W.broadcast, rooted=True), _COLLECTIVE_OPTS | {"root"},
-                              f"--size from --root (default 1MiB from 0); --algorithm {'/'.join(ALGORITHMS['broadcast'])}"),
-    "reduce": WorkloadKind(_collective(_W.reduce, rooted=True), _COLLECTIVE_OPTS | {"root"},
-                           f"--size to --root (default 1MiB to 0); --algorithm {'/'.join(ALGORITHMS['reduce'])}"),
-    "moe": WorkloadKind(lambda t, a: _W.moe(t, _given(a.tokens, 16), num_experts=_given(a.experts, 256), top_k=_given(a.top_k, 8),
-                                            skew=_given(a.skew, 0.0), seed=a.seed),
-                        frozenset({"tokens", "experts", "top_k", "skew"}),
-                        "MoE dispatch + combine: --tokens per rank (16), --experts (256), --top-k (8), --skew (0)"),
-    "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, _given(a.size, 64 << 10), pattern=_given(a.pattern, "bandwidth"),
-                                                       peer=_given(a.peer, 1), iterations=_given(a.iterations, 16),
-                                                       window=min(16, _given(a.iterations, 16))),
-                        frozenset({"size", "pattern", "iterations", "peer"}),
-                        "rank 0 to rank --peer (1; on CloudMatrix 384 rank 1 is the other die of rank 0's package, "
-                        "rank 2 another package, 16 another node): --size per message (64KiB), "
-                        "--pattern latency/bandwidth/ping_pong, --iterations (16)"),
-    "synthetic": WorkloadKind(lambda t, a: _W.synthetic(t, _given(a.pattern, "uniform"), message_bytes=_given(a.size, 4096),
-                                                        load=_given(a.load, 0.5), duration_s=_given(a.duration, 2_000_000) * 1e-12, seed=a.seed),
-                              frozenset({"size", "pattern", "load", "duration"}),
+    "all-to-all": WorkloadKind(lambda t, a: _W.all_to_all(t, a.bytes_per_pair), {"bytes_per_pair": 1 << 10},
+                               "every rank sends --bytes-per-pair to every other"),
+    "all-reduce": WorkloadKind(_collective(_W.all_reduce), _COLLECTIVE, f"--size per rank; {_algorithms('all_reduce')}"),
+    "all-gather": WorkloadKind(_collective(_W.all_gather), _COLLECTIVE, f"--size output per rank; {_algorithms('all_gather')}"),
+    "reduce-scatter": WorkloadKind(_collective(_W.reduce_scatter), _COLLECTIVE,
+                                   f"--size input per rank; {_algorithms('reduce_scatter')}"),
+    "broadcast": WorkloadKind(_collective(_W.broadcast, rooted=True), _ROOTED, f"--size from --root; {_algorithms('broadcast')}"),
+    "reduce": WorkloadKind(_collective(_W.reduce, rooted=True), _ROOTED, f"--size to --root; {_algorithms('reduce')}"),
+    "moe": WorkloadKind(lambda t, a: _W.moe(t, a.tokens, num_experts=a.experts, top_k=a.top_k, skew=a.skew, seed=a.seed),
+                        {"tokens": 16, "experts": 256, "top_k": 8, "skew": 0.0},
+                        "MoE dispatch + combine: --tokens per rank, --experts, --top-k, --skew (Zipf exponent)"),
+    "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, a.size, pattern=a.pattern, peer=a.peer, iterations=a.iterations,
+                                                       window=min(16, a.iterations)),
+                        {"size": 64 << 10, "pattern": "bandwidth", "iterations": 16, "peer": 1},
+                        "rank 0 to rank --peer (on CloudMatrix 384 rank 1 is the other die of rank 0's package, "
+                        "rank 2 another package, 16 another node): --size per message, "
+                        "--pattern latency/bandwidth/ping_pong, --iterations"),
+    "synthetic": WorkloadKind(lambda t, a: _W.synthetic(t, a.pattern, message_bytes=a.size, load=a.load,
+                                                        duration_s=a.duration * 1e-12, seed=a.seed),
+                              {"size": 4096, "pattern": "uniform", "load": 0.5, "duration": 2_000_000},
                               "open-loop traffic: --pattern uniform/permutation/shift/incast/hotspot/bisection, "
-                              "--size per message (4KiB), --load (0.5), --duration (2us)"),
+                              "--size per message, --load, --duration"),
 }
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _shown(dest: str, value: Any) -> str:
+    """A default as it would be typed on the command line."""
+    if dest in ("size", "bytes_per_pair"):
+        return format_bytes(value).replace(" ", "")
+    if dest == "duration":
+        return format_time_ps(value).replace(" ", "")
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _defaults_text(kind: WorkloadKind) -> str:
+    """``kind``'s defaults, for ``podsim list``: ``--size 1MiB --chunks 1``."""
+    return " ".join(f"{_flag(d)} {_shown(d, v)}" for d, v in kind.defaults.items())
+
+
+def _default_help(dest: str) -> str:
+    """The defaults of option ``dest`` for the workloads that read it, for ``--help``."""
+    by_value: dict[str, list[str]] = {}
+    for name, kind in WORKLOADS.items():
+        if dest in kind.defaults:
+            by_value.setdefault(_shown(dest, kind.defaults[dest]), []).append(name)
+    if len(by_value) == 1:
+        return f"(default {next(iter(by_value))})"
+    return "(default " + "; ".join(f"{v} for {', '.join(names)}" for v, names in by_value.items()) + ")"
 
 
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
-    g.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), metavar="SIZE", help="all-to-all: bytes from each rank to each other, e.g. 64KiB")
-    g.add_argument("--size", "--bytes", type=_arg(parse_size, "size"), metavar="SIZE", help="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
-    g.add_argument("--algorithm", metavar="NAME", help="collective algorithm: ring, tree, rhd, hierarchical (default: ring)")
-    g.add_argument("--chunks", type=_positive_int, metavar="N", help="collectives: pipeline chunks")
-    g.add_argument("--root", type=int, metavar="RANK", help="broadcast/reduce: root rank index")
-    g.add_argument("--tokens", type=_positive_int, metavar="N", help="moe: tokens per rank")
-    g.add_argument("--experts", type=_positive_int, metavar="N", help="moe: routed experts")
-    g.add_argument("--top-k", type=_positive_int, metavar="K", help="moe: experts per token")
-    g.add_argument("--skew", type=float, metavar="S", help="moe: Zipf exponent of expert popularity")
-    g.add_argument("--pattern", metavar="NAME", help="p2p or synthetic pattern")
-    g.add_argument("--iterations", type=_positive_int, metavar="N", help="p2p: messages")
-    g.add_argument("--peer", type=int, metavar="RANK", help="p2p: the rank that rank 0 sends to (default 1)")
-    g.add_argument("--load", type=_fraction, metavar="F", help="synthetic: offered load per rank, in (0, 1]")
-    g.add_argument("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", help="synthetic: arrival window, e.g. 5us")
+
+    def add(*flags: str, text: str, **kw: Any) -> None:  # the help text, then the defaults of the workloads reading it
+        g.add_argument(*flags, help=f"{text} {_default_help(flags[0][2:].replace('-', '_'))}", **kw)
+
+    add("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), metavar="SIZE", text="all-to-all: bytes from each rank to each other, e.g. 64KiB")
+    add("--size", "--bytes", type=_arg(parse_size, "size"), metavar="SIZE", text="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
+    add("--algorithm", metavar="NAME", text="collective algorithm: ring, tree, rhd, hierarchical")
+    add("--chunks", type=_positive_int, metavar="N", text="collectives: pipeline chunks")
+    add("--root", type=int, metavar="RANK", text="broadcast/reduce: root rank index")
+    add("--tokens", type=_positive_int, metavar="N", text="moe: tokens per rank")
+    add("--experts", type=_positive_int, metavar="N", text="moe: routed experts")
+    add("--top-k", type=_positive_int, metavar="K", text="moe: experts per token")
+    add("--skew", type=float, metavar="S", text="moe: Zipf exponent of expert popularity")
+    add("--pattern", metavar="NAME", text="p2p or synthetic pattern")
+    add("--iterations", type=_positive_int, metavar="N", text="p2p: messages")
+    add("--peer", type=int, metavar="RANK", text="p2p: the rank that rank 0 sends to")
+    add("--load", type=_fraction, metavar="F", text="synthetic: offered load per rank, in (0, 1]")
+    add("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", text="synthetic: arrival window, e.g. 5us")
     e = p.add_argument_group("engine options")
     e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
     e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help="per-hop port choice (default adaptive)")
@@ -243,8 +282,8 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
                    help="largest packet, header included (default: the system's transport spec, else 4096)")
 
 
-_WORKLOAD_OPTS = ("bytes_per_pair", "size", "algorithm", "chunks", "root", "tokens", "experts", "top_k", "skew", "pattern",
-                  "iterations", "peer", "load", "duration")
+#: Every workload option (argparse dest), in the order of ``podsim run --help``.
+_WORKLOAD_OPTS = tuple(dict.fromkeys(d for kind in WORKLOADS.values() for d in kind.defaults))
 
 
 def _check_workloads(names: Sequence[str], args: argparse.Namespace) -> None:
@@ -268,7 +307,9 @@ def _build(system: podsim.System, name: str, args: argparse.Namespace) -> Worklo
         if not 2 <= args.ranks <= len(system.ranks):
             raise UsageError(f"--ranks: {system.name} has {len(system.ranks)} ranks, got {args.ranks} (need 2 or more)")
         target = _Ranks(system.ranks[: args.ranks], system.rank_group[: args.ranks], system.topology)
-    return WORKLOADS[name].make(target, args)
+    kind = WORKLOADS[name]
+    unset = {d: v for d, v in kind.defaults.items() if getattr(args, d) is None}
+    return kind.make(target, argparse.Namespace(**{**vars(args), **unset}))
 
 
 # --- running --------------------------------------------------------------------------------
@@ -350,10 +391,12 @@ def _emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataF
 
 def _cmd_list(args: argparse.Namespace) -> int:
     systems = [{"name": n, "title": load_spec(n).title} for n in podsim.list_systems()]
-    workloads = [{"name": n, "options": sorted(k.options), "summary": k.summary} for n, k in WORKLOADS.items()]
+    workloads = [{"name": n, "options": sorted(k.options), "defaults": dict(k.defaults), "summary": k.summary}
+                 for n, k in WORKLOADS.items()]
     width = max(len(s["name"]) for s in systems + workloads)
     human = ["systems:", *(f"  {s['name']:{width}}  {s['title']}" for s in systems),
-             "workloads:", *(f"  {w['name']:{width}}  {w['summary']}" for w in workloads)]
+             "workloads (defaults in brackets):",
+             *(f"  {n:{width}}  {k.summary} [{_defaults_text(k)}]" for n, k in WORKLOADS.items())]
     _emit(args, human, {"systems": systems, "workloads": workloads}, pd.DataFrame(systems))
     return EXIT_OK
 
