@@ -43,7 +43,7 @@ def test_job_risk_is_poisson(cm: podsim.System, cm_cat: faults.Catalog) -> None:
     assert risk["p_fail_168h"] == pytest.approx(1 - math.exp(-lam * 168))
     everything = faults.job_risk(cm, domains=("scale-up", "scale-out"), catalog=cm_cat)
     assert everything["failures_per_day"] > risk["failures_per_day"]
-    with pytest.raises(ValueError, match="hours"):
+    with pytest.raises(ValueError, match=r"^hours: must be a finite number in \(0, inf\] h, got 0.0$"):
         faults.job_risk(cm, hours=(0,), catalog=cm_cat)
     with pytest.raises(ValueError, match=r"domains: each must be one of \['scale-up', 'scale-out'\]"):
         faults.job_risk(cm, domains=["scaleup"], catalog=cm_cat)
@@ -155,6 +155,10 @@ def test_job_monte_carlo_covers_every_hour_and_simulates_each_state_once() -> No
     assert (rows.loc[rows["k"] > 0, "busbw_Bps"] < intact).all()
     summary = faults.job_summary(rows)
     assert len(summary) == 3
+    for i in range(3):  # the failures counted are those drawn for the job, each element at most once
+        sched = faults.draw(hgx, 100_000, seed=np.random.SeedSequence([5, i]), repair_h=20_000)
+        assert summary["failures"][i] == len(sched.events) >= summary["max_down"][i]
+    assert (summary["failures"] > summary["max_down"]).any(), "a repair between two failures should show"
     assert (summary["mean_busbw_Bps"] <= intact * (1 + 1e-12)).all()
     assert (summary["hours_degraded"] <= 100_000).all()
     # The same seed draws the same jobs.

@@ -85,16 +85,19 @@ def job(
 
 
 def job_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per sample of :func:`job`: ``failures`` (most elements down at once), ``hours_degraded``
-    (hours with any element down), ``hours_down`` (hours in which the workload could not run),
-    ``mean_busbw_Bps`` (time-weighted over the hours it could run) and ``worst_busbw_Bps``."""
+    """Per sample of :func:`job`: ``failures`` (elements that failed during the job; each fails
+    at most once, see :func:`draw`), ``max_down`` (most elements down at once: fewer than
+    ``failures`` when repairs come between them), ``hours_degraded`` (hours with any element
+    down), ``hours_down`` (hours in which the workload could not run), ``mean_busbw_Bps``
+    (time-weighted over the hours it could run) and ``worst_busbw_Bps``."""
     out = []
     for sample, g in rows.groupby("sample"):
         hours = g["end_h"] - g["start_h"]
         ok = g["status"] == "ok"
         out.append({
             "sample": sample,
-            "failures": int(g["k"].max()),
+            "failures": len(set().union(*(f.split(";") for f in g["failed"] if f))),
+            "max_down": int(g["k"].max()),
             "hours_degraded": float(hours[g["k"] > 0].sum()),
             "hours_down": float(hours[~ok].sum()),
             "mean_busbw_Bps": float(np.average(g["busbw_Bps"][ok], weights=hours[ok])) if ok.any() else np.nan,
