@@ -152,9 +152,11 @@ class Simulator {
   // Processes every event at or before t (>= now(), else invalid_argument), then sets now() = t.
   // It never reports messages that cannot finish: call throw_if_stalled() when idle().
   void advance_until(Time t);
-  // Runs until no event is left. Throws Deadlock if messages remain unfinished then.
+  // Runs until no event is left. Throws as throw_if_stalled() if messages remain unfinished then.
   void run_until_idle();
-  // Throws Deadlock when no event is left but messages are unfinished.
+  // When no event is left but messages are unfinished: throws CutOff if faults left some without
+  // a path and no repair is scheduled, else Deadlock. (Neither derives from the other: catch both,
+  // or std::runtime_error.)
   void throw_if_stalled() const;
   // When set, run() returns kCompletion right after an event that completed a message, so that a
   // host can react (inject more) at the completion time.
@@ -172,7 +174,10 @@ class Simulator {
   // source; a source that cannot reach its destination holds the packet until a repair, and a run
   // that ends that way raises CutOff. Credit returns are link-layer control and are not lost.
   void schedule_fault(ChannelId c, Time at, bool up);
-  bool channel_up(ChannelId c) const { return !out_[c].down; }
+  bool channel_up(ChannelId c) const {
+    topo_.check_channel(c, "channel");
+    return !out_[c].down;
+  }
   // Lost packets waiting for their retransmission timeout, and those whose source has no path.
   std::uint64_t packets_awaiting_retransmit() const { return retx_waiting_; }
   std::uint64_t packets_stranded() const { return stranded_.size(); }
@@ -194,7 +199,8 @@ class Simulator {
   // callbacks may inject further messages.
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
                        CompletionCallback on_complete, Time delay_ps = 0, CompletionCallback on_delivered = {});
-  // The same with C function pointers and a context pointer (for hosts that are not C++).
+  // The same with C function pointers and a context pointer: a C-style callback, for a host whose
+  // own code is C or another language (bridged by a small C++ shim; podsim has no C API).
   using CompletionFn = void (*)(void* ctx, std::uint32_t msg, Time t_ps);
   std::uint32_t inject(NodeId src, NodeId dst, std::uint64_t bytes, MessageKind kind, std::uint64_t tag,
                        CompletionFn on_complete, void* ctx, Time delay_ps = 0, CompletionFn on_delivered = nullptr);
@@ -487,6 +493,7 @@ class Simulator {
     std::uint32_t job_tail;
     MessageKind kind;
   };
+  static_assert(sizeof(MessageState) == 80);  // the README's per-message bytes ("Limits and memory") count it
   HugeVector<MessageState> ms_;
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
   // Packets delivered so far of transactions in progress, for messages of several transactions,

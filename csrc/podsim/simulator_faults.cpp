@@ -12,9 +12,7 @@
 namespace podsim {
 
 void Simulator::schedule_fault(ChannelId c, Time at, bool up) {
-  if (c >= topo_.num_channels())
-    throw std::invalid_argument("channel: " + std::to_string(c) + " does not exist (the topology has " +
-                                std::to_string(topo_.num_channels()) + " channels)");
+  topo_.check_channel(c, "channel");
   if (at < now_ || at > kMaxTime)
     throw std::invalid_argument("at_ps: must be in [now = " + std::to_string(now_) + ", 2^62] ps, got " +
                                 std::to_string(at));

@@ -1,7 +1,9 @@
-// SimConfig fields a C++ host sets directly are checked by the Simulator: an out-of-range
-// enumerator or time is refused with std::invalid_argument naming the field, not run as
-// something else. Prints "ok" when every case behaves.
+// Values a C++ host passes to the core directly (Python checks its own first) are refused with
+// std::invalid_argument naming the field, the allowed range and the value, not run as something
+// else and never a crash. Prints "ok" when every case behaves.
 #include <cstdio>
+#include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -11,21 +13,30 @@ namespace {
 
 int failures = 0;
 
-void expect_refused(const char* what, const podsim::SimConfig& cfg, const std::string& field) {
+// `call` must throw invalid_argument whose message is exactly `message`.
+void expect_refused(const char* what, const std::function<void()>& call, const std::string& message) {
+  try {
+    call();
+    std::printf("%s: accepted\n", what);
+    ++failures;
+  } catch (const std::invalid_argument& err) {
+    if (err.what() != message) {
+      std::printf("%s: message '%s', expected '%s'\n", what, err.what(), message.c_str());
+      ++failures;
+    }
+  }
+}
+
+podsim::Topology two_endpoints() {
   podsim::Topology topo;
   const auto a = topo.add_endpoint("a", 1 << 16, 0, 0, {});
   const auto b = topo.add_endpoint("b", 1 << 16, 0, 0, {});
   topo.connect(a, b, 1e9, 1000);
-  try {
-    podsim::Simulator sim(topo, cfg);
-    std::printf("%s: accepted\n", what);
-    ++failures;
-  } catch (const std::invalid_argument& err) {
-    if (std::string(err.what()).rfind(field + ":", 0) != 0) {
-      std::printf("%s: message '%s' does not start with '%s:'\n", what, err.what(), field.c_str());
-      ++failures;
-    }
-  }
+  return topo;
+}
+
+void expect_config_refused(const char* what, const podsim::SimConfig& cfg, const std::string& message) {
+  expect_refused(what, [&] { podsim::Simulator sim(two_endpoints(), cfg); }, message);
 }
 
 }  // namespace
@@ -33,13 +44,45 @@ void expect_refused(const char* what, const podsim::SimConfig& cfg, const std::s
 int main() {
   podsim::SimConfig cfg;
   cfg.routing = static_cast<podsim::RoutingPolicy>(9);
-  expect_refused("routing 9", cfg, "routing");
+  expect_config_refused("routing 9", cfg, "routing: must be kEcmp, kSpray or kAdaptive (0, 1 or 2), got 9");
   cfg = {};
   cfg.recovery = static_cast<podsim::LossRecovery>(2);
-  expect_refused("recovery 2", cfg, "recovery");
+  expect_config_refused("recovery 2", cfg, "recovery: must be kRetransmit or kReplay (0 or 1), got 2");
   cfg = {};
   cfg.retransmit_timeout_ps = podsim::kMaxTime + 1;
-  expect_refused("retransmit timeout past 2^62 ps", cfg, "retransmit_timeout_ps, replay_ps");
+  expect_config_refused("retransmit timeout past 2^62 ps", cfg,
+                        "retransmit_timeout_ps, replay_ps: must be <= 2^62 ps, got 4611686018427387905, 0");
+  cfg = {};
+  cfg.mtu_bytes = (1U << 30) + 1;
+  expect_config_refused("mtu past 2^30", cfg, "mtu_bytes: must be <= 2^30 bytes, got 1073741825");
+  cfg = {};
+  cfg.ack_bytes = 5000;
+  expect_config_refused("ack larger than the mtu", cfg, "ack_bytes: must be in [1, mtu_bytes = 4096], got 5000");
+
+  // Ids: the valid range is inclusive and names the last id.
+  podsim::Simulator sim(two_endpoints(), podsim::SimConfig{});
+  expect_refused("channel_up of a channel that does not exist", [&] { (void)sim.channel_up(1'000'000); },
+                 "channel: 1000000 does not exist (valid: 0..1)");
+  expect_refused("inject to a node that does not exist",
+                 [&] { sim.inject(0, 2, 64, podsim::MessageKind::kWrite, 0, nullptr, nullptr); },
+                 "dst (message 0): node id 2 does not exist (valid: 0..1)");
+  expect_refused("a node of an empty topology", [] { podsim::Topology().check_node(0, "src"); },
+                 "src: node id 0 does not exist (the topology has no nodes)");
+
+  // HBM timings: a huge value (a negative number converted by the host) must not wrap time.
+  podsim::memory::HbmConfig hbm;
+  hbm.t = {14375, 10000, 14375, 14375, 14375, 33000, 47375, 16000, 7500, 2000, 4000, 2000, 4000, 16000, 2500, 7500,
+           3000, 350000, 3900000};
+  hbm.t.tCL = std::numeric_limits<podsim::Time>::max();
+  expect_refused("an HBM timing past a second", [&] { sim.attach_memory(0, hbm); },
+                 "tCL: must be in [1, 1000000000000] ps, got 18446744073709551615");
+  hbm.t.tCL = 14375;
+  hbm.stacks = 0xFFFFFFFFU;
+  expect_refused("HBM stacks", [&] { sim.attach_memory(0, hbm); }, "stacks: must be in [1, 64], got 4294967295");
+
+  expect_refused("a topology file that is a directory", [] { (void)podsim::load_topology("/"); },
+                 "path: '/' is a directory, not a topology file");
+
   if (failures == 0) std::printf("ok\n");
   return failures == 0 ? 0 : 1;
 }

@@ -15,8 +15,18 @@ std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 void Topology::check_node(NodeId id, const char* what) const {
   if (id >= nodes_.size())
-    throw std::invalid_argument(std::string(what) + ": node id " + std::to_string(id) +
-                                " does not exist (valid: 0.." + std::to_string(nodes_.size()) + ")");
+    throw std::invalid_argument(std::string(what) + ": node id " + std::to_string(id) + " does not exist (" +
+                                (nodes_.empty() ? std::string("the topology has no nodes")
+                                                : "valid: 0.." + std::to_string(nodes_.size() - 1)) +
+                                ")");
+}
+
+void Topology::check_channel(ChannelId id, const char* what) const {
+  if (id >= channels_.size())
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(id) + " does not exist (" +
+                                (channels_.empty() ? std::string("the topology has no channels")
+                                                   : "valid: 0.." + std::to_string(channels_.size() - 1)) +
+                                ")");
 }
 
 NodeId Topology::add_node(Node node) {

@@ -57,7 +57,8 @@ struct Channel {
 };
 
 // Accessors taking ids do not check them (they sit on the engine's hot path); ids are validated
-// where they enter: connect(), check_node(), and the Simulator's message validation.
+// where they enter: connect(), check_node(), check_channel(), and the Simulator's message
+// validation.
 class Topology {
  public:
   NodeId add_endpoint(const std::string& name, std::uint64_t buffer_bytes, Time latency_ps = 0,
@@ -81,7 +82,9 @@ class Topology {
   std::uint32_t endpoint_index(NodeId id) const { return endpoint_index_[id]; }
   bool is_endpoint(NodeId id) const { return nodes_[id].kind == NodeKind::kEndpoint; }
 
+  // Throw std::invalid_argument naming `what` and the valid ids when the id does not exist.
   void check_node(NodeId id, const char* what) const;
+  void check_channel(ChannelId id, const char* what) const;
 
  private:
   NodeId add_node(Node node);

@@ -1,6 +1,9 @@
 #include "podsim/fabric/topology_io.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -141,8 +144,13 @@ void save_topology(const Topology& topo, const std::string& path) {
 }
 
 Topology load_topology(const std::string& path) {
+  // A directory opens as a stream on Linux and only fails at the first read, which would be
+  // reported as a bad first line.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw std::invalid_argument("path: '" + path + "' is a directory, not a topology file");
   std::ifstream in(path);
-  if (!in) throw std::invalid_argument("path: cannot read '" + path + "'");
+  if (!in) throw std::invalid_argument("path: cannot read '" + path + "': " + std::strerror(errno));
   return load_topology(in);
 }
 

@@ -12,44 +12,66 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
+// `field` in [lo, hi] (in `unit`), or invalid_argument naming the field, the range and the value.
+void in_range(std::uint64_t v, std::uint64_t lo, std::uint64_t hi, const char* field, const char* unit = "") {
+  require(v >= lo && v <= hi, std::string(field) + ": must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                  "]" + unit + ", got " + std::to_string(v));
+}
+
 }  // namespace
 
 void HbmConfig::validate() const {
-  const auto positive = [](Time v, const char* field) {
-    require(v > 0, std::string(field) + ": must be > 0 ps");
-  };
-  positive(t.tCL, "tCL");
-  positive(t.tCWL, "tCWL");
-  positive(t.tRCDRD, "tRCDRD");
-  positive(t.tRCDWR, "tRCDWR");
-  positive(t.tRP, "tRP");
-  positive(t.tRAS, "tRAS");
-  positive(t.tRC, "tRC");
-  positive(t.tCCD_S, "tCCD_S");
-  positive(t.tCCD_L, "tCCD_L");
-  if (refresh) {
-    positive(t.tRFC, "tRFC");
-    require(t.tREFI > t.tRFC, "tREFI: must be > tRFC when refresh is on");
-  }
-  require(stacks >= 1 && stacks <= 64, "stacks: must be in [1, 64]");
-  require(pcs_per_stack >= 1 && pcs_per_stack <= 256, "pcs_per_stack: must be in [1, 256]");
-  require(pc_width_bits >= 1 && pc_width_bits <= 1024, "pc_width_bits: must be in [1, 1024]");
-  require(rate_kbps >= 1 && rate_kbps <= 1'000'000'000ULL, "rate_kbps: must be in [1, 1e9] kbit/s");
-  require(burst_bytes >= 1 && burst_bytes <= 4096, "burst_bytes: must be in [1, 4096]");
-  require(bank_groups >= 1 && bank_groups <= 256, "bank_groups: must be in [1, 256]");
-  require(banks_per_group >= 1 && banks_per_group <= 256, "banks_per_group: must be in [1, 256]");
+  // No DRAM timing is near a second; the bound also keeps the device's sums of a few timings far
+  // from the engine's last time (kMaxTime), so a huge value cannot wrap.
+  constexpr Time kMaxTiming = 1'000'000'000'000;  // 1 s
+  const auto timing = [](Time v, const char* field, Time lo) { in_range(v, lo, kMaxTiming, field, " ps"); };
+  timing(t.tCL, "tCL", 1);
+  timing(t.tCWL, "tCWL", 1);
+  timing(t.tRCDRD, "tRCDRD", 1);
+  timing(t.tRCDWR, "tRCDWR", 1);
+  timing(t.tRP, "tRP", 1);
+  timing(t.tRAS, "tRAS", 1);
+  timing(t.tRC, "tRC", 1);
+  timing(t.tWR, "tWR", 0);
+  timing(t.tRTP, "tRTP", 0);
+  timing(t.tCCD_S, "tCCD_S", 1);
+  timing(t.tCCD_L, "tCCD_L", 1);
+  timing(t.tRRD_S, "tRRD_S", 0);
+  timing(t.tRRD_L, "tRRD_L", 0);
+  timing(t.tFAW, "tFAW", 0);
+  timing(t.tWTR_S, "tWTR_S", 0);
+  timing(t.tWTR_L, "tWTR_L", 0);
+  timing(t.tRTW, "tRTW", 0);
+  timing(t.tRFC, "tRFC", refresh ? 1 : 0);
+  timing(t.tREFI, "tREFI", 0);
+  if (refresh)
+    require(t.tREFI > t.tRFC, "tREFI: must be > tRFC = " + std::to_string(t.tRFC) + " ps when refresh is on, got " +
+                                  std::to_string(t.tREFI));
+  in_range(stacks, 1, 64, "stacks");
+  in_range(pcs_per_stack, 1, 256, "pcs_per_stack");
+  in_range(pc_width_bits, 1, 1024, "pc_width_bits");
+  in_range(rate_kbps, 1, 1'000'000'000ULL, "rate_kbps", " kbit/s");
+  in_range(burst_bytes, 1, 4096, "burst_bytes");
+  in_range(bank_groups, 1, 256, "bank_groups");
+  in_range(banks_per_group, 1, 256, "banks_per_group");
   require(row_bytes >= burst_bytes && row_bytes % burst_bytes == 0,
-          "row_bytes: must be a positive multiple of burst_bytes");
-  require(rows >= 1 && rows < 0xFFFFFFFFU, "rows: must be in [1, 2^32 - 2]");
-  require(bg_spread >= 1 && bank_groups % bg_spread == 0, "bg_spread: must be >= 1 and divide bank_groups");
+          "row_bytes: must be a positive multiple of burst_bytes = " + std::to_string(burst_bytes) + ", got " +
+              std::to_string(row_bytes));
+  in_range(rows, 1, 0xFFFFFFFEU, "rows");
+  require(bg_spread >= 1 && bank_groups % bg_spread == 0,
+          "bg_spread: must be >= 1 and divide bank_groups = " + std::to_string(bank_groups) + ", got " +
+              std::to_string(bg_spread));
   require(interleave_bytes >= burst_bytes * bg_spread && interleave_bytes % (burst_bytes * bg_spread) == 0,
-          "interleave_bytes: must be a multiple of burst_bytes * bg_spread");
+          "interleave_bytes: must be a multiple of burst_bytes * bg_spread = " + std::to_string(burst_bytes * bg_spread) +
+              ", got " + std::to_string(interleave_bytes));
   const std::uint64_t per_bank = interleave_bytes / bg_spread;  // bytes a chunk puts in one bank
   require(per_bank <= row_bytes && row_bytes % per_bank == 0,
-          "interleave_bytes: interleave_bytes / bg_spread must divide row_bytes");
-  require(interleave_bytes / burst_bytes <= 0xFFFFU, "interleave_bytes: at most 65535 bursts per chunk");
-  require(lookahead >= 1 && lookahead <= 1024, "lookahead: must be in [1, 1024]");
-  require(queue_depth >= 1 && queue_depth <= 65536, "queue_depth: must be in [1, 65536]");
+          "interleave_bytes: interleave_bytes / bg_spread = " + std::to_string(per_bank) + " must divide row_bytes = " +
+              std::to_string(row_bytes));
+  require(interleave_bytes / burst_bytes <= 0xFFFFU, "interleave_bytes: at most 65535 bursts per chunk, got " +
+                                                          std::to_string(interleave_bytes / burst_bytes));
+  in_range(lookahead, 1, 1024, "lookahead");
+  in_range(queue_depth, 1, 65536, "queue_depth");
   bool seen[kMapFields] = {};
   for (MapField f : order) {
     const auto i = static_cast<std::size_t>(f);
