@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +366,23 @@ def test_ctrl_c_stops_a_comparison(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 130
     assert "interrupted; what was reached:" in out and "NOT COMPLETE" in out
     assert "hgx-h20: all_gather" not in out  # the second system never ran
+
+
+def test_ctrl_c_stops_an_in_process_sweep() -> None:
+    """A real SIGINT to a one-worker sweep stops the point under way: it once ran in a pool
+    thread, which a signal cannot reach, and the process waited for the run to finish."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podsim", "sweep", "gb300-nvl72", "all-to-all", "--bytes-per-pair", "1GiB",
+         "--vary", "routing=ecmp,spray", "--workers", "1", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # well into the first point, which alone would run for hours
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "podsim: interrupted" in err, err
 
 
 def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> None:

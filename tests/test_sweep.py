@@ -87,6 +87,18 @@ def test_results_and_columns(reference: pd.DataFrame) -> None:
     assert reference["makespan_ps"].nunique() > 1
 
 
+def test_bit_identical_in_process(reference: pd.DataFrame) -> None:
+    """max_workers=0 runs the points here, in order: the same table, and a function that cannot
+    pickle (a lambda) is fine."""
+    seen: list[int] = []
+    here = podsim.sweep(lambda p, s: fabric_point(p, s), POINTS, seed=SEED, max_workers=0,
+                        progress=lambda done, total: seen.append(done))
+    pd.testing.assert_frame_equal(without_wall(here), without_wall(reference), check_exact=True)
+    assert seen == list(range(1, len(POINTS) + 1))
+    with pytest.raises(ValueError, match=r"max_workers: must be an integer >= 0 \(0: in this process\), got -1"):
+        podsim.sweep(fabric_point, POINTS, max_workers=-1)
+
+
 def test_point_equals_a_direct_call(reference: pd.DataFrame) -> None:
     i = 11
     row = reference.iloc[i]

@@ -675,16 +675,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if trial.mtu is not None and trial.mtu <= header_bytes:
             option = f"--vary mtu={point['mtu']}" if "mtu" in point else "--mtu"
             raise UsageError(f"{option}: must be larger than {args.system}'s header ({header_bytes} bytes), got {trial.mtu}")
-    executor = None
-    if args.workers == 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        executor = ThreadPoolExecutor(1)  # in-process: no start-up cost for small sweeps
-    table = sweep(partial(_sweep_point, base), points, seed=args.seed,
-                  executor=executor, max_workers=None if args.workers == 1 else args.workers,
+    # One worker runs in this process (no start-up cost for small sweeps, and Ctrl-C stops it).
+    table = sweep(partial(_sweep_point, base), points, seed=args.seed, max_workers=0 if args.workers == 1 else args.workers,
                   out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
-    if executor is not None:
-        executor.shutdown()
     human = [f"{args.system} {args.workload}: {len(points)} points", _sweep_text(table, list(axes))]
     _emit(args, human, table.to_dict(orient="records"), table)
     return EXIT_FAILED if "error" in table and table["error"].notna().any() else EXIT_OK

@@ -267,7 +267,9 @@ def sweep(
             ``client.get_executor()``, ``mpi4py.futures.MPIPoolExecutor``...). It is used, not
             shut down. Default: a process pool with the ``spawn`` start method, shut down at the end.
         max_workers: processes of the default pool (default: ``os.cpu_count()``); only without
-            ``executor``.
+            ``executor``. 0 runs the points in this process and thread, one after another, with no
+            pool: Ctrl-C then stops the point under way at once (a thread of a pool cannot be
+            interrupted), and nothing needs to pickle.
         out_dir: if given, each point also writes its rows to ``out_dir/point-<i>.parquet`` (or
             ``.csv``), from the worker, as soon as it is done. With several machines, it must be a
             shared file system. Failed points write no file.
@@ -303,6 +305,9 @@ def sweep(
     children = root.spawn(len(pts))
     if executor is not None and max_workers is not None:
         raise ValueError("max_workers: only for the default process pool; size your executor yourself")
+    if max_workers is not None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, numbers.Integral) or max_workers < 0:
+            raise ValueError(f"max_workers: must be an integer >= 0 (0: in this process), got {max_workers!r}")
     if executor is not None and not isinstance(executor, cf.Executor):
         raise TypeError(f"executor: expected a concurrent.futures.Executor, got {type(executor).__name__}")
     if resume and out_dir is None:
@@ -328,7 +333,15 @@ def sweep(
     todo = [t for t in tasks if t.index not in outcomes]
     report = _progress(progress)
 
-    own = executor is None and bool(todo)
+    if executor is None and max_workers == 0:
+        for t in todo:  # here, so that a KeyboardInterrupt reaches the point under way
+            outcomes[t.index] = _run_point(t)
+            if report is not None:
+                report(len(outcomes), len(tasks))
+        todo_left: list[_Task] = []
+    else:
+        todo_left = todo
+    own = executor is None and bool(todo_left)
     pool: cf.Executor | None = executor
     if own:
         try:
@@ -340,9 +353,9 @@ def sweep(
             ) from err
         pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        if todo:
+        if todo_left:
             assert pool is not None
-            futures = {pool.submit(_run_point, t): t for t in todo}
+            futures = {pool.submit(_run_point, t): t for t in todo_left}
             for fut in cf.as_completed(futures):
                 task = futures[fut]
                 try:
