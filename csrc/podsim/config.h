@@ -7,7 +7,7 @@ namespace podsim {
 
 enum class RoutingPolicy : std::uint8_t {
   kEcmp = 0,      // one path per message: a hash of (message, node, seed) picks the port
-  kSpray = 1,     // per packet round robin over the candidate ports
+  kSpray = 1,     // a message's packets round robin over the candidate ports, from its ECMP port
   kAdaptive = 2,  // least occupied candidate output (queued + unacknowledged bytes)
 };
 

@@ -253,6 +253,10 @@ def _default_help(dest: str) -> str:
     return "(default " + "; ".join(f"{v} for {', '.join(names)}" for v, names in by_value.items()) + ")"
 
 
+_ROUTING_HELP = ("per-hop port choice: ecmp (hash of the message), spray (a message's packets round robin from its "
+                 "ECMP port), adaptive (least occupied) (default adaptive)")
+
+
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
 
@@ -275,7 +279,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     add("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", text="synthetic: arrival window, e.g. 5us")
     e = p.add_argument_group("engine options")
     e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
-    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help="per-hop port choice (default adaptive)")
+    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help=_ROUTING_HELP)
     e.add_argument("--seed", type=_seed, default=1, help="engine and workload seed (default 1)")
     e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
     e.add_argument("--mtu", type=_arg(parse_size, "mtu"), metavar="SIZE",
@@ -825,7 +829,7 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     p = sub.add_parser("demo", help="run a small all-to-all on a CloudMatrix-shaped Clos")
     p.add_argument("--groups", type=_int_in(1, 48), default=2, metavar="N", help="groups of 16 endpoints, in [1, 48] (default 2)")
     p.add_argument("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), default=64 << 10, help="e.g. 64KiB (default)")
-    p.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive")
+    p.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help=_ROUTING_HELP)
     p.add_argument("--seed", type=_seed, default=1)
     p.set_defaults(func=_cmd_demo)
     return parser

@@ -127,8 +127,9 @@ class Simulation:
         header_bytes: per-packet header on the wire, bytes.
         ack_bytes: wire size of a write acknowledgement, bytes (default: header_bytes).
         request_bytes: wire size of a read request, bytes (default: header_bytes).
-        routing: ``"ecmp"`` (hash per message and hop), ``"spray"`` (per packet round robin) or
-            ``"adaptive"`` (least occupied candidate output).
+        routing: ``"ecmp"`` (hash per message and hop), ``"spray"`` (a message's packets round
+            robin over the candidates, starting at its ECMP choice: a one-packet message routes
+            as with ECMP) or ``"adaptive"`` (least occupied candidate output).
         seed: integer or ``numpy.random.SeedSequence``; same inputs and seed give identical results.
         endpoint_window_packets: packets an endpoint keeps queued at its ports ahead of
             transmission (default 2 per port).
