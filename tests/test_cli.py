@@ -527,6 +527,11 @@ def test_compare_names_a_system_given_twice(capsys: pytest.CaptureFixture[str]) 
          "--repair tray:tray0@1 us: not after its --fail (at 2 us)"),
         (["run", "gb300-nvl72", "all-to-all", "--repair", "tray:tray0@1us"],
          "--repair tray:tray0@1 us: repairs nothing, no --fail takes anything down"),
+        # A failure of what is already down.
+        (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@1us", "--fail", "tray:tray0@2us"],
+         "--fail tray:tray0@2 us: already down since 1 us, with no --repair between"),
+        (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@2us", "--fail", "tray:tray0", "--repair", "tray:tray0@3us"],
+         "--fail tray:tray0@2 us: already down since 0 ps, with no --repair between"),
         # A field is only renamed when its option was given: here 'load' is the system's name.
         (["run", "load", "all-to-all"], "podsim: error: load: no such spec file"),
     ],
@@ -534,6 +539,16 @@ def test_compare_names_a_system_given_twice(capsys: pytest.CaptureFixture[str]) 
 def test_errors_name_what_the_user_typed(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_fail_again_after_a_repair_and_late_faults(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--bytes-per-pair", "8KiB", "--fail", "tray:tray0@100ns",
+                       "--repair", "tray:tray0@200ns", "--fail", "tray:tray0@300ns")
+    assert code == 0 and "warning" not in err, err
+    # A change after the last message completed does nothing: said, not silently accepted.
+    code, out, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@1ms")
+    assert code == 0 and "completed in" in out
+    assert "warning: --fail tray:tray0@1 ms: after the workload's last message completed (" in err and "changed nothing" in err
 
 
 def test_a_repair_may_name_part_of_what_failed(capsys: pytest.CaptureFixture[str]) -> None:

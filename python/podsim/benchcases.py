@@ -237,4 +237,6 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             f"{r['packet_hops_per_s'] / 1e6:6.2f} {r['makespan_us']:11.1f} {r['achieved_TBps_uni']:8.2f} "
             f"{r['peak_packets_in_flight']:14d} {r['peak_rss_MiB']:7.0f}"
         )
+    out.append("makespan: first message start to the last message complete at its initiator (a write's "
+               "acknowledgement back; 'podsim run' times to the last byte delivered)")
     return out

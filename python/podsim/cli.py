@@ -441,29 +441,53 @@ def _cmd_peak(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_repairs(fails: list[podsim.faults.Change], repairs: list[podsim.faults.Change]) -> None:
-    """A --repair needs a --fail, and one of the same element given as written must come first.
-    (A repair may also name a part of what failed, a switch of a failed tray, or a link written
-    the other way round: those are left to the run.)"""
+def _element_text(change: podsim.faults.Change) -> str:
+    t = change.target
+    return f"{t.kind}:{t.name}" if isinstance(t, podsim.faults.Element) else str(t)
+
+
+def _check_fault_plan(fails: list[podsim.faults.Change], repairs: list[podsim.faults.Change]) -> None:
+    """Per element as written: a --repair comes after a --fail of it, and a --fail does not take
+    down what is already down. (A repair may also name a part of what failed, a switch of a
+    failed tray, or a link written the other way round: those are left to the run.)"""
     for r in repairs:
-        element = f"{r.target.kind}:{r.target.name}" if isinstance(r.target, podsim.faults.Element) else str(r.target)
-        what = f"{element}@{format_time_ps(r.at_ps)}"
+        what = f"{_element_text(r)}@{format_time_ps(r.at_ps)}"
         if not fails:
             raise UsageError(f"--repair {what}: repairs nothing, no --fail takes anything down")
         same = [f.at_ps for f in fails if f.target == r.target]
         if same and min(same) >= r.at_ps:
             raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(same))})")
+    # Replay each element's changes in time order (a repair first when both fall at one time).
+    down_since: dict[Any, int] = {}
+    for c in sorted([*fails, *repairs], key=lambda c: (c.at_ps, not c.up)):
+        if c.up:
+            down_since.pop(c.target, None)
+        elif c.target in down_since:
+            raise UsageError(f"--fail {_element_text(c)}@{format_time_ps(c.at_ps)}: already down since "
+                             f"{format_time_ps(down_since[c.target])}, with no --repair between")
+        else:
+            down_since[c.target] = c.at_ps
+
+
+def _note_late_faults(changes: list[podsim.faults.Change], res: podsim.Result) -> None:
+    """Say so when a fault or repair came after the traffic had ended: it changed nothing."""
+    end = res.traffic_end_ps
+    late = [c for c in changes if c.at_ps > end]
+    if res.complete and late:
+        flags = ", ".join(f"--{'repair' if c.up else 'fail'} {_element_text(c)}@{format_time_ps(c.at_ps)}" for c in late)
+        _note(f"warning: {flags}: after the workload's last message completed ({format_time_ps(end)}), so it changed nothing")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_workloads([args.workload], args)
-    _check_repairs(args.fail, args.repair)
+    _check_fault_plan(args.fail, args.repair)
     system = podsim.system(args.system)
     wl = _build(system, args.workload, args)
     window = args.trace_window if args.trace_window is not None else (0, None)
     if args.trace_window is not None and args.trace is None:
         raise UsageError("--trace-window needs --trace FILE")
     res, interrupted = _simulate(system, wl, args, trace=args.plot is not None or args.trace is not None)
+    _note_late_faults(args.fail + args.repair, res)
     summary = _summary(system, wl, res, args)
     table = res.messages.to_pandas()
     table["phase"] = np.asarray(wl.phase_names)[wl.phase]

@@ -226,7 +226,7 @@ class RunSummary:
         head = f"{self.system}: {self.workload} ({self.algorithm}), {self.ranks} ranks, S = {format_bytes(self.size_bytes)}, {self.messages} messages"
         out = [head, f"  routing={self.routing} seed={self.seed} mtu={self.mtu} B"]
         if self.complete and self.time_s is not None and self.algbw_Bps is not None and self.busbw_Bps is not None:
-            out.append(f"  completed in {format_time_ps(self.time_s * 1e12)} (simulated)")
+            out.append(f"  completed in {format_time_ps(self.time_s * 1e12)} (simulated, first start to last byte delivered)")
             out.append(f"  algbw {format_rate(self.algbw_Bps, 'uni')}, busbw {format_rate(self.busbw_Bps, 'uni')} per rank"
                        f" (link peak {format_rate(self.peak_per_rank_uni_Bps, 'uni')} per rank, {self.busbw_Bps / self.peak_per_rank_uni_Bps:.1%})")
         else:
