@@ -316,7 +316,12 @@ def test_module_entry_point() -> None:
         (["run", SMALL, "synthetic", "--load", "2"], "load"),
         (["run", SMALL], "WORKLOAD"),
         (["compare", SMALL], "at least 2 systems"),
-        (["compare", SMALL, "hgx-h20", "--size", "1MiB"], "need --workload"),
+        (["compare", SMALL, "hgx-h20", "--size", "1MiB"], "--size: applies to a workload run; add --workload NAME"),
+        # Engine options, even those with a default, were once ignored without a workload.
+        (["compare", SMALL, "hgx-h20", "--routing", "spray"], "--routing: applies to a workload run; add --workload NAME"),
+        (["compare", SMALL, "hgx-h20", "--seed", "1"], "--seed: applies to a workload run"),
+        (["compare", SMALL, "hgx-h20", "--ranks", "4"], "--ranks: applies to a workload run"),
+        (["compare", SMALL, "hgx-h20", "--hbm"], "--hbm: applies to a workload run"),
         (["compare", SMALL, "hgx-h20", "--workload", "all-gather", "--tokens", "3"], "--tokens does not apply"),
         (["export", SMALL, "/nonexistent-dir/x.topo"], "x.topo"),
         (["bench", "--case", "nothing-like-this"], "no benchmark case"),

@@ -257,6 +257,11 @@ _ROUTING_HELP = ("per-hop port choice: ecmp (hash of the message), spray (a mess
                  "ECMP port), adaptive (least occupied) (default adaptive)")
 
 
+#: Engine options with a default; the others (--ranks, --mtu, --hbm) are unset until given.
+_ENGINE_DEFAULTS = {"routing": "adaptive", "seed": 1}
+_ENGINE_OPTS = ("ranks", "routing", "seed", "hbm", "mtu")
+
+
 def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
 
@@ -279,8 +284,9 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     add("--duration", type=_arg(parse_time_ps, "duration"), metavar="TIME", text="synthetic: arrival window, e.g. 5us")
     e = p.add_argument_group("engine options")
     e.add_argument("--ranks", type=_positive_int, metavar="N", help="use the first N ranks only (default: all)")
-    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help=_ROUTING_HELP)
-    e.add_argument("--seed", type=_seed, default=1, help="engine and workload seed (default 1)")
+    e.add_argument("--routing", choices=sorted(podsim.ROUTING), default=_ENGINE_DEFAULTS["routing"], help=_ROUTING_HELP)
+    e.add_argument("--seed", type=_seed, default=_ENGINE_DEFAULTS["seed"],
+                   help=f"engine and workload seed (default {_ENGINE_DEFAULTS['seed']})")
     e.add_argument("--hbm", action="store_true", help="couple every rank to its HBM: sends read from memory, receives write to it")
     e.add_argument("--mtu", type=_arg(parse_size, "mtu"), metavar="SIZE",
                    help="largest packet, header included (default: the system's transport spec, else 4096)")
@@ -546,8 +552,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.systems) < 2:
         raise UsageError(f"compare needs at least 2 systems, got {len(args.systems)}")
     systems = [podsim.system(n) for n in args.systems]
-    if not args.workload and any(getattr(args, o) is not None for o in _WORKLOAD_OPTS):
-        raise UsageError("workload options need --workload NAME")
+    if not args.workload:
+        # (compare's parser leaves routing and seed unset, so that one given is seen here)
+        given = [o for o in (*_WORKLOAD_OPTS, *_ENGINE_OPTS) if getattr(args, o) not in (None, False)]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')}: applies to a workload run; add --workload NAME")
+    for name, default in _ENGINE_DEFAULTS.items():
+        setattr(args, name, _given(getattr(args, name), default))
     _check_workloads(args.workload, args)  # before any long run
     comparison = podsim.compare(systems)
     rows: list[dict[str, Any]] = []
@@ -795,6 +806,7 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     p.add_argument("systems", nargs="+", metavar="SYSTEM", help="two or more; the first is the subject of the verdicts")
     p.add_argument("--workload", action="append", default=[], metavar="NAME", help="run this workload on each system (repeatable)")
     _add_workload_options(p)
+    p.set_defaults(**dict.fromkeys(_ENGINE_DEFAULTS))  # filled in by _cmd_compare (see there)
     _add_output(p)
     p.add_argument("--plot", type=_output(_IMAGE), metavar="FILE.png", help="peak vs achieved bar chart")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
