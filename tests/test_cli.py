@@ -471,6 +471,11 @@ def test_sweep_points_differ_only_in_what_is_varied(capsys: pytest.CaptureFixtur
         (["sweep", "hgx-h100", "all-reduce", "--mtu", "32", "--vary", "seed=1,2"], "error: --mtu: must be larger than"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "hbm=ture,no"], "hbm: values must be on or off"),
         (["sweep", "hgx-h100", "all-reduce", "--vary", "seed=1,2", "--resume"], "--resume needs --out-dir"),
+        # Values the system cannot take are found by building each point's workload before any run.
+        (["sweep", "hgx-h100", "all-to-all", "--vary", "ranks=2,100"], "error: --vary point ranks=100: --ranks: hgx-h100 has 8 ranks"),
+        (["sweep", "hgx-h100", "broadcast", "--vary", "root=0,100"], "error: --vary point root=100: --root (root): must be in [0, 7]"),
+        (["sweep", "hgx-h100", "moe", "--experts", "7", "--vary", "seed=1,2"],
+         "--top-k (top_k): must be in [1, num_experts=7], got 8 (the default of --top-k; give --top-k to change it)"),
     ],
 )
 def test_sweep_bad_usage_is_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:

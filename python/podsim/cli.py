@@ -707,13 +707,25 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             except UsageError as err:  # (argparse's "argument --routing: " would name the run option)
                 raise UsageError(f"--vary {name}={value}: {re.sub(r'^argument [^:]+: ', '', str(err))}") from None
     points = grid(**axes)
-    header_bytes = podsim.system(args.system).run_defaults().get("header_bytes", podsim.simulation.DEFAULT_SIZES["header_bytes"])
+    system = podsim.system(args.system)
+    header_bytes = system.run_defaults().get("header_bytes", podsim.simulation.DEFAULT_SIZES["header_bytes"])
+    built: set[tuple[Any, ...]] = set()
     for point in points:
         trial = checking.parse_args(["run", *base, *[f"--{k.replace('_', '-')}={v}" for k, v in point.items() if k != "hbm"]])
         _check_workloads([trial.workload], trial)
         if trial.mtu is not None and trial.mtu <= header_bytes:
             option = f"--vary mtu={point['mtu']}" if "mtu" in point else "--mtu"
             raise UsageError(f"{option}: must be larger than {args.system}'s header ({header_bytes} bytes), got {trial.mtu}")
+        # Build the point's workload (once per distinct workload): a value the system cannot take
+        # (--ranks 100 on 72 ranks, a --root past the last rank) is a usage error, found now.
+        key = tuple(getattr(trial, o) for o in ("ranks", "seed", *_WORKLOAD_OPTS))
+        if key not in built:
+            built.add(key)
+            try:
+                _build(system, trial.workload, trial)
+            except (UsageError, ValueError, TypeError) as err:
+                where = " ".join(f"{k}={v}" for k, v in point.items())
+                raise UsageError(f"--vary point {where}: {_as_option(str(err), trial)}") from None
     # One worker runs in this process (no start-up cost for small sweeps, and Ctrl-C stops it).
     table = sweep(partial(_sweep_point, base), points, seed=args.seed, max_workers=0 if args.workers == 1 else args.workers,
                   out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
@@ -906,7 +918,15 @@ def _as_option(message: str, args: argparse.Namespace) -> str:
     when that option was given (else the field is not the user's: a spec file's, a default's)."""
     field, sep, rest = message.partition(": ")
     option = _OPTION_OF.get(field) if sep else None
-    given = getattr(args, option[2:].replace("-", "_"), None) if option else None
+    dest = option[2:].replace("-", "_") if option else ""
+    given = getattr(args, dest, None)
+    if option and given is None:
+        # Not given, but the workload took the option's default: say so, or the user is told
+        # of a value they never typed.
+        names = getattr(args, "workload", None) or []
+        kinds = [WORKLOADS[n] for n in ([names] if isinstance(names, str) else names) if n in WORKLOADS]
+        if any(dest in k.defaults for k in kinds):
+            return f"{option} ({field}): {rest} (the default of {option}; give {option} to change it)"
     if given is None or given is False:  # (not `in (None, False)`: a given 0 equals False)
         return message
     return f"{option} ({field}): {rest}"
