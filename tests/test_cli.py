@@ -16,7 +16,7 @@ import pytest
 
 import podsim
 from podsim import cli
-from podsim.units import format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
+from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
 
 SMALL = "hgx-h100"
 
@@ -69,6 +69,11 @@ def test_decimal_units_are_exact() -> None:
             parse_size(bits)
 
 
+def test_sizes_never_show_an_exponent() -> None:
+    assert format_bytes(1_033_973) == "1010 KiB"  # was '1.01e+03 KiB'
+    assert format_bytes(14563) == "14.2 KiB" and format_bytes(3_000_000) == "2.86 MiB" and format_bytes(5000 * 2**40) == "5000 TiB"
+
+
 def test_rates_stay_in_tb_per_s() -> None:
     assert format_rate(1.2288e15, "uni") == "1229 TB/s uni"
     assert format_rate(28e9, "bidi") == "28 GB/s bidi"
@@ -84,6 +89,13 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in out
     data = run_json(capsys, "list")
     assert [s["name"] for s in data["systems"]] == podsim.list_systems()
+
+
+def test_list_out_holds_systems_and_workloads(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, _ = run(capsys, "list", "--out", str(tmp_path / "l.csv"))
+    table = pd.read_csv(tmp_path / "l.csv")
+    assert code == 0 and list(table["name"]) == [*podsim.list_systems(), *cli.WORKLOADS]
+    assert list(table["kind"]) == ["system"] * len(podsim.list_systems()) + ["workload"] * len(cli.WORKLOADS)
 
 
 @pytest.mark.parametrize("workload", ["all-to-all", "broadcast", "moe", "p2p", "synthetic"])
@@ -120,6 +132,7 @@ def test_run_help_shows_every_workload_default(capsys: pytest.CaptureFixture[str
 def test_peak_text_json_and_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "peak", SMALL, "gb300-nvl72")
     assert code == 0
+    assert "INT8 dense" in out and f"{podsim.system('gb300-nvl72').peak().int8_ops / 1e15:,.4g} POPS" in out
     assert "TB/s uni" in out and "TB/s bidi" in out and "gb300-nvl72" in out
     data = run_json(capsys, "peak", SMALL, "--out", str(tmp_path / "p.csv"))
     expected = podsim.system(SMALL).peak()

@@ -43,6 +43,7 @@ from podsim import workloads
 from podsim.topology import ChannelTable, Topology
 from podsim.systems import Comparison, Peak, System, compare, list_systems, system
 from podsim import faults  # noqa: E402  (after systems: faults builds on them)
+from podsim import calibration  # noqa: E402  (after systems: it calibrates their specs)
 
 __version__ = "0.1.0"
 
@@ -68,6 +69,7 @@ __all__ = [
     "Topology",
     "TransmissionTrace",
     "__version__",
+    "calibration",
     "compare",
     "fabrics",
     "hbm",

@@ -63,9 +63,9 @@ def queue_pairs(nodes: int, ports: int) -> int:
     return nodes * (ports + 1) * ports
 
 
-def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX, hi_why: str = "") -> int:
+def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX, hi_why: str = "", lo_why: str = "") -> int:
     """Return ``value`` as an int in ``[lo, hi]`` or raise TypeError/ValueError naming ``field``
-    (and, for a value above ``hi``, saying ``hi_why`` the limit is there, when given)."""
+    (and saying why the limit it broke is there: ``hi_why`` above ``hi``, ``lo_why`` below ``lo``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -73,7 +73,8 @@ def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX, hi_why: str 
             raise TypeError(f"{field}: expected an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if not lo <= value <= hi:
-        why = f" ({hi_why})" if hi_why and value > hi else ""
+        reason = hi_why if value > hi else lo_why
+        why = f" ({reason})" if reason else ""
         raise ValueError(f"{field}: must be in [{lo}, {hi}]{why}, got {value}")
     return value
 
@@ -91,9 +92,11 @@ def positive_float(value: Any, field: str, hi: float = math.inf, unit: str = "")
 
 def rate(value: Any, field: str) -> float:
     """Return ``value`` as a rate in bytes/s within ``[MIN_RATE_BPS, MAX_RATE_BPS]`` or raise naming ``field``."""
-    out = positive_float(value, field, MAX_RATE_BPS)
-    if out < MIN_RATE_BPS:
-        raise ValueError(f"{field}: must be in [1, 1e15] bytes/s, got {out!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{field}: expected a number, got {type(value).__name__} {value!r}")
+    out = float(value)
+    if not (math.isfinite(out) and MIN_RATE_BPS <= out <= MAX_RATE_BPS):
+        raise ValueError(f"{field}: must be a finite number in [{MIN_RATE_BPS:g}, {MAX_RATE_BPS:g}] bytes/s, got {out!r}")
     return out
 
 

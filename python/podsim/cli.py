@@ -407,12 +407,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
     human = ["systems:", *(f"  {s['name']:{width}}  {s['title']}" for s in systems),
              "workloads (defaults in brackets):",
              *(f"  {n:{width}}  {k.summary} [{_defaults_text(k)}]" for n, k in WORKLOADS.items())]
-    _emit(args, human, {"systems": systems, "workloads": workloads}, pd.DataFrame(systems))
+    # One table for --out: a row per system and per workload, told apart by 'kind'.
+    table = pd.DataFrame([*({"kind": "system", "name": x["name"], "description": x["title"], "defaults": ""} for x in systems),
+                          *({"kind": "workload", "name": n, "description": k.summary, "defaults": _defaults_text(k)}
+                            for n, k in WORKLOADS.items())])
+    _emit(args, human, {"systems": systems, "workloads": workloads}, table)
     return EXIT_OK
 
 
 def _flops(x: float | None) -> str:
     return "–" if x is None else f"{x / 1e15:,.4g} PFLOPS"
+
+
+def _ops(x: float | None) -> str:
+    return "–" if x is None else f"{x / 1e15:,.4g} POPS"
 
 
 def _opt(fmt: Callable[[float], str]) -> Callable[[float | None], str]:
@@ -426,6 +434,7 @@ _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("bf16_flops", "BF16 dense", _flops),
     ("fp8_flops", "FP8 dense", _flops),
     ("fp4_flops", "FP4 dense", _flops),
+    ("int8_ops", "INT8 dense", _ops),
     ("hbm_capacity_bytes", "HBM capacity", _opt(lambda x: f"{x / 1e12:,.4g} TB")),
     ("hbm_bandwidth_uni_Bps", "HBM bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_uni_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "uni"))),

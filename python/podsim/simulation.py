@@ -37,9 +37,14 @@ MAX_TIME_PS = v.MAX_TIME_PS
 _STOP_IDLE, _STOP_TIME, _STOP_EVENTS, _STOP_COMPLETION = 0, 1, 2, 3
 
 InvariantViolation = _core.InvariantViolation
+InvariantViolation.__doc__ = """Raised in check mode (``check=True``) by the first broken conservation identity (bytes,
+packets or credits), naming the event, the time and the channel: an engine bug, to report."""
 Deadlock = _core.Deadlock
-#: Raised when faults leave messages with no path and no repair is scheduled.
+Deadlock.__doc__ = """Raised when no event is left but messages are unfinished and no fault explains it: packets
+are stuck in buffers (a cyclic buffer dependency of the topology and routing)."""
 CutOff = _core.CutOff
+CutOff.__doc__ = """Raised when faults left messages with no path between their endpoints and no repair is
+scheduled. Not a subclass of :class:`Deadlock`: catch both (or ``RuntimeError``)."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -190,10 +195,8 @@ class Simulation:
             txn_bytes = MEMORY_TXN_BYTES
         routing = v.choice(routing, "routing", ROUTING)
         recovery = v.choice(recovery, "recovery", RECOVERY)
-        mtu = v.integer(mtu, "mtu", 2, v.MAX_PACKET_BYTES)
-        header_bytes = v.integer(header_bytes, "header_bytes", 0, v.MAX_PACKET_BYTES)
-        if mtu <= header_bytes:
-            raise ValueError(f"mtu: must be larger than header_bytes ({header_bytes}), got {mtu}")
+        header_bytes = v.integer(header_bytes, "header_bytes", 0, v.MAX_PACKET_BYTES - 1)
+        mtu = v.integer(mtu, "mtu", header_bytes + 1, v.MAX_PACKET_BYTES, lo_why=f"more than header_bytes = {header_bytes}")
 
         def control_bytes(given: int | None, field: str) -> int:
             # An acknowledgement or a read request is a bare header unless its size is given.

@@ -41,10 +41,12 @@ def _text(text: object, field: str) -> str:
 
 
 def format_bytes(n: float) -> str:
-    """``1048576 -> '1 MiB'``, ``3_000_000 -> '2.86 MiB'``: binary prefixes, 3 significant digits."""
+    """``1048576 -> '1 MiB'``, ``3_000_000 -> '2.86 MiB'``, ``1_033_973 -> '1010 KiB'``: binary
+    prefixes, 3 significant digits (whole units from 1000 on: never an exponent)."""
     for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if abs(n) >= scale:
-            return f"{n / scale:.3g} {unit}"
+            x = n / scale
+            return f"{x:.0f} {unit}" if abs(x) >= 999.5 else f"{x:.3g} {unit}"
     return f"{n:.0f} B"
 
 
