@@ -371,9 +371,35 @@ def test_topology_file_may_hold_comments_blank_lines_and_windows_line_endings(tm
     loaded.save(plain_again)
     assert plain_again.read_text() == plain.read_text()
     trailing = tmp_path / "trailing.topo"
-    trailing.write_text("\n".join([*lines[:-1], lines[-1] + " # the second link"]) + "\n")
+    trailing.write_text("\n".join([*lines[:-2], lines[-2] + " # the second link", lines[-1]]) + "\n")
     with pytest.raises(ValueError, match=r"line 6: unexpected text after latency: '# the second link' \(a comment must"):
         podsim.Topology.load(trailing)
+
+
+def test_a_topology_file_cut_short_is_refused(tmp_path: Path) -> None:
+    """A saved file ends with the counts of what it holds: a partial copy once loaded as a
+    smaller fabric without complaint."""
+    full = tmp_path / "full.topo"
+    podsim.system("hgx-h100").topology.save(full)
+    lines = full.read_text().splitlines()
+    assert lines[0] == "podsim-topology 2" and lines[-1].startswith("end ")
+    cut = tmp_path / "cut.topo"
+    cut.write_text("\n".join(lines[:-5]) + "\n")
+    with pytest.raises(ValueError, match=r"no end record: the file is cut short"):
+        podsim.Topology.load(cut)
+    nodes, links = map(int, lines[-1].split()[1:])
+    fewer = tmp_path / "fewer.topo"
+    fewer.write_text("\n".join([*lines[:-2], lines[-1]]) + "\n")  # a link line deleted
+    with pytest.raises(ValueError, match=rf"the file promises {nodes} nodes and {links} links, but holds {nodes} and {links - 1}"):
+        podsim.Topology.load(fewer)
+    after = tmp_path / "after.topo"
+    after.write_text("\n".join([*lines, lines[-2]]) + "\n")
+    with pytest.raises(ValueError, match=r"a 'link' record after the end record"):
+        podsim.Topology.load(after)
+    # Version 1, the format without an end record, is still read (hand-written files).
+    legacy = tmp_path / "legacy.topo"
+    legacy.write_text("\n".join(["podsim-topology 1", *lines[1:-1]]) + "\n")
+    assert podsim.Topology.load(legacy).num_channels == podsim.Topology.load(full).num_channels == 2 * links
 
 
 def test_errors_name_the_value_the_user_gave() -> None:

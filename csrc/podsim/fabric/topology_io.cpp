@@ -57,7 +57,7 @@ std::string rest_of_line(std::istringstream& fields) {
 }  // namespace
 
 void save_topology(const Topology& topo, std::ostream& out) {
-  out << kMagic << " 1\n";
+  out << kMagic << " 2\n";
   for (NodeId n = 0; n < topo.num_nodes(); ++n) {
     const Node& nd = topo.node(n);
     if (nd.kind == NodeKind::kEndpoint)
@@ -74,13 +74,21 @@ void save_topology(const Topology& topo, std::ostream& out) {
     const Channel& ch = topo.channel(c);
     out << "link " << ch.src << ' ' << ch.dst << ' ' << ch.rate << ' ' << ch.latency_ps << '\n';
   }
+  out << "end " << topo.num_nodes() << ' ' << topo.num_channels() / 2 << '\n';
 }
 
 Topology load_topology(std::istream& in) {
   std::string line;
   std::size_t lineno = 1;
-  if (!std::getline(in, line) || trimmed(line) != std::string(kMagic) + " 1")
-    throw std::invalid_argument("topology file: line 1 must be '" + std::string(kMagic) + " 1'");
+  const std::string first = std::getline(in, line) ? trimmed(line) : std::string();
+  const std::string magic(kMagic);
+  if (first != magic + " 1" && first != magic + " 2")
+    throw std::invalid_argument("topology file: line 1 must be '" + magic + " 2' (or '" + magic +
+                                " 1', the format without an end record)");
+  // Version 2 ends with "end <nodes> <links>": a file cut short (a partial copy) would otherwise
+  // load as a smaller fabric without complaint.
+  const bool needs_end = first == magic + " 2";
+  bool ended = false;
   Topology topo;
   while (std::getline(in, line)) {
     ++lineno;
@@ -90,7 +98,18 @@ Topology load_topology(std::istream& in) {
     fields >> kind;
     const std::string where = "topology file: line " + std::to_string(lineno) + ": ";
     try {
-      if (kind == "endpoint") {
+      if (ended) throw std::invalid_argument("a '" + kind + "' record after the end record");
+      if (kind == "end") {
+        if (!needs_end) throw std::invalid_argument("an end record needs version 2 on line 1");
+        constexpr const char* kRecord = "end nodes links";
+        const auto nodes = read_field<std::uint64_t>(fields, "nodes", kRecord);
+        const auto links = read_field<std::uint64_t>(fields, "links", kRecord);
+        if (nodes != topo.num_nodes() || links != topo.num_channels() / 2)
+          throw std::invalid_argument("the file promises " + std::to_string(nodes) + " nodes and " +
+                                      std::to_string(links) + " links, but holds " + std::to_string(topo.num_nodes()) +
+                                      " and " + std::to_string(topo.num_channels() / 2) + " (an edited or damaged file)");
+        ended = true;
+      } else if (kind == "endpoint") {
         constexpr const char* kRecord =
             "endpoint buffer latency ports issue fetch commit max_reads max_writes read_rate write_rate "
             "write_issue_rate name";
@@ -134,6 +153,11 @@ Topology load_topology(std::istream& in) {
       throw std::invalid_argument(where + err.what());
     }
   }
+  if (needs_end && !ended)
+    throw std::invalid_argument("topology file: ends at line " + std::to_string(lineno) + " after " +
+                                std::to_string(topo.num_nodes()) + " nodes and " +
+                                std::to_string(topo.num_channels() / 2) +
+                                " links with no end record: the file is cut short (a partial copy?)");
   return topo;
 }
 
