@@ -192,7 +192,7 @@ def _rebuild(topo: Topology, removed: np.ndarray) -> tuple[Topology, np.ndarray]
     node parameter, present and future, carries over without this module listing them, and rates
     stay exact. Node lines keep their order, so node ids, names and ranks are unchanged; the link
     lines (one per link, in channel order: link ``i`` is channels ``2i``, ``2i + 1``) of removed
-    links are dropped.
+    links are dropped, and the end record's link count lowered to match.
     """
     n_links = topo.num_channels // 2
     keep = np.ones(n_links, dtype=bool)
@@ -205,7 +205,8 @@ def _rebuild(topo: Topology, removed: np.ndarray) -> tuple[Topology, np.ndarray]
         if len(links) != n_links:
             raise RuntimeError(f"topology file has {len(links)} link lines for {n_links} links")
         drop = {links[i] for i in np.flatnonzero(~keep).tolist()}
-        path.write_text("".join(line for i, line in enumerate(lines) if i not in drop))
+        end = f"end {topo.num_nodes} {int(keep.sum())}\n"
+        path.write_text("".join(end if line.startswith("end ") else line for i, line in enumerate(lines) if i not in drop))
         out = Topology.load(path)
     mapping = np.full(topo.num_channels, -1, dtype=np.int64)
     new_link = np.cumsum(keep) - 1
