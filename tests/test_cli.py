@@ -590,6 +590,12 @@ def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
     assert times[0] < times[1] < times[2]
     code, _, err = run(capsys, "run", "cloudmatrix384", "p2p", "--peer", "0")
     assert code == 2 and "--peer (peer): must" in err
+    # A latency test reports its latency, and its peaks are those of the two ranks it runs on.
+    data = run_json(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "latency", "--size", "512", "--peer", "2")
+    assert data["ranks"] == 2 and data["time_s"] == pytest.approx(16 * data["message_latency_s"], rel=1e-12)
+    assert data["peak_uni_Bps"] == 2 * podsim.system("cloudmatrix384").peak().scale_up_uni_Bps / 768
+    code, out, _ = run(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "latency", "--size", "512", "--peer", "2")
+    assert f"message latency {format_time_ps(data['message_latency_s'] * 1e12)} mean (start to last byte delivered)" in out
 
 
 def test_compare_reports_hbm_when_coupled(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ import pandas as pd
 from podsim.results import NOT_YET, Result, TransmissionTrace
 from podsim.topology import Topology
 from podsim.units import format_bytes, format_rate, format_time_ps
-from podsim.workloads import Workload
+from podsim.workloads import Workload, WorkloadStats
 
 
 def node_levels(topology: Topology) -> np.ndarray:
@@ -160,6 +160,8 @@ class RunSummary:
         complete: every message finished; ``messages_done``: how many did.
         simulated_s: simulated time reached, seconds.
         time_s: workload completion time (first start to last delivery), seconds.
+        message_latency_s: mean over the messages of start to last byte delivered, seconds (a
+            latency test's one-way latency; for reads, request plus data).
         algbw_Bps, busbw_Bps: NCCL-convention algorithm and bus bandwidth, bytes/s.
         achieved_uni_Bps: payload delivered per second over the run, all ranks together (uni).
         peak_uni_Bps: what the participating ranks' links can inject, all together (uni).
@@ -186,6 +188,7 @@ class RunSummary:
     messages_done: int
     simulated_s: float
     time_s: float | None
+    message_latency_s: float | None
     algbw_Bps: float | None
     busbw_Bps: float | None
     achieved_uni_Bps: float
@@ -227,6 +230,8 @@ class RunSummary:
         out = [head, f"  routing={self.routing} seed={self.seed} mtu={self.mtu} B"]
         if self.complete and self.time_s is not None and self.algbw_Bps is not None and self.busbw_Bps is not None:
             out.append(f"  completed in {format_time_ps(self.time_s * 1e12)} (simulated, first start to last byte delivered)")
+            if self.message_latency_s is not None:
+                out.append(f"  message latency {format_time_ps(self.message_latency_s * 1e12)} mean (start to last byte delivered)")
             out.append(f"  algbw {format_rate(self.algbw_Bps, 'uni')}, busbw {format_rate(self.busbw_Bps, 'uni')} per rank"
                        f" (link peak {format_rate(self.peak_per_rank_uni_Bps, 'uni')} per rank, {self.busbw_Bps / self.peak_per_rank_uni_Bps:.1%})")
         else:
@@ -243,6 +248,12 @@ class RunSummary:
                        f"{self.replayed_packets:,} replayed by link-level retry")
         out.append(f"  engine: {self.events:,} events in {self.wall_s:.2f} s wall ({self.events_per_s / 1e6:.2f} M events/s)")
         return out
+
+
+def _mean_latency_s(stats: WorkloadStats) -> float:
+    """Mean message latency over all phases (each phase's mean weighted by its messages)."""
+    phases = list(stats.phases.values())
+    return sum(p.mean_message_latency_s * p.messages for p in phases) / sum(p.messages for p in phases)
 
 
 def summarize(
@@ -270,6 +281,7 @@ def summarize(
         size_bytes=int(workload.size_bytes), routing=routing, seed=seed, mtu=mtu, complete=result.complete,
         messages_done=int(done.sum()), simulated_s=result.now_ps * 1e-12,
         time_s=None if stats is None else stats.time_s,
+        message_latency_s=None if stats is None else _mean_latency_s(stats),
         algbw_Bps=None if stats is None else stats.algbw_Bps,
         busbw_Bps=None if stats is None else stats.busbw_Bps,
         achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=peak, peak_per_rank_uni_Bps=peak / n,

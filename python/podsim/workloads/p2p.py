@@ -49,8 +49,9 @@ def point_to_point(
             keep one.
 
     Returns:
-        A :class:`Workload` with one phase ``p2p``; ``size_bytes`` is the total payload, so
-        ``algbw`` is the achieved bandwidth (busbw factor 1).
+        A :class:`Workload` over the two ranks (its ``ranks``: initiator, then peer) with one
+        phase ``p2p``; ``size_bytes`` is the total payload, so ``algbw`` is the achieved
+        bandwidth (busbw factor 1).
     """
     ranks, _ = resolve_ranks(target)
     n = len(ranks)
@@ -71,15 +72,17 @@ def point_to_point(
     if count * size >= 1 << 64:
         raise ValueError(f"iterations: {count} messages x size_bytes {size} is 2**64 bytes or more in total; lower either")
     i = np.arange(count)
+    # Over the two ranks only (0: initiator, 1: peer): they are the workload's ranks, so peaks
+    # and per-rank figures are theirs, not the whole system's.
     if pattern == "ping_pong":
-        src = np.where(i % 2 == 0, a, b)
+        src = i % 2
     else:
-        src = np.full(count, b if kind == "read" else a)  # a read's data flows peer -> initiator
-    dst = np.where(src == a, b, a)
+        src = np.full(count, 1 if kind == "read" else 0)  # a read's data flows peer -> initiator
+    dst = 1 - src
     # Message i waits for message i - w: w operations outstanding, as a posted-work-queue depth.
     deps = np.stack([i[: count - w], i[w:]], axis=1)
     return to_workload(
-        ranks, src, dst, np.full(count, size), deps, step=i, name="point_to_point",
+        ranks[[a, b]], src, dst, np.full(count, size), deps, step=i, name="point_to_point",
         algorithm=f"{pattern}_{kind}", size_bytes=count * size, bus_factor=1.0, phase_names=("p2p",),
         kind=kind,
     )
