@@ -94,6 +94,17 @@ def test_run_figure_with_and_without_trace(tmp_path: Path, clos: podsim.Topology
     _png(plot.run_figure(plain, clos, tmp_path / "plain.png"))
 
 
+def test_packet_latency_curve_stays_within_the_message_latencies(traced: podsim.Result) -> None:
+    """The packet CDF is drawn at log2 bucket tops: capped at the longest message latency (which
+    bounds every packet's), it once reached up to twice past the end of the run."""
+    fig = Figure()
+    ax = fig.add_subplot()
+    plot.latency_cdf_ax(ax, traced)
+    messages, packets = ax.get_lines()
+    assert packets.get_xdata().max() <= messages.get_xdata().max() == traced.messages.latency_ps.max() / 1e6
+    assert packets.get_ydata()[-1] == 1.0
+
+
 def test_heatmap_rows_are_tiers(clos: podsim.Topology, traced: podsim.Result) -> None:
     ax = Figure().subplots()
     img = plot.utilization_heatmap_ax(ax, traced, clos)

@@ -86,14 +86,17 @@ def utilization_heatmap_ax(
 
 def latency_cdf_ax(ax: Axes, result: Result) -> None:
     """CDF of message latency (start to end, complete messages) and of data-packet latency
-    (the engine's log2 histogram, drawn at bucket upper edges), in microseconds, log x axis."""
+    (the engine's log2 histogram, drawn at bucket upper edges: an upper bound, so each edge is
+    capped at the longest message latency, which no packet's can exceed), in microseconds, log
+    x axis."""
     lat = result.messages.latency_ps
     lat = np.sort(lat[lat >= 0]).astype(np.float64)
     if len(lat):
         ax.step(lat / 1e6, np.arange(1, len(lat) + 1) / len(lat), where="post", label=f"messages ({len(lat):,})")
     hist = np.asarray(result.packet_latency_histogram, dtype=np.float64)
     if hist.sum() > 0:
-        upper = 2.0 ** (np.arange(len(hist)) + 1)
+        # A packet is created after its message starts and delivered before it ends.
+        upper = np.minimum(2.0 ** (np.arange(len(hist)) + 1), lat[-1] if len(lat) else np.inf)
         keep = slice(int(np.argmax(hist > 0)), int(len(hist) - np.argmax(hist[::-1] > 0)))
         ax.step(upper[keep] / 1e6, np.cumsum(hist)[keep] / hist.sum(), where="post", label=f"packets ({int(hist.sum()):,})")
     ax.set_xscale("log")
