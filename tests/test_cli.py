@@ -290,7 +290,11 @@ def test_demo_and_install_paths(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--groups", "1", "--bytes-per-pair", "4KiB")
     assert code == 0 and "ledger balanced: True" in out
     code, out, _ = run(capsys, "--cmake-dir")
-    assert code == 0 and out.strip().endswith("podsim")
+    assert code == 0 and (Path(out.strip()) / "podsimConfig.cmake").is_file()
+    code, out, _ = run(capsys, "--include-dir")
+    assert code == 0 and (Path(out.strip()) / "podsim" / "podsim.h").is_file()
+    code, out, _ = run(capsys, "--lib-dir")
+    assert code == 0 and (Path(out.strip()) / "libpodsim.a").is_file()
 
 
 def test_module_entry_point() -> None:

@@ -5,20 +5,24 @@ installed package's headers and library, as an embedder does."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
-
-import podsim
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _sdk(flag: str) -> Path:
+    """A directory of the C++ SDK, as the README tells a host without CMake to find it."""
+    done = subprocess.run([sys.executable, "-m", "podsim", flag], capture_output=True, text=True, check=True)
+    return Path(done.stdout.strip())
+
+
 def _host(cxx: list[str], tmp_path: Path, source: str, *flags: str) -> str:
     """Build tests/cpp/``source`` as an embedder does and run it; returns what it printed."""
-    package = Path(podsim.__file__).resolve().parent
     exe = tmp_path / Path(source).stem
     build = subprocess.run(
-        [*cxx, *flags, f"-I{package / 'include'}", str(ROOT / "tests" / "cpp" / source),
-         str(package / "lib" / "libpodsim.a"), "-o", str(exe)],
+        [*cxx, *flags, f"-I{_sdk('--include-dir')}", str(ROOT / "tests" / "cpp" / source),
+         str(_sdk("--lib-dir") / "libpodsim.a"), "-o", str(exe)],
         capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr
     run = subprocess.run([str(exe)], capture_output=True, text=True, check=False, timeout=120)

@@ -18,7 +18,8 @@ def test_event_queue_pops_in_time_then_payload_order(cxx: list[str], tmp_path: P
     exe = tmp_path / "event_queue_test"
     build = subprocess.run(
         [*cxx, f"-I{ROOT / 'csrc'}",
-         str(ROOT / "tests" / "cpp" / "event_queue_test.cpp"), "-o", str(exe)],
+         str(ROOT / "tests" / "cpp" / "event_queue_test.cpp"), str(ROOT / "csrc" / "podsim" / "sim" / "huge_pages.cpp"),
+         "-o", str(exe)],
         capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr
     run = subprocess.run([str(exe)], capture_output=True, text=True, check=False, timeout=300)

@@ -812,6 +812,7 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     parser.add_argument("--version", action="version", version=f"podsim {podsim.__version__}")
     parser.add_argument("--cmake-dir", action="store_true", help="print the CMake package directory (for find_package(podsim)) and exit")
     parser.add_argument("--include-dir", action="store_true", help="print the C++ include directory and exit")
+    parser.add_argument("--lib-dir", action="store_true", help="print the directory of libpodsim.a (builds without CMake) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="shipped systems and workloads")
@@ -948,10 +949,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    if args.cmake_dir or args.include_dir:
-        root = Path(podsim.__file__).parent
-        print(root / "lib" / "cmake" / "podsim" if args.cmake_dir else root / "include")
-        return EXIT_OK
+    sdk = {"cmake_dir": ("lib", "cmake", "podsim"), "include_dir": ("include",), "lib_dir": ("lib",)}
+    for flag, parts in sdk.items():
+        if getattr(args, flag):
+            print(Path(podsim.__file__).parent.joinpath(*parts))
+            return EXIT_OK
     if args.command is None:
         args = parser.parse_args(["demo"])
     try:

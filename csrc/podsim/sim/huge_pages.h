@@ -12,19 +12,17 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <vector>
 
-#if defined(__linux__) && !defined(__ANDROID__)
-#include <sys/mman.h>
-#if defined(MADV_HUGEPAGE)
-#define PODSIM_HUGE_PAGES 1
-#endif
-#endif
-
 namespace podsim {
+
+// `bytes` (a multiple of kHugePageBytes) aligned to a huge page and marked for transparent huge
+// pages where the system offers them; throws std::bad_alloc. Free with huge_page_free. (Out of
+// line, so that the public headers do not pull in <sys/mman.h> and its macros.)
+inline constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+void* huge_page_alloc(std::size_t bytes);
+void huge_page_free(void* p) noexcept;
 
 template <class T>
 class HugePageAllocator {
@@ -35,20 +33,11 @@ class HugePageAllocator {
   HugePageAllocator(const HugePageAllocator<U>&) noexcept {}
 
   T* allocate(std::size_t n) {
-#if defined(PODSIM_HUGE_PAGES)
-    if (huge(n)) {
-      void* p = std::aligned_alloc(kHugePage, rounded(n * sizeof(T)));
-      if (p == nullptr) throw std::bad_alloc();
-      madvise(p, rounded(n * sizeof(T)), MADV_HUGEPAGE);  // a hint: a refusal changes nothing else
-      return static_cast<T*>(p);
-    }
-#endif
+    if (huge(n)) return static_cast<T*>(huge_page_alloc(rounded(n * sizeof(T))));
     return std::allocator<T>{}.allocate(n);
   }
   void deallocate(T* p, std::size_t n) noexcept {
-#if defined(PODSIM_HUGE_PAGES)
-    if (huge(n)) return std::free(p);
-#endif
+    if (huge(n)) return huge_page_free(p);
     std::allocator<T>{}.deallocate(p, n);
   }
   template <class U>
@@ -57,10 +46,9 @@ class HugePageAllocator {
   }
 
  private:
-  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  static constexpr std::size_t kMaxElements = (~std::size_t{0} - kHugePage) / sizeof(T);  // rounding cannot wrap
-  static bool huge(std::size_t n) { return n <= kMaxElements && n * sizeof(T) >= kHugePage; }
-  static std::size_t rounded(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+  static constexpr std::size_t kMaxElements = (~std::size_t{0} - kHugePageBytes) / sizeof(T);  // rounding cannot wrap
+  static bool huge(std::size_t n) { return n <= kMaxElements && n * sizeof(T) >= kHugePageBytes; }
+  static std::size_t rounded(std::size_t bytes) { return (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes; }
 };
 
 // A vector of the engine's hot state (see above).
