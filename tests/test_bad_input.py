@@ -392,6 +392,14 @@ def test_a_topology_file_cut_short_is_refused(tmp_path: Path) -> None:
     fewer.write_text("\n".join([*lines[:-2], lines[-1]]) + "\n")  # a link line deleted
     with pytest.raises(ValueError, match=rf"the file promises {nodes} nodes and {links} links, but holds {nodes} and {links - 1}"):
         podsim.Topology.load(fewer)
+    trailing = tmp_path / "trailing.topo"
+    trailing.write_text("\n".join([*lines[:-1], lines[-1] + " # done"]) + "\n")
+    with pytest.raises(ValueError, match=r"unexpected text after links: '# done' \(a comment must be on a line of its own\)"):
+        podsim.Topology.load(trailing)
+    foreign = tmp_path / "foreign.topo"
+    foreign.write_text("graph G {\n")
+    with pytest.raises(ValueError, match=r"line 1 must be 'podsim-topology 2' .*, got 'graph G \{'"):
+        podsim.Topology.load(foreign)
     after = tmp_path / "after.topo"
     after.write_text("\n".join([*lines, lines[-2]]) + "\n")
     with pytest.raises(ValueError, match=r"a 'link' record after the end record"):

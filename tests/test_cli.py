@@ -16,7 +16,9 @@ import pytest
 
 import podsim
 from podsim import cli
-from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
+from podsim.units import (
+    exact_size, exact_time, format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps,
+)
 
 SMALL = "hgx-h100"
 
@@ -67,6 +69,13 @@ def test_decimal_units_are_exact() -> None:
     for bits in ("4Kb", "4kb", "1Gb", "8b", "4Kib"):  # it used to run 4Kb as 4,000 bytes
         with pytest.raises(ValueError, match=r"is in bits \(a lower-case b\); sizes are in bytes"):
             parse_size(bits)
+
+
+@pytest.mark.parametrize("n", [1, 1000, 1024, 65536, 1_000_000, 3 << 20, 5 << 30, 7 << 40, 2**48 - 1])
+def test_exact_sizes_and_times_read_back(n: int) -> None:
+    """What the CLI shows as typed (its defaults) parses back to the same value."""
+    assert parse_size(exact_size(n)) == n and parse_time_ps(exact_time(n)) == n
+    assert exact_size(65536) == "64KiB" and exact_size(1_000_000) == "1000000" and exact_time(2_000_000) == "2us"
 
 
 def test_sizes_never_show_an_exponent() -> None:
@@ -337,6 +346,8 @@ def test_module_entry_point() -> None:
         # Engine options, even those with a default, were once ignored without a workload.
         (["compare", SMALL, "hgx-h20", "--routing", "spray"], "--routing: applies to a workload run; add --workload NAME"),
         (["compare", SMALL, "hgx-h20", "--seed", "1"], "--seed: applies to a workload run"),
+        (["compare", SMALL, "hgx-h20", "--seed", "0"], "--seed: applies to a workload run"),  # a given 0 equals False
+        (["compare", SMALL, "hgx-h20", "--root", "0"], "--root: applies to a workload run"),
         (["compare", SMALL, "hgx-h20", "--ranks", "4"], "--ranks: applies to a workload run"),
         (["compare", SMALL, "hgx-h20", "--hbm"], "--hbm: applies to a workload run"),
         (["compare", SMALL, "hgx-h20", "--workload", "all-gather", "--tokens", "3"], "--tokens does not apply"),
@@ -397,7 +408,7 @@ def test_ctrl_c_stops_an_in_process_sweep() -> None:
         [sys.executable, "-m", "podsim", "sweep", "gb300-nvl72", "all-to-all", "--bytes-per-pair", "1GiB",
          "--vary", "routing=ecmp,spray", "--workers", "1", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # well into the first point, which alone would run for hours
+    time.sleep(5)  # well into the first point (after start-up), which alone would run for hours
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     try:
@@ -556,9 +567,12 @@ def test_compare_names_a_system_given_twice(capsys: pytest.CaptureFixture[str]) 
          "--repair tray:tray0@1 us: repairs nothing, no --fail takes anything down"),
         # A failure of what is already down.
         (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@1us", "--fail", "tray:tray0@2us"],
-         "--fail tray:tray0@2 us: already down since 1 us, with no --repair between"),
+         "--fail tray:tray0@2 us: already down since 1 us, with no --repair before it"),
         (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@2us", "--fail", "tray:tray0", "--repair", "tray:tray0@3us"],
-         "--fail tray:tray0@2 us: already down since 0 ps, with no --repair between"),
+         "--fail tray:tray0@2 us: already down since 0 ps, with no --repair before it"),
+        # At one time the engine applies failures first: this --fail would do nothing.
+        (["run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0@1us", "--repair", "tray:tray0@2us", "--fail", "tray:tray0@2us"],
+         "--fail tray:tray0@2 us: already down since 1 us, with no --repair before it (at one time, failures apply first)"),
         # A field is only renamed when its option was given: here 'load' is the system's name.
         (["run", "load", "all-to-all"], "podsim: error: load: no such spec file"),
     ],

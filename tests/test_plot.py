@@ -103,6 +103,21 @@ def test_packet_latency_curve_stays_within_the_message_latencies(traced: podsim.
     messages, packets = ax.get_lines()
     assert packets.get_xdata().max() <= messages.get_xdata().max() == traced.messages.latency_ps.max() / 1e6
     assert packets.get_ydata()[-1] == 1.0
+    # Stopped early, a packet of an unfinished message may have waited longer than any finished
+    # message took: the bound is then the time reached since the first start.
+    star = podsim.fabrics.star(3, podsim.fabrics.LinkParams(rate_Bps=28e9, latency_ps=10_000))
+    sim = podsim.Simulation(star)
+    h = star.endpoints
+    sim.add(podsim.Messages([h[1], h[1]], [h[2], h[2]], [64, 50_000_000]))
+    sim.run_until(200_000_000)
+    partial = sim.result()
+    assert not partial.complete
+    fig = Figure()
+    ax = fig.add_subplot()
+    plot.latency_cdf_ax(ax, partial)
+    messages, packets = ax.get_lines()
+    slowest = 2.0 ** (np.flatnonzero(partial.packet_latency_histogram).max())  # the slowest bucket's lower edge
+    assert slowest / 1e6 <= packets.get_xdata().max() <= 200_000_000 / 1e6
 
 
 def test_heatmap_rows_are_tiers(clos: podsim.Topology, traced: podsim.Result) -> None:

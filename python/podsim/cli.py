@@ -24,7 +24,9 @@ import pandas as pd
 import podsim
 from podsim import benchcases, report
 from podsim.systems import load_spec
-from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps
+from podsim.units import (
+    exact_size, exact_time, format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps,
+)
 from podsim.workloads import ALGORITHMS, Workload
 
 #: Packet transmissions a run records for ``--plot`` and ``--trace`` (about 40 bytes each).
@@ -225,15 +227,22 @@ WORKLOADS: dict[str, WorkloadKind] = {
 
 
 def _flag(dest: str) -> str:
+    """The command-line flag of an argparse dest: ``top_k`` -> ``--top-k``."""
     return "--" + dest.replace("_", "-")
 
 
+def _is_given(value: Any) -> bool:
+    """An option's parsed value says it was given: not None (unset) and not False (a flag left
+    off). Not ``value not in (None, False)``: a given 0 equals False."""
+    return value is not None and value is not False
+
+
 def _shown(dest: str, value: Any) -> str:
-    """A default as it would be typed on the command line."""
+    """A default as it would be typed on the command line, exactly (``64KiB``, ``2us``)."""
     if dest in ("size", "bytes_per_pair"):
-        return format_bytes(value).replace(" ", "")
+        return exact_size(value)
     if dest == "duration":
-        return format_time_ps(value).replace(" ", "")
+        return exact_time(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -253,12 +262,10 @@ def _default_help(dest: str) -> str:
     return "(default " + "; ".join(f"{v} for {', '.join(names)}" for v, names in by_value.items()) + ")"
 
 
-_ROUTING_HELP = ("per-hop port choice: ecmp (hash of the message), spray (a message's packets round robin from its "
-                 "ECMP port), adaptive (least occupied) (default adaptive)")
-
-
 #: Engine options with a default; the others (--ranks, --mtu, --hbm) are unset until given.
 _ENGINE_DEFAULTS = {"routing": "adaptive", "seed": 1}
+_ROUTING_HELP = ("per-hop port choice: ecmp (hash of the message), spray (a message's packets round robin from its "
+                 f"ECMP port), adaptive (least occupied) (default {_ENGINE_DEFAULTS['routing']})")
 _ENGINE_OPTS = ("ranks", "routing", "seed", "hbm", "mtu")
 
 
@@ -305,8 +312,8 @@ def _check_workloads(names: Sequence[str], args: argparse.Namespace) -> None:
     taken = frozenset().union(*(WORKLOADS[n].options for n in names))
     for opt in _WORKLOAD_OPTS:
         if getattr(args, opt) is not None and opt not in taken:
-            flag = "--" + opt.replace("_", "-")
-            takes = ", ".join("--" + o.replace("_", "-") for o in sorted(taken))
+            flag = _flag(opt)
+            takes = ", ".join(_flag(o) for o in sorted(taken))
             raise UsageError(f"{flag} does not apply to {', '.join(names)} (it takes {takes})")
 
 
@@ -415,12 +422,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _flops(x: float | None) -> str:
-    return "–" if x is None else f"{x / 1e15:,.4g} PFLOPS"
-
-
-def _ops(x: float | None) -> str:
-    return "–" if x is None else f"{x / 1e15:,.4g} POPS"
+def _peta(unit: str) -> Callable[[float | None], str]:
+    """A formatter of a per-second compute figure in peta-``unit`` (``PFLOPS``, ``POPS``)."""
+    return lambda x: "–" if x is None else f"{x / 1e15:,.4g} P{unit}"
 
 
 def _opt(fmt: Callable[[float], str]) -> Callable[[float | None], str]:
@@ -431,10 +435,10 @@ def _opt(fmt: Callable[[float], str]) -> Callable[[float | None], str]:
 _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("chips", "chips", str),
     ("ranks", "ranks (fabric endpoints)", str),
-    ("bf16_flops", "BF16 dense", _flops),
-    ("fp8_flops", "FP8 dense", _flops),
-    ("fp4_flops", "FP4 dense", _flops),
-    ("int8_ops", "INT8 dense", _ops),
+    ("bf16_flops", "BF16 dense", _peta("FLOPS")),
+    ("fp8_flops", "FP8 dense", _peta("FLOPS")),
+    ("fp4_flops", "FP4 dense", _peta("FLOPS")),
+    ("int8_ops", "INT8 dense", _peta("OPS")),
     ("hbm_capacity_bytes", "HBM capacity", _opt(lambda x: f"{x / 1e12:,.4g} TB")),
     ("hbm_bandwidth_uni_Bps", "HBM bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_uni_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "uni"))),
@@ -472,14 +476,16 @@ def _check_fault_plan(fails: list[podsim.faults.Change], repairs: list[podsim.fa
         same = [f.at_ps for f in fails if f.target == r.target]
         if same and min(same) >= r.at_ps:
             raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(same))})")
-    # Replay each element's changes in time order (a repair first when both fall at one time).
+    # Replay each element's changes in time order, and at one time in the engine's order: it
+    # applies them as scheduled, the failures first (see _simulate).
     down_since: dict[Any, int] = {}
-    for c in sorted([*fails, *repairs], key=lambda c: (c.at_ps, not c.up)):
+    for c in sorted([*fails, *repairs], key=lambda c: (c.at_ps, c.up)):
         if c.up:
             down_since.pop(c.target, None)
         elif c.target in down_since:
             raise UsageError(f"--fail {_element_text(c)}@{format_time_ps(c.at_ps)}: already down since "
-                             f"{format_time_ps(down_since[c.target])}, with no --repair between")
+                             f"{format_time_ps(down_since[c.target])}, with no --repair before it (at one time, "
+                             "failures apply first)")
         else:
             down_since[c.target] = c.at_ps
 
@@ -563,9 +569,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     systems = [podsim.system(n) for n in args.systems]
     if not args.workload:
         # (compare's parser leaves routing and seed unset, so that one given is seen here)
-        given = [o for o in (*_WORKLOAD_OPTS, *_ENGINE_OPTS) if getattr(args, o) not in (None, False)]
+        given = [o for o in (*_WORKLOAD_OPTS, *_ENGINE_OPTS) if _is_given(getattr(args, o))]
         if given:
-            raise UsageError(f"--{given[0].replace('_', '-')}: applies to a workload run; add --workload NAME")
+            raise UsageError(f"{_flag(given[0])}: applies to a workload run; add --workload NAME")
     for name, default in _ENGINE_DEFAULTS.items():
         setattr(args, name, _given(getattr(args, name), default))
     _check_workloads(args.workload, args)  # before any long run
@@ -647,7 +653,7 @@ def _sweep_point(base: list[str], point: dict[str, Any], _point_seed: np.random.
     ``base``) unless seed is varied, so that points differ only in what the sweep varies."""
     argv = ["run", *base]
     for name, value in point.items():
-        flag = "--" + name.replace("_", "-")
+        flag = _flag(name)
         if name == "hbm":
             argv += [flag] if str(value).lower() in _HBM_ON else []
         else:
@@ -691,9 +697,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError("--vary: each option may be varied once")
     if args.resume and args.out_dir is None:
         raise UsageError("--resume needs --out-dir")
-    given = [name for name in axes if name != "seed" and getattr(args, name, None) not in (None, False)]
+    given = [name for name in axes if name != "seed" and _is_given(getattr(args, name, None))]
     if given:  # (--seed has a default, so it cannot be told apart from one given)
-        flag = "--" + given[0].replace("_", "-")
+        flag = _flag(given[0])
         raise UsageError(f"{flag}: also varied by --vary {given[0]}=...; give one or the other")
     # The fixed part of the run command: system, workload and every option given (not varied).
     base = [args.system, args.workload]
@@ -701,18 +707,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         value = getattr(args, name, None)
         # Every point runs with the same --seed (unless seed is varied): a comparison of routing
         # policies, say, must not mix in the noise of a different seed per point.
-        if name in axes or value is None or value is False:
+        if name in axes or not _is_given(value):
             continue
         # Parsed values go back as text the run command parses the same way (a time in ps needs its unit).
         text = f"{value}ps" if name == "duration" else str(value)
-        base += ["--" + name.replace("_", "-")] + ([] if value is True else [text])
+        base += [_flag(name)] + ([] if value is True else [text])
     # Check every value, then the whole grid's command lines, before anything runs: a typo fails
     # at once, named as the --vary value it is.
     checking = build_parser(_CheckingParser)
     for name, values in axes.items():
         for value in values if name != "hbm" else ():  # (hbm values were checked by _vary)
             try:
-                checking.parse_args(["run", *base, f"--{name.replace('_', '-')}={value}"])
+                checking.parse_args(["run", *base, f"{_flag(name)}={value}"])
             except UsageError as err:  # (argparse's "argument --routing: " would name the run option)
                 raise UsageError(f"--vary {name}={value}: {re.sub(r'^argument [^:]+: ', '', str(err))}") from None
     points = grid(**axes)
@@ -720,7 +726,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     header_bytes = system.run_defaults().get("header_bytes", podsim.simulation.DEFAULT_SIZES["header_bytes"])
     built: set[tuple[Any, ...]] = set()
     for point in points:
-        trial = checking.parse_args(["run", *base, *[f"--{k.replace('_', '-')}={v}" for k, v in point.items() if k != "hbm"]])
+        trial = checking.parse_args(["run", *base, *[f"{_flag(k)}={v}" for k, v in point.items() if k != "hbm"]])
         _check_workloads([trial.workload], trial)
         if trial.mtu is not None and trial.mtu <= header_bytes:
             option = f"--vary mtu={point['mtu']}" if "mtu" in point else "--mtu"
@@ -928,7 +934,7 @@ def _as_option(message: str, args: argparse.Namespace) -> str:
     when that option was given (else the field is not the user's: a spec file's, a default's)."""
     field, sep, rest = message.partition(": ")
     option = _OPTION_OF.get(field) if sep else None
-    dest = option[2:].replace("-", "_") if option else ""
+    dest = option[2:].replace("-", "_") if option else ""  # (the inverse of _flag)
     given = getattr(args, dest, None)
     if option and given is None:
         # Not given, but the workload took the option's default: say so, or the user is told
@@ -937,7 +943,7 @@ def _as_option(message: str, args: argparse.Namespace) -> str:
         kinds = [WORKLOADS[n] for n in ([names] if isinstance(names, str) else names) if n in WORKLOADS]
         if any(dest in k.defaults for k in kinds):
             return f"{option} ({field}): {rest} (the default of {option}; give {option} to change it)"
-    if given is None or given is False:  # (not `in (None, False)`: a given 0 equals False)
+    if not _is_given(given):
         return message
     return f"{option} ({field}): {rest}"
 

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from podsim.report import arrived_over_time, channel_tiers, tier_utilization_over_time
-from podsim.results import Result
+from podsim.results import NOT_YET, Result
 from podsim.topology import Topology
 
 #: Time bins of the time-resolved plots.
@@ -87,7 +87,8 @@ def utilization_heatmap_ax(
 def latency_cdf_ax(ax: Axes, result: Result) -> None:
     """CDF of message latency (start to end, complete messages) and of data-packet latency
     (the engine's log2 histogram, drawn at bucket upper edges: an upper bound, so each edge is
-    capped at the longest message latency, which no packet's can exceed), in microseconds, log
+    capped at what no packet's latency can exceed: the longest message latency of a complete
+    run, else the time from the first message start to the time reached), in microseconds, log
     x axis."""
     lat = result.messages.latency_ps
     lat = np.sort(lat[lat >= 0]).astype(np.float64)
@@ -95,8 +96,11 @@ def latency_cdf_ax(ax: Axes, result: Result) -> None:
         ax.step(lat / 1e6, np.arange(1, len(lat) + 1) / len(lat), where="post", label=f"messages ({len(lat):,})")
     hist = np.asarray(result.packet_latency_histogram, dtype=np.float64)
     if hist.sum() > 0:
-        # A packet is created after its message starts and delivered before it ends.
-        upper = np.minimum(2.0 ** (np.arange(len(hist)) + 1), lat[-1] if len(lat) else np.inf)
+        # A packet is created after its message starts and delivered before it ends (or, in a
+        # run stopped early, before the time reached).
+        started = result.messages.start_ps[result.messages.start_ps != NOT_YET]
+        bound = lat[-1] if result.complete and len(lat) else result.now_ps - int(started.min()) if len(started) else np.inf
+        upper = np.minimum(2.0 ** (np.arange(len(hist)) + 1), bound)
         keep = slice(int(np.argmax(hist > 0)), int(len(hist) - np.argmax(hist[::-1] > 0)))
         ax.step(upper[keep] / 1e6, np.cumsum(hist)[keep] / hist.sum(), where="post", label=f"packets ({int(hist.sum()):,})")
     ax.set_xscale("log")

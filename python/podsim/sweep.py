@@ -17,6 +17,8 @@ point, its index and ``seed``: never on the executor, the number of workers or t
 points finish. Any ``concurrent.futures.Executor`` runs the points:
 
 * default: a ``ProcessPoolExecutor`` (``spawn`` start method) with ``max_workers`` processes;
+* ``max_workers=0``: no pool, the points one after another in the calling thread (Ctrl-C stops
+  the point under way, which a pool's thread or process cannot be made to);
 * ``concurrent.futures.ThreadPoolExecutor``: podsim releases the GIL while it simulates;
 * Dask: ``distributed.Client(...).get_executor()`` (a ``LocalCluster``, or ``dask_jobqueue``'s
   ``SLURMCluster`` for a batch system);
@@ -25,7 +27,7 @@ points finish. Any ``concurrent.futures.Executor`` runs the points:
 
 For executors that run in other processes, ``fn`` must be picklable and importable by the workers:
 a function defined at the top level of a module or script (not a lambda, not a function defined in
-a notebook; there, use a ``ThreadPoolExecutor`` or move it to a module).
+a notebook; there, use ``max_workers=0``, a ``ThreadPoolExecutor``, or move it to a module).
 """
 
 from __future__ import annotations
@@ -383,7 +385,7 @@ def sweep(
     if own and broken and len(broken) == len(todo):
         hint = (" Every worker process died before finishing a point: if this is a script, it must start the "
                 "sweep under `if __name__ == \"__main__\":` (each worker imports the script again), or pass "
-                "executor=concurrent.futures.ThreadPoolExecutor(1); else a point crashed its worker.")
+                "max_workers=0 (no pool); else a point crashed its worker.")
     frame.attrs["sweep"] = {
         "seed_entropy": str(root.entropy),
         "points": len(tasks),

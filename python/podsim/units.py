@@ -50,6 +50,13 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def exact_size(n: int) -> str:
+    """``65536 -> '64KiB'``, ``1000000 -> '1000000'``: ``n`` bytes in the largest binary unit it
+    is a whole number of, as typed; :func:`parse_size` reads it back exactly."""
+    unit = next((u for u in ("TiB", "GiB", "MiB", "KiB") if n % _SIZE_UNITS[u.lower()] == 0), "")
+    return f"{n // _SIZE_UNITS[unit.lower()]}{unit}"
+
+
 def format_rate(bytes_per_s: float, direction: str) -> str:
     """``1.5e12, 'uni' -> '1.5 TB/s uni'``: decimal prefixes, with the direction spelled out."""
     if direction not in ("uni", "bidi"):
@@ -103,3 +110,10 @@ def parse_window_ps(text: str, field: str = "window") -> tuple[int, int | None]:
     if hi is not None and hi <= lo:
         raise ValueError(f"{field}: END must be after START, got {text!r}")
     return lo, hi
+
+
+def exact_time(ps: int) -> str:
+    """``2_000_000 -> '2us'``, ``1500 -> '1500ps'``: ``ps`` in the largest unit it is a whole
+    number of, as typed; :func:`parse_time_ps` reads it back exactly."""
+    unit = next(u for u in ("s", "ms", "us", "ns", "ps") if ps % PS_PER_UNIT[u] == 0)
+    return f"{ps // PS_PER_UNIT[unit]}{unit}"

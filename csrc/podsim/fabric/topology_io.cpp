@@ -54,6 +54,14 @@ std::string rest_of_line(std::istringstream& fields) {
   return name;
 }
 
+// A record of numbers ends after its last field (`last`, for the message).
+void expect_no_more(std::istringstream& fields, const char* last) {
+  if ((fields >> std::ws).eof()) return;
+  const std::string extra = rest_of_line(fields);
+  throw std::invalid_argument(std::string("unexpected text after ") + last + ": '" + extra + "'" +
+                              (extra.front() == '#' ? " (a comment must be on a line of its own)" : ""));
+}
+
 }  // namespace
 
 void save_topology(const Topology& topo, std::ostream& out) {
@@ -84,7 +92,8 @@ Topology load_topology(std::istream& in) {
   const std::string magic(kMagic);
   if (first != magic + " 1" && first != magic + " 2")
     throw std::invalid_argument("topology file: line 1 must be '" + magic + " 2' (or '" + magic +
-                                " 1', the format without an end record)");
+                                " 1', the format without an end record), got '" + first.substr(0, 60) +
+                                (first.size() > 60 ? "...'" : "'"));
   // Version 2 ends with "end <nodes> <links>": a file cut short (a partial copy) would otherwise
   // load as a smaller fabric without complaint.
   const bool needs_end = first == magic + " 2";
@@ -104,6 +113,7 @@ Topology load_topology(std::istream& in) {
         constexpr const char* kRecord = "end nodes links";
         const auto nodes = read_field<std::uint64_t>(fields, "nodes", kRecord);
         const auto links = read_field<std::uint64_t>(fields, "links", kRecord);
+        expect_no_more(fields, "links");
         if (nodes != topo.num_nodes() || links != topo.num_channels() / 2)
           throw std::invalid_argument("the file promises " + std::to_string(nodes) + " nodes and " +
                                       std::to_string(links) + " links, but holds " + std::to_string(topo.num_nodes()) +
@@ -140,11 +150,7 @@ Topology load_topology(std::istream& in) {
         const auto b = read_field<NodeId>(fields, "b", kRecord);
         const auto rate = read_field<RateMilliBps>(fields, "rate", kRecord);
         const auto latency = read_field<Time>(fields, "latency", kRecord);
-        if (!(fields >> std::ws).eof()) {
-          const std::string extra = rest_of_line(fields);
-          throw std::invalid_argument("unexpected text after latency: '" + extra + "'" +
-                                      (extra.front() == '#' ? " (a comment must be on a line of its own)" : ""));
-        }
+        expect_no_more(fields, "latency");
         topo.connect_exact(a, b, rate, latency);
       } else {
         throw std::invalid_argument("unknown record '" + kind + "'");

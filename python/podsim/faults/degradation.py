@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Optional
@@ -242,7 +242,7 @@ def degradation(
             element order, one more seeds the engine (the same for every point).
         policy: one or several of :data:`podsim.faults.POLICIES`; one curve each.
         routing: the engine's routing policy.
-        workers: processes of the default pool (1 = one thread in this process, no pickling);
+        workers: processes of the default pool (1 = in this process, no pickling);
             only without ``executor``.
         executor: any ``concurrent.futures.Executor`` to run the points on (see :func:`podsim.sweep`).
 
@@ -272,7 +272,7 @@ def degradation(
     children = root.spawn(len(kind_list) * samples + 1)
     sim_seed = int(children[-1].generate_state(1, dtype=np.uint32)[0])
     catalog = Catalog(system)
-    # Threads (workers=1) share this process's cache: they reuse the caller's system.
+    # Points run in this process (workers=1, or a thread pool) share its cache: they reuse the caller's system.
     _CACHE.setdefault(_key(system.spec), (system, catalog))
     points: list[dict[str, Any]] = []
     for i, kind in enumerate(kind_list):
@@ -287,12 +287,10 @@ def degradation(
                 failed = ";".join(names[j] for j in order[:kk])
                 points += [{"kind": kind, "policy": p, "k": kk, "sample": s, "failed": failed} for p in policies]
     fn = partial(_run, ctx=_Context(system.spec, workload, routing, sim_seed))
-    if executor is None and workers == 1:
-        # The engine releases the GIL; one thread avoids spawning a process for small curves.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            df = sweep(fn, points, executor=pool, progress=False)
-    else:
-        df = sweep(fn, points, executor=executor, max_workers=None if executor is not None else workers, progress=False)
+    # workers=1 runs here (no process to spawn for small curves, and Ctrl-C stops it).
+    in_process = executor is None and workers == 1
+    df = sweep(fn, points, executor=executor, max_workers=0 if in_process else None if executor is not None else workers,
+               progress=False)
     df = df.drop(columns=["point", "seed_entropy", "seed_spawn_key"])
     # Points that raised have no result columns; when all raised, the columns are missing.
     for col, empty in {"system": system.name, **_RESULTS}.items():

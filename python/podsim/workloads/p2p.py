@@ -49,7 +49,7 @@ def point_to_point(
             keep one.
 
     Returns:
-        A :class:`Workload` over the two ranks (its ``ranks``: initiator, then peer) with one
+        A :class:`Workload` over the two ranks (its ``ranks``, in rank order) with one
         phase ``p2p``; ``size_bytes`` is the total payload, so ``algbw`` is the achieved
         bandwidth (busbw factor 1).
     """
@@ -72,17 +72,19 @@ def point_to_point(
     if count * size >= 1 << 64:
         raise ValueError(f"iterations: {count} messages x size_bytes {size} is 2**64 bytes or more in total; lower either")
     i = np.arange(count)
-    # Over the two ranks only (0: initiator, 1: peer): they are the workload's ranks, so peaks
-    # and per-rank figures are theirs, not the whole system's.
+    # Over the two ranks only, in rank order: they are the workload's ranks, so peaks and
+    # per-rank figures are theirs, not the whole system's.
+    pair = sorted((a, b))
+    ia, ib = pair.index(a), pair.index(b)
     if pattern == "ping_pong":
-        src = i % 2
+        src = np.where(i % 2 == 0, ia, ib)
     else:
-        src = np.full(count, 1 if kind == "read" else 0)  # a read's data flows peer -> initiator
-    dst = 1 - src
+        src = np.full(count, ib if kind == "read" else ia)  # a read's data flows peer -> initiator
+    dst = ia + ib - src
     # Message i waits for message i - w: w operations outstanding, as a posted-work-queue depth.
     deps = np.stack([i[: count - w], i[w:]], axis=1)
     return to_workload(
-        ranks[[a, b]], src, dst, np.full(count, size), deps, step=i, name="point_to_point",
+        ranks[pair], src, dst, np.full(count, size), deps, step=i, name="point_to_point",
         algorithm=f"{pattern}_{kind}", size_bytes=count * size, bus_factor=1.0, phase_names=("p2p",),
         kind=kind,
     )
