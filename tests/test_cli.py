@@ -420,10 +420,11 @@ def test_ctrl_c_stops_an_in_process_sweep() -> None:
 
 def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
     with cli._Progress("x", enabled=True) as bar:
-        bar(1_000_000, 5_000)
-        bar(3_000_000, 12_000)
-        assert bar._bar.n == 12_000
-        assert "3 us simulated" in str(bar._bar)
+        bar(1_000_000, 5_000, 0.1)
+        bar(3_000_000, 12_000, 0.25)
+        assert bar._bar.n == 25.0
+        shown = str(bar._bar)
+        assert "25% of the payload delivered" in shown and "12,000 events, 3 us simulated" in shown and " left" in shown
 
 
 def test_sweep_resumes_from_its_out_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -200,6 +200,23 @@ def test_progress_callback_sees_time_advance() -> None:
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
 
 
+def test_progress_callback_with_three_arguments_sees_the_payload_delivered() -> None:
+    """A callback that takes a third argument gets the fraction of the payload delivered: it
+    rises to 1 at the end, and a paused run reports what it has delivered so far."""
+    p = LinkParams(rate_Bps=10e9, latency_ps=1000)
+    t = star(3, p)
+    a, b, c = (int(e) for e in t.endpoints)
+    sim = podsim.Simulation(t)
+    sim.add(podsim.Messages(src=[a], dst=[b], size=[4 << 20]))
+    sim.inject(c, b, 4 << 20)
+    seen: list[float] = []
+    sim.run_until(200_000_000, progress=lambda now, ev, done: seen.append(done))
+    delivered = int(sim.result().ledger.delivered_bytes.sum())
+    assert seen[-1] == delivered / (8 << 20) and 0 < seen[-1] < 1
+    sim.run(progress=lambda now, ev, done: seen.append(done))
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
 def test_achieved_bandwidth_of_a_paused_run_counts_the_time_so_far() -> None:
     """Paused after a small message is done and while a large one is half delivered, the bytes
     delivered so far are divided by the time so far, not by the small message's time (which

@@ -333,17 +333,20 @@ def _build(system: podsim.System, name: str, args: argparse.Namespace) -> Worklo
 
 
 class _Progress:
-    """A tqdm bar fed by the engine's progress callback: events (and events/s) with the
-    simulated time reached. Disabled with --quiet or when stderr is not a terminal."""
+    """A tqdm bar fed by the engine's progress callback: the share of the payload delivered (from
+    which tqdm estimates the time left), with the events processed and the simulated time
+    reached. Disabled with --quiet or when stderr is not a terminal."""
 
     def __init__(self, desc: str, enabled: bool) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(desc=desc, unit="ev", unit_scale=True, disable=not enabled, leave=False, file=sys.stderr)
+        self._bar = tqdm(desc=desc, total=100.0, disable=not enabled, leave=False, file=sys.stderr,
+                         bar_format="{desc}: {percentage:3.0f}% of the payload delivered |{bar}| "
+                                    "{elapsed} elapsed, {remaining} left{postfix}")  # (tqdm starts a postfix with ", ")
 
-    def __call__(self, now_ps: int, events: int) -> None:
-        self._bar.set_postfix_str(f"{format_time_ps(now_ps)} simulated", refresh=False)
-        self._bar.update(events - self._bar.n)
+    def __call__(self, now_ps: int, events: int, done: float) -> None:
+        self._bar.set_postfix_str(f"{events:,} events, {format_time_ps(now_ps)} simulated", refresh=False)
+        self._bar.update(100.0 * done - self._bar.n)
 
     def __enter__(self) -> _Progress:
         return self

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union, cast
 
 import numpy as np
 
@@ -26,8 +27,10 @@ ROUTING = {"ecmp": 0, "spray": 1, "adaptive": 2}
 #: sending node sends them again over another port about one link round trip later).
 RECOVERY = {"retransmit": 0, "replay": 1}
 
-#: A progress callback receives (simulated time in ps, events processed so far).
-ProgressFn = Callable[[int, int], None]
+#: A progress callback receives (simulated time in ps, events processed so far), and, when it
+#: takes a third argument, the fraction of the added messages' payload delivered so far, in
+#: [0, 1] (what a progress bar with an estimate of the time left needs).
+ProgressFn = Union[Callable[[int, int], None], Callable[[int, int, float], None]]
 #: A completion callback receives (message id, end time in ps).
 CompletionFn = Callable[[int, int], None]
 
@@ -45,6 +48,15 @@ are stuck in buffers (a cyclic buffer dependency of the topology and routing).""
 CutOff = _core.CutOff
 CutOff.__doc__ = """Raised when faults left messages with no path between their endpoints and no repair is
 scheduled. Not a subclass of :class:`Deadlock`: catch both (or ``RuntimeError``)."""
+
+
+def _takes_done(fn: Callable[..., Any]) -> bool:
+    """Whether a progress callback takes the third argument, the fraction delivered."""
+    try:
+        inspect.signature(fn).bind(0, 0, 0.0)
+    except (TypeError, ValueError):  # (ValueError: no signature to read; the two-argument form)
+        return False
+    return True
 
 
 class Interrupted(KeyboardInterrupt):
@@ -232,6 +244,7 @@ class Simulation:
         # callback). A callback that raises leaves the rest here; they are made first on resuming.
         self._undelivered: deque[tuple[int, int, int]] = deque()
         self._wall_s = 0.0
+        self._payload_bytes = 0  # of every message added, for progress(now_ps, events, done)
 
     @property
     def topology(self) -> Topology:
@@ -281,15 +294,18 @@ class Simulation:
         if isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable):
             raise TypeError(f"deps: expected a sequence of earlier message ids, got {type(deps).__name__} {deps!r}")
         dep_list = [v.integer(d, "deps", 0, 2**32 - 1) for d in deps]
-        return self._core.add_message(
+        size = v.integer(size, "size", 1, MAX_MESSAGE_BYTES)
+        msg = self._core.add_message(
             v.integer(src, "src", 0, 2**32 - 2),
             v.integer(dst, "dst", 0, 2**32 - 2),
-            v.integer(size, "size", 1, MAX_MESSAGE_BYTES),
+            size,
             KINDS[kind],
             v.integer(delay_ps, "delay_ps", 0, MAX_TIME_PS),
             v.integer(tag, "tag"),
             dep_list,
         )
+        self._payload_bytes += size
+        return int(msg)
 
     def add(self, messages: Messages) -> np.ndarray:
         """Add a batch of messages now; returns their ids. Dependencies stay within the batch."""
@@ -305,6 +321,7 @@ class Simulation:
             np.ascontiguousarray(messages.deps[:, 0]),
             np.ascontiguousarray(messages.deps[:, 1]),
         )
+        self._payload_bytes += int(messages.size.sum(dtype=np.uint64))
         return np.arange(first, first + len(messages), dtype=np.uint32)
 
     def fail(self, target: Any, at_ps: int | None = None) -> None:
@@ -366,7 +383,8 @@ class Simulation:
 
         Args:
             t_ps: the time to stop at, ps, in [now, 2**62].
-            progress: called as ``progress(now_ps, events)`` every 2**20 events and when the run stops.
+            progress: called as ``progress(now_ps, events)`` (or ``progress(now_ps, events, done)``,
+                see :data:`ProgressFn`) every 2**20 events and when the run stops.
         """
         t_ps = v.integer(t_ps, "t_ps", 0, MAX_TIME_PS)
         if t_ps < self.now:
@@ -379,22 +397,35 @@ class Simulation:
         path, :class:`Deadlock` if messages are otherwise unfinished.
 
         Args:
-            progress: called as ``progress(now_ps, events)`` every 2**20 events and when the run stops.
+            progress: called as ``progress(now_ps, events)`` (or ``progress(now_ps, events, done)``,
+                see :data:`ProgressFn`) every 2**20 events and when the run stops.
         """
         self._drive(_NEVER, progress)
         self._core.throw_if_stalled()
 
     def _drive(self, until: int, progress: ProgressFn | None) -> None:
         v.callback(progress, "progress", "a function (now_ps, events) -> None")
+        # The engine calls progress(now_ps, events); a callback that takes `done` too gets it here.
+        engine_progress = (self._with_done(cast("Callable[[int, int, float], None]", progress))
+                           if progress is not None and _takes_done(progress)
+                           else cast("Callable[[int, int], None] | None", progress))
         t0 = time.perf_counter()
         try:
             self._notify()
-            while self._core.run(until, _NEVER, progress) == _STOP_COMPLETION:
+            while self._core.run(until, _NEVER, engine_progress) == _STOP_COMPLETION:
                 # The engine paused right after the completing event, so now is the end time.
                 self._undelivered.extend((int(m), self.now, 0) for m in self._core.take_completed())
                 self._notify()
         finally:
             self._wall_s += time.perf_counter() - t0
+
+    def _with_done(self, fn: Callable[[int, int, float], None]) -> Callable[[int, int], None]:
+        return lambda now_ps, events: fn(now_ps, events, self._delivered_fraction())
+
+    def _delivered_fraction(self) -> float:
+        """Payload delivered so far over the payload of every message added (1 when none)."""
+        delivered = int(self._core.ledger_columns()["delivered_bytes"].sum(dtype=np.uint64))
+        return delivered / self._payload_bytes if self._payload_bytes else 1.0
 
     def _notify(self) -> None:
         """Pass each completion to every callback in turn; a call is counted as made before it is
@@ -481,7 +512,9 @@ def simulate(
 
     Parameters are those of :class:`Simulation`; ``faults`` is a fault schedule
     (``[podsim.faults.fail(element, at_ps=...), podsim.faults.repair(element, at_ps=...)]``).
-    ``progress(now_ps, events)`` is called every 2**20 events and at the end. The run releases the GIL.
+    ``progress(now_ps, events)`` (or ``progress(now_ps, events, done)``, ``done`` the fraction of
+    the payload delivered: see :data:`ProgressFn`) is called every 2**20 events and at the end.
+    The run releases the GIL.
     Ctrl-C raises :class:`Interrupted` carrying the partial result. A run that cannot finish raises
     :class:`CutOff` (faults left no path) or :class:`Deadlock`.
     """
