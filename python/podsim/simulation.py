@@ -244,7 +244,9 @@ class Simulation:
         # callback). A callback that raises leaves the rest here; they are made first on resuming.
         self._undelivered: deque[tuple[int, int, int]] = deque()
         self._wall_s = 0.0
-        self._payload_bytes = 0  # of every message added, for progress(now_ps, events, done)
+        # Of every message added, for progress(now_ps, events, done); a float, as the sum may pass
+        # 2^64 (2^26 messages of up to 2^48 bytes) and a fraction needs no more precision.
+        self._payload_bytes = 0.0
 
     @property
     def topology(self) -> Topology:
@@ -294,10 +296,12 @@ class Simulation:
         if isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable):
             raise TypeError(f"deps: expected a sequence of earlier message ids, got {type(deps).__name__} {deps!r}")
         dep_list = [v.integer(d, "deps", 0, 2**32 - 1) for d in deps]
+        src = v.integer(src, "src", 0, 2**32 - 2)
+        dst = v.integer(dst, "dst", 0, 2**32 - 2)
         size = v.integer(size, "size", 1, MAX_MESSAGE_BYTES)
         msg = self._core.add_message(
-            v.integer(src, "src", 0, 2**32 - 2),
-            v.integer(dst, "dst", 0, 2**32 - 2),
+            src,
+            dst,
             size,
             KINDS[kind],
             v.integer(delay_ps, "delay_ps", 0, MAX_TIME_PS),
@@ -321,7 +325,7 @@ class Simulation:
             np.ascontiguousarray(messages.deps[:, 0]),
             np.ascontiguousarray(messages.deps[:, 1]),
         )
-        self._payload_bytes += int(messages.size.sum(dtype=np.uint64))
+        self._payload_bytes += float(messages.size.sum(dtype=np.float64))
         return np.arange(first, first + len(messages), dtype=np.uint32)
 
     def fail(self, target: Any, at_ps: int | None = None) -> None:
@@ -424,7 +428,7 @@ class Simulation:
 
     def _delivered_fraction(self) -> float:
         """Payload delivered so far over the payload of every message added (1 when none)."""
-        delivered = int(self._core.ledger_columns()["delivered_bytes"].sum(dtype=np.uint64))
+        delivered = float(self._core.ledger_columns()["delivered_bytes"].sum(dtype=np.float64))
         return delivered / self._payload_bytes if self._payload_bytes else 1.0
 
     def _notify(self) -> None:
