@@ -231,6 +231,11 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _dest(flag: str) -> str:
+    """The argparse dest of a command-line flag (the inverse of :func:`_flag`)."""
+    return flag[2:].replace("-", "_")
+
+
 def _is_given(value: Any) -> bool:
     """An option's parsed value says it was given: not None (unset) and not False (a flag left
     off). Not ``value not in (None, False)``: a given 0 equals False."""
@@ -273,7 +278,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("workload options (each workload reads some; see 'podsim list')")
 
     def add(*flags: str, text: str, **kw: Any) -> None:  # the help text, then the defaults of the workloads reading it
-        g.add_argument(*flags, help=f"{text} {_default_help(flags[0][2:].replace('-', '_'))}", **kw)
+        g.add_argument(*flags, help=f"{text} {_default_help(_dest(flags[0]))}", **kw)
 
     add("--bytes-per-pair", type=_arg(parse_size, "bytes_per_pair"), metavar="SIZE", text="all-to-all: bytes from each rank to each other, e.g. 64KiB")
     add("--size", "--bytes", type=_arg(parse_size, "size"), metavar="SIZE", text="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
@@ -937,7 +942,7 @@ def _as_option(message: str, args: argparse.Namespace) -> str:
     when that option was given (else the field is not the user's: a spec file's, a default's)."""
     field, sep, rest = message.partition(": ")
     option = _OPTION_OF.get(field) if sep else None
-    dest = option[2:].replace("-", "_") if option else ""  # (the inverse of _flag)
+    dest = _dest(option) if option else ""
     given = getattr(args, dest, None)
     if option and given is None:
         # Not given, but the workload took the option's default: say so, or the user is told

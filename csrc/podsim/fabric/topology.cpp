@@ -11,22 +11,21 @@ namespace {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-}  // namespace
-
-void Topology::check_node(NodeId id, const char* what) const {
-  if (id >= nodes_.size())
-    throw std::invalid_argument(std::string(what) + ": node id " + std::to_string(id) + " does not exist (" +
-                                (nodes_.empty() ? std::string("the topology has no nodes")
-                                                : "valid: 0.." + std::to_string(nodes_.size() - 1)) +
-                                ")");
+// Throws invalid_argument unless id < count: "<what>: <label><id> does not exist (valid: 0..N)".
+void check_id(std::uint64_t id, std::size_t count, const char* what, const char* label, const char* plural) {
+  if (id < count) return;
+  throw std::invalid_argument(std::string(what) + ": " + label + std::to_string(id) + " does not exist (" +
+                              (count == 0 ? std::string("the topology has no ") + plural
+                                          : "valid: 0.." + std::to_string(count - 1)) +
+                              ")");
 }
 
+}  // namespace
+
+void Topology::check_node(NodeId id, const char* what) const { check_id(id, nodes_.size(), what, "node id ", "nodes"); }
+
 void Topology::check_channel(ChannelId id, const char* what) const {
-  if (id >= channels_.size())
-    throw std::invalid_argument(std::string(what) + ": " + std::to_string(id) + " does not exist (" +
-                                (channels_.empty() ? std::string("the topology has no channels")
-                                                   : "valid: 0.." + std::to_string(channels_.size() - 1)) +
-                                ")");
+  check_id(id, channels_.size(), what, "", "channels");
 }
 
 NodeId Topology::add_node(Node node) {
