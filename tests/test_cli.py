@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import podsim
-from podsim import cli
+from podsim import cli, report
 from podsim.units import (
     exact_size, exact_time, format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps,
 )
@@ -609,10 +609,21 @@ def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
     assert times[0] < times[1] < times[2]
     code, _, err = run(capsys, "run", "cloudmatrix384", "p2p", "--peer", "0")
     assert code == 2 and "--peer (peer): must" in err
-    # A latency test reports its latency, and its peaks are those of the two ranks it runs on.
+    # A latency test reports its latency; its injection peak is that of the rank that sends the
+    # data (the initiator of a write, the target of a read, both in a ping-pong), its per-rank
+    # peak that of one of its two ranks.
     data = run_json(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "latency", "--size", "512", "--peer", "2")
     assert data["ranks"] == 2 and data["time_s"] == pytest.approx(16 * data["message_latency_s"], rel=1e-12)
-    assert data["peak_uni_Bps"] == 2 * podsim.system("cloudmatrix384").peak().scale_up_uni_Bps / 768
+    one_rank = podsim.system("cloudmatrix384").peak().scale_up_uni_Bps / 768
+    assert data["peak_uni_Bps"] == data["peak_per_rank_uni_Bps"] == one_rank
+    data = run_json(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "ping_pong", "--size", "512", "--peer", "2")
+    assert data["peak_uni_Bps"] == 2 * one_rank and data["peak_per_rank_uni_Bps"] == one_rank
+    assert data["efficiency"] == data["achieved_uni_Bps"] / (2 * one_rank)
+    system = podsim.system("cloudmatrix384")
+    reads = podsim.workloads.point_to_point(system, 512, pattern="bandwidth", kind="read", peer=2, iterations=4)
+    summary = report.summarize(system.name, reads, podsim.simulate(system, reads), system.topology,
+                               routing="adaptive", seed=1, mtu=4096)
+    assert summary.peak_uni_Bps == summary.peak_per_rank_uni_Bps == one_rank
     code, out, _ = run(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "latency", "--size", "512", "--peer", "2")
     assert f"message latency {format_time_ps(data['message_latency_s'] * 1e12)} mean (start to last byte delivered)" in out
 

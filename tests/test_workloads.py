@@ -494,6 +494,9 @@ def test_point_to_point_latency_bandwidth_ping_pong() -> None:
         assert bw.size_bytes == 8 << 20
         got = bw.evaluate(podsim.simulate(sysobj, bw)).algbw_Bps
         assert RATE * 0.95 * (4096 - 32) / 4096 < got <= RATE
+    # Without a window, 16 messages are in flight, or all of them when there are fewer.
+    assert len(W.point_to_point(sysobj, 512, pattern="bandwidth", iterations=4).deps) == 0
+    assert W.point_to_point(sysobj, 512, pattern="bandwidth", iterations=40).deps[:, 1].min() == 16
 
 
 # --- synthetic ---------------------------------------------------------------------------------

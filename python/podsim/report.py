@@ -164,8 +164,11 @@ class RunSummary:
             latency test's one-way latency; for reads, request plus data).
         algbw_Bps, busbw_Bps: NCCL-convention algorithm and bus bandwidth, bytes/s.
         achieved_uni_Bps: payload delivered per second over the run, all ranks together (uni).
-        peak_uni_Bps: what the participating ranks' links can inject, all together (uni).
-        peak_per_rank_uni_Bps: the same per rank (what busbw is compared with).
+        peak_uni_Bps: what the links of the ranks that send payload can inject, all together
+            (uni): every rank for a collective, the sender alone for a one-way point-to-point
+            test (a read's target: the data of a read flows from its target).
+        peak_per_rank_uni_Bps: what one participating rank's links can inject, on average over
+            the ranks (uni; what busbw is compared with).
         delivered_bytes: payload delivered.
         hbm_coupled: the ranks' HBM was simulated with the fabric (``memory=True``).
         hbm_bytes: bytes the ranks read from and wrote into their HBM (0 when not coupled).
@@ -274,8 +277,8 @@ def summarize(
     ledger = result.ledger
     done = result.messages.complete
     stats = workload.evaluate(result) if result.complete else None
-    peak = injection_peak_uni(topology, workload.ranks)
     n = len(workload.ranks)
+    senders = np.unique(workload.src)  # data flows src -> dst, for reads too
     return RunSummary(
         system=system, workload=workload.name, algorithm=workload.algorithm, ranks=n, messages=len(workload),
         size_bytes=int(workload.size_bytes), routing=routing, seed=seed, mtu=mtu, complete=result.complete,
@@ -284,7 +287,8 @@ def summarize(
         message_latency_s=None if stats is None else _mean_latency_s(stats),
         algbw_Bps=None if stats is None else stats.algbw_Bps,
         busbw_Bps=None if stats is None else stats.busbw_Bps,
-        achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=peak, peak_per_rank_uni_Bps=peak / n,
+        achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=injection_peak_uni(topology, senders),
+        peak_per_rank_uni_Bps=injection_peak_uni(topology, workload.ranks) / n,
         delivered_bytes=int(ledger.delivered_bytes.sum()), hbm_coupled=hbm_coupled,
         hbm_bytes=int(ledger.hbm_read_bytes.sum() + ledger.hbm_write_bytes.sum()), hbm_peak_uni_Bps=hbm_peak_uni_Bps,
         lost_packets=int(ledger.lost_packets.sum()), replayed_packets=int(ledger.replayed_packets.sum()),

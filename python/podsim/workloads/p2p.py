@@ -32,7 +32,7 @@ def point_to_point(
     initiator: int = 0,
     peer: int = 1,
     iterations: int = 16,
-    window: int = 16,
+    window: int | None = None,
 ) -> Workload:
     """Messages between two ranks for a vendor-style latency or bandwidth test.
 
@@ -45,8 +45,8 @@ def point_to_point(
         initiator: rank index that issues the operations, in [0, n-1].
         peer: the other rank index, in [0, n-1], != initiator.
         iterations: messages (round trips for ping_pong), in [1, 2**24].
-        window: messages in flight for ``"bandwidth"``, in [1, iterations]; the other patterns
-            keep one.
+        window: messages in flight for ``"bandwidth"``, in [1, iterations]; None: 16, or
+            ``iterations`` if fewer. The other patterns keep one.
 
     Returns:
         A :class:`Workload` over the two ranks (its ``ranks``, in rank order) with one
@@ -67,7 +67,10 @@ def point_to_point(
     if a == b:
         raise ValueError(f"peer: must differ from initiator ({a})")
     iters = v.integer(iterations, "iterations", 1, 1 << 24)
-    w = v.integer(window, "window", 1, iters) if pattern == "bandwidth" else 1
+    if pattern != "bandwidth":
+        w = 1
+    else:
+        w = min(16, iters) if window is None else v.integer(window, "window", 1, iters)
     count = 2 * iters if pattern == "ping_pong" else iters
     if count * size >= 1 << 64:
         raise ValueError(f"iterations: {count} messages x size_bytes {size} is 2**64 bytes or more in total; lower either")
