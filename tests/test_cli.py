@@ -419,12 +419,40 @@ def test_ctrl_c_stops_an_in_process_sweep() -> None:
 
 
 def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    with cli._Progress("x", enabled=True) as bar:
+    with cli._Progress("x", quiet=False, terminal=True) as bar:
         bar(1_000_000, 5_000, 0.1)
         bar(3_000_000, 12_000, 0.25)
         assert bar._bar.n == 25.0
         shown = str(bar._bar)
         assert "25% of the payload delivered" in shown and "12,000 events, 3 us simulated" in shown and " left" in shown
+
+
+def test_progress_off_a_terminal_is_a_line_a_minute(capsys: pytest.CaptureFixture[str]) -> None:
+    """A run logged to a file showed nothing until it ended, however many hours that took."""
+    now = [1000.0]
+    with cli._Progress("sys wl", quiet=False, terminal=False, clock=lambda: now[0]) as progress:
+        for t in (10.0, 59.0):  # the first minute: nothing
+            now[0] = 1000.0 + t
+            progress(1_000_000, 5_000, 0.0)
+        assert capsys.readouterr().err == ""
+        now[0] = 1060.0
+        progress(2_000_000, 10_000, 0.0)
+        now[0] = 1090.0
+        progress(3_000_000, 20_000, 0.25)  # within a minute of the last line: nothing
+        now[0] = 1120.0
+        progress(4_000_000, 1_234_567, 0.25)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "podsim: sys wl: 0.0% of the payload delivered, 01:00 elapsed, no estimate of the time left yet; "
+        "10,000 events, 2 us simulated",
+        "podsim: sys wl: 25.0% of the payload delivered, 02:00 elapsed, about 06:00 left at this pace; "
+        "1,234,567 events, 4 us simulated",
+    ]
+    now[0] = 5000.0
+    with cli._Progress("quiet", quiet=True, terminal=False, clock=lambda: now[0]) as progress:
+        now[0] = 9000.0
+        progress(1, 1, 0.5)
+    assert capsys.readouterr().err == ""
 
 
 def test_sweep_resumes_from_its_out_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

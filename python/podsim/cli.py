@@ -12,6 +12,7 @@ import math
 import os
 import re
 import sys
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -337,20 +338,47 @@ def _build(system: podsim.System, name: str, args: argparse.Namespace) -> Worklo
 
 
 class _Progress:
-    """A tqdm bar fed by the engine's progress callback: the share of the payload delivered (from
-    which tqdm estimates the time left), with the events processed and the simulated time
-    reached. Disabled with --quiet or when stderr is not a terminal."""
+    """Progress of one run on stderr, fed by the engine's progress callback (about every million
+    events): the share of the payload delivered, the events processed and the simulated time.
 
-    def __init__(self, desc: str, enabled: bool) -> None:
+    On a terminal it is a tqdm bar, which estimates the time left. Otherwise (a log file, a pipe,
+    a batch job) it is a line every ``LOG_EVERY_S`` seconds of wall time with the same estimate,
+    so that a long unattended run shows it is alive and when it should end; a shorter run prints
+    nothing. With ``quiet`` (--quiet) it is silent.
+    """
+
+    #: Wall-clock seconds between two progress lines when stderr is not a terminal.
+    LOG_EVERY_S = 60.0
+
+    def __init__(self, desc: str, *, quiet: bool, terminal: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(desc=desc, total=100.0, disable=not enabled, leave=False, file=sys.stderr,
+        terminal = sys.stderr.isatty() if terminal is None else terminal
+        self._desc = desc
+        self._log = not quiet and not terminal
+        self._clock = clock
+        self._start = clock()
+        self._next_line = self._start + self.LOG_EVERY_S
+        self._bar = tqdm(desc=desc, total=100.0, disable=quiet or not terminal, leave=False, file=sys.stderr,
                          bar_format="{desc}: {percentage:3.0f}% of the payload delivered |{bar}| "
                                     "{elapsed} elapsed, {remaining} left{postfix}")  # (tqdm starts a postfix with ", ")
 
     def __call__(self, now_ps: int, events: int, done: float) -> None:
         self._bar.set_postfix_str(f"{events:,} events, {format_time_ps(now_ps)} simulated", refresh=False)
         self._bar.update(100.0 * done - self._bar.n)
+        if self._log and self._clock() >= self._next_line:
+            self._line(now_ps, events, done)
+
+    def _line(self, now_ps: int, events: int, done: float) -> None:
+        from tqdm import tqdm
+
+        elapsed = self._clock() - self._start
+        self._next_line = self._clock() + self.LOG_EVERY_S
+        left = (f"about {tqdm.format_interval(elapsed * (1 - done) / done)} left at this pace" if done > 0
+                else "no estimate of the time left yet")
+        _note(f"{self._desc}: {100 * done:.1f}% of the payload delivered, {tqdm.format_interval(elapsed)} elapsed, "
+              f"{left}; {events:,} events, {format_time_ps(now_ps)} simulated")
 
     def __enter__(self) -> _Progress:
         return self
@@ -365,8 +393,7 @@ def _note(text: str) -> None:
 
 def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, trace: bool) -> tuple[podsim.Result, bool]:
     """Run ``wl``; returns the result and whether Ctrl-C cut it short (the result is then partial)."""
-    enabled = not args.quiet and sys.stderr.isatty()
-    with _Progress(f"{system.name} {wl.name}", enabled) as progress, warnings.catch_warnings(record=True) as caught:
+    with _Progress(f"{system.name} {wl.name}", quiet=args.quiet) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         try:
             res = podsim.simulate(
@@ -783,9 +810,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print("\n".join(c.name for c in selected))
         return EXIT_OK
     rows = []
-    enabled = not args.quiet and sys.stderr.isatty()
     for i, case in enumerate(selected, 1):
-        with _Progress(f"[{i}/{len(selected)}] {case.name}", enabled) as progress:
+        with _Progress(f"[{i}/{len(selected)}] {case.name}", quiet=args.quiet) as progress:
             res, row = benchcases.run_case(case, progress)
         if not (res.complete and res.ledger.balanced):
             print(f"podsim: error: benchmark case {case.name} did not complete with a balanced ledger", file=sys.stderr)
@@ -818,6 +844,9 @@ def _add_output(p: argparse.ArgumentParser, out: bool = True) -> None:
 _IMAGE = (".png", ".svg", ".pdf")
 
 
+_QUIET_HELP = "no progress on stderr (a bar on a terminal; otherwise a line a minute once a run takes longer)"
+
+
 def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentParser:
     """The argument parser of the ``podsim`` command (``parser_class``: how it reports errors)."""
     parser = parser_class(prog="podsim", description="Packet-level simulation of AI scale-up supernodes: peak figures, "
@@ -844,7 +873,7 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     p.set_defaults(**dict.fromkeys(_ENGINE_DEFAULTS))  # filled in by _cmd_compare (see there)
     _add_output(p)
     p.add_argument("--plot", type=_output(_IMAGE), metavar="FILE.png", help="peak vs achieved bar chart")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("run", help="simulate a workload on a system: completion time, algbw/busbw, achieved vs peak")
@@ -856,7 +885,7 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     p.add_argument("--trace", type=_output((".json",)), metavar="FILE.json", help="Chrome trace-event JSON for ui.perfetto.dev")
     p.add_argument("--trace-window", type=_arg(parse_window_ps, "trace_window"), metavar="START:END", help="export only this span, e.g. 0:20us")
     p.add_argument("--trace-max-events", type=_positive_int, default=1_000_000, metavar="N", help="refuse a trace larger than N events (default 1000000)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
     f = p.add_argument_group("faults during the run (see the README's 'Running through a failure')")
     f.add_argument("--fail", type=_fault_change(up=False), action="append", default=[], metavar="KIND:NAME[@TIME]",
                    help="take an element down at TIME (default 0), e.g. switch:plane0/l2sw00@20us, tray:tray0 (repeatable)")
@@ -893,7 +922,7 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
     p.add_argument("--full", action="store_true", help="all sizes (as 'pytest bench' without PODSIM_BENCH_QUICK)")
     p.add_argument("--case", metavar="TEXT", help="only cases whose name contains TEXT")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
     _add_output(p)
     p.set_defaults(func=_cmd_bench)
 
