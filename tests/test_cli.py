@@ -312,6 +312,58 @@ def test_module_entry_point() -> None:
     assert "hgx-h20" in done.stdout
 
 
+def test_hbm_streams_every_rank_as_the_python_api_does(capsys: pytest.CaptureFixture[str]) -> None:
+    system = podsim.system(SMALL)
+    [got] = run_json(capsys, "hbm", SMALL, "--duration", "2us")
+    want = podsim.hbm.simulate_system(system, podsim.hbm.sequential_read(4096), duration_ps=2_000_000, seed=1)
+    assert (got["ranks"], got["request_bytes"], got["read_bytes"], got["write_bytes"]) == (8, 4096, want.read_bytes, 0)
+    assert got["peak_Bps"] == pytest.approx(system.peak().hbm_bandwidth_uni_Bps, rel=1e-12)
+    assert got["efficiency"] == got["achieved_Bps"] / got["peak_Bps"] and 0.5 < got["efficiency"] < 1
+    code, out, _ = run(capsys, "hbm", SMALL, "--duration", "2us")
+    assert code == 0 and out.splitlines()[0] == (
+        "hgx-h100: HBM sequential-read (4 KiB requests, 256 in flight per rank), 8 ranks, 2 us simulated")
+    assert f"({got['efficiency']:.1%})" in out and "|" not in out  # one system: no comparison table
+
+
+def test_hbm_patterns_and_a_comparison_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = ["hbm", "gb300-nvl72", SMALL, "--ranks", "2", "--duration", "1us", "--pattern", "strided", "--stride", "1KiB",
+            "--write-fraction", "0.5", "--seed", "3"]
+    rows = run_json(capsys, *argv)
+    assert [(r["system"], r["ranks"], r["stride_bytes"], r["request_bytes"], r["write_fraction"]) for r in rows] == [
+        ("gb300-nvl72", 2, 1024, 64, 0.5), (SMALL, 2, 1024, 64, 0.5)]
+    assert all(r["write_bytes"] > 0 and r["read_bytes"] > 0 for r in rows)
+    # The peak is that of the ranks simulated.
+    assert rows[0]["peak_Bps"] == pytest.approx(2 / 72 * podsim.system("gb300-nvl72").peak().hbm_bandwidth_uni_Bps, rel=1e-12)
+    code, out, _ = run(capsys, *argv, "--out", str(tmp_path / "hbm.csv"))
+    ratio = rows[0]["achieved_Bps"] / rows[1]["achieved_Bps"]
+    assert code == 0 and f"| HBM strided | achieved, read + written, all ranks | TB/s | {rows[0]['achieved_Bps'] / 1e12:,.4g} | " \
+        f"{rows[1]['achieved_Bps'] / 1e12:,.4g} | {ratio:.2f}× |" in out
+    table = pd.read_csv(tmp_path / "hbm.csv")
+    assert table["system"].tolist() == ["gb300-nvl72", SMALL] and table["latency.p99_ps"].gt(0).all()
+    [random] = run_json(capsys, "hbm", SMALL, "--ranks", "1", "--duration", "1us", "--pattern", "random")
+    assert random["request_bytes"] == 64 and random["write_bytes"] == 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--pattern", "strided"], "--pattern strided needs --stride SIZE"),
+    (["--stride", "4KiB"], "--stride: only with --pattern strided, not sequential-read"),
+    (["--pattern", "copy", "--write-fraction", "0.5"], "--write-fraction: only with --pattern random or strided, not copy"),
+    (["--pattern", "random", "--write-fraction", "2"], "--write-fraction (write_fraction): must be in [0, 1], got 2.0"),
+    (["--duration", "0"], "--duration: must be longer than 0, got 0 ps"),
+    (["--ranks", "9"], "--ranks: hgx-h100 has 8 ranks, got 9"),
+    (["--request", "1TiB"], "--request (request_bytes): this pattern needs 1099511627776 bytes, more than"),
+    (["--outstanding", "0"], "--outstanding: must be >= 1, got 0"),
+])
+def test_hbm_refuses_bad_options(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, "hbm", SMALL, *argv)
+    assert code == 2 and message in err and out == "", err
+
+
+def test_hbm_refuses_a_system_given_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "hbm", SMALL, SMALL)
+    assert code == 2 and "systems: 'hgx-h100' is given twice" in err
+
+
 # --- errors and interruption ------------------------------------------------------------------
 
 

@@ -339,7 +339,8 @@ def _build(system: podsim.System, name: str, args: argparse.Namespace) -> Worklo
 
 class _Progress:
     """Progress of one run on stderr, fed by the engine's progress callback (about every million
-    events): the share of the payload delivered, the events processed and the simulated time.
+    events): the share of the payload delivered (or what ``done_is`` says), the events processed
+    (or what ``counts`` names) and the simulated time.
 
     On a terminal it is a tqdm bar, which estimates the time left. Otherwise (a log file, a pipe,
     a batch job) it is a line every ``LOG_EVERY_S`` seconds of wall time with the same estimate,
@@ -351,21 +352,24 @@ class _Progress:
     LOG_EVERY_S = 60.0
 
     def __init__(self, desc: str, *, quiet: bool, terminal: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, counts: str = "events",
+                 done_is: str = "of the payload delivered") -> None:
         from tqdm import tqdm
 
         terminal = sys.stderr.isatty() if terminal is None else terminal
         self._desc = desc
+        self._counts = counts  # what the second argument counts
+        self._done_is = done_is  # what the third one is the share of
         self._log = not quiet and not terminal
         self._clock = clock
         self._start = clock()
         self._next_line = self._start + self.LOG_EVERY_S
         self._bar = tqdm(desc=desc, total=100.0, disable=quiet or not terminal, leave=False, file=sys.stderr,
-                         bar_format="{desc}: {percentage:3.0f}% of the payload delivered |{bar}| "
+                         bar_format="{desc}: {percentage:3.0f}% " + done_is + " |{bar}| "
                                     "{elapsed} elapsed, {remaining} left{postfix}")  # (tqdm starts a postfix with ", ")
 
     def __call__(self, now_ps: int, events: int, done: float) -> None:
-        self._bar.set_postfix_str(f"{events:,} events, {format_time_ps(now_ps)} simulated", refresh=False)
+        self._bar.set_postfix_str(f"{events:,} {self._counts}, {format_time_ps(now_ps)} simulated", refresh=False)
         self._bar.update(100.0 * done - self._bar.n)
         if self._log and self._clock() >= self._next_line:
             self._line(now_ps, events, done)
@@ -377,8 +381,8 @@ class _Progress:
         self._next_line = self._clock() + self.LOG_EVERY_S
         left = (f"about {tqdm.format_interval(elapsed * (1 - done) / done)} left at this pace" if done > 0
                 else "no estimate of the time left yet")
-        _note(f"{self._desc}: {100 * done:.1f}% of the payload delivered, {tqdm.format_interval(elapsed)} elapsed, "
-              f"{left}; {events:,} events, {format_time_ps(now_ps)} simulated")
+        _note(f"{self._desc}: {100 * done:.1f}% {self._done_is}, {tqdm.format_interval(elapsed)} elapsed, "
+              f"{left}; {events:,} {self._counts}, {format_time_ps(now_ps)} simulated")
 
     def __enter__(self) -> _Progress:
         return self
@@ -723,6 +727,95 @@ def _sweep_text(table: pd.DataFrame, axes: list[str]) -> str:
     return shown.to_string(index=False)
 
 
+#: ``podsim hbm --pattern`` names: the :mod:`podsim.hbm` pattern each makes, from the request
+#: size (None: the pattern's own default), the stride and the share of writes.
+_HBM_PATTERNS: dict[str, Callable[[int | None, int, float], podsim.hbm.Pattern]] = {
+    "sequential-read": lambda req, stride, wf: podsim.hbm.sequential_read(req or 4096),
+    "sequential-write": lambda req, stride, wf: podsim.hbm.sequential_write(req or 4096),
+    "copy": lambda req, stride, wf: podsim.hbm.copy(req or 4096),
+    "random": lambda req, stride, wf: podsim.hbm.random(req or 64, write_fraction=wf),
+    "strided": lambda req, stride, wf: podsim.hbm.strided(stride, req or 64, write_fraction=wf),
+}
+
+
+def _hbm_pattern(args: argparse.Namespace) -> podsim.hbm.Pattern:
+    """The access pattern of ``podsim hbm``'s options, refusing options the pattern does not read."""
+    if args.pattern == "strided" and args.stride is None:
+        raise UsageError("--pattern strided needs --stride SIZE")
+    if args.pattern != "strided" and args.stride is not None:
+        raise UsageError(f"--stride: only with --pattern strided, not {args.pattern}")
+    if args.write_fraction is not None and args.pattern not in ("random", "strided"):
+        raise UsageError(f"--write-fraction: only with --pattern random or strided, not {args.pattern} "
+                         "(sequential-write writes only, copy reads and writes alternately)")
+    write_fraction = 0.0 if args.write_fraction is None else args.write_fraction
+    return _HBM_PATTERNS[args.pattern](args.request, args.stride or 0, write_fraction)
+
+
+def _hbm_lines(name: str, args: argparse.Namespace, pattern: podsim.hbm.Pattern, res: podsim.hbm.Result) -> list[str]:
+    """Human-readable report of one system's HBM run, one fact per line."""
+    lat, ranks = res.latency, res.devices
+    what = f"{format_bytes(pattern.request_bytes)} requests"
+    if pattern.stride_bytes:
+        what += f" every {format_bytes(pattern.stride_bytes)}"
+    if pattern.write_fraction and args.pattern in ("random", "strided"):
+        what += f", {pattern.write_fraction:.0%} writes"
+    return [
+        f"{name}: HBM {args.pattern} ({what}, {args.outstanding} in flight per rank), {ranks} ranks, "
+        f"{format_time_ps(res.duration_ps)} simulated",
+        f"  achieved {format_rate(res.achieved_Bps, 'uni')} read + written of {format_rate(res.peak_Bps, 'uni')} pin peak "
+        f"({res.efficiency:.1%}); per rank {format_rate(res.achieved_Bps / ranks, 'uni')}",
+        f"  latency mean {format_time_ps(lat.mean_ps)}, p50 {format_time_ps(lat.p50_ps)}, p99 {format_time_ps(lat.p99_ps)} "
+        f"(submit to last data beat, {lat.count:,} requests)",
+        f"  row hits {res.row_hit_rate:.1%}, refresh {res.refresh_fraction:.1%} of channel time",
+        f"  engine: {res.requests:,} requests in {res.cpu_s:.2f} s CPU",
+    ]
+
+
+def _cmd_hbm(args: argparse.Namespace) -> int:
+    pattern = _hbm_pattern(args)
+    if args.duration <= 0:
+        raise UsageError(f"--duration: must be longer than 0, got {format_time_ps(args.duration)}")
+    systems = [podsim.system(n) for n in args.systems]
+    names = [s.name for s in systems]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise UsageError(f"systems: {twice!r} is given twice")
+    for s in systems:  # all checked before any long run
+        if args.ranks is not None and args.ranks > len(s.ranks):
+            raise UsageError(f"--ranks: {s.name} has {len(s.ranks)} ranks, got {args.ranks}")
+    human: list[str] = []
+    data: list[dict[str, Any]] = []
+    for s in systems:
+        ranks = len(s.ranks) if args.ranks is None else args.ranks
+        with _Progress(f"{s.name} HBM {args.pattern}", quiet=args.quiet, counts="requests",
+                       done_is="of the time simulated") as show:
+
+            def progress(now_ps: int, requests: int) -> None:
+                show(now_ps, requests, now_ps / args.duration)
+
+            res = podsim.hbm.simulate(
+                podsim.hbm.Device.from_rank(s.rank_memory), pattern, duration_ps=args.duration, devices=ranks,
+                outstanding=args.outstanding, seed=args.seed, progress=progress)
+        human += [*([""] if human else []), *_hbm_lines(s.name, args, pattern, res)]
+        figures = res.to_dict()
+        data.append({"system": s.name, "pattern": args.pattern, "request_bytes": pattern.request_bytes,
+                     "stride_bytes": pattern.stride_bytes, "write_fraction": pattern.write_fraction,
+                     "ranks": figures.pop("devices"), "outstanding": args.outstanding, "seed": args.seed, **figures})
+    if len(systems) > 1:
+        metrics = (("achieved, read + written, all ranks", "TB/s", "higher", lambda d: d["achieved_Bps"] / 1e12),
+                   ("pin peak, all ranks", "TB/s", "higher", lambda d: d["peak_Bps"] / 1e12),
+                   ("achieved / pin peak", "%", "higher", lambda d: 100 * d["efficiency"]),
+                   ("achieved per rank", "TB/s", "higher", lambda d: d["achieved_Bps"] / d["ranks"] / 1e12),
+                   (f"mean latency, {args.outstanding} in flight per rank", "ns", "lower",
+                    lambda d: d["latency"]["mean_ps"] / 1e3))
+        what = f"HBM {args.pattern}"
+        rows = [{"scope": what, "metric": label, "unit": unit, "better": better, **{d["system"]: get(d) for d in data}}
+                for label, unit, better, get in metrics]
+        human += ["", *_markdown(rows, names)]
+    _emit(args, human, data, pd.json_normalize(data))
+    return EXIT_OK
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from podsim.sweep import grid, sweep
 
@@ -897,6 +990,23 @@ def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentPars
                    help="end-to-end retransmission timeout, e.g. 10us (default: the system's transport spec)")
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("hbm", help="stream an access pattern through every rank's HBM: achieved vs pin peak, latency")
+    p.add_argument("systems", nargs="+", metavar="SYSTEM", help="one or more; with two or more, a table compares them")
+    p.add_argument("--pattern", choices=list(_HBM_PATTERNS), default="sequential-read",
+                   help="access pattern of every rank (default sequential-read)")
+    p.add_argument("--request", type=_arg(parse_size, "request_bytes"), metavar="SIZE",
+                   help="bytes per request (default 4KiB for sequential-read, sequential-write and copy; 64 for random and strided)")
+    p.add_argument("--stride", type=_arg(parse_size, "stride_bytes"), metavar="SIZE", help="strided: distance between requests")
+    p.add_argument("--write-fraction", type=float, metavar="F", help="random and strided: share of writes, in [0, 1] (default 0)")
+    p.add_argument("--duration", type=_arg(parse_time_ps, "duration"), default=10_000_000, metavar="TIME",
+                   help="simulated time, e.g. 10us (default; all 768 dies of cloudmatrix384 take about 10 s for it)")
+    p.add_argument("--ranks", type=_positive_int, metavar="N", help="simulate the first N ranks' HBM (default: all)")
+    p.add_argument("--outstanding", type=_positive_int, default=256, metavar="N", help="requests in flight per rank (default 256)")
+    p.add_argument("--seed", type=_seed, default=1)
+    _add_output(p)
+    p.add_argument("--quiet", action="store_true", help=_QUIET_HELP)
+    p.set_defaults(func=_cmd_hbm)
+
     p = sub.add_parser("sweep", help="run a workload over a grid of design points (podsim.sweep), one row per point")
     p.add_argument("system", metavar="SYSTEM")
     p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
@@ -962,6 +1072,8 @@ _OPTION_OF = {
     "bytes_per_pair": "--bytes-per-pair", "tokens_per_rank": "--tokens", "num_experts": "--experts",
     "top_k": "--top-k", "skew": "--skew", "duration_s": "--duration", "load": "--load", "chunks": "--chunks",
     "root": "--root", "mtu": "--mtu", "window": "--trace-window", "groups": "--ranks", "peer": "--peer",
+    "request_bytes": "--request", "stride_bytes": "--stride", "write_fraction": "--write-fraction",
+    "outstanding": "--outstanding", "devices": "--ranks", "duration_ps": "--duration",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -111,6 +111,17 @@ class Result:
     def requests_per_s(self) -> float:
         """Requests simulated per second of wall time."""
         return self.requests / self.wall_s if self.wall_s > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scalar fields and figures, JSON-ready: the latency as a nested dict, and
+        ``achieved_Bps``, ``efficiency``, ``row_hit_rate`` and ``refresh_fraction``; not the
+        per-PC counters, the trace or ``done_ps`` (arrays)."""
+        arrays = {"counters", "trace", "done_ps"}
+        out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in arrays}
+        out["latency"] = asdict(self.latency)
+        out.update(achieved_Bps=self.achieved_Bps, efficiency=self.efficiency, row_hit_rate=self.row_hit_rate,
+                   refresh_fraction=self.refresh_fraction)
+        return out
 
 
 def _latency_from_hist(count: int, sum_ps: float, min_ps: int, max_ps: int, hist: np.ndarray) -> Latency:
