@@ -155,13 +155,19 @@ class RunSummary:
     Attributes:
         system, workload, algorithm: what was run.
         ranks: participating ranks; ``messages``: messages in the workload.
-        size_bytes: the workload's NCCL-convention size S, bytes.
+        size_bytes: the workload's NCCL-convention size S, bytes (for a point-to-point test, the
+            payload of all its messages).
+        message_bytes: the size of every message when they are all one size, else None.
         routing, seed, mtu: engine options.
         complete: every message finished; ``messages_done``: how many did.
         simulated_s: simulated time reached, seconds.
         time_s: workload completion time (first start to last delivery), seconds.
         message_latency_s: mean over the messages of start to last byte delivered, seconds (a
             latency test's one-way latency; for reads, request plus data).
+        completion_latency_s: mean over the messages of start to completion at the initiator,
+            seconds: for a write, until its acknowledgement is back (after the target committed
+            the data), which is what an initiator waits for and what :mod:`podsim.calibration`
+            fits to measured latencies; for a read, the same as ``message_latency_s``.
         algbw_Bps, busbw_Bps: NCCL-convention algorithm and bus bandwidth, bytes/s.
         achieved_uni_Bps: payload delivered per second over the run, all ranks together (uni).
         peak_uni_Bps: what the links of the ranks that send payload can inject, all together
@@ -184,6 +190,7 @@ class RunSummary:
     ranks: int
     messages: int
     size_bytes: int
+    message_bytes: int | None
     routing: str
     seed: int
     mtu: int
@@ -192,6 +199,7 @@ class RunSummary:
     simulated_s: float
     time_s: float | None
     message_latency_s: float | None
+    completion_latency_s: float | None
     algbw_Bps: float | None
     busbw_Bps: float | None
     achieved_uni_Bps: float
@@ -229,12 +237,18 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         """Human-readable report, one fact per line."""
-        head = f"{self.system}: {self.workload} ({self.algorithm}), {self.ranks} ranks, S = {format_bytes(self.size_bytes)}, {self.messages} messages"
+        each = "" if self.message_bytes is None else f" of {format_bytes(self.message_bytes)}"
+        head = (f"{self.system}: {self.workload} ({self.algorithm}), {self.ranks} ranks, S = {format_bytes(self.size_bytes)}, "
+                f"{self.messages} messages{each}")
         out = [head, f"  routing={self.routing} seed={self.seed} mtu={self.mtu} B"]
         if self.complete and self.time_s is not None and self.algbw_Bps is not None and self.busbw_Bps is not None:
             out.append(f"  completed in {format_time_ps(self.time_s * 1e12)} (simulated, first start to last byte delivered)")
-            if self.message_latency_s is not None:
-                out.append(f"  message latency {format_time_ps(self.message_latency_s * 1e12)} mean (start to last byte delivered)")
+            if self.message_latency_s is not None and self.completion_latency_s is not None:
+                line = f"  message latency {format_time_ps(self.message_latency_s * 1e12)} mean (start to last byte delivered)"
+                if self.completion_latency_s != self.message_latency_s:  # writes: the acknowledgement comes back later
+                    line += (f"; {format_time_ps(self.completion_latency_s * 1e12)} to completion at the initiator "
+                             "(write acknowledged)")
+                out.append(line)
             out.append(f"  algbw {format_rate(self.algbw_Bps, 'uni')}, busbw {format_rate(self.busbw_Bps, 'uni')} per rank"
                        f" (link peak {format_rate(self.peak_per_rank_uni_Bps, 'uni')} per rank, {self.busbw_Bps / self.peak_per_rank_uni_Bps:.1%})")
         else:
@@ -281,10 +295,13 @@ def summarize(
     senders = np.unique(workload.src)  # data flows src -> dst, for reads too
     return RunSummary(
         system=system, workload=workload.name, algorithm=workload.algorithm, ranks=n, messages=len(workload),
-        size_bytes=int(workload.size_bytes), routing=routing, seed=seed, mtu=mtu, complete=result.complete,
+        size_bytes=int(workload.size_bytes),
+        message_bytes=int(workload.size[0]) if len(workload) and np.all(workload.size == workload.size[0]) else None,
+        routing=routing, seed=seed, mtu=mtu, complete=result.complete,
         messages_done=int(done.sum()), simulated_s=result.now_ps * 1e-12,
         time_s=None if stats is None else stats.time_s,
         message_latency_s=None if stats is None else _mean_latency_s(stats),
+        completion_latency_s=None if stats is None else float(result.messages.latency_ps.mean()) * 1e-12,
         algbw_Bps=None if stats is None else stats.algbw_Bps,
         busbw_Bps=None if stats is None else stats.busbw_Bps,
         achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=injection_peak_uni(topology, senders),

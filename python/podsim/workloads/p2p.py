@@ -1,8 +1,11 @@
 """Point-to-point tests as vendors publish them: one-way latency, bandwidth, ping-pong.
 
 * ``latency``: ``iterations`` messages one after another (each starts when the previous is
-  delivered); the one-way latency is ``PhaseStats.mean_message_latency_s`` (like
-  ``ib_write_lat`` / ``ib_read_lat``; a read's latency includes its request).
+  delivered); the one-way latency is ``PhaseStats.mean_message_latency_s``, start to last byte
+  delivered (like ``ib_write_lat`` / ``ib_read_lat``; a read's latency includes its request).
+  A write completes at its initiator later, when the acknowledgement is back (after the target
+  committed the data): ``Result.messages.latency_ps``, the run summary's
+  ``completion_latency_s``, and what :mod:`podsim.calibration` fits to measured latencies.
 * ``bandwidth``: ``iterations`` messages with ``window`` in flight (like ``ib_write_bw`` with a
   TX depth); the bandwidth is ``WorkloadStats.algbw_Bps``.
 * ``ping_pong``: writes bouncing between the two ranks; half the round trip is
