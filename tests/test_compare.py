@@ -37,14 +37,18 @@ def test_system_rows_hold_the_article_figures(cmp: podsim.Comparison) -> None:
         assert r["cloudmatrix384-sa"] == pytest.approx(cm) and r["gb300-nvl72"] == pytest.approx(nv)
         assert r["cloudmatrix384-sa/gb300-nvl72"] == pytest.approx(cm / nv)
         assert bool(r[ok]) is True
-    power = _row(df, "system", "Power, all-in")[ok]
+    power = _row(df, "system", "Power, system figure")[ok]
     assert power is not None and not power
+    # The two power figures are not on one basis, and the table says so.
+    bases = cmp.power_bases()
+    assert "all-in" in bases["cloudmatrix384-sa"] and "power-shelf DC output" in bases["gb300-nvl72"]
+    assert cmp.to_markdown().endswith(f"gb300-nvl72: {bases['gb300-nvl72']}.")
 
 
 def test_claim_fails_per_chip_and_per_watt(cmp: podsim.Comparison) -> None:
     assert not cmp.better_on_all()
     failures = cmp.failures()
-    for row in ("system: Power, all-in", "per chip: BF16 dense", "per chip: HBM bandwidth",
+    for row in ("system: Power, system figure", "per chip: BF16 dense", "per chip: HBM bandwidth",
                 "per chip: Scale-up bandwidth, bidi", "per watt: BF16 dense", "per watt: HBM bandwidth"):
         assert row in failures
     assert "system: BF16 dense" not in failures
@@ -61,7 +65,7 @@ def test_markdown_without_tabulate(cmp: podsim.Comparison, monkeypatch: pytest.M
     assert "| system | Scale-up bandwidth, bidi | TB/s | 268.8 | 129.6 | 2.07× | yes |" in md
     assert "| system | HBM bandwidth | TB/s | 1,228.8 | 576 | 2.13× | yes |" in md
     assert "| per watt | BF16 dense | TFLOPS/kW |" in md and "**no**" in md
-    assert md.rstrip().endswith("**no**")
+    assert "on every metric with figures for both: **no**\n\nPower is each spec's system figure" in md
 
 
 def test_three_systems_and_paper_basis() -> None:

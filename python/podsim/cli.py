@@ -482,7 +482,7 @@ _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("scale_up_uni_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_bidi_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "bidi"))),
     ("scale_out_uni_Bps", "scale-out bandwidth", _opt(lambda x: format_rate(x, "uni"))),
-    ("power_W", "power, all-in", _opt(lambda x: f"{x / 1e3:,.4g} kW")),
+    ("power_W", "power, system figure", _opt(lambda x: f"{x / 1e3:,.4g} kW")),
     ("transceivers", "optical transceivers", _opt(lambda x: f"{x:,}")),
 )
 

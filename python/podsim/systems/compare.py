@@ -40,7 +40,7 @@ _ROWS = (
     _Row("system", "scale_up_uni_Bps", "Scale-up bandwidth, uni", "TB/s", 1e12, "higher"),
     _Row("system", "scale_out_uni_Bps", "Scale-out bandwidth, uni", "TB/s", 1e12, "higher"),
     _Row("system", "chips", "Scale-up domain", "chips", 1, "higher"),
-    _Row("system", "power_W", "Power, all-in", "kW", 1e3, "lower"),
+    _Row("system", "power_W", "Power, system figure", "kW", 1e3, "lower"),
     _Row("system", "transceivers", "Optical transceivers", "modules", 1, "lower"),
     _Row("system", "transceivers_scale_up", "Optical transceivers, scale-up", "modules", 1, "lower"),
     _Row("system", "optics_power_W", "Optics power, scale-up", "kW", 1e3, "lower"),
@@ -49,7 +49,7 @@ _ROWS = (
     _Row("per chip", "hbm_bandwidth_uni_Bps", "HBM bandwidth", "TB/s", 1e12, "higher"),
     _Row("per chip", "scale_up_bidi_Bps", "Scale-up bandwidth, bidi", "GB/s", 1e9, "higher"),
     _Row("per chip", "scale_out_uni_Bps", "Scale-out bandwidth, uni", "GB/s", 1e9, "higher"),
-    _Row("per chip", "power_W", "Power, all-in share", "W", 1, "lower"),
+    _Row("per chip", "power_W", "Power, share of the system figure", "W", 1, "lower"),
     _Row("per watt", "bf16_flops", "BF16 dense", "TFLOPS/kW", 1e9, "higher"),
     _Row("per watt", "hbm_capacity_bytes", "HBM capacity", "GB/kW", 1e6, "higher"),
     _Row("per watt", "hbm_bandwidth_uni_Bps", "HBM bandwidth", "GB/s/kW", 1e6, "higher"),
@@ -160,7 +160,21 @@ class Comparison:
             lines.append("| " + " | ".join(cells) + " |")
         verdict = "yes" if self.better_on_all() else "no"
         lines += ["", f"{first} better than {', '.join(others)} on every metric with figures for both: **{verdict}**"]
+        bases = self.power_bases()
+        if bases:
+            lines += ["", "Power is each spec's system figure, which vendors and analysts do not state on one basis: "
+                      + "; ".join(f"{name}: {basis}" for name, basis in bases.items()) + "."]
         return "\n".join(lines)
+
+    def power_bases(self) -> dict[str, str]:
+        """Per system with a power figure, what it is and where it comes from (the spec's
+        ``[power] system`` value, note, source and evidence)."""
+        out = {}
+        for s in self.systems:
+            q = s.spec.power.get("system")
+            if q is not None:
+                out[s.name] = f"{q.value:,} {q.unit}, {q.note} ({q.source} [{q.evidence}])"
+        return out
 
     def __repr__(self) -> str:
         return f"Comparison({[s.name for s in self.systems]})"

@@ -12,7 +12,9 @@ How each figure is counted (the same way the CloudMatrix paper, SemiAnalysis and
 * **HBM bandwidth**: chips x stacks x bus bits per stack x Gb/s per pin / 8. HBM is a
   half-duplex bus: the figure is the rate in the one direction it carries at a time (uni). **HBM capacity**: chips x stacks x capacity per stack.
 * **scale-out**: chips x per-chip NIC rate, uni.
-* **power**: the spec's system (all-in) figure; per-watt values divide by it. **Optics power**:
+* **power**: the spec's system figure, on the basis its note states (an analyst's all-in estimate
+  for CloudMatrix 384 and GB200 NVL72, the power shelves' DC output for GB300 NVL72); per-watt
+  values divide by it. **Optics power**:
   scale-up optical modules x the module's ``power`` (0 with no optics; None when a module type
   has no power figure).
 """
@@ -43,7 +45,8 @@ class Peak:
         scale_up_uni_Bps, scale_up_bidi_Bps: scale-up bandwidth, one direction / both summed.
         scale_out_uni_Bps: scale-out (NIC) bandwidth, one direction.
         transceivers, transceivers_scale_up, transceivers_scale_out: optical modules.
-        power_W: system all-in power, watts; ``chip_power_W``: one package.
+        power_W: the spec's system power figure, watts (see the module notes for its basis);
+            ``chip_power_W``: one package.
         optics_power_W: power of the scale-up optical modules, watts (part of ``power_W``).
     """
 
