@@ -29,6 +29,8 @@ from podsim.units import (
     exact_size, exact_time, format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps,
 )
 from podsim.workloads import ALGORITHMS, Workload
+from podsim.workloads.p2p import PATTERNS as P2P_PATTERNS
+from podsim.workloads.synthetic import PATTERNS as SYNTHETIC_PATTERNS
 
 #: Packet transmissions a run records for ``--plot`` and ``--trace`` (about 40 bytes each).
 TRACE_RECORD_LIMIT = 2_000_000
@@ -289,7 +291,7 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
     add("--experts", type=_positive_int, metavar="N", text="moe: routed experts")
     add("--top-k", type=_positive_int, metavar="K", text="moe: experts per token")
     add("--skew", type=float, metavar="S", text="moe: Zipf exponent of expert popularity")
-    add("--pattern", metavar="NAME", text="p2p or synthetic pattern")
+    add("--pattern", metavar="NAME", text=f"p2p pattern: {', '.join(P2P_PATTERNS)}; synthetic: {', '.join(SYNTHETIC_PATTERNS)}")
     add("--iterations", type=_positive_int, metavar="N", text="p2p: messages")
     add("--peer", type=int, metavar="RANK", text="p2p: the rank that rank 0 sends to")
     add("--load", type=_fraction, metavar="F", text="synthetic: offered load per rank, in (0, 1]")
