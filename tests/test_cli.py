@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -505,6 +505,29 @@ def test_progress_off_a_terminal_is_a_line_a_minute(capsys: pytest.CaptureFixtur
         now[0] = 9000.0
         progress(1, 1, 0.5)
     assert capsys.readouterr().err == ""
+
+
+def test_a_long_run_is_announced_before_it_starts(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A size off by a factor of 1,000 started a run of days without a word."""
+    system = podsim.system(SMALL)
+    # The packet count is the engine's: every data packet of a small run, acknowledgements aside.
+    wl = podsim.workloads.all_reduce(system, (1 << 20) + 12345)
+    res = podsim.simulate(system, wl)
+    assert cli._data_packets(system, wl, None) == res.ledger.injected_packets.sum() - len(wl)
+    assert cli._data_packets(system, wl, 1056) == float(np.ceil(wl.size / 1024).sum())
+
+    def refuse_to_run(*args: Any, **kwargs: Any) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(podsim, "simulate", refuse_to_run)
+    code, _, err = run(capsys, "run", SMALL, "all-to-all", "--bytes-per-pair", "1TiB")
+    packets = 56 * np.ceil(2**40 / (4096 - 32))  # 8 x 7 pairs, 4,064 B of data per 4 KiB packet
+    assert code == 130 and f"moves {packets:,.0f} packets" in err
+    assert f"that takes {cli._in_words(packets / 2e6)} to {cli._in_words(packets / 0.5e6)}" in err
+    code, _, err = run(capsys, "run", SMALL, "all-to-all", "--bytes-per-pair", "64MiB")
+    assert code == 130 and "moves" not in err  # 3.7 s at most: no note
+    assert [cli._in_words(s) for s in (90, 1800, 4 * 3600, 3.6 * 86400)] == ["90 seconds", "30 minutes", "4 hours", "3.6 days"]
 
 
 def test_sweep_resumes_from_its_out_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -397,8 +397,44 @@ def _note(text: str) -> None:
     print(f"podsim: {text}", file=sys.stderr)
 
 
+#: Packets one core moves per second, from the fabrics measured in the README's "Cost and
+#: speed": about 0.5 M on the 768-endpoint CloudMatrix-shaped all-to-all (four hops or more per
+#: packet, state far beyond the cache) to 2 M on FT2-256. The note before a long run uses it.
+_PACKETS_PER_S = (0.5e6, 2e6)
+#: A run expected to take longer than this (at the faster rate) is announced before it starts.
+_LONG_RUN_S = 600.0
+
+
+def _in_words(seconds: float) -> str:
+    """A duration as a person would say it: ``'40 minutes'``, ``'7 hours'``, ``'3.6 days'``."""
+    for unit, scale in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= 2 * scale:
+            return f"{seconds / scale:.2g} {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def _data_packets(system: podsim.System, wl: Workload, mtu: int | None) -> float:
+    """Data packets the run of ``wl`` sends (acknowledgements and read requests not counted);
+    0 when the MTU leaves no room for data (the run refuses it with its own message)."""
+    defaults = {**podsim.simulation.DEFAULT_SIZES, **system.run_defaults()}
+    payload = _given(mtu, defaults["mtu"]) - defaults["header_bytes"]
+    return float(np.ceil(wl.size / payload).sum()) if payload > 0 else 0.0
+
+
+def _note_if_long(system: podsim.System, wl: Workload, args: argparse.Namespace) -> None:
+    """Say before a run starts that it will take long (a size off by a factor of 1,000 is an
+    easy mistake), with the packets it moves and a range of wall times."""
+    packets = _data_packets(system, wl, args.mtu)
+    slow, fast = (packets / rate for rate in _PACKETS_PER_S)
+    if fast > _LONG_RUN_S:
+        _note(f"note: {system.name} {wl.name} moves {packets:,.0f} packets; at the 0.5 to 2 million packets a second "
+              f"one core simulates, that takes {_in_words(fast)} to {_in_words(slow)}. Ctrl-C stops it and reports "
+              "what was reached")
+
+
 def _simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, trace: bool) -> tuple[podsim.Result, bool]:
     """Run ``wl``; returns the result and whether Ctrl-C cut it short (the result is then partial)."""
+    _note_if_long(system, wl, args)
     with _Progress(f"{system.name} {wl.name}", quiet=args.quiet) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         try:
