@@ -260,6 +260,7 @@ def test_export_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     path = tmp_path / "h100.topo"
     code, out, _ = run(capsys, "export", SMALL, str(path))
     assert code == 0 and "wrote" in out
+    assert f"with h100.topo.hbm attached, set txn_bytes = {podsim.simulation.MEMORY_TXN_BYTES} as memory=True does" in out
     back = podsim.Topology.load(path)
     topo = podsim.system(SMALL).topology
     assert (back.num_nodes, back.num_channels) == (topo.num_nodes, topo.num_channels)
@@ -276,6 +277,19 @@ def test_export_tells_a_cpp_host_the_run_settings(capsys: pytest.CaptureFixture[
     cm = podsim.system("cloudmatrix384")
     listed = [int(x) for x in (tmp_path / "cm.topo.ranks").read_text().split()]
     assert cm.topology.endpoints[listed].tolist() == cm.ranks.tolist() and listed[16] != 16
+    # And one rank's HBM, as memory=True gives every rank: a 910C die's four HBM2E stacks.
+    loaded = podsim._core.HbmConfig.load(str(tmp_path / "cm.topo.hbm"))
+    want = podsim.hbm.Device.from_rank(cm.rank_memory).config()
+    assert "podsim::memory::load_hbm_config" in out
+    assert hbm_fields(loaded) == hbm_fields(want) and loaded.peak_Bps == cm.peak().hbm_bandwidth_uni_Bps / 768
+
+
+def hbm_fields(config: podsim._core.HbmConfig) -> dict[str, object]:
+    """Every field of an HBM configuration, the timings included."""
+    def public(obj: object) -> dict[str, object]:
+        return {k: getattr(obj, k) for k in dir(obj) if not k.startswith("_") and not callable(getattr(obj, k))}
+
+    return {**public(config), "timing": public(config.timing)}
 
 
 def test_bench_runs_the_suites_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from fractions import Fraction
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -557,3 +560,65 @@ def test_hbm3e_random_reads_are_not_held_back_by_the_default_map() -> None:
     eff = {t: simulate(Device(preset(t), 2), H.random(4096), duration_ps=2_000_000, seed=1).efficiency for t in ("HBM3", "HBM3E")}
     assert Device(preset("HBM3E"), 2).interleave_bytes == 512 and Device(preset("HBM3"), 2).interleave_bytes == 256
     assert eff["HBM3E"] > 0.75 * eff["HBM3"]
+
+
+def _saved_config(tmp_path: Path) -> list[str]:
+    path = tmp_path / "die.hbm"
+    Device(preset("HBM2E", 3.125), stacks=4).config().save(str(path))
+    return path.read_text().splitlines()
+
+
+def test_an_hbm_file_round_trips(tmp_path: Path) -> None:
+    """The text form C++ hosts load (podsim::memory::load_hbm_config): every field survives, a
+    hand edit (comments, blank lines, CRLF, another order of fields) too."""
+    device = Device(preset("HBM3E", 9.6), stacks=8, mapping=("ro", "co", "ba", "bg", "pc"), page_policy="close")
+    path = tmp_path / "gpu.hbm"
+    device.config().save(str(path))
+    back = _core.HbmConfig.load(str(path))
+    want = device.config()
+    for name in ("stacks", "rate_kbps", "rows", "close_page", "order", "interleave_bytes", "queue_depth"):
+        assert getattr(back, name) == getattr(want, name), name
+    for name in ("tCL", "tRFC", "tREFI", "tFAW"):
+        assert getattr(back.timing, name) == getattr(want.timing, name), name
+    lines = path.read_text().splitlines()
+    edited = [lines[0], "# edited by hand", "", *reversed(lines[1:-1]), lines[-1]]
+    path.write_bytes(("\r\n".join(edited) + "\r\n").encode())
+    assert _core.HbmConfig.load(str(path)).timing.tRFC == want.timing.tRFC
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda ls: ["podsim-hbm 2", *ls[1:]], "HBM file: line 1 must be 'podsim-hbm 1', got 'podsim-hbm 2'"),
+    (lambda ls: ls[:-1], "with no end record: the file is cut short"),
+    (lambda ls: [x for x in ls if not x.startswith("tRFC ")], "HBM file: tRFC: missing"),
+    (lambda ls: [*ls[:2], ls[1], *ls[2:]], "HBM file: line 3: tCL: given twice"),
+    (lambda ls: [ls[0], "tXYZ 5", *ls[1:]], "HBM file: line 2: unknown field 'tXYZ'"),
+    (lambda ls: [ls[0], *(("stacks -1" if x.startswith("stacks ") else x) for x in ls[1:])],
+     "stacks: expected a non-negative integer, got '-1'"),
+    (lambda ls: [ls[0], *(("stacks 4294967296" if x.startswith("stacks ") else x) for x in ls[1:])],
+     "stacks: must be at most 4294967295, got 4294967296"),
+    (lambda ls: [ls[0], *(("refresh 2" if x.startswith("refresh ") else x) for x in ls[1:])],
+     "refresh: must be at most 1, got 2"),
+    (lambda ls: [ls[0], *(("order pc bg ba co" if x.startswith("order ") else x) for x in ls[1:])],
+     "order: needs all five fields"),
+    (lambda ls: [ls[0], *(("order pc bg ba co xx" if x.startswith("order ") else x) for x in ls[1:])],
+     "order: unknown field 'xx'"),
+    (lambda ls: [ls[0], *(("tCL 5 # ns" if x.startswith("tCL ") else x) for x in ls[1:])],
+     "line 2: unexpected text after tCL: '# ns' (a comment must be on a line of its own)"),
+    (lambda ls: [*ls, "tCL 5"], "a 'tCL' record after the end record"),
+    # What loads is validated as the device would: a zero timing, a map that is no permutation.
+    (lambda ls: [ls[0], *(("tCL 0" if x.startswith("tCL ") else x) for x in ls[1:])], "HBM file: tCL: must be in"),
+    (lambda ls: [ls[0], *(("order pc pc ba co ro" if x.startswith("order ") else x) for x in ls[1:])],
+     "HBM file: order: must be a permutation"),
+])
+def test_a_bad_hbm_file_is_refused_with_its_line(tmp_path: Path, edit: Any, message: str) -> None:
+    path = tmp_path / "bad.hbm"
+    path.write_text("\n".join(edit(_saved_config(tmp_path))) + "\n")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _core.HbmConfig.load(str(path))
+
+
+def test_an_hbm_file_that_is_not_there(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is a directory, not an HBM file"):
+        _core.HbmConfig.load(str(tmp_path))
+    with pytest.raises(ValueError, match="cannot read"):
+        _core.HbmConfig.load(str(tmp_path / "missing.hbm"))

@@ -4,9 +4,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <string>
 #include <vector>
 
 #include "arrays.h"
+#include "podsim/memory/hbm_config_io.h"
 #include "podsim/memory/hbm_device.h"
 #include "podsim/memory/hbm_stream.h"
 
@@ -141,7 +143,9 @@ void register_memory(py::module_& m) {
       .def("validate", &HbmConfig::validate)
       .def_property_readonly("burst_ps", &HbmConfig::burst_ps)
       .def_property_readonly("peak_Bps", &HbmConfig::peak_Bps)
-      .def_property_readonly("capacity_bytes", &HbmConfig::capacity_bytes);
+      .def_property_readonly("capacity_bytes", &HbmConfig::capacity_bytes)
+      .def("save", [](const HbmConfig& c, const std::string& path) { save_hbm_config(c, path); }, py::arg("path"))
+      .def_static("load", [](const std::string& path) { return load_hbm_config(path); }, py::arg("path"));
 
   py::class_<HbmDevice>(m, "HbmDevice")
       .def(py::init<const HbmConfig&>(), py::arg("config"))

@@ -14,5 +14,6 @@
 #include "podsim/config.h"
 #include "podsim/fabric/topology.h"
 #include "podsim/fabric/topology_io.h"
+#include "podsim/memory/hbm_config_io.h"
 #include "podsim/sim/time.h"
 #include "podsim/simulator.h"

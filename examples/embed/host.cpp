@@ -1,13 +1,15 @@
 // A minimal host simulator with its own event loop, using podsim as its network backend.
 //
-//   embed_host TOPOLOGY_FILE [RANKS] [BYTES]
+//   embed_host TOPOLOGY_FILE [RANKS] [BYTES] [HBM_FILE]
 //
 // It loads a fabric exported by `podsim export SYSTEM FILE`, runs a ring exchange among the first
 // RANKS endpoints (each rank sends BYTES to the next; when a message completes, the receiver sends
 // on to its own neighbour, for RANKS rounds), and prints each completion. The host keeps its own
 // clock and asks podsim for the next event time, as ASTRA-sim-style system layers do. (On a system
 // whose CPUs are on the fabric, CloudMatrix 384, the first endpoints are not all ranks: FILE.ranks,
-// which `podsim export` writes too, lists the ranks' endpoint indices.)
+// which `podsim export` writes too, lists the ranks' endpoint indices.) With HBM_FILE (FILE.hbm from
+// `podsim export`), every rank is coupled to its own HBM: sends read their data from it, receives
+// write into it.
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -30,7 +32,7 @@ struct HostEvent {  // the host's own work items: here, "rank r may send round k
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: embed_host TOPOLOGY_FILE [RANKS] [BYTES]\n";
+    std::cerr << "usage: embed_host TOPOLOGY_FILE [RANKS] [BYTES] [HBM_FILE]\n";
     return 2;
   }
   try {
@@ -45,7 +47,12 @@ int main(int argc, char** argv) {
 
     podsim::SimConfig cfg;
     cfg.routing = podsim::RoutingPolicy::kAdaptive;
+    if (argc > 4) cfg.txn_bytes = 64 << 10;  // memory is accessed a transaction at a time, as with memory=True
     podsim::Simulator sim(std::move(topo), cfg);
+    if (argc > 4) {
+      const podsim::memory::HbmConfig hbm = podsim::memory::load_hbm_config(std::string(argv[4]));
+      for (const podsim::NodeId ep : eps) sim.attach_memory(ep, hbm);
+    }
 
     std::priority_queue<HostEvent, std::vector<HostEvent>, std::greater<>> host;
     for (std::uint32_t r = 0; r < ranks; ++r) host.push({0, r, 0});

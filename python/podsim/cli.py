@@ -924,12 +924,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     ranks = Path(f"{args.file}.ranks")
     ranks.write_text("".join(f"{index[int(r)]}\n" for r in system.ranks))
     print(f"podsim: wrote {ranks}: the endpoint indices of its {len(system.ranks)} compute ranks, in rank order, one per line")
+    hbm = Path(f"{args.file}.hbm")
+    podsim.hbm.Device.from_rank(system.rank_memory).config().save(str(hbm))
+    print(f"podsim: wrote {hbm}: the HBM of one rank, from the sourced presets (load with podsim::memory::load_hbm_config "
+          "and couple a rank with Simulator::attach_memory)")
     # The file holds the fabric only; the system's packet and transaction sizes are run settings,
     # which a C++ host must set itself to get what podsim.simulate(system, ...) gets.
     fields = {"mtu": "mtu_bytes"}
-    settings = ", ".join(f"{fields.get(k, k)} = {v}" for k, v in system.run_defaults().items())
+    defaults = system.run_defaults()
+    settings = ", ".join(f"{fields.get(k, k)} = {v}" for k, v in defaults.items())
     if settings:
         print(f"run settings of {system.name} (not in the file; a C++ host sets them in podsim::SimConfig): {settings}")
+    if "txn_bytes" not in defaults:
+        print(f"with {hbm.name} attached, set txn_bytes = {podsim.simulation.MEMORY_TXN_BYTES} as memory=True does "
+              "(memory is accessed a transaction at a time)")
     return EXIT_OK
 
 

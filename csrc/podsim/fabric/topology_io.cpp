@@ -1,14 +1,10 @@
 #include "podsim/fabric/topology_io.h"
 
-#include <cerrno>
-#include <charconv>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <system_error>
+
+#include "podsim/sim/text_records.h"
 
 namespace podsim {
 
@@ -16,53 +12,13 @@ namespace {
 
 constexpr const char* kMagic = "podsim-topology";
 
-// The next field of a record, as an unsigned integer of type T. Not `fields >> value`: stream
-// extraction takes "-1" and wraps it around to the type's largest value, which would load as a
-// huge buffer or port count without complaint.
-template <typename T>
-T read_field(std::istringstream& fields, const char* name, const char* record) {
-  std::string token;
-  if (!(fields >> token)) throw std::invalid_argument(std::string(name) + ": missing (" + record + ")");
-  T value{};
-  const char* end = token.data() + token.size();
-  const auto [stop, ec] = std::from_chars(token.data(), end, value);
-  if (ec == std::errc::result_out_of_range)
-    throw std::invalid_argument(std::string(name) + ": must be at most " +
-                                std::to_string(std::numeric_limits<T>::max()) + ", got " + token);
-  if (ec != std::errc{} || stop != end)
-    throw std::invalid_argument(std::string(name) + ": expected a non-negative integer, got '" + token + "'");
-  return value;
-}
-
-// A line without its line ending and trailing blanks: files written or edited on Windows end
-// their lines with "\r\n", and a node name never ends with whitespace (Topology refuses it), so
-// nothing of a record is lost.
-std::string trimmed(std::string line) {
-  line.erase(line.find_last_not_of(" \t\r") + 1);
-  return line;
-}
-
-// Blank lines and lines whose first non-blank character is '#' carry no record.
-bool is_comment_or_blank(const std::string& line) {
-  const std::size_t first = line.find_first_not_of(" \t\r");
-  return first == std::string::npos || line[first] == '#';
-}
-
-std::string rest_of_line(std::istringstream& fields) {
-  std::string name;
-  std::getline(fields >> std::ws, name);
-  return name;
-}
-
-// A record of numbers ends after its last field (`last`, for the message).
-void expect_no_more(std::istringstream& fields, const char* last) {
-  if ((fields >> std::ws).eof()) return;
-  const std::string extra = rest_of_line(fields);
-  throw std::invalid_argument(std::string("unexpected text after ") + last + ": '" + extra + "'" +
-                              (extra.front() == '#' ? " (a comment must be on a line of its own)" : ""));
-}
-
 }  // namespace
+
+using text::expect_no_more;
+using text::is_comment_or_blank;
+using text::read_field;
+using text::rest_of_line;
+using text::trimmed;
 
 void save_topology(const Topology& topo, std::ostream& out) {
   out << kMagic << " 2\n";
@@ -168,19 +124,12 @@ Topology load_topology(std::istream& in) {
 }
 
 void save_topology(const Topology& topo, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw std::invalid_argument("path: cannot write '" + path + "'");
+  std::ofstream out = text::open_to_write(path);
   save_topology(topo, out);
 }
 
 Topology load_topology(const std::string& path) {
-  // A directory opens as a stream on Linux and only fails at the first read, which would be
-  // reported as a bad first line.
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw std::invalid_argument("path: '" + path + "' is a directory, not a topology file");
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("path: cannot read '" + path + "': " + std::strerror(errno));
+  std::ifstream in = text::open_to_read(path, "a topology file");
   return load_topology(in);
 }
 
