@@ -363,7 +363,8 @@ def test_hbm_patterns_and_a_comparison_table(capsys: pytest.CaptureFixture[str],
     (["--stride", "4KiB"], "--stride: only with --pattern strided, not sequential-read"),
     (["--pattern", "copy", "--write-fraction", "0.5"], "--write-fraction: only with --pattern random or strided, not copy"),
     (["--pattern", "random", "--write-fraction", "2"], "--write-fraction (write_fraction): must be in [0, 1], got 2.0"),
-    (["--duration", "0"], "--duration: must be longer than 0, got 0 ps"),
+    (["--duration", "0"], "--duration: must be longer than 0 and at most 2**62 ps (about 53 days), got 0 ps"),
+    (["--duration", "5000000s"], "--duration: must be longer than 0 and at most 2**62 ps (about 53 days), got 5e+06 s"),
     (["--ranks", "9"], "--ranks: hgx-h100 has 8 ranks, got 9"),
     (["--request", "1TiB"], "--request (request_bytes): this pattern needs 1099511627776 bytes, more than"),
     (["--outstanding", "0"], "--outstanding: must be >= 1, got 0"),
@@ -371,6 +372,53 @@ def test_hbm_patterns_and_a_comparison_table(capsys: pytest.CaptureFixture[str],
 def test_hbm_refuses_bad_options(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     code, out, err = run(capsys, "hbm", SMALL, *argv)
     assert code == 2 and message in err and out == "", err
+
+
+def test_hbm_edge_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Requests whose state would not fit in memory are refused before anything runs (a 1 GiB
+    # request, 256 in flight on 8 GPUs, took the machine's 24 GB and was killed).
+    code, _, err = run(capsys, "hbm", SMALL, "--request", "1GiB")
+    assert code == 2 and "8 devices x 256 requests in flight x 4,194,305 accesses" in err
+    # No request completed: no latency, not a latency of 0.
+    [short] = run_json(capsys, "hbm", SMALL, "--duration", "10ns")
+    assert short["requests"] == 0 and short["latency"]["count"] == 0 and short["latency"]["mean_ps"] is None
+    code, out, _ = run(capsys, "hbm", SMALL, "--duration", "10ns")
+    assert "no request completed in the window" in out
+    # A copy reads and writes alternately.
+    [copy] = run_json(capsys, "hbm", SMALL, "--ranks", "1", "--duration", "1us", "--pattern", "copy")
+    assert copy["write_fraction"] == 0.5 and copy["write_bytes"] > 0 and copy["read_bytes"] > 0
+    # The file is written even when the reader of stdout goes away (| head).
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+        def flush(self) -> None:
+            pass
+
+        def fileno(self) -> int:
+            return 1
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    monkeypatch.setattr(cli.os, "dup2", lambda *a: None)  # main points fd 1 at /dev/null: not pytest's
+    out_file = tmp_path / "hbm.csv"
+    assert cli.main(["hbm", SMALL, "--ranks", "1", "--duration", "1us", "--out", str(out_file)]) == 0
+    assert pd.read_csv(out_file)["system"].tolist() == [SMALL]
+
+
+def test_ctrl_c_in_hbm_reports_the_systems_done(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    simulate = podsim.hbm.simulate
+    calls = []
+
+    def second_is_interrupted(*args: Any, **kwargs: Any) -> podsim.hbm.Result:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return simulate(*args, **kwargs)
+
+    monkeypatch.setattr(podsim.hbm, "simulate", second_is_interrupted)
+    code, out, err = run(capsys, "hbm", SMALL, "gb300-nvl72", "--ranks", "2", "--duration", "1us")
+    assert code == 130 and out.startswith("hgx-h100: HBM sequential-read") and "podsim: interrupted" in err
+    assert "interrupted while simulating gb300-nvl72; 1 of 2 systems done" in out and "|" not in out
 
 
 def test_hbm_refuses_a_system_given_twice(capsys: pytest.CaptureFixture[str]) -> None:
@@ -733,9 +781,10 @@ def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["ranks"] == 2 and data["time_s"] == pytest.approx(16 * data["message_latency_s"], rel=1e-12)
     one_rank = podsim.system("cloudmatrix384").peak().scale_up_uni_Bps / 768
     assert data["peak_uni_Bps"] == data["peak_per_rank_uni_Bps"] == one_rank
+    # A ping-pong alternates: one rank sends at a time, so "of peak" agrees with busbw's share.
     data = run_json(capsys, "run", "cloudmatrix384", "p2p", "--pattern", "ping_pong", "--size", "512", "--peer", "2")
-    assert data["peak_uni_Bps"] == 2 * one_rank and data["peak_per_rank_uni_Bps"] == one_rank
-    assert data["efficiency"] == data["achieved_uni_Bps"] / (2 * one_rank)
+    assert data["peak_uni_Bps"] == data["peak_per_rank_uni_Bps"] == one_rank
+    assert data["efficiency"] == data["achieved_uni_Bps"] / one_rank == data["busbw_Bps"] / one_rank
     system = podsim.system("cloudmatrix384")
     reads = podsim.workloads.point_to_point(system, 512, pattern="bandwidth", kind="read", peer=2, iterations=4)
     summary = report.summarize(system.name, reads, podsim.simulate(system, reads), system.topology,
@@ -748,6 +797,17 @@ def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
     # Completion is what the calibration fits: on this path (die to a die of another package), the
     # measured 1.3 us; delivery comes before it, by the write commit and the acknowledgement.
     assert data["completion_latency_s"] == pytest.approx(1.3e-6, rel=0.01) and data["message_latency_s"] < 0.7 * 1.3e-6
+
+
+def test_compare_a_latency_test_shows_its_latencies_and_power_bases(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["compare", SMALL, "gb300-nvl72", "--workload", "p2p", "--pattern", "latency", "--size", "512"]
+    data = run_json(capsys, *argv)
+    nv = data["runs"]["p2p"][1]
+    code, out, _ = run(capsys, *argv)
+    row = next(line for line in out.splitlines() if "message latency, mean, to completion at the initiator" in line)
+    assert code == 0 and f"| {nv['completion_latency_s'] * 1e6:,.4g} |" in row
+    # Only GB300 has a power figure, and the JSON says on what basis, as the text does.
+    assert list(data["power_bases"]) == ["gb300-nvl72"] and "power-shelf DC output" in data["power_bases"]["gb300-nvl72"]
 
 
 def test_compare_reports_hbm_when_coupled(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 
 import podsim
 from podsim import benchcases, report
+from podsim._validate import MAX_TIME_PS
 from podsim.systems import load_spec
 from podsim.units import (
     exact_size, exact_time, format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps,
@@ -469,14 +470,15 @@ def _summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argp
 
 def _emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataFrame | None) -> None:
     """Print ``human`` lines, or ``data`` as JSON with --json; write ``table`` to --out if asked."""
-    if getattr(args, "json", False):
-        print(report.to_json(data))
-    else:
-        print("\n".join(human))
+    # The file first: a reader that stops early (| head) must not cost the user the file.
     out = getattr(args, "out", None)
     if out is not None and table is not None:
         report.write_table(table, out)
         _note(f"wrote {out}")
+    if getattr(args, "json", False):
+        print(report.to_json(data))
+    else:
+        print("\n".join(human))
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -617,6 +619,13 @@ def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[s
         ("peak injection, sending ranks, uni", "TB/s", "higher", lambda s: s.peak_uni_Bps / 1e12),
         ("delivered / peak", "%", "higher", lambda s: 100 * s.efficiency),
     )
+    if summaries[0].workload == "point_to_point":  # a latency test: the latency, both ways of timing it
+        metrics += (
+            ("message latency, mean, to last byte delivered", "us", "lower",
+             lambda s: None if s.message_latency_s is None else s.message_latency_s * 1e6),
+            ("message latency, mean, to completion at the initiator", "us", "lower",
+             lambda s: None if s.completion_latency_s is None else s.completion_latency_s * 1e6),
+        )
     if any(s.hbm_coupled for s in summaries):  # --hbm: the memory traffic too
         metrics += (
             ("HBM read + written, all ranks, uni", "TB/s", "", lambda s: None if s.hbm_uni_Bps is None else s.hbm_uni_Bps / 1e12),
@@ -673,7 +682,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         human += ["", *_markdown(rows, names)]
     if interrupted:
         human += ["", "interrupted; what was reached:"] + [line for ss in runs.values() for s in ss for line in s.lines()]
-    data = {"peak": comparison.to_pandas().to_dict(orient="records"),
+    data = {"peak": comparison.to_pandas().to_dict(orient="records"), "power_bases": comparison.power_bases(),
             "runs": {w: [s.to_dict() for s in ss] for w, ss in runs.items()}}
     table = pd.concat([comparison.to_pandas(), pd.DataFrame(rows)], ignore_index=True) if rows else comparison.to_pandas()
     _emit(args, human, data, table)
@@ -792,6 +801,8 @@ def _hbm_pattern(args: argparse.Namespace) -> podsim.hbm.Pattern:
 def _hbm_lines(name: str, args: argparse.Namespace, pattern: podsim.hbm.Pattern, res: podsim.hbm.Result) -> list[str]:
     """Human-readable report of one system's HBM run, one fact per line."""
     lat, ranks = res.latency, res.devices
+    latency = (f"latency mean {format_time_ps(lat.mean_ps)}, p50 {format_time_ps(lat.p50_ps)}, p99 {format_time_ps(lat.p99_ps)} "
+               f"(submit to last data beat, {lat.count:,} requests)" if lat.count else "no request completed in the window")
     what = f"{format_bytes(pattern.request_bytes)} requests"
     if pattern.stride_bytes:
         what += f" every {format_bytes(pattern.stride_bytes)}"
@@ -802,8 +813,7 @@ def _hbm_lines(name: str, args: argparse.Namespace, pattern: podsim.hbm.Pattern,
         f"{format_time_ps(res.duration_ps)} simulated",
         f"  achieved {format_rate(res.achieved_Bps, 'uni')} read + written of {format_rate(res.peak_Bps, 'uni')} pin peak "
         f"({res.efficiency:.1%}); per rank {format_rate(res.achieved_Bps / ranks, 'uni')}",
-        f"  latency mean {format_time_ps(lat.mean_ps)}, p50 {format_time_ps(lat.p50_ps)}, p99 {format_time_ps(lat.p99_ps)} "
-        f"(submit to last data beat, {lat.count:,} requests)",
+        f"  {latency}",
         f"  row hits {res.row_hit_rate:.1%}, refresh {res.refresh_fraction:.1%} of channel time",
         f"  engine: {res.requests:,} requests in {res.cpu_s:.2f} s CPU",
     ]
@@ -811,8 +821,9 @@ def _hbm_lines(name: str, args: argparse.Namespace, pattern: podsim.hbm.Pattern,
 
 def _cmd_hbm(args: argparse.Namespace) -> int:
     pattern = _hbm_pattern(args)
-    if args.duration <= 0:
-        raise UsageError(f"--duration: must be longer than 0, got {format_time_ps(args.duration)}")
+    if not 0 < args.duration <= MAX_TIME_PS:
+        raise UsageError(f"--duration: must be longer than 0 and at most 2**62 ps (about 53 days), "
+                         f"got {format_time_ps(args.duration)}")
     systems = [podsim.system(n) for n in args.systems]
     names = [s.name for s in systems]
     twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
@@ -823,6 +834,7 @@ def _cmd_hbm(args: argparse.Namespace) -> int:
             raise UsageError(f"--ranks: {s.name} has {len(s.ranks)} ranks, got {args.ranks}")
     human: list[str] = []
     data: list[dict[str, Any]] = []
+    interrupted = None
     for s in systems:
         ranks = len(s.ranks) if args.ranks is None else args.ranks
         with _Progress(f"{s.name} HBM {args.pattern}", quiet=args.quiet, counts="requests",
@@ -831,26 +843,38 @@ def _cmd_hbm(args: argparse.Namespace) -> int:
             def progress(now_ps: int, requests: int) -> None:
                 show(now_ps, requests, now_ps / args.duration)
 
-            res = podsim.hbm.simulate(
-                podsim.hbm.Device.from_rank(s.rank_memory), pattern, duration_ps=args.duration, devices=ranks,
-                outstanding=args.outstanding, seed=args.seed, progress=progress)
+            try:
+                res = podsim.hbm.simulate(
+                    podsim.hbm.Device.from_rank(s.rank_memory), pattern, duration_ps=args.duration, devices=ranks,
+                    outstanding=args.outstanding, seed=args.seed, progress=progress)
+            except KeyboardInterrupt:  # Ctrl-C: report the systems already done
+                interrupted = s.name
+                break
         human += [*([""] if human else []), *_hbm_lines(s.name, args, pattern, res)]
         figures = res.to_dict()
+        # A copy reads and writes alternately (its pattern ignores write_fraction).
+        writes = 0.5 if pattern.kind == "copy" else pattern.write_fraction
         data.append({"system": s.name, "pattern": args.pattern, "request_bytes": pattern.request_bytes,
-                     "stride_bytes": pattern.stride_bytes, "write_fraction": pattern.write_fraction,
+                     "stride_bytes": pattern.stride_bytes, "write_fraction": writes,
                      "ranks": figures.pop("devices"), "outstanding": args.outstanding, "seed": args.seed, **figures})
-    if len(systems) > 1:
+    if interrupted is not None:
+        human += [*([""] if human else []), f"interrupted while simulating {interrupted}; "
+                  f"{len(data)} of {len(systems)} systems done"]
+    if len(data) > 1:
         metrics = (("achieved, read + written, all ranks", "TB/s", "higher", lambda d: d["achieved_Bps"] / 1e12),
                    ("pin peak, all ranks", "TB/s", "higher", lambda d: d["peak_Bps"] / 1e12),
                    ("achieved / pin peak", "%", "higher", lambda d: 100 * d["efficiency"]),
                    ("achieved per rank", "TB/s", "higher", lambda d: d["achieved_Bps"] / d["ranks"] / 1e12),
                    (f"mean latency, {args.outstanding} in flight per rank", "ns", "lower",
-                    lambda d: d["latency"]["mean_ps"] / 1e3))
+                    lambda d: None if d["latency"]["mean_ps"] is None else d["latency"]["mean_ps"] / 1e3))
         what = f"HBM {args.pattern}"
         rows = [{"scope": what, "metric": label, "unit": unit, "better": better, **{d["system"]: get(d) for d in data}}
                 for label, unit, better, get in metrics]
-        human += ["", *_markdown(rows, names)]
+        human += ["", *_markdown(rows, [d["system"] for d in data])]
     _emit(args, human, data, pd.json_normalize(data))
+    if interrupted is not None:
+        _note("interrupted")
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

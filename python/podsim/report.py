@@ -171,8 +171,9 @@ class RunSummary:
         algbw_Bps, busbw_Bps: NCCL-convention algorithm and bus bandwidth, bytes/s.
         achieved_uni_Bps: payload delivered per second over the run, all ranks together (uni).
         peak_uni_Bps: what the links of the ranks that send payload can inject, all together
-            (uni): every rank for a collective, the sender alone for a one-way point-to-point
-            test (a read's target: the data of a read flows from its target).
+            (uni): every rank for a collective; for a point-to-point test, which sends one way
+            at a time, one rank's (a ping-pong alternates its two ranks; the data of a read flows
+            from its target).
         peak_per_rank_uni_Bps: what one participating rank's links can inject, on average over
             the ranks (uni; what busbw is compared with).
         delivered_bytes: payload delivered.
@@ -293,6 +294,9 @@ def summarize(
     stats = workload.evaluate(result) if result.complete else None
     n = len(workload.ranks)
     senders = np.unique(workload.src)  # data flows src -> dst, for reads too
+    if workload.name == "point_to_point":
+        # Its messages go one way at a time (a ping-pong alternates): one sender's links at once.
+        senders = senders[:1]
     return RunSummary(
         system=system, workload=workload.name, algorithm=workload.algorithm, ranks=n, messages=len(workload),
         size_bytes=int(workload.size_bytes),

@@ -21,6 +21,10 @@ COMMANDS: dict[int, str] = {0: "ACT", 1: "PRE", 2: "RD", 3: "WR", 4: "REF"}
 # call costs about the same wall time at any device count and Ctrl-C stays responsive; but at
 # least 1 us, so each device runs a few hundred requests per visit while its state is in cache.
 _CHUNK_DEVICE_PS = 10_000_000
+#: Most accesses (the part of a request in one interleave chunk, 32 bytes of engine state each)
+#: the requests in flight may hold at once, all devices together: 2**27, 4 GiB of state. More is
+#: refused before it runs, not left to exhaust the machine's memory.
+MAX_ACCESSES_IN_FLIGHT = 1 << 27
 _MIN_CHUNK_PS = 1_000_000
 
 
@@ -113,12 +117,14 @@ class Result:
         return self.requests / self.wall_s if self.wall_s > 0 else float("inf")
 
     def to_dict(self) -> dict[str, Any]:
-        """The scalar fields and figures, JSON-ready: the latency as a nested dict, and
+        """The scalar fields and figures, JSON-ready: the latency as a nested dict (None but the
+        count when no request completed), and
         ``achieved_Bps``, ``efficiency``, ``row_hit_rate`` and ``refresh_fraction``; not the
         per-PC counters, the trace or ``done_ps`` (arrays)."""
         arrays = {"counters", "trace", "done_ps"}
         out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in arrays}
-        out["latency"] = asdict(self.latency)
+        # With no request completed there is no latency to report, not a latency of 0.
+        out["latency"] = {k: (v if k == "count" or self.latency.count else None) for k, v in asdict(self.latency).items()}
         out.update(achieved_Bps=self.achieved_Bps, efficiency=self.efficiency, row_hit_rate=self.row_hit_rate,
                    refresh_fraction=self.refresh_fraction)
         return out
@@ -209,6 +215,14 @@ def simulate(
         # The footprint is the whole device: it is the request (or stride) that does not fit.
         big = "request_bytes" if pattern.request_bytes >= pattern.stride_bytes else "stride_bytes"
         raise ValueError(f"{big}: this pattern needs {need} bytes, more than the {span} bytes of the device from base")
+    per_request = -(-pattern.request_bytes // device.interleave_bytes) + 1  # +1: a request may start mid-chunk
+    if devices * outstanding * per_request > MAX_ACCESSES_IN_FLIGHT:
+        raise ValueError(
+            f"outstanding, request_bytes: {devices} devices x {outstanding} requests in flight x {per_request:,} accesses "
+            f"of up to {device.interleave_bytes} B (requests of {pattern.request_bytes:,} B) is more than the "
+            f"{MAX_ACCESSES_IN_FLIGHT:,} accesses (4 GiB of state) the model holds at once; lower request_bytes, "
+            "outstanding or the devices"
+        )
     stream = _core.HbmStream(
         cfg, KINDS[pattern.kind], pattern.request_bytes, pattern.stride_bytes, pattern.base,
         pattern.footprint_bytes, float(pattern.write_fraction), devices, outstanding, max_requests, seed,

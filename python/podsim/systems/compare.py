@@ -162,8 +162,8 @@ class Comparison:
         lines += ["", f"{first} better than {', '.join(others)} on every metric with figures for both: **{verdict}**"]
         bases = self.power_bases()
         if bases:
-            lines += ["", "Power is each spec's system figure, which vendors and analysts do not state on one basis: "
-                      + "; ".join(f"{name}: {basis}" for name, basis in bases.items()) + "."]
+            lines += ["", "Power is each spec's system figure, on the basis its source states (compare only like with "
+                      "like): " + "; ".join(f"{name}: {basis}" for name, basis in bases.items()) + "."]
         return "\n".join(lines)
 
     def power_bases(self) -> dict[str, str]:
