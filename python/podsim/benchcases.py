@@ -2,8 +2,9 @@
 
 * FT2-256: the reference workload on which htsim, BookSim2 and ns-3-UB were measured on this
   machine class (traffic files in ``benchdata/``, see its README): a 2-tier folded Clos of 256
-  endpoints at 50 GB/s per direction, a 2 MB permutation under each routing policy and a uniform
-  8 x 1 MB pattern.
+  endpoints at 50 GB/s per direction, a 2 MB permutation under each routing policy, a uniform
+  8 x 1 MB pattern (htsim's UNI-256), and BookSim2's uniform random traffic at half load in
+  packets of 4,000 B (BookSim2's 16-flit packets; a flit is abstract there).
 * The CloudMatrix-384 fabric shape (48 groups x 16 endpoints, 7 ports each, 7 planes x 16
   spines, 28 GB/s links) under a 64 KiB all-to-all, at growing group counts: cost versus size.
 
@@ -105,6 +106,18 @@ def _ft2(traffic: str) -> Callable[[], tuple[Topology, Messages]]:
     return build
 
 
+def _ft2_uniform_random() -> tuple[Topology, Messages]:
+    """BookSim2's FT2-256 run: every host sends packets to uniformly random other hosts at half
+    its link rate. BookSim2 retired 482,434 packets of 16 flits in 60,409 cycles at 0.5 flits per
+    cycle per node; here Poisson arrivals of one-packet 4,000 B messages at 25 GB/s per host for
+    300 us give about as many (481,515)."""
+    from podsim.workloads import synthetic
+
+    topo = ft2_256_fabric()
+    return topo, synthetic(topo.endpoints, "uniform", message_bytes=FT2_PAYLOAD, load=0.5, duration_s=300e-6,
+                           rate_Bps=FT2_RATE_BPS, seed=1)
+
+
 def _cm(groups: int) -> Callable[[], tuple[Topology, Messages]]:
     def build() -> tuple[Topology, Messages]:
         topo = cm_shape(groups)
@@ -151,6 +164,7 @@ def cases(quick: bool = False) -> list[BenchCase]:
         for r in ("spray", "ecmp", "adaptive")
     ]
     out.append(BenchCase("ft2_256_uniform_8x1MB", _ft2("uni_256n_8x1MB.txt"), {**ft2, "routing": "spray"}))
+    out.append(BenchCase("ft2_256_uniform_random[load=0.5]", _ft2_uniform_random, {**ft2, "routing": "spray"}))
     out += [
         BenchCase(f"cm_shape_all_to_all_64KiB[groups={g}]", _cm(g), {"routing": "adaptive"})
         for g in ((1, 2, 4) if quick else (1, 2, 4, 8, 16, 48))
