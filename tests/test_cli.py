@@ -405,20 +405,39 @@ def test_hbm_edge_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path, monk
     assert pd.read_csv(out_file)["system"].tolist() == [SMALL]
 
 
-def test_ctrl_c_in_hbm_reports_the_systems_done(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    simulate = podsim.hbm.simulate
-    calls = []
+def test_ctrl_c_in_hbm_reports_what_was_reached(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (a KeyboardInterrupt, which a signal raises between engine steps; here from the
+    progress callback) keeps what was simulated: in the API, the window up to the step reached."""
+    calls: list[int] = []
 
-    def second_is_interrupted(*args: Any, **kwargs: Any) -> podsim.hbm.Result:
-        calls.append(1)
+    def interrupt_at_the_second_step(now_ps: int, requests: int) -> None:
+        calls.append(now_ps)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return simulate(*args, **kwargs)
 
-    monkeypatch.setattr(podsim.hbm, "simulate", second_is_interrupted)
-    code, out, err = run(capsys, "hbm", SMALL, "gb300-nvl72", "--ranks", "2", "--duration", "1us")
-    assert code == 130 and out.startswith("hgx-h100: HBM sequential-read") and "podsim: interrupted" in err
-    assert "interrupted while simulating gb300-nvl72; 1 of 2 systems done" in out and "|" not in out
+    with pytest.raises(podsim.hbm.Interrupted) as got:
+        podsim.hbm.simulate_system(podsim.system(SMALL), podsim.hbm.sequential_read(), duration_ps=5_000_000,
+                                   progress=interrupt_at_the_second_step)
+    assert got.value.result.duration_ps == calls[1] == 2_500_000 and got.value.result.requests > 0
+    # From the command line, in the second of three systems: the first in full, the second up to
+    # where it was (steps of 5 us on 2 ranks), the third not at all; exit 130.
+    original = podsim.hbm.simulate
+    systems: list[int] = []
+
+    def second_interrupted(*args: Any, **kwargs: Any) -> podsim.hbm.Result:
+        systems.append(1)
+        if len(systems) % 2 == 0:
+            kwargs["progress"] = interrupt_at_the_second_step
+            calls.clear()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(podsim.hbm, "simulate", second_interrupted)
+    code, out, err = run(capsys, "hbm", SMALL, "gb300-nvl72", "hgx-h20", "--ranks", "2", "--duration", "20us")
+    assert code == 130 and "podsim: interrupted" in err and len(systems) == 2
+    assert out.startswith("hgx-h100: HBM sequential-read") and "gb300-nvl72: HBM" in out and "hgx-h20" not in out
+    assert "INTERRUPTED: measured over the 10 us simulated of 20 us; 1 of 3 systems done" in out
+    data = run_json(capsys, "hbm", SMALL, "gb300-nvl72", "--ranks", "2", "--duration", "20us", expect=130)
+    assert [r["complete"] for r in data] == [True, False] and data[1]["duration_ps"] == 10_000_000
 
 
 def test_hbm_refuses_a_system_given_twice(capsys: pytest.CaptureFixture[str]) -> None:

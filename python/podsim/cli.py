@@ -847,19 +847,20 @@ def _cmd_hbm(args: argparse.Namespace) -> int:
                 res = podsim.hbm.simulate(
                     podsim.hbm.Device.from_rank(s.rank_memory), pattern, duration_ps=args.duration, devices=ranks,
                     outstanding=args.outstanding, seed=args.seed, progress=progress)
-            except KeyboardInterrupt:  # Ctrl-C: report the systems already done
-                interrupted = s.name
-                break
+            except podsim.hbm.Interrupted as err:  # Ctrl-C: what this system reached, and no more systems
+                res, interrupted = err.result, s.name
         human += [*([""] if human else []), *_hbm_lines(s.name, args, pattern, res)]
         figures = res.to_dict()
         # A copy reads and writes alternately (its pattern ignores write_fraction).
         writes = 0.5 if pattern.kind == "copy" else pattern.write_fraction
         data.append({"system": s.name, "pattern": args.pattern, "request_bytes": pattern.request_bytes,
                      "stride_bytes": pattern.stride_bytes, "write_fraction": writes,
-                     "ranks": figures.pop("devices"), "outstanding": args.outstanding, "seed": args.seed, **figures})
-    if interrupted is not None:
-        human += [*([""] if human else []), f"interrupted while simulating {interrupted}; "
-                  f"{len(data)} of {len(systems)} systems done"]
+                     "ranks": figures.pop("devices"), "outstanding": args.outstanding, "seed": args.seed,
+                     "complete": interrupted is None, **figures})
+        if interrupted is not None:
+            human.append(f"  INTERRUPTED: measured over the {format_time_ps(res.duration_ps)} simulated of "
+                         f"{format_time_ps(args.duration)}; {len(data) - 1} of {len(systems)} systems done")
+            break
     if len(data) > 1:
         metrics = (("achieved, read + written, all ranks", "TB/s", "higher", lambda d: d["achieved_Bps"] / 1e12),
                    ("pin peak, all ranks", "TB/s", "higher", lambda d: d["peak_Bps"] / 1e12),

@@ -25,7 +25,7 @@ from podsim.hbm.patterns import (
     strided,
 )
 from podsim.hbm.presets import ORGANISATION_NAMES, TIMING_NAMES, TYPES, Preset, preset
-from podsim.hbm.simulate import COMMANDS, Latency, Result, simulate, simulate_system
+from podsim.hbm.simulate import COMMANDS, Interrupted, Latency, Result, simulate, simulate_system
 
 __all__ = [
     "COMMANDS",
@@ -36,6 +36,7 @@ __all__ = [
     "TIMING_NAMES",
     "TYPES",
     "Device",
+    "Interrupted",
     "Latency",
     "Pattern",
     "Preset",

@@ -130,6 +130,15 @@ class Result:
         return out
 
 
+class Interrupted(KeyboardInterrupt):
+    """Raised by :func:`simulate` on Ctrl-C; ``result`` measures the window simulated up to then
+    (its ``duration_ps`` is the time reached)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(f"interrupted at t={result.duration_ps} ps after {result.requests} requests")
+        self.result = result
+
+
 def _latency_from_hist(count: int, sum_ps: float, min_ps: int, max_ps: int, hist: np.ndarray) -> Latency:
     if count == 0:
         return Latency(0, 0.0, 0, 0, 0, 0)
@@ -177,6 +186,7 @@ def simulate(
 
     Raises:
         TypeError, ValueError: naming the argument and its allowed range.
+        Interrupted: on Ctrl-C, with the result of the window simulated so far.
     """
     if not isinstance(device, Device):
         raise TypeError(f"device: expected a podsim.hbm.Device, got {type(device).__name__}")
@@ -229,30 +239,38 @@ def simulate(
     )  # fmt: skip
     chunk = max(_MIN_CHUNK_PS, _CHUNK_DEVICE_PS // devices)
     start, cpu_start = time.perf_counter(), time.thread_time()
-    t = 0
-    while True:
-        t = min(t + chunk, until) if until is not None else t + chunk
-        finished = stream.run_until(t)
-        if progress is not None:
-            progress(t, stream.completed)
-        if (until is not None and t >= until) or (until is None and finished):
-            break
-    wall, cpu = time.perf_counter() - start, time.thread_time() - cpu_start
-    lat = stream.latency()
-    return Result(
-        devices=devices,
-        duration_ps=until if until is not None else int(stream.last_completion),
-        requests=int(stream.completed),
-        read_bytes=int(stream.read_bytes),
-        write_bytes=int(stream.write_bytes),
-        peak_Bps=devices * device.peak_Bps,
-        latency=_latency_from_hist(lat["count"], lat["sum_ps"], lat["min_ps"], lat["max_ps"], lat["hist_ns"]),
-        counters=stream.counters(),
-        trace=_sorted_trace(stream.trace()) if trace else None,
-        wall_s=wall,
-        cpu_s=cpu,
-        trfc_ps=device.preset.timing_ps["tRFC"],
-    )
+
+    def result(window_ps: int) -> Result:
+        lat = stream.latency()
+        return Result(
+            devices=devices,
+            duration_ps=window_ps,
+            requests=int(stream.completed),
+            read_bytes=int(stream.read_bytes),
+            write_bytes=int(stream.write_bytes),
+            peak_Bps=devices * device.peak_Bps,
+            latency=_latency_from_hist(lat["count"], lat["sum_ps"], lat["min_ps"], lat["max_ps"], lat["hist_ns"]),
+            counters=stream.counters(),
+            trace=_sorted_trace(stream.trace()) if trace else None,
+            wall_s=time.perf_counter() - start,
+            cpu_s=time.thread_time() - cpu_start,
+            trfc_ps=device.preset.timing_ps["tRFC"],
+        )
+
+    t = reached = 0
+    try:
+        while True:
+            t = min(t + chunk, until) if until is not None else t + chunk
+            finished = stream.run_until(t)
+            reached = t
+            if progress is not None:
+                progress(t, stream.completed)
+            if (until is not None and t >= until) or (until is None and finished):
+                break
+    except KeyboardInterrupt:
+        # The engine stops between steps, so the window up to the last one reached is measured in full.
+        raise Interrupted(result(reached)) from None
+    return result(until if until is not None else int(stream.last_completion))
 
 
 def _replay(device: Device, cfg: _core.HbmConfig, req: Requests, devices: int) -> Result:
