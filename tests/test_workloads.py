@@ -710,6 +710,25 @@ def test_gating_is_successive_sampling_without_replacement() -> None:
     assert np.all(np.diff(np.sort(eight, axis=1), axis=1) > 0)  # top-8 distinct per token
 
 
+def test_gating_ends_when_the_untaken_mass_is_below_rounding() -> None:
+    """top_k=64 at skew 10 redrew forever: the experts left had less mass than the CDF resolves."""
+    from podsim.workloads.moe import _gate
+
+    every, prob = _gate(np.random.default_rng(0), 50, 64, 64, 10.0)
+    assert np.all(np.sort(every, axis=1) == np.arange(64))  # each token takes every expert once
+    # Where the inverse CDF cannot place a row, it is drawn among the untaken experts in
+    # proportion to their probability, as successive sampling asks.
+    from podsim.workloads.moe import _draw_among_untaken
+
+    rows = 20_000
+    out = np.zeros((rows, 2), dtype=np.int64)  # every row took expert 0 first
+    _draw_among_untaken(np.random.default_rng(1), out, 1, np.arange(rows), np.array([0.5, 0.3, 0.2]))
+    share = np.mean(out[:, 1] == 1)
+    assert set(out[:, 1].tolist()) == {1, 2} and abs(share - 0.6) <= 5 * np.sqrt(0.24 / rows)
+    wl = W.moe(FakeSystem(2, 1).ranks, 1, num_experts=256, top_k=256, skew=7.0, seed=0)
+    assert len(wl) > 0
+
+
 @pytest.mark.parametrize(("tokens", "experts", "top_k", "skew"), [(5000, 256, 8, 0.0), (5000, 256, 8, 1.5), (3000, 16, 16, 3.0),
                                                                   (2000, 4, 3, 10.0), (100, 2048, 32, 0.7)])
 def test_cython_gating_matches_the_numpy_formulation(tokens: int, experts: int, top_k: int, skew: float) -> None:

@@ -117,11 +117,36 @@ def _gate(rng: np.random.Generator, tokens: int, experts: int, top_k: int, skew:
     again = np.empty(tokens, dtype=np.int64)
     for j in range(top_k):
         rows = np.arange(tokens, dtype=np.int64)
-        while len(rows):
+        for _ in range(_MAX_REDRAWS):
+            if not len(rows):
+                break
             n_again = gate_column(out, j, rows, rng.random(len(rows)), prob, begin, cdf, taken, again)
             # Rounding can land a point on a taken expert's interval edge: draw those rows again.
             rows = again[:n_again].copy()
+        else:
+            _draw_among_untaken(rng, out, j, rows, prob)
     return out, prob
+
+
+#: Rounds of redrawing a column's clashing rows before :func:`_draw_among_untaken` places them.
+#: A clash from rounding is rare and a redraw almost always clears it, so only the case that
+#: never clears reaches the limit.
+_MAX_REDRAWS = 64
+
+
+def _draw_among_untaken(rng: np.random.Generator, out: np.ndarray, j: int, rows: np.ndarray, prob: np.ndarray) -> None:
+    """Place column ``j`` of ``rows`` by drawing among each row's untaken experts directly, in
+    proportion to their probability (the distribution successive sampling asks for).
+
+    The inverse CDF cannot: with a steep skew and a large top-k, the untaken experts' mass falls
+    below the floating-point resolution of a CDF that ends at 1 (1e-16), every point lands on a
+    taken expert, and redrawing would never end (top_k=64, skew=10 did)."""
+    for r in rows:
+        free = np.ones(len(prob), dtype=bool)
+        free[out[r, :j]] = False
+        candidates = np.flatnonzero(free)
+        weights = prob[candidates]
+        out[r, j] = candidates[rng.choice(len(candidates), p=weights / weights.sum())]
 
 
 def moe(
