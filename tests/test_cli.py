@@ -777,6 +777,16 @@ def test_fail_again_after_a_repair_and_late_faults(capsys: pytest.CaptureFixture
     assert "warning: --fail tray:tray0@1 ms: after the workload's last message completed (" in err and "changed nothing" in err
 
 
+def test_a_run_with_faults_says_its_peaks_are_the_intact_fabrics(capsys: pytest.CaptureFixture[str]) -> None:
+    """A tray down from the start lost nothing in flight, so nothing in the output said a tray was
+    down, beside peaks of the whole machine."""
+    code, out, _ = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray0", "--repair", "tray:tray0@1us")
+    assert code == 0
+    assert "  fault plan: --fail tray:tray0@0 ps, --repair tray:tray0@1 us (the peaks above are of the intact fabric)" in out
+    code, out, _ = run(capsys, "run", "gb300-nvl72", "all-to-all")
+    assert "fault plan" not in out
+
+
 def test_a_repair_may_name_part_of_what_failed(capsys: pytest.CaptureFixture[str]) -> None:
     """A switch of a failed tray, or a link written the other way round: valid plans the run handles."""
     for fail, repair in (("tray:tray0@1us", "switch:nvswitch00@2us"),
@@ -816,6 +826,17 @@ def test_p2p_peer(capsys: pytest.CaptureFixture[str]) -> None:
     # Completion is what the calibration fits: on this path (die to a die of another package), the
     # measured 1.3 us; delivery comes before it, by the write commit and the acknowledgement.
     assert data["completion_latency_s"] == pytest.approx(1.3e-6, rel=0.01) and data["message_latency_s"] < 0.7 * 1.3e-6
+
+
+def test_synthetic_reports_the_load_it_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    """Open-loop traffic: the delivered figure spans the drain too, so the offered load is shown
+    beside it (a short window read as a fabric that cannot keep up)."""
+    data = run_json(capsys, "run", SMALL, "synthetic", "--pattern", "uniform", "--load", "0.5")
+    assert data["offered_uni_Bps"] == pytest.approx(0.5 * data["peak_uni_Bps"], rel=1e-12)
+    assert data["achieved_uni_Bps"] < data["offered_uni_Bps"]  # 2 us of arrivals, then the drain
+    code, out, _ = run(capsys, "run", SMALL, "synthetic", "--pattern", "uniform", "--load", "0.5")
+    assert f"offered {format_rate(data['offered_uni_Bps'], 'uni')} (50.0% of that peak) while messages arrive" in out
+    assert run_json(capsys, "run", SMALL, "all-to-all")["offered_uni_Bps"] is None
 
 
 def test_compare_a_latency_test_shows_its_latencies_and_power_bases(capsys: pytest.CaptureFixture[str]) -> None:

@@ -590,7 +590,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = _summary(system, wl, res, args)
     table = res.messages.to_pandas()
     table["phase"] = np.asarray(wl.phase_names)[wl.phase]
-    _emit(args, summary.lines(), summary.to_dict(), table)
+    human = summary.lines()
+    if args.fail or args.repair:  # the peaks are computed on the intact fabric
+        plan = ", ".join(f"--{'repair' if c.up else 'fail'} {_element_text(c)}@{format_time_ps(c.at_ps)}"
+                         for c in args.fail + args.repair)
+        human.insert(-1, f"  fault plan: {plan} (the peaks above are of the intact fabric)")
+    _emit(args, human, summary.to_dict(), table)
     if args.plot is not None:
         report_title = f"{system.name}: {wl.name} ({wl.algorithm}), S = {format_bytes(wl.size_bytes)}"
         from podsim import plot  # matplotlib loads in ~0.5 s: only when a plot is asked for

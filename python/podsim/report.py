@@ -170,6 +170,9 @@ class RunSummary:
             fits to measured latencies; for a read, the same as ``message_latency_s``.
         algbw_Bps, busbw_Bps: NCCL-convention algorithm and bus bandwidth, bytes/s.
         achieved_uni_Bps: payload delivered per second over the run, all ranks together (uni).
+        offered_uni_Bps: for open-loop traffic (synthetic), the load offered, all senders
+            together (uni), else None; the achieved figure spans first start to last delivery,
+            the drain included.
         peak_uni_Bps: what the links of the ranks that send payload can inject, all together
             (uni): every rank for a collective; for a point-to-point test, which sends one way
             at a time, one rank's (a ping-pong alternates its two ranks; the data of a read flows
@@ -204,6 +207,7 @@ class RunSummary:
     algbw_Bps: float | None
     busbw_Bps: float | None
     achieved_uni_Bps: float
+    offered_uni_Bps: float | None
     peak_uni_Bps: float
     peak_per_rank_uni_Bps: float
     delivered_bytes: int
@@ -256,6 +260,9 @@ class RunSummary:
             out.append(f"  NOT COMPLETE: reached {format_time_ps(self.simulated_s * 1e12)} simulated, {self.messages_done} of {self.messages} messages done")
         out.append(f"  achieved {format_rate(self.achieved_uni_Bps, 'uni')} of {format_rate(self.peak_uni_Bps, 'uni')} peak injection"
                    f" ({format_rate(2 * self.peak_uni_Bps, 'bidi')}), {self.efficiency:.1%}")
+        if self.offered_uni_Bps is not None:
+            out.append(f"  offered {format_rate(self.offered_uni_Bps, 'uni')} ({self.offered_uni_Bps / self.peak_uni_Bps:.1%} of that peak) "
+                       "while messages arrive; the figures above run to the last delivery, the drain included")
         rate = self.hbm_uni_Bps
         if rate is not None:
             over = "the completion time" if self.complete and self.time_s else "the run so far"
@@ -308,7 +315,9 @@ def summarize(
         completion_latency_s=None if stats is None else float(result.messages.latency_ps.mean()) * 1e-12,
         algbw_Bps=None if stats is None else stats.algbw_Bps,
         busbw_Bps=None if stats is None else stats.busbw_Bps,
-        achieved_uni_Bps=result.achieved_bandwidth(), peak_uni_Bps=injection_peak_uni(topology, senders),
+        achieved_uni_Bps=result.achieved_bandwidth(),
+        offered_uni_Bps=float(np.sum(workload.info["offered_Bps"])) if "offered_Bps" in workload.info else None,
+        peak_uni_Bps=injection_peak_uni(topology, senders),
         peak_per_rank_uni_Bps=injection_peak_uni(topology, workload.ranks) / n,
         delivered_bytes=int(ledger.delivered_bytes.sum()), hbm_coupled=hbm_coupled,
         hbm_bytes=int(ledger.hbm_read_bytes.sum() + ledger.hbm_write_bytes.sum()), hbm_peak_uni_Bps=hbm_peak_uni_Bps,
