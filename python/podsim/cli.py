@@ -779,14 +779,14 @@ def _sweep_text(table: pd.DataFrame, axes: list[str]) -> str:
     return shown.to_string(index=False)
 
 
-#: ``podsim hbm --pattern`` names: the :mod:`podsim.hbm` pattern each makes, from the request
-#: size (None: the pattern's own default), the stride and the share of writes.
-_HBM_PATTERNS: dict[str, Callable[[int | None, int, float], podsim.hbm.Pattern]] = {
-    "sequential-read": lambda req, stride, wf: podsim.hbm.sequential_read(req or 4096),
-    "sequential-write": lambda req, stride, wf: podsim.hbm.sequential_write(req or 4096),
-    "copy": lambda req, stride, wf: podsim.hbm.copy(req or 4096),
-    "random": lambda req, stride, wf: podsim.hbm.random(req or 64, write_fraction=wf),
-    "strided": lambda req, stride, wf: podsim.hbm.strided(stride, req or 64, write_fraction=wf),
+#: ``podsim hbm --pattern`` names and the :mod:`podsim.hbm` patterns they make (with the
+#: pattern's own request size unless --request is given).
+_HBM_PATTERNS: dict[str, Callable[..., podsim.hbm.Pattern]] = {
+    "sequential-read": podsim.hbm.sequential_read,
+    "sequential-write": podsim.hbm.sequential_write,
+    "copy": podsim.hbm.copy,
+    "random": podsim.hbm.random,
+    "strided": podsim.hbm.strided,
 }
 
 
@@ -796,11 +796,16 @@ def _hbm_pattern(args: argparse.Namespace) -> podsim.hbm.Pattern:
         raise UsageError("--pattern strided needs --stride SIZE")
     if args.pattern != "strided" and args.stride is not None:
         raise UsageError(f"--stride: only with --pattern strided, not {args.pattern}")
-    if args.write_fraction is not None and args.pattern not in ("random", "strided"):
+    mixed = args.pattern in ("random", "strided")
+    if args.write_fraction is not None and not mixed:
         raise UsageError(f"--write-fraction: only with --pattern random or strided, not {args.pattern} "
                          "(sequential-write writes only, copy reads and writes alternately)")
-    write_fraction = 0.0 if args.write_fraction is None else args.write_fraction
-    return _HBM_PATTERNS[args.pattern](args.request, args.stride or 0, write_fraction)
+    kwargs: dict[str, Any] = {} if args.request is None else {"request_bytes": args.request}
+    if mixed and args.write_fraction is not None:
+        kwargs["write_fraction"] = args.write_fraction
+    if args.stride is not None:
+        kwargs["stride_bytes"] = args.stride
+    return _HBM_PATTERNS[args.pattern](**kwargs)
 
 
 def _hbm_lines(name: str, args: argparse.Namespace, pattern: podsim.hbm.Pattern, res: podsim.hbm.Result) -> list[str]:

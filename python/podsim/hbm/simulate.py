@@ -21,11 +21,11 @@ COMMANDS: dict[int, str] = {0: "ACT", 1: "PRE", 2: "RD", 3: "WR", 4: "REF"}
 # call costs about the same wall time at any device count and Ctrl-C stays responsive; but at
 # least 1 us, so each device runs a few hundred requests per visit while its state is in cache.
 _CHUNK_DEVICE_PS = 10_000_000
+_MIN_CHUNK_PS = 1_000_000
 #: Most accesses (the part of a request in one interleave chunk, 32 bytes of engine state each)
 #: the requests in flight may hold at once, all devices together: 2**27, 4 GiB of state. More is
 #: refused before it runs, not left to exhaust the machine's memory.
 MAX_ACCESSES_IN_FLIGHT = 1 << 27
-_MIN_CHUNK_PS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,10 @@ class Result:
         return self.requests / self.wall_s if self.wall_s > 0 else float("inf")
 
     def to_dict(self) -> dict[str, Any]:
-        """The scalar fields and figures, JSON-ready: the latency as a nested dict (None but the
-        count when no request completed), and
-        ``achieved_Bps``, ``efficiency``, ``row_hit_rate`` and ``refresh_fraction``; not the
-        per-PC counters, the trace or ``done_ps`` (arrays)."""
+        """The scalar fields and figures, JSON-ready: the latency as a nested dict (all None but
+        the count when no request completed), and ``achieved_Bps``, ``efficiency``,
+        ``row_hit_rate`` and ``refresh_fraction``; not the per-PC counters, the trace or
+        ``done_ps`` (arrays)."""
         arrays = {"counters", "trace", "done_ps"}
         out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in arrays}
         # With no request completed there is no latency to report, not a latency of 0.
