@@ -301,9 +301,8 @@ def summarize(
     stats = workload.evaluate(result) if result.complete else None
     n = len(workload.ranks)
     senders = np.unique(workload.src)  # data flows src -> dst, for reads too
-    if workload.name == "point_to_point":
-        # Its messages go one way at a time (a ping-pong alternates): one sender's links at once.
-        senders = senders[:1]
+    # A generator whose ranks take turns (a point-to-point test) says how many send at once.
+    senders = senders[: workload.info.get("concurrent_senders", len(senders))]
     return RunSummary(
         system=system, workload=workload.name, algorithm=workload.algorithm, ranks=n, messages=len(workload),
         size_bytes=int(workload.size_bytes),

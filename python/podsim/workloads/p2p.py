@@ -54,7 +54,8 @@ def point_to_point(
     Returns:
         A :class:`Workload` over the two ranks (its ``ranks``, in rank order) with one
         phase ``p2p``; ``size_bytes`` is the total payload, so ``algbw`` is the achieved
-        bandwidth (busbw factor 1).
+        bandwidth (busbw factor 1). ``info["concurrent_senders"]`` is 1: data goes one way at a
+        time, so the injection peak it is compared with is one rank's.
     """
     ranks, _ = resolve_ranks(target)
     n = len(ranks)
@@ -92,5 +93,5 @@ def point_to_point(
     return to_workload(
         ranks[pair], src, dst, np.full(count, size), deps, step=i, name="point_to_point",
         algorithm=f"{pattern}_{kind}", size_bytes=count * size, bus_factor=1.0, phase_names=("p2p",),
-        kind=kind,
+        kind=kind, info={"concurrent_senders": 1},  # one way at a time (a ping-pong alternates)
     )
