@@ -16,6 +16,8 @@ import pytest
 
 import podsim
 from podsim import cli, report
+from podsim.cli import entry, options, running, workload_options
+from podsim.cli.progress import Progress
 from podsim.units import (
     exact_size, exact_time, format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps, parse_window_ps,
 )
@@ -94,7 +96,7 @@ def test_rates_stay_in_tb_per_s() -> None:
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "list")
     assert code == 0
-    for name in [*podsim.list_systems(), *cli.WORKLOADS]:
+    for name in [*podsim.list_systems(), *workload_options.WORKLOADS]:
         assert name in out
     data = run_json(capsys, "list")
     assert [s["name"] for s in data["systems"]] == podsim.list_systems()
@@ -103,8 +105,8 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_out_holds_systems_and_workloads(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, _ = run(capsys, "list", "--out", str(tmp_path / "l.csv"))
     table = pd.read_csv(tmp_path / "l.csv")
-    assert code == 0 and list(table["name"]) == [*podsim.list_systems(), *cli.WORKLOADS]
-    assert list(table["kind"]) == ["system"] * len(podsim.list_systems()) + ["workload"] * len(cli.WORKLOADS)
+    assert code == 0 and list(table["name"]) == [*podsim.list_systems(), *workload_options.WORKLOADS]
+    assert list(table["kind"]) == ["system"] * len(podsim.list_systems()) + ["workload"] * len(workload_options.WORKLOADS)
 
 
 @pytest.mark.parametrize("workload", ["all-to-all", "broadcast", "moe", "p2p", "synthetic"])
@@ -134,7 +136,7 @@ def test_run_help_shows_every_workload_default(capsys: pytest.CaptureFixture[str
             entries[flag] = line
         elif line.startswith("   ") and entries:
             entries[flag] += line
-    for dest in cli._WORKLOAD_OPTS:
+    for dest in workload_options.WORKLOAD_OPTS:
         assert entries["--" + dest.replace("_", "-")].count("(default") == 1, dest
 
 
@@ -399,7 +401,7 @@ def test_hbm_edge_cases(capsys: pytest.CaptureFixture[str], tmp_path: Path, monk
             return 1
 
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
-    monkeypatch.setattr(cli.os, "dup2", lambda *a: None)  # main points fd 1 at /dev/null: not pytest's
+    monkeypatch.setattr(entry.os, "dup2", lambda *a: None)  # main points fd 1 at /dev/null: not pytest's
     out_file = tmp_path / "hbm.csv"
     assert cli.main(["hbm", SMALL, "--ranks", "1", "--duration", "1us", "--out", str(out_file)]) == 0
     assert pd.read_csv(out_file)["system"].tolist() == [SMALL]
@@ -552,7 +554,7 @@ def test_ctrl_c_stops_an_in_process_sweep() -> None:
 
 
 def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    with cli._Progress("x", quiet=False, terminal=True) as bar:
+    with Progress("x", quiet=False, terminal=True) as bar:
         bar(1_000_000, 5_000, 0.1)
         bar(3_000_000, 12_000, 0.25)
         assert bar._bar.n == 25.0
@@ -563,7 +565,7 @@ def test_progress_bar_follows_the_engine(capsys: pytest.CaptureFixture[str]) -> 
 def test_progress_off_a_terminal_is_a_line_a_minute(capsys: pytest.CaptureFixture[str]) -> None:
     """A run logged to a file showed nothing until it ended, however many hours that took."""
     now = [1000.0]
-    with cli._Progress("sys wl", quiet=False, terminal=False, clock=lambda: now[0]) as progress:
+    with Progress("sys wl", quiet=False, terminal=False, clock=lambda: now[0]) as progress:
         for t in (10.0, 59.0):  # the first minute: nothing
             now[0] = 1000.0 + t
             progress(1_000_000, 5_000, 0.0)
@@ -582,7 +584,7 @@ def test_progress_off_a_terminal_is_a_line_a_minute(capsys: pytest.CaptureFixtur
         "1,234,567 events, 4 us simulated",
     ]
     now[0] = 5000.0
-    with cli._Progress("quiet", quiet=True, terminal=False, clock=lambda: now[0]) as progress:
+    with Progress("quiet", quiet=True, terminal=False, clock=lambda: now[0]) as progress:
         now[0] = 9000.0
         progress(1, 1, 0.5)
     assert capsys.readouterr().err == ""
@@ -595,8 +597,8 @@ def test_a_long_run_is_announced_before_it_starts(capsys: pytest.CaptureFixture[
     # The packet count is the engine's: every data packet of a small run, acknowledgements aside.
     wl = podsim.workloads.all_reduce(system, (1 << 20) + 12345)
     res = podsim.simulate(system, wl)
-    assert cli._data_packets(system, wl, None) == res.ledger.injected_packets.sum() - len(wl)
-    assert cli._data_packets(system, wl, 1056) == float(np.ceil(wl.size / 1024).sum())
+    assert running.data_packets(system, wl, None) == res.ledger.injected_packets.sum() - len(wl)
+    assert running.data_packets(system, wl, 1056) == float(np.ceil(wl.size / 1024).sum())
 
     def refuse_to_run(*args: Any, **kwargs: Any) -> NoReturn:
         raise KeyboardInterrupt
@@ -605,10 +607,10 @@ def test_a_long_run_is_announced_before_it_starts(capsys: pytest.CaptureFixture[
     code, _, err = run(capsys, "run", SMALL, "all-to-all", "--bytes-per-pair", "1TiB")
     packets = 56 * np.ceil(2**40 / (4096 - 32))  # 8 x 7 pairs, 4,064 B of data per 4 KiB packet
     assert code == 130 and f"moves {packets:,.0f} packets" in err
-    assert f"that takes {cli._in_words(packets / 2e6)} to {cli._in_words(packets / 0.5e6)}" in err
+    assert f"that takes {running.in_words(packets / 2e6)} to {running.in_words(packets / 0.5e6)}" in err
     code, _, err = run(capsys, "run", SMALL, "all-to-all", "--bytes-per-pair", "64MiB")
     assert code == 130 and "moves" not in err  # 3.7 s at most: no note
-    assert [cli._in_words(s) for s in (90, 1800, 4 * 3600, 3.6 * 86400)] == ["90 seconds", "30 minutes", "4 hours", "3.6 days"]
+    assert [running.in_words(s) for s in (90, 1800, 4 * 3600, 3.6 * 86400)] == ["90 seconds", "30 minutes", "4 hours", "3.6 days"]
 
 
 def test_sweep_resumes_from_its_out_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -708,14 +710,14 @@ def test_run_through_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_run_fault_errors_name_the_problem(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "bogus")
-    assert code == cli.EXIT_USAGE and "KIND:NAME[@TIME]" in err
+    assert code == options.EXIT_USAGE and "KIND:NAME[@TIME]" in err
     code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--repair", "tray:tray0")
-    assert code == cli.EXIT_USAGE and "a repair needs a time" in err
+    assert code == options.EXIT_USAGE and "a repair needs a time" in err
     code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "tray:tray99@1us")
-    assert code == cli.EXIT_USAGE and "9 switch trays" in err
+    assert code == options.EXIT_USAGE and "9 switch trays" in err
     every_switch = [a for k in range(4) for a in ("--fail", f"switch:nvswitch{k}")]
     code, _, err = run(capsys, "run", "hgx-h100", "all-to-all", "--bytes-per-pair", "64KiB", *every_switch)
-    assert code == cli.EXIT_FAILED and "cut ranks off" in err and "cannot reach" in err
+    assert code == options.EXIT_FAILED and "cut ranks off" in err and "cannot reach" in err
 
 
 def test_out_of_memory_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

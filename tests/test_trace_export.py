@@ -10,6 +10,7 @@ import pytest
 
 import podsim
 from podsim import cli
+from podsim.cli import running
 from podsim.trace_export import COUNTER_BINS, TraceTooLarge, chrome_trace, write_chrome_trace
 
 
@@ -105,7 +106,7 @@ def test_cli_trace_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_truncated_recording_falls_back_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "TRACE_RECORD_LIMIT", 100)
+    monkeypatch.setattr(running, "TRACE_RECORD_LIMIT", 100)
     png, trace = tmp_path / "p.png", tmp_path / "t.json"
     code = cli.main(["run", "hgx-h100", "all-gather", "--size", "64KiB", "--plot", str(png), "--trace", str(trace)])
     _, err = capsys.readouterr()

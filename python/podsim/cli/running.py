@@ -1,0 +1,114 @@
+"""Running one workload on one system for ``run``, ``compare`` and ``sweep``, and printing what
+comes out: the note before a long run, progress, warnings, the summary, JSON or text, files."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import podsim
+from podsim import report
+from podsim.cli.options import given, note
+from podsim.cli.progress import Progress
+from podsim.workloads import Workload
+
+#: Packet transmissions a run records for ``--plot`` and ``--trace`` (about 40 bytes each).
+TRACE_RECORD_LIMIT = 2_000_000
+
+#: Packets one core moves per second, from the fabrics measured in the README's "Cost and
+#: speed": about 0.5 M on the 768-endpoint CloudMatrix-shaped all-to-all (four hops or more per
+#: packet, state far beyond the cache) to 2 M on FT2-256. The note before a long run uses it.
+PACKETS_PER_S = (0.5e6, 2e6)
+#: A run expected to take longer than this (at the faster rate) is announced before it starts.
+LONG_RUN_S = 600.0
+
+
+def in_words(seconds: float) -> str:
+    """A duration as a person would say it: ``'40 minutes'``, ``'7 hours'``, ``'3.6 days'``."""
+    for unit, scale in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= 2 * scale:
+            return f"{seconds / scale:.2g} {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def data_packets(system: podsim.System, wl: Workload, mtu: int | None) -> float:
+    """Data packets the run of ``wl`` sends (acknowledgements and read requests not counted);
+    0 when the MTU leaves no room for data (the run refuses it with its own message)."""
+    defaults = {**podsim.simulation.DEFAULT_SIZES, **system.run_defaults()}
+    payload = given(mtu, defaults["mtu"]) - defaults["header_bytes"]
+    return float(np.ceil(wl.size / payload).sum()) if payload > 0 else 0.0
+
+
+def _note_if_long(system: podsim.System, wl: Workload, args: argparse.Namespace) -> None:
+    """Say before a run starts that it will take long (a size off by a factor of 1,000 is an
+    easy mistake), with the packets it moves and a range of wall times."""
+    packets = data_packets(system, wl, args.mtu)
+    slow, fast = (packets / rate for rate in PACKETS_PER_S)
+    if fast > LONG_RUN_S:
+        note(f"note: {system.name} {wl.name} moves {packets:,.0f} packets; at the 0.5 to 2 million packets a second "
+             f"one core simulates, that takes {in_words(fast)} to {in_words(slow)}. Ctrl-C stops it and reports "
+             "what was reached")
+
+
+def simulate(system: podsim.System, wl: Workload, args: argparse.Namespace, *, trace: bool) -> tuple[podsim.Result, bool]:
+    """Run ``wl``; returns the result and whether Ctrl-C cut it short (the result is then partial)."""
+    _note_if_long(system, wl, args)
+    with Progress(f"{system.name} {wl.name}", quiet=args.quiet) as progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            res = podsim.simulate(
+                system, wl, routing=args.routing, seed=args.seed, mtu=args.mtu,
+                trace=TRACE_RECORD_LIMIT if trace else None, memory=args.hbm or None, progress=progress,
+                faults=getattr(args, "fail", []) + getattr(args, "repair", []),
+                recovery=getattr(args, "recovery", "retransmit"),
+                retransmit_timeout_ps=getattr(args, "retransmit_timeout", None),
+            )
+            interrupted = False
+        except podsim.Interrupted as err:
+            res, interrupted = err.result, True
+    # The engine's own warning about a truncated trace is replaced by one that says what it means
+    # here; any other warning is passed on as one line.
+    for w in caught:
+        if not (res.trace is not None and res.trace.dropped and str(w.message).startswith("trace:")):
+            note(f"warning: {w.message}")
+    if res.trace is not None and res.trace.dropped:
+        note(f"note: recorded the first {len(res.trace):,} packet transmissions only ({res.trace.dropped:,} more were not); "
+             "plots fall back to whole-run figures and the trace covers the recorded part")
+    return res, interrupted
+
+
+def summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argparse.Namespace) -> report.RunSummary:
+    """The :class:`report.RunSummary` of one run; the HBM peak is the participating ranks' share."""
+    hbm_peak = system.peak().hbm_bandwidth_uni_Bps * len(wl.ranks) / len(system.ranks)
+    mtu = given(args.mtu, system.run_defaults().get("mtu", podsim.simulation.DEFAULT_SIZES["mtu"]))
+    return report.summarize(system.name, wl, res, system.topology, routing=args.routing, seed=args.seed, mtu=mtu,
+                            hbm_coupled=args.hbm, hbm_peak_uni_Bps=hbm_peak)
+
+
+def emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataFrame | None) -> None:
+    """Print ``human`` lines, or ``data`` as JSON with --json; write ``table`` to --out if asked."""
+    # The file first: a reader that stops early (| head) must not cost the user the file.
+    out = getattr(args, "out", None)
+    if out is not None and table is not None:
+        report.write_table(table, out)
+        note(f"wrote {out}")
+    if getattr(args, "json", False):
+        print(report.to_json(data))
+    else:
+        print("\n".join(human))
+
+
+def markdown(rows: list[dict[str, Any]], systems: list[str]) -> list[str]:
+    """A markdown table of achieved rows, with the first system's ratio to each other one."""
+    head = ["scope", "metric", "unit", *systems, *(f"{systems[0]} / {o}" for o in systems[1:])]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (2 * len(systems) - 1)) + "|"]
+    for r in rows:
+        vals = [r[s] for s in systems]
+        cells = [r["scope"], r["metric"], r["unit"], *("–" if v is None else f"{v:,.4g}" for v in vals)]
+        cells += ["–" if vals[0] is None or not v else f"{vals[0] / v:.2f}×" for v in vals[1:]]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
