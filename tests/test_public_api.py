@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import types
 
 import pytest
@@ -52,3 +53,21 @@ def test_the_engine_exceptions_say_when_they_are_raised(name: str) -> None:
 def test_calibration_comes_with_the_package() -> None:
     """The README calls podsim.calibration after a plain 'import podsim'."""
     assert callable(podsim.calibration.report)
+
+
+# The entry points a user calls help() on first: each names every parameter it takes.
+ENTRY_POINTS = [
+    podsim.simulate, podsim.Simulation, podsim.Simulation.schedule, podsim.Topology.save, podsim.hbm.simulate,
+    podsim.hbm.copy, podsim.hbm.mix, podsim.fabrics.star, podsim.fabrics.folded_clos, podsim.fabrics.ring,
+    podsim.fabrics.full_mesh, podsim.faults.draw, podsim.faults.failure_rates, podsim.faults.optics,
+    podsim.faults.job_summary, podsim.faults.summarize, podsim.calibration.operation_time,
+    podsim.calibration.bandwidth, podsim.calibration.report,
+]
+
+
+@pytest.mark.parametrize("fn", ENTRY_POINTS, ids=lambda fn: fn.__qualname__)
+def test_help_of_an_entry_point_names_every_parameter(fn: object) -> None:
+    params = inspect.signature(fn).parameters.values()  # type: ignore[arg-type]
+    named = [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    doc = fn.__doc__ or ""
+    assert [n for n in named if not re.search(rf"\b{n}\b", doc)] == []

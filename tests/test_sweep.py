@@ -154,6 +154,9 @@ def test_a_dying_worker_fails_only_points_it_took() -> None:
     with pytest.warns(PointFailedWarning, match="else a point crashed its worker"):
         first = podsim.sweep(crashing_point, [{"crash": True}, {"crash": False}], max_workers=1, progress=False)
     assert len(first) == 2 and first["error"].notna().all()
+    # Every point failed by the one BrokenProcessPool has a traceback of its own, not a growing pile.
+    lengths = {len(tb.splitlines()) for tb in first.attrs["tracebacks"].values()}
+    assert len(lengths) == 1, first.attrs["tracebacks"]
 
 
 def test_a_script_without_a_main_guard_is_told_why_nothing_ran(tmp_path: Path) -> None:

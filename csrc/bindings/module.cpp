@@ -23,6 +23,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.attr("MAX_PACKET_BYTES") = podsim::kMaxPacketBytes;
   m.attr("MAX_MESSAGE_BYTES") = podsim::kMaxMessageBytes;
   register_topology(m);
+  register_memory(m);  // before the simulator, whose attach_memory takes an HbmConfig: signatures name it so
   register_simulator(m);
-  register_memory(m);
 }

@@ -87,7 +87,8 @@ def measurements(system_name: str) -> list[Measurement]:
 
 
 def operation_time(sys_: System, initiator: str, target: str, op: str, size: int) -> float:
-    """Seconds from start to completion of one ``op`` of ``size`` bytes, alone on the fabric.
+    """Seconds from start to completion of one ``op`` (``"read"``/``"write"``) of ``size`` bytes,
+    alone on the fabric of system ``sys_``, issued by the node named ``initiator`` against ``target``.
 
     A write moves data initiator -> target and ends with the acknowledgement; a read moves data
     target -> initiator and ends with its last byte.
@@ -99,7 +100,8 @@ def operation_time(sys_: System, initiator: str, target: str, op: str, size: int
 
 
 def bandwidth(sys_: System, initiator: str, target: str, op: str, size: int = BANDWIDTH_BYTES) -> float:
-    """Bytes/s of one large ``op`` alone on the fabric (one direction)."""
+    """Bytes/s of one ``op`` of ``size`` bytes alone on the fabric (one direction); ``sys_``,
+    ``initiator`` and ``target`` as for :func:`operation_time`."""
     return size / operation_time(sys_, initiator, target, op, size)
 
 
@@ -169,8 +171,8 @@ def _fit_rate(system_name: str, values: dict[tuple[str, str], float], m: Measure
 
 
 def report(system_name: str = "cloudmatrix384", overrides: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Measured vs modelled latency and bandwidth for every measured path, plus the model's
-    prediction for the same operations between dies of different nodes (inter-node).
+    """Measured vs modelled latency and bandwidth for every measured path of ``system_name``, plus
+    the model's prediction for the same operations between dies of different nodes (inter-node).
 
     The shipped spec's calibrated endpoint values are used, changed by ``overrides`` (spec
     overrides, e.g. ``{"chip.endpoint.write_limit_at": "initiator"}``).

@@ -110,7 +110,8 @@ def folded_clos(groups: int, hosts_per_group: int, spines_per_plane: int, params
     leaf switch (``p2/leaf03``); every endpoint has one port to the leaf of each plane of its group
     (so ``planes`` ports), and every leaf one link to each of the ``spines_per_plane`` spines of its
     plane (``p2/spine07``). ``planes=1`` is the classic leaf-spine; CloudMatrix 384's UB fabric has
-    this shape with 48 groups × 16 dies, 7 planes and 16 spines per plane.
+    this shape with 48 groups × 16 dies, 7 planes and 16 spines per plane. ``params`` sets every
+    link's rate and latency and every switch's latency and buffers (:class:`LinkParams`).
     """
     # A spine has a port per group, a leaf one per host and per spine, an endpoint one per plane.
     groups = v.integer(groups, "groups", 1, v.MAX_PORTS, _PORTS_WHY.format(node="a spine", per="group"))
@@ -144,7 +145,8 @@ def _ring_size(n: int) -> v.FabricSize:
 
 
 def ring(n: int, params: LinkParams) -> Topology:
-    """``n`` switches in a ring, one endpoint on each (``h000`` on ``s000``)."""
+    """``n`` switches in a ring, one endpoint on each (``h000`` on ``s000``); ``params``: every
+    link and switch (:class:`LinkParams`)."""
     n = _size_arg(n, "n", 3, 1 << 16, _ring_size)
     params = _check_params(params)
     t = Topology()
@@ -161,7 +163,8 @@ def _full_mesh_size(n: int) -> v.FabricSize:
 
 
 def full_mesh(n: int, params: LinkParams) -> Topology:
-    """``n`` endpoints with a direct link between every pair (no switches)."""
+    """``n`` endpoints with a direct link between every pair (no switches); ``params``: every link
+    (:class:`LinkParams`)."""
     n = _size_arg(n, "n", 2, 1 << 12, _full_mesh_size)
     params = _check_params(params)
     t = Topology()

@@ -344,7 +344,7 @@ class Simulation:
         self._change(target, at_ps, up=True)
 
     def schedule(self, changes: Iterable[Change]) -> None:
-        """Apply a fault schedule: :func:`podsim.faults.fail` / :func:`podsim.faults.repair` items."""
+        """Apply a fault schedule, ``changes``: :func:`podsim.faults.fail` / :func:`podsim.faults.repair` items."""
         from podsim.faults.timeline import Change
 
         if not isinstance(changes, Iterable):
@@ -514,13 +514,15 @@ def simulate(
 ) -> Result:
     """Simulate ``messages`` on ``topology`` until every message completes; return the :class:`Result`.
 
-    Parameters are those of :class:`Simulation`; ``faults`` is a fault schedule
+    ``messages`` is a :class:`Messages` (or a workload, which is one). ``faults`` is a fault schedule
     (``[podsim.faults.fail(element, at_ps=...), podsim.faults.repair(element, at_ps=...)]``).
     ``progress(now_ps, events)`` (or ``progress(now_ps, events, done)``, ``done`` the fraction of
     the payload delivered: see :data:`ProgressFn`) is called every 2**20 events and at the end.
     The run releases the GIL.
     Ctrl-C raises :class:`Interrupted` carrying the partial result. A run that cannot finish raises
     :class:`CutOff` (faults left no path) or :class:`Deadlock`.
+
+    The other arguments are :class:`Simulation`'s (listed below from its documentation).
     """
     sim = Simulation(
         topology, mtu=mtu, header_bytes=header_bytes, ack_bytes=ack_bytes, request_bytes=request_bytes,
@@ -535,3 +537,15 @@ def simulate(
     except KeyboardInterrupt:
         raise Interrupted(sim.result()) from None
     return sim.result()
+
+
+def _args_section(cls: type) -> str:
+    """The ``Args:`` section of ``cls``'s docstring ("" when docstrings are stripped, python -OO)."""
+    doc = cls.__doc__ or ""
+    start = doc.find("    Args:\n")
+    return "" if start < 0 else doc[start:doc.index("\n\n", start)]
+
+
+# help(podsim.simulate) describes every option, from the one description of them (Simulation's).
+if simulate.__doc__:
+    simulate.__doc__ = f"{simulate.__doc__.rstrip()}\n\n{_args_section(Simulation)}\n"

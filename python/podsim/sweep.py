@@ -1,16 +1,22 @@
 """Parameter sweeps: one simulation per design point, on any ``concurrent.futures`` executor.
 
-::
+A script (the process pool's workers import it, hence the top-level function and the guard)::
 
+    import numpy as np
+    import podsim
+    from podsim.fabrics import LinkParams, folded_clos
     from podsim.sweep import grid   # podsim.sweep itself is the function below
 
     def run_point(point, seed):
-        t = podsim.fabrics.folded_clos(4, 8, 4, LinkParams(rate_Bps=point["rate"], latency_ps=20_000))
-        res = podsim.simulate(t, traffic(t, seed), routing=point["routing"], seed=seed)
+        t = folded_clos(4, 8, 4, LinkParams(rate_Bps=point["rate"], latency_ps=20_000))
+        src = t.endpoints[np.random.default_rng(seed).permutation(t.num_endpoints)]
+        msgs = podsim.Messages(src=src, dst=np.roll(src, 1), size=1 << 20)   # a random permutation
+        res = podsim.simulate(t, msgs, routing=point["routing"], seed=seed)
         return {"makespan_ps": int(res.now_ps)}
 
-    points = grid(rate=[25e9, 50e9], routing=["ecmp", "adaptive"])   # or any list of dicts
-    df = podsim.sweep(run_point, points, seed=42, out_dir="sweep-out")
+    if __name__ == "__main__":
+        points = grid(rate=[25e9, 50e9], routing=["ecmp", "adaptive"])   # or any list of dicts
+        df = podsim.sweep(run_point, points, seed=42, out_dir="sweep-out")
 
 Point ``i`` gets child ``i`` of ``SeedSequence(seed)``, so a point's result depends only on the
 point, its index and ``seed``: never on the executor, the number of workers or the order in which
@@ -364,6 +370,9 @@ def sweep(
                     outcomes[task.index] = fut.result()
                 except Exception as err:  # noqa: BLE001 - the worker died or the task did not pickle
                     outcomes[task.index] = _failure(task, err, 0.0)
+                    # A broken pool fails every future with one exception object, and each raise
+                    # would add its frames to the last: each point gets its own raise's frames.
+                    err.__traceback__ = None
                 if report is not None:
                     report(len(outcomes), len(tasks))
     finally:

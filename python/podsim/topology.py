@@ -173,7 +173,7 @@ class Topology:
         return self._core.connect(a, b, v.rate(rate_Bps, "rate_Bps"), v.integer(latency_ps, "latency_ps", 1, v.MAX_TIME_PS))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the fabric to a plain-text file that C++ hosts load with ``podsim::load_topology``
+        """Write the fabric to the plain-text file ``path``, which C++ hosts load with ``podsim::load_topology``
         (see ``csrc/podsim/fabric/topology_io.h``); rates are kept exactly."""
         self._core.save(os.fspath(path))
 

@@ -22,7 +22,8 @@ NOT_PUBLISHED = "not published"
 
 
 def optics(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
-    """One row per optical link tier of ``system`` (no rows for an all-electrical scale-up).
+    """One row per optical link tier of ``system`` (no rows for an all-electrical scale-up;
+    ``catalog``: ``Catalog(system)`` when the caller has one already, else it is built here).
 
     Columns: ``tier``, ``module``, ``modules``, ``links``, ``module_power_W``, ``power_W``
     (all modules of the tier), ``propagation_ns`` (spec link latency, simulated), ``fec_ns``,

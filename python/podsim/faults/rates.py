@@ -37,7 +37,8 @@ SHAPE_RANGE = (0.05, 20.0)
 
 
 def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
-    """One row per class of failable element of ``system``.
+    """One row per class of failable element of ``system`` (``catalog``: ``Catalog(system)`` when
+    the caller has one already; it is built here otherwise).
 
     Columns: ``domain`` (``"scale-up"``: elements of the simulated fabric; ``"scale-out"``: the
     NIC network's optics, counted from the spec but not simulated), ``element``, ``draw`` (the
@@ -163,6 +164,7 @@ def draw(system: Any, duration_h: float, *, seed: int | np.random.SeedSequence =
             mean-preserving scale, ``Γ(1 + 1/shape)``, overflows or the model means nothing).
         age_h: element age at job start, hours (>= 0).
         repair_h: time to repair, hours (> 0), or None (no repair during the job).
+        catalog: ``Catalog(system)`` when the caller has one already (it is built here otherwise).
     """
     duration_h = v.positive_float(duration_h, "duration_h", unit="h")
     shape = v.positive_float(shape, "shape")

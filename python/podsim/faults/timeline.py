@@ -5,8 +5,9 @@ A schedule is a list of changes, given to :func:`podsim.simulate` (``faults=``) 
 
     from podsim import faults
     cm = podsim.system("cloudmatrix384")
-    plan = [faults.fail(faults.switch("l2sw003"), at_ps=2_000_000),
-            faults.repair(faults.switch("l2sw003"), at_ps=40_000_000)]
+    wl = podsim.workloads.all_to_all(cm.ranks[cm.rank_group < 8], 64 << 10)   # the first 8 nodes
+    plan = [faults.fail(faults.switch("plane0/l2sw03"), at_ps=2_000_000),
+            faults.repair(faults.switch("plane0/l2sw03"), at_ps=40_000_000)]
     res = podsim.simulate(cm, wl, faults=plan, recovery="replay")
     res.ledger.to_pandas()[["lost_packets", "retransmitted_packets", "replayed_packets"]].sum()
 

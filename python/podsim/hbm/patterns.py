@@ -72,8 +72,8 @@ def sequential_write(request_bytes: int = 4096, *, base: int = 0, footprint_byte
 
 
 def copy(request_bytes: int = 4096, *, base: int = 0, footprint_bytes: int = 0) -> Pattern:
-    """A memcpy: alternate reads of the footprint's first half and writes of its second half
-    (``base``, ``footprint_bytes``: see :class:`Pattern`)."""
+    """A memcpy of ``request_bytes`` requests: alternate reads of the footprint's first half and
+    writes of its second half (``base``, ``footprint_bytes``: see :class:`Pattern`)."""
     return Pattern("copy", request_bytes, base=base, footprint_bytes=footprint_bytes)
 
 
@@ -97,8 +97,8 @@ def random(
 def mix(
     write_fraction: float, address: str = "random", request_bytes: int = 64, *, footprint_bytes: int = 0
 ) -> Pattern:
-    """Reads and writes mixed at ``write_fraction`` (in [0, 1]) over ``"random"`` or ``"sequential"``
-    addresses (``footprint_bytes``: see :class:`Pattern`)."""
+    """Requests of ``request_bytes``, reads and writes mixed at ``write_fraction`` (in [0, 1]), with
+    ``address`` ``"random"`` or ``"sequential"`` (``footprint_bytes``: see :class:`Pattern`)."""
     if address not in ("random", "sequential"):
         raise ValueError(f"address: must be 'random' or 'sequential', got {address!r}")
     return Pattern(address, request_bytes, footprint_bytes=footprint_bytes, write_fraction=write_fraction)
