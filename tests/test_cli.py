@@ -239,10 +239,11 @@ def test_compare_peak_and_achieved(capsys: pytest.CaptureFixture[str], tmp_path:
     assert code == 0, out
     assert "| achieved: all-reduce (ring) | size S (NCCL convention) | MiB | 0.25 | 0.25 |" in out
     assert "achieved: all-to-all (uniform)" in out
+    assert "| achieved: all-reduce (ring) | packet size (MTU), header included | B | 4,096 | 4,096 |" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     back = pd.read_csv(csv)
     achieved = back[back["scope"].str.startswith("achieved")]
-    assert len(achieved) == 12 and (achieved[achieved["metric"] == "delivered / peak"][[SMALL, "hgx-h20"]] <= 100).all().all()
+    assert len(achieved) == 14 and (achieved[achieved["metric"] == "delivered / peak"][[SMALL, "hgx-h20"]] <= 100).all().all()
     data = run_json(capsys, "compare", SMALL, "hgx-h20", "--workload", "broadcast", "--size", "64KiB")
     assert [r["system"] for r in data["runs"]["broadcast"]] == [SMALL, "hgx-h20"]
     assert all(r["complete"] for r in data["runs"]["broadcast"])
