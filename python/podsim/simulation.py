@@ -543,7 +543,10 @@ def _args_section(cls: type) -> str:
     """The ``Args:`` section of ``cls``'s docstring ("" when docstrings are stripped, python -OO)."""
     doc = cls.__doc__ or ""
     start = doc.find("    Args:\n")
-    return "" if start < 0 else doc[start:doc.index("\n\n", start)]
+    if start < 0:
+        return ""
+    end = doc.find("\n\n", start)  # the next section, if Args is not the last
+    return doc[start:None if end < 0 else end].rstrip()
 
 
 # help(podsim.simulate) describes every option, from the one description of them (Simulation's).

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import podsim
+from podsim.cli.errors import as_option
 from podsim.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, attach_negative_values
 from podsim.cli.parser import build_parser
-from podsim.cli.workload_options import as_option
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,6 @@
-"""What every command shares in reading its arguments: exit codes, the one-line usage error, and
-the argparse ``type=`` converters that check a value as it is read, naming the option."""
+"""What every command shares in reading its arguments and talking to the user: exit codes, the
+one-line usage error, notes on stderr, and the argparse ``type=`` converters that check a value
+as it is read, naming the option."""
 
 from __future__ import annotations
 

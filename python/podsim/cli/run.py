@@ -22,7 +22,7 @@ def _element_text(change: podsim.faults.Change) -> str:
 
 
 def _change_text(change: podsim.faults.Change) -> str:
-    """A change as its option is typed: ``--fail switch:s0@20us``."""
+    """A change as an option, with the time as podsim prints it: ``--fail switch:s0@20 us``."""
     return f"--{'repair' if change.up else 'fail'} {_element_text(change)}@{format_time_ps(change.at_ps)}"
 
 
@@ -31,12 +31,11 @@ def _check_fault_plan(fails: list[podsim.faults.Change], repairs: list[podsim.fa
     down what is already down. (A repair may also name a part of what failed, a switch of a
     failed tray, or a link written the other way round: those are left to the run.)"""
     for r in repairs:
-        what = f"{_element_text(r)}@{format_time_ps(r.at_ps)}"
         if not fails:
-            raise UsageError(f"--repair {what}: repairs nothing, no --fail takes anything down")
+            raise UsageError(f"{_change_text(r)}: repairs nothing, no --fail takes anything down")
         same = [f.at_ps for f in fails if f.target == r.target]
         if same and min(same) >= r.at_ps:
-            raise UsageError(f"--repair {what}: not after its --fail (at {format_time_ps(min(same))})")
+            raise UsageError(f"{_change_text(r)}: not after its --fail (at {format_time_ps(min(same))})")
     # Replay each element's changes in time order, and at one time in the engine's order: it
     # applies them as scheduled, the failures first (see podsim.simulate).
     down_since: dict[Any, int] = {}

@@ -1,5 +1,5 @@
-"""Running one workload on one system for ``run``, ``compare`` and ``sweep``, and printing what
-comes out: the note before a long run, progress, warnings, the summary, JSON or text, files."""
+"""Running one workload on one system (``run``, ``compare``, ``sweep``), and the output every
+command shares: text or JSON, the table written to --out, markdown comparison tables."""
 
 from __future__ import annotations
 

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 import podsim
+from podsim.cli.errors import as_option
 from podsim.cli.options import (
     EXIT_FAILED, EXIT_OK, CheckingParser, Parser, UsageError, add_output, flag, is_given, positive_int,
 )
 from podsim.cli.running import emit, summary
-from podsim.cli.workload_options import WORKLOAD_OPTS, WORKLOADS, add_workload_options, as_option, build, check_workloads
+from podsim.cli.workload_options import WORKLOAD_OPTS, WORKLOADS, add_workload_options, build, check_workloads
 from podsim.units import format_rate, format_time_ps
 
 #: Values of ``--vary hbm=...`` that couple the memory, and that do not.

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import podsim
-from podsim.cli.options import UsageError, arg, dest, flag, fraction, is_given, positive_int, seed
+from podsim.cli.options import UsageError, arg, dest, flag, fraction, positive_int, seed
 from podsim.units import exact_size, exact_time, parse_size, parse_time_ps
 from podsim.workloads import ALGORITHMS, Workload
 from podsim.workloads.p2p import PATTERNS as P2P_PATTERNS
@@ -180,35 +180,3 @@ def build(system: podsim.System, name: str, args: argparse.Namespace) -> Workloa
     kind = WORKLOADS[name]
     unset = {d: v for d, v in kind.defaults.items() if getattr(args, d) is None}
     return kind.make(target, argparse.Namespace(**{**vars(args), **unset}))
-
-
-#: Arguments of the Python API that a command-line option sets, so that an error the API raises
-#: about one names the option the user typed.
-_OPTION_OF = {
-    "retransmit_timeout_ps": "--retransmit-timeout", "size_bytes": "--size", "message_bytes": "--size",
-    "bytes_per_pair": "--bytes-per-pair", "tokens_per_rank": "--tokens", "num_experts": "--experts",
-    "top_k": "--top-k", "skew": "--skew", "duration_s": "--duration", "load": "--load", "chunks": "--chunks",
-    "root": "--root", "mtu": "--mtu", "window": "--trace-window", "groups": "--ranks", "peer": "--peer",
-    "request_bytes": "--request", "stride_bytes": "--stride", "write_fraction": "--write-fraction",
-    "outstanding": "--outstanding", "devices": "--ranks", "duration_ps": "--duration",
-}
-
-
-def as_option(message: str, args: argparse.Namespace) -> str:
-    """``"retransmit_timeout_ps: must be ..."`` -> ``"--retransmit-timeout (retransmit_timeout_ps): must be ..."``,
-    when that option was given (else the field is not the user's: a spec file's, a default's)."""
-    field, sep, rest = message.partition(": ")
-    option = _OPTION_OF.get(field) if sep else None
-    name = dest(option) if option else ""
-    value = getattr(args, name, None)
-    if option and value is None:
-        # Not given, but the workload took the option's default: say so, or the user is told
-        # of a value they never typed.
-        names = getattr(args, "workload", None) or []
-        kinds = [WORKLOADS[n] for n in ([names] if isinstance(names, str) else names) if n in WORKLOADS]
-        if any(name in k.defaults for k in kinds):
-            return f"{option} ({field}): {rest} (the default of {option}; give {option} to change it)"
-    if not is_given(value):
-        return message
-    return f"{option} ({field}): {rest}"
-
