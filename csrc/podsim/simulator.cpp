@@ -219,7 +219,9 @@ std::uint32_t Simulator::append_message(NodeId src, NodeId dst, std::uint64_t si
   const std::uint64_t ntxn = (size + txn - 1) / txn;
   const std::uint64_t ppt = (txn + payload - 1) / payload;
   const std::uint64_t last = size - (ntxn - 1) * txn;
-  ms_.push_back(MessageState{size, (ntxn - 1) * ppt + (last + payload - 1) / payload, 0, txn, ppt,
+  const std::uint64_t npackets = (ntxn - 1) * ppt + (last + payload - 1) / payload;
+  rx_left_.push_back(npackets | kRxFirst | (ntxn > 1 ? kRxMulti : 0));
+  ms_.push_back(MessageState{size, npackets, txn, ppt,
                              static_cast<std::uint32_t>(ntxn), 0, 0, 0, 0, kNone, topo_.endpoint_index(dst), kNone,
                              kNone, kind});
   ++messages_incomplete_;
@@ -444,9 +446,8 @@ inline void Simulator::prefetch(const Event& e) const {
         return;
       }
       if (in.to_endpoint) {
-        if constexpr (Stage == 2) {  // its message's state, first and last field (80 bytes: two lines)
-          __builtin_prefetch(&ms_[pk.msg].size);
-          __builtin_prefetch(&ms_[pk.msg].kind);
+        if constexpr (Stage == 2) {  // its message's count of packets still to receive
+          __builtin_prefetch(&rx_left_[pk.msg]);
           __builtin_prefetch(&in.credit_delay_ps);  // delivered: its buffer space is released
           __builtin_prefetch(&ports_[in.port]);
         }
@@ -500,9 +501,7 @@ inline void Simulator::prefetch(const Event& e) const {
         if constexpr (Stage == 2) {
           __builtin_prefetch(&next);
         } else {
-          __builtin_prefetch(&ms_[next.msg].size);
-          __builtin_prefetch(&ms_[next.msg].kind);
-          __builtin_prefetch(&jobs_[next.job]);
+          __builtin_prefetch(&jobs_[next.job]);  // all a packet's cutting reads (see refill)
         }
       }
       if constexpr (Stage == 2)
@@ -610,22 +609,22 @@ std::uint32_t Simulator::choose_port(NodeId n, const Packet& pk, std::span<const
   const Port* ports = &ports_[port_base_[n]];
   const std::uint16_t* c = cand.data();
   const Time now = now_;  // a local: absorb_credits could write now_ as far as the compiler knows
-  for (std::size_t i = 0; i < k; ++i)
-    if (ports[c[i]].next_credit <= now) absorb_credits(outs[c[i]]);
-  // The first least-loaded candidate from the rotating start on, wrapping: two plain scans, and
-  // the candidate picked without a branch (which is least loaded is data, not a pattern).
+  // The first least-loaded candidate from a per-packet rotating start on, wrapping, in one pass
+  // of k steps (a loop of fixed length predicts; two scans split at the start did not). Each
+  // candidate's arrived credits are absorbed just before its load is read: absorbing touches
+  // only that candidate's own state, so this is the order-independent result of absorbing all
+  // first. The candidate is picked without a branch (which is least loaded is data).
   const std::size_t start = (flow + pk.seq) % k;
   std::uint32_t best = c[start];
-  std::uint64_t best_load = ports[best].load;
-  const auto scan = [&](std::size_t from, std::size_t to) {
-    for (std::size_t i = from; i < to; ++i) {
-      const std::uint64_t load = ports[c[i]].load;
-      best = load < best_load ? c[i] : best;
-      best_load = load < best_load ? load : best_load;
-    }
-  };
-  scan(start + 1, k);
-  scan(0, start);
+  std::uint64_t best_load = ~std::uint64_t{0};
+  for (std::size_t i = start, left = k; left > 0; --left) {
+    const std::uint32_t o = c[i];
+    if (ports[o].next_credit <= now) absorb_credits(outs[o]);
+    const std::uint64_t load = ports[o].load;
+    best = load < best_load ? o : best;
+    best_load = load < best_load ? load : best_load;
+    i = i + 1 == k ? 0 : i + 1;
+  }
   return best;
 }
 
@@ -919,19 +918,20 @@ void Simulator::deliver(std::uint32_t p, NodeId at) {
       ledger_.received_bytes[topo_.endpoint_index(at)] += pk.payload;
       const Time lat = now_ - pk.created_ps;
       ++latency_hist_[lat == 0 ? 0 : static_cast<std::size_t>(std::bit_width(lat) - 1)];
-      MessageState& st = ms_[m];
-      if (++st.delivered_pkts == 1) msgs_.first_byte_ps[m] = now_;
-      if (st.delivered_pkts > st.npackets)
+      std::uint64_t& rx = rx_left_[m];
+      if (rx & kRxFirst) msgs_.first_byte_ps[m] = now_;
+      if ((rx & kRxCount) == 0)
         violation("message " + std::to_string(m) + " received more packets than it has (" +
-                  std::to_string(st.npackets) + ")");
+                  std::to_string(ms_[m].npackets) + ")");
+      rx = (rx & ~kRxFirst) - 1;
       // Is this packet's transaction now complete? Packets of a transaction may arrive out of
       // order (spraying), so count them.
       bool txn_complete = false;
       std::uint32_t k = 0;
-      if (st.ntxn == 1) {
-        txn_complete = st.delivered_pkts == st.npackets;
+      if (!(rx & kRxMulti)) {
+        txn_complete = rx == 0;
       } else {
-        k = static_cast<std::uint32_t>(pk.seq / st.ppt);
+        k = static_cast<std::uint32_t>(pk.seq / ms_[m].ppt);
         const std::uint64_t key = (static_cast<std::uint64_t>(m) << 32) | k;
         const std::uint64_t got = ++txn_delivered_[key];
         txn_complete = got == txn_end_packet(m, k) - txn_first_packet(m, k);
@@ -1020,7 +1020,7 @@ void Simulator::start_job(std::uint32_t m, std::uint32_t txn) {
     j = static_cast<std::uint32_t>(jobs_.size());
     jobs_.push_back({});
   }
-  jobs_[j] = Job{txn_first_packet(m, txn), txn_end_packet(m, txn), kNone};
+  jobs_[j] = Job{txn_first_packet(m, txn), txn_end_packet(m, txn), txn_end_packet(m, txn) - 1, kNone, st.dst_ep};
   if (st.job_tail == kNone) {
     st.job_head = j;
     eps_[ep].active.push_back(Active{m, j});  // the message joins the round robin
@@ -1244,19 +1244,28 @@ void Simulator::refill(std::uint32_t ep) {
       break;
     }
     st.active.pop_front();
-    MessageState& ms = ms_[m];
     Job& job = jobs_[j];
     const std::uint64_t seq = job.next_seq++;
+    const std::uint32_t dst_ep = job.dst_ep;
+    // Only the last packet of a transaction can be short: the message's state is read for that
+    // one, and when the job ends, not for every packet.
+    std::uint32_t payload = cfg_.mtu_bytes - cfg_.header_bytes;
+    if (seq == job.txn_last) {
+      payload = payload_of(m, seq);
+      job.txn_last = txn_end_packet(m, seq / ms_[m].ppt + 1) - 1;
+    }
     if (job.next_seq == job.end_seq) {  // this transaction is cut: on to the message's next one
+      MessageState& ms = ms_[m];
       free_jobs_.push_back(j);
       ms.job_head = job.next;
       if (ms.job_head == kNone) ms.job_tail = kNone;
+      if (ms.job_head != kNone) st.active.push_back(Active{m, ms.job_head});
+    } else {
+      st.active.push_back(Active{m, j});  // the job goes on, still its message's job_head
     }
-    if (ms.job_head != kNone) st.active.push_back(Active{m, ms.job_head});
-    const std::uint32_t payload = payload_of(m, seq);
     if (paced) st.issue_engine_free = now_ + serialization_ps(payload, issue_rate);
     const std::uint32_t p = new_packet();
-    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, ms_[m].dst_ep,
+    pkts_[p] = Packet{m, payload + cfg_.header_bytes, payload, kNone, dst_ep,
                       ep, kNone, PacketKind::kData, 0, seq, now_, now_};
     ++ledger_.injected_packets[ep];
     ledger_.injected_bytes[ep] += payload;

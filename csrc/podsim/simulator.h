@@ -330,7 +330,11 @@ class Simulator {
   struct Job {               // consecutive transactions' data still to be cut into packets at its sender
     std::uint64_t next_seq;  // next packet (index within the message)
     std::uint64_t end_seq;
+    std::uint64_t txn_last;  // the last packet of the transaction next_seq is in: the others are full
     std::uint32_t next;      // the message's next ready job (kNone: last)
+    std::uint32_t dst_ep;    // its message's destination endpoint index
+    // With these, cutting a packet reads the job and not the message's state (a cache miss per
+    // packet on a large fabric, where an endpoint serves hundreds of messages round robin).
   };
   struct Active {             // a message in an endpoint's round robin, with its current job
     std::uint32_t msg;
@@ -479,7 +483,6 @@ class Simulator {
   struct MessageState {
     std::uint64_t size;
     std::uint64_t npackets;
-    std::uint64_t delivered_pkts;
     std::uint64_t txn_size;        // bytes per transaction
     std::uint64_t ppt;             // packets per (full) transaction
     std::uint32_t ntxn;
@@ -493,8 +496,17 @@ class Simulator {
     std::uint32_t job_tail;
     MessageKind kind;
   };
-  static_assert(sizeof(MessageState) == 80);  // the README's per-message bytes ("Limits and memory") count it
   HugeVector<MessageState> ms_;
+  // Per message, the data packets its destination has still to receive (low bits) and two flags:
+  // none received yet, and more than one transaction. Apart from its MessageState: an endpoint
+  // receives the packets of hundreds of messages interleaved, so counting them there cost a cache
+  // miss (often two: a state straddles lines) per data packet on a large fabric, and this array
+  // is a tenth of its size.
+  static constexpr std::uint64_t kRxFirst = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kRxMulti = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t kRxCount = kRxMulti - 1;
+  HugeVector<std::uint64_t> rx_left_;
+  static_assert(sizeof(MessageState) + sizeof(std::uint64_t) == 80);  // the README's per-message bytes ("Limits and memory") count them
   std::vector<Time> deps_ready_ps_;      // latest delivery among a message's dependencies so far
   // Packets delivered so far of transactions in progress, for messages of several transactions,
   // keyed by (message << 32 | transaction).
