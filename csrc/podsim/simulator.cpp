@@ -430,9 +430,9 @@ std::vector<std::uint32_t> Simulator::take_completed() {
 // events before the next one (stage s, kPrefetchLead * (kPrefetchStages - s) events ahead),
 // reading the links fetched before it. The misses then overlap the handling of earlier events.
 template <std::uint32_t Stage>
-inline void Simulator::prefetch(const Event& e) const {
-  const std::uint32_t a = e.arg();
-  switch (e.type()) {
+inline void Simulator::prefetch(std::uint64_t key) const {
+  const std::uint32_t a = EventQueue::arg_of(key);
+  switch (EventQueue::type_of(key)) {
     case EventType::kArrive: {
       const Packet& pk = pkts_[a];
       if constexpr (Stage == 0) {
@@ -532,7 +532,7 @@ inline void Simulator::prefetch_ahead() const {
   // One bounds check for the common case (the bucket holds the furthest event fetched), and a
   // function per stage: the stage is known where it is called, not tested in the function.
   static_assert(kPrefetchStages == 4);
-  const std::span<const Event> next = queue_.upcoming();
+  const std::span<const std::uint64_t> next = queue_.upcoming();
   constexpr std::size_t kFurthest = kPrefetchLead * kPrefetchStages - 1;
   if (next.size() > kFurthest) [[likely]] {
     prefetch<0>(next[kFurthest]);

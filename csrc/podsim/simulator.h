@@ -386,7 +386,7 @@ class Simulator {
   // must keep, and GCC drops such calls to functions it can see.
   [[gnu::always_inline]] inline void prefetch_ahead() const;
   template <std::uint32_t Stage>
-  [[gnu::always_inline]] inline void prefetch(const Event& e) const;
+  [[gnu::always_inline]] inline void prefetch(std::uint64_t key) const;  // an EventQueue::upcoming key
   void on_arrive(std::uint32_t p);
   void on_message_start(std::uint32_t m);
   void on_target_ready(std::uint32_t w);

@@ -12,9 +12,10 @@
 // events pushed into it later go to a small heap, so a burst of simultaneous events (every
 // endpoint starting at once; every channel of a synchronised collective finishing a packet in
 // the same picosecond) costs O(log k) each, not O(k). A sort is a fraction of the work of a heap
-// of the same events, and most events are in such bursts: buckets of hundreds or thousands of
-// events are radix sorted (see radix_sort.h). The sorted bucket, the current heap and the far
-// heap are compared on every pop, so the order is exactly that of a single priority queue.
+// of the same events, and most events are in such bursts: a bucket is sorted as one 64-bit key
+// per event, without data-dependent branches (see radix_sort.h), and stays as keys, each decoded
+// when popped. The sorted bucket, the current heap and the far heap are compared on every pop,
+// so the order is exactly that of a single priority queue.
 //
 // A bucket's list links blocks of events, not single events: on a large fabric a bucket holds
 // tens of events pushed long before, so a list of single events made loading it a chain of
@@ -51,8 +52,8 @@ enum class EventType : std::uint32_t {
 
 struct Event {
   Time time;
-  std::uint64_t word;  // type (4 bits) << 60 | arg (32 bits)
-  EventType type() const { return static_cast<EventType>(word >> 60); }
+  std::uint64_t word;  // type (4 bits) << 32 | arg (32 bits)
+  EventType type() const { return static_cast<EventType>(word >> 32); }
   std::uint32_t arg() const { return static_cast<std::uint32_t>(word); }  // packet, channel or message id
   bool before(const Event& o) const { return time < o.time || (time == o.time && word < o.word); }
 };
@@ -102,11 +103,11 @@ class EventHeap {
 
 class EventQueue {
  public:
-  EventQueue() : head_(kSlots, kNil), fill_(kSlots, 0), bits_(kWords, 0) {}
+  EventQueue() : head_(kSlots, kNil), fill_(kSlots, kBlockEvents), bits_(kWords, 0) {}
 
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
-  std::size_t peak_size() const { return peak_; }  // most events pending at once
+  std::size_t peak_size() const { return std::max(peak_, size_); }  // most events pending at once
   // Why push() refused an event (past kMaxTime), empty if it never did. The caller was mid-way
   // through handling an event then, so its state is no longer consistent.
   const std::string& refused() const { return refused_; }
@@ -114,7 +115,7 @@ class EventQueue {
   // Time of the earliest event, kNever if none.
   Time next_time() const {
     Time t = kNever;
-    if (sorted_pos_ < sorted_.size()) t = sorted_[sorted_pos_].time;
+    if (sorted_pos_ < sorted_.size()) t = event_of(sorted_[sorted_pos_]).time;
     if (!now_.empty()) t = std::min(t, now_.top().time);
     if (t == kNever && ring_size_ > 0) {
       const std::uint32_t slot = first_slot();
@@ -126,12 +127,12 @@ class EventQueue {
     return t;
   }
 
-  // The next events of the current bucket as sorted, those known so far: what a caller may
-  // fetch into the cache ahead of handling them. (An event pushed into the current bucket later
-  // may still come before them.)
-  std::span<const Event> upcoming() const {
-    return std::span<const Event>(sorted_).subspan(sorted_pos_);
-  }
+  // The next events of the current bucket as sorted, those known so far, as sort keys (see
+  // type_of, arg_of): what a caller may fetch into the cache ahead of handling them. (An event
+  // pushed into the current bucket later may still come before them.)
+  std::span<const std::uint64_t> upcoming() const { return sorted_.subspan(sorted_pos_); }
+  static EventType type_of(std::uint64_t key) { return static_cast<EventType>((key >> 32) & 0xF); }
+  static std::uint32_t arg_of(std::uint64_t key) { return static_cast<std::uint32_t>(key); }
 
   // Schedules an event. `time` must not be earlier than the last event popped (time never runs
   // backwards); past kMaxTime it throws TimeOverflow and schedules nothing. Inlined where it is
@@ -140,11 +141,11 @@ class EventQueue {
   [[gnu::always_inline]] void push(Time time, EventType type, std::uint32_t arg) {
     if (time > kMaxTime) [[unlikely]]
       refuse(time);
-    const Event e{time, (static_cast<std::uint64_t>(type) << 60) | arg};
-    peak_ = std::max(peak_, ++size_);
+    const Event e{time, (static_cast<std::uint64_t>(type) << 32) | arg};
+    ++size_;
     const std::uint64_t ahead = (time >> kShift) - current_;  // wraps around for the current bucket
     const auto slot = static_cast<std::uint32_t>((time >> kShift) & (kSlots - 1));
-    if (ahead - 1 >= kSlots - 1 || fill_[slot] == kBlockEvents || head_[slot] == kNil) [[unlikely]]
+    if (ahead - 1 >= kSlots - 1 || fill_[slot] == kBlockEvents) [[unlikely]]
       return push_elsewhere(e);
     blocks_[head_[slot]].events[fill_[slot]++] = e;
     ++ring_size_;
@@ -155,17 +156,21 @@ class EventQueue {
     if (size_ == 0) return false;
     if (sorted_pos_ == sorted_.size() && now_.empty() && ring_size_ > 0) load_next_bucket();
     enum { kSorted, kNow, kFar } from = kSorted;
-    const Event* best = sorted_pos_ < sorted_.size() ? &sorted_[sorted_pos_] : nullptr;
-    if (!now_.empty() && (!best || now_.top().before(*best))) {
-      best = &now_.top();
+    // With the sorted bucket used up, a time past every event's stands in for it.
+    Event best = sorted_pos_ < sorted_.size() ? event_of(sorted_[sorted_pos_]) : Event{kNever, 0};
+    if (!now_.empty() && now_.top().before(best)) {
+      best = now_.top();
       from = kNow;
     }
-    if (!far_.empty() && (!best || far_.top().before(*best))) {
-      best = &far_.top();
+    if (!far_.empty() && far_.top().before(best)) {
+      best = far_.top();
       from = kFar;
     }
-    if (best->time > until) return false;
-    out = *best;
+    if (best.time > until) return false;
+    out = best;
+    // The queue is largest just before a pop (pushes only add), so the peak is taken here, not
+    // on every push.
+    peak_ = std::max(peak_, size_);
     if (from == kSorted) {
       ++sorted_pos_;
     } else if (from == kNow) {
@@ -200,7 +205,7 @@ class EventQueue {
     throw TimeOverflow(refused_);
   }
   // push() for an event into the current bucket or earlier, past the ring, or into a ring bucket
-  // whose newest block is full or missing.
+  // whose newest block is full or missing (an empty slot's fill is kBlockEvents: one test for both).
   [[gnu::noinline]] void push_elsewhere(const Event& e) {
     const std::uint64_t bucket = e.time >> kShift;
     if (bucket <= current_) {
@@ -266,8 +271,9 @@ class EventQueue {
   void load_next_bucket() {
     const std::uint32_t slot = first_slot();
     current_ += 1 + ((slot - (current_ + 1)) & (kSlots - 1));
+    sorted_ = {};  // its buffers are rewritten below
     sorted_pos_ = 0;
-    keys_.clear();
+    std::size_t n = 0;
     std::uint32_t b = head_[slot];
     std::uint32_t count = fill_[slot];  // only the newest block is partly filled
     while (b != kNil) {
@@ -275,7 +281,10 @@ class EventQueue {
       // the next one while this one is read.
       const std::uint32_t next = blocks_[b].next;
       if (next != kNil) prefetch_block(next);
-      for (std::uint32_t i = 0; i < count; ++i) keys_.push_back(sort_key(blocks_[b].events[i]));
+      // keys_ is a buffer, its size its capacity: no check per key.
+      if (keys_.size() < n + kBlockEvents) keys_.resize(2 * (n + kBlockEvents));
+      for (std::uint32_t i = 0; i < count; ++i) keys_[n + i] = sort_key(blocks_[b].events[i]);
+      n += count;
       ring_size_ -= count;
       blocks_[b].next = free_;
       free_ = b;
@@ -283,46 +292,40 @@ class EventQueue {
       count = kBlockEvents;
     }
     head_[slot] = kNil;
+    fill_[slot] = kBlockEvents;
     clear_bit(slot);
     if (ring_size_ > 0) prefetch_block(head_[first_slot()]);  // the next bucket's newest block
-    if (keys_.size() < kRadixMin)
-      std::sort(keys_.begin(), keys_.end());
-    else
-      radix_.sort(keys_);
-    sorted_.resize(keys_.size());
-    const Time base = current_ << kShift;
-    for (std::size_t i = 0; i < keys_.size(); ++i) {
-      const std::uint64_t k = keys_[i];
-      sorted_[i] = Event{base | (k >> kKeyTimeShift), ((k >> 32) & 0xF) << 60 | (k & 0xFFFFFFFFu)};
-    }
+    // The bucket stays as sorted keys; pop_until decodes one event at a time.
+    sorted_ = sorter_.sort(std::span<std::uint64_t>(keys_.data(), n));
   }
   // One integer that orders the events of one bucket as Event::before does: they share the
-  // bucket's time bits, and a payload word has only its type (4 bits) and arg (32 bits) set, so
-  // the offset in the bucket, the type and the arg fit in 44 bits. One comparison per step of
-  // the sort instead of two or three, and half the bytes moved.
+  // bucket's time bits, and a payload word uses only its low 36 bits, so the offset in the
+  // bucket and the word fit in 44 bits. One comparison per step of the sort instead of two or
+  // three, and half the bytes moved.
   static constexpr unsigned kKeyTimeShift = 36;
   static std::uint64_t sort_key(const Event& e) {
-    return (e.time & ((Time{1} << kShift) - 1)) << kKeyTimeShift | (e.word >> 60) << 32 | (e.word & 0xFFFFFFFFu);
+    return (e.time & ((Time{1} << kShift) - 1)) << kKeyTimeShift | e.word;
+  }
+  // The event of a current bucket's key.
+  Event event_of(std::uint64_t key) const {
+    return Event{current_ << kShift | key >> kKeyTimeShift, key & ((std::uint64_t{1} << kKeyTimeShift) - 1)};
   }
 
-  std::vector<std::uint64_t> keys_;  // the current bucket's events as sort keys, while loading it
-  // Below this many events a comparison sort is cheaper than the radix sort's fixed cost
-  // (clearing and summing its digit counts).
-  static constexpr std::size_t kRadixMin = 128;
-  RadixSorter<kKeyTimeShift + kShift> radix_;
-  std::vector<Event> sorted_;   // the current bucket's events as loaded, in order
-  std::size_t sorted_pos_ = 0;  // the next of them
+  std::vector<std::uint64_t> keys_;  // the current bucket's events as sort keys, as loaded
+  RadixSorter<kKeyTimeShift + kShift> sorter_;
+  std::span<const std::uint64_t> sorted_;  // the same in order (in keys_ or sorter_'s buffer)
+  std::size_t sorted_pos_ = 0;             // the next of them
   EventHeap now_;               // events pushed into the current bucket (or earlier) after that
   HugeVector<Block> blocks_;   // ring bucket lists
   std::uint32_t free_ = kNil;
   std::vector<std::uint32_t> head_;    // per slot, its newest block
-  std::vector<std::uint8_t> fill_;     // per slot, events in its newest block
+  std::vector<std::uint8_t> fill_;     // per slot, events in its newest block (kBlockEvents if none)
   std::vector<std::uint64_t> bits_;
   std::uint64_t summary_[kSummaryWords] = {};
   EventHeap far_;               // events kSlots buckets or more ahead when scheduled
   std::uint64_t current_ = 0;   // absolute index of the current bucket
   std::size_t size_ = 0;
-  std::size_t peak_ = 0;
+  std::size_t peak_ = 0;  // the most pending at the last pop (see peak_size)
   std::string refused_;
   std::size_t ring_size_ = 0;
 };
