@@ -304,7 +304,8 @@ def degradation(
 
 def summarize(rows: pd.DataFrame, metric: str = "busbw_Bps") -> pd.DataFrame:
     """Mean, min and max of ``metric`` (and of ``time_s``) per (system, kind, policy, k) over the
-    ``rows`` of :func:`degradation` that completed, with the count of runs and of those that could not run (``failed_runs``)."""
+    ``rows`` of :func:`degradation` that completed, with the count of runs and of those that could
+    not run (``failed_runs``)."""
     if metric not in rows.columns:
         raise ValueError(f"metric: no column {metric!r}; columns: {list(rows.columns)}")
     keys = ["system", "kind", "policy", "k"]

@@ -85,8 +85,8 @@ def job(
 
 
 def job_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per sample of :func:`job`'s ``rows``: ``failures`` (elements that failed during the job; each fails
-    at most once, see :func:`draw`), ``max_down`` (most elements down at once: fewer than
+    """Per sample of :func:`job`'s ``rows``: ``failures`` (elements that failed during the job;
+    each fails at most once, see :func:`draw`), ``max_down`` (most elements down at once: fewer than
     ``failures`` when repairs come between them), ``hours_degraded`` (hours with any element
     down), ``hours_down`` (hours in which the workload could not run), ``mean_busbw_Bps``
     (time-weighted over the hours it could run) and ``worst_busbw_Bps``."""
