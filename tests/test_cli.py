@@ -263,7 +263,9 @@ def test_export_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     path = tmp_path / "h100.topo"
     code, out, _ = run(capsys, "export", SMALL, str(path))
     assert code == 0 and "wrote" in out
-    assert f"with h100.topo.hbm attached, set txn_bytes = {podsim.simulation.MEMORY_TXN_BYTES} as memory=True does" in out
+    # No transaction size of its own: coupled to HBM, a run takes memory=True's.
+    assert podsim._core.load_sim_config(f"{path}.run", with_memory=False)["txn_bytes"] == 0
+    assert podsim._core.load_sim_config(f"{path}.run", with_memory=True)["txn_bytes"] == podsim.simulation.MEMORY_TXN_BYTES
     back = podsim.Topology.load(path)
     topo = podsim.system(SMALL).topology
     assert (back.num_nodes, back.num_channels) == (topo.num_nodes, topo.num_channels)
@@ -274,10 +276,14 @@ def test_export_tells_a_cpp_host_the_run_settings(capsys: pytest.CaptureFixture[
     """The file holds the fabric only: CloudMatrix 384's packet and transaction sizes must reach a
     C++ host some other way, or its results differ from podsim.simulate's."""
     code, out, _ = run(capsys, "export", "cloudmatrix384", str(tmp_path / "cm.topo"))
-    assert code == 0
-    assert "SimConfig): mtu_bytes = 4128, header_bytes = 32," in out and "txn_bytes = 4096" in out
-    # Its endpoints mix dies and CPUs: the ranks are listed, as endpoint indices in rank order.
+    assert code == 0 and "podsim::load_sim_config" in out
+    # They go in FILE.run, exactly as podsim.simulate(system) runs, with and without HBM.
     cm = podsim.system("cloudmatrix384")
+    for memory in (False, True):
+        loaded = podsim._core.load_sim_config(str(tmp_path / "cm.topo.run"), with_memory=memory)
+        assert loaded == podsim.Simulation(cm, memory=memory)._core.config
+        assert (loaded["mtu_bytes"], loaded["header_bytes"], loaded["txn_bytes"]) == (4128, 32, 4096)
+    # Its endpoints mix dies and CPUs: the ranks are listed, as endpoint indices in rank order.
     listed = [int(x) for x in (tmp_path / "cm.topo.ranks").read_text().split()]
     assert cm.topology.endpoints[listed].tolist() == cm.ranks.tolist() and listed[16] != 16
     # And one rank's HBM, as memory=True gives every rank: a 910C die's four HBM2E stacks.

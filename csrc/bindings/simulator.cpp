@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "arrays.h"
+#include "podsim/config_io.h"
 #include "podsim/simulator.h"
 
 namespace py = pybind11;
@@ -46,12 +47,34 @@ StopReason run_chunked(Simulator& s, Time until, std::uint64_t max_events, const
   }
 }
 
+// A run's settings as Python reads them (enumerations by their code, as the constructor takes them).
+py::dict config_dict(const SimConfig& c) {
+  py::dict d;
+  d["mtu_bytes"] = c.mtu_bytes;
+  d["header_bytes"] = c.header_bytes;
+  d["ack_bytes"] = c.ack_bytes;
+  d["request_bytes"] = c.request_bytes;
+  d["txn_bytes"] = c.txn_bytes;
+  d["routing"] = static_cast<int>(c.routing);
+  d["seed"] = c.seed;
+  d["endpoint_window_packets"] = c.endpoint_window_packets;
+  d["check"] = c.check;
+  d["trace_limit"] = c.trace_limit;
+  d["recovery"] = static_cast<int>(c.recovery);
+  d["retransmit_timeout_ps"] = c.retransmit_timeout_ps;
+  d["replay_ps"] = c.replay_ps;
+  return d;
+}
+
 }  // namespace
 
 void register_simulator(py::module_& m) {
   py::register_exception<InvariantViolation>(m, "InvariantViolation", PyExc_RuntimeError);
   py::register_exception<Deadlock>(m, "Deadlock", PyExc_RuntimeError);
   py::register_exception<CutOff>(m, "CutOff", PyExc_RuntimeError);
+
+  m.def("load_sim_config", [](const std::string& path, bool with_memory) { return config_dict(load_sim_config(path, with_memory)); },
+        py::arg("path"), py::arg("with_memory"));
 
   py::class_<Simulator>(m, "Simulator")
       .def(py::init([](const Topology& topo, std::uint32_t mtu, std::uint32_t header_bytes, std::uint32_t ack_bytes,
@@ -80,6 +103,12 @@ void register_simulator(py::module_& m) {
            py::arg("request_bytes"), py::arg("routing"), py::arg("seed"), py::arg("endpoint_window_packets"),
            py::arg("check"), py::arg("trace_limit"), py::arg("txn_bytes"), py::arg("recovery") = 0,
            py::arg("retransmit_timeout_ps") = SimConfig{}.retransmit_timeout_ps, py::arg("replay_ps") = 0)
+      .def_property_readonly("config", [](const Simulator& s) { return config_dict(s.config()); })
+      .def("save_config",
+           [](const Simulator& s, const std::string& path, std::uint64_t memory_txn_bytes) {
+             save_sim_config(s.config(), memory_txn_bytes, path);
+           },
+           py::arg("path"), py::arg("memory_txn_bytes"))
       .def("add_message",
            [](Simulator& s, NodeId src, NodeId dst, std::uint64_t size, int kind, Time delay_ps, std::uint64_t tag,
               const std::vector<std::uint32_t>& deps) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "podsim/config.h"
+#include "podsim/config_io.h"
 #include "podsim/fabric/topology.h"
 #include "podsim/fabric/topology_io.h"
 #include "podsim/memory/hbm_config_io.h"

@@ -9,9 +9,11 @@
 // whose CPUs are on the fabric, CloudMatrix 384, the first endpoints are not all ranks: FILE.ranks,
 // which `podsim export` writes too, lists the ranks' endpoint indices.) With HBM_FILE (FILE.hbm from
 // `podsim export`), every rank is coupled to its own HBM: sends read their data from it, receives
-// write into it.
+// write into it. The run settings (packet and transaction sizes) come from FILE.run when `podsim
+// export` wrote one, as podsim.simulate(system) uses them; else they are the engine's defaults.
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <queue>
 #include <string>
@@ -45,11 +47,16 @@ int main(int argc, char** argv) {
     }
     const std::vector<podsim::NodeId> eps(topo.endpoints().begin(), topo.endpoints().begin() + ranks);
 
+    const bool memory = argc > 4;
+    const std::string run_file = std::string(argv[1]) + ".run";
     podsim::SimConfig cfg;
-    cfg.routing = podsim::RoutingPolicy::kAdaptive;
-    if (argc > 4) cfg.txn_bytes = 64 << 10;  // memory is accessed a transaction at a time, as with memory=True
+    if (std::ifstream(run_file)) {
+      cfg = podsim::load_sim_config(run_file, memory);  // with HBM, memory's transaction size
+      std::cout << "run settings from " << run_file << ": " << cfg.mtu_bytes << "-byte packets, transactions of "
+                << cfg.txn_bytes << " bytes (0: a message is one)\n";
+    }
     podsim::Simulator sim(std::move(topo), cfg);
-    if (argc > 4) {
+    if (memory) {
       const podsim::memory::HbmConfig hbm = podsim::memory::load_hbm_config(std::string(argv[4]));
       for (const podsim::NodeId ep : eps) sim.attach_memory(ep, hbm);
     }

@@ -56,6 +56,10 @@ class Topology:
     def node_columns(self) -> dict[str, np.ndarray]: ...
     def channel_columns(self) -> dict[str, np.ndarray]: ...
 
+def load_sim_config(path: str, with_memory: bool) -> dict[str, int]:
+    """The settings of a run file, as ``Simulator.config`` gives them; ``with_memory``: its
+    ``txn_bytes`` is the file's ``memory_txn_bytes``."""
+
 class Simulator:
     def __init__(
         self,
@@ -74,6 +78,12 @@ class Simulator:
         retransmit_timeout_ps: int = ...,
         replay_ps: int = 0,
     ) -> None: ...
+    @property
+    def config(self) -> dict[str, int]:
+        """The run's settings (routing and recovery by their codes, as the constructor takes them)."""
+    def save_config(self, path: str, memory_txn_bytes: int) -> None:
+        """Write the run's settings as a run file (``podsim::load_sim_config`` reads it), with the
+        ``txn_bytes`` of a run coupled to HBM."""
     def add_message(self, src: int, dst: int, size: int, kind: int, delay_ps: int, tag: int, deps: list[int]) -> int: ...
     def add_messages(
         self,

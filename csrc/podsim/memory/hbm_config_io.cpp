@@ -96,55 +96,30 @@ void save_hbm_config(const HbmConfig& config, std::ostream& out) {
 }
 
 HbmConfig load_hbm_config(std::istream& in) {
-  std::string line;
-  std::size_t lineno = 1;
-  const std::string first = std::getline(in, line) ? text::trimmed(line) : std::string();
-  if (first != kMagic)
-    throw std::invalid_argument(std::string("HBM file: line 1 must be '") + kMagic + "', got '" + first.substr(0, 60) +
-                                (first.size() > 60 ? "...'" : "'"));
   HbmConfig config;
   constexpr std::size_t kOrder = std::size(kFields);  // `seen` index of the order record
   std::vector<bool> seen(kOrder + 1, false);
-  bool ended = false;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (text::is_comment_or_blank(line)) continue;
-    std::istringstream fields(text::trimmed(line));
-    std::string name;
-    fields >> name;
-    try {
-      if (ended) throw std::invalid_argument("a '" + name + "' record after the end record");
-      std::size_t k = 0;
-      while (k < kOrder && name != kFields[k].name) ++k;
-      if (name == "end") {
-        ended = true;
-      } else if (k == kOrder && name != "order") {
-        throw std::invalid_argument("unknown field '" + name + "'");
-      } else if (seen[k]) {
-        throw std::invalid_argument(name + ": given twice");
-      } else if (k == kOrder) {
-        for (MapField& m : config.order) {
-          std::string field;
-          if (!(fields >> field))
-            throw std::invalid_argument("order: needs all five fields, lowest first, e.g. 'order pc bg ba co ro'");
-          m = map_field(field);
-        }
-      } else {
-        const auto value = text::read_field<std::uint64_t>(fields, kFields[k].name, "<field> <value>");
-        if (value > kFields[k].max)
-          throw std::invalid_argument(name + ": must be at most " + std::to_string(kFields[k].max) + ", got " +
-                                      std::to_string(value));
-        kFields[k].set(config, value);
+  text::read_records(in, "HBM file", kMagic, [&](const std::string& name, std::istringstream& fields) {
+    std::size_t k = 0;
+    while (k < kOrder && name != kFields[k].name) ++k;
+    if (k == kOrder && name != "order") throw std::invalid_argument("unknown field '" + name + "'");
+    if (seen[k]) throw std::invalid_argument(name + ": given twice");
+    if (k == kOrder) {
+      for (MapField& m : config.order) {
+        std::string field;
+        if (!(fields >> field))
+          throw std::invalid_argument("order: needs all five fields, lowest first, e.g. 'order pc bg ba co ro'");
+        m = map_field(field);
       }
-      if (name != "end") seen[k] = true;
-      text::expect_no_more(fields, name.c_str());
-    } catch (const std::invalid_argument& err) {
-      throw std::invalid_argument("HBM file: line " + std::to_string(lineno) + ": " + err.what());
+    } else {
+      const auto value = text::read_field<std::uint64_t>(fields, kFields[k].name, "<field> <value>");
+      if (value > kFields[k].max)
+        throw std::invalid_argument(name + ": must be at most " + std::to_string(kFields[k].max) + ", got " +
+                                    std::to_string(value));
+      kFields[k].set(config, value);
     }
-  }
-  if (!ended)
-    throw std::invalid_argument("HBM file: ends at line " + std::to_string(lineno) +
-                                " with no end record: the file is cut short (a partial copy?)");
+    seen[k] = true;
+  });
   for (std::size_t k = 0; k <= kOrder; ++k)
     if (!seen[k])
       throw std::invalid_argument(std::string("HBM file: ") + (k == kOrder ? "order" : kFields[k].name) +

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <istream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -59,6 +60,41 @@ inline void expect_no_more(std::istringstream& fields, const char* last) {
   const std::string extra = rest_of_line(fields);
   throw std::invalid_argument(std::string("unexpected text after ") + last + ": '" + extra + "'" +
                               (extra.front() == '#' ? " (a comment must be on a line of its own)" : ""));
+}
+
+// Reads a file whose first line is `magic` and whose records end with an "end" record: calls
+// on_record(name, fields) for each record before it, with the rest of the line in `fields`, and
+// checks that nothing follows its last field. Errors name the file kind `what` ("HBM file") and
+// the line; a file without the end record was cut short.
+template <typename OnRecord>
+void read_records(std::istream& in, const char* what, const char* magic, OnRecord on_record) {
+  std::string line;
+  std::size_t lineno = 1;
+  const std::string first = std::getline(in, line) ? trimmed(line) : std::string();
+  if (first != magic)
+    throw std::invalid_argument(std::string(what) + ": line 1 must be '" + magic + "', got '" + first.substr(0, 60) +
+                                (first.size() > 60 ? "...'" : "'"));
+  bool ended = false;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (is_comment_or_blank(line)) continue;
+    std::istringstream fields(trimmed(line));
+    std::string name;
+    fields >> name;
+    try {
+      if (ended) throw std::invalid_argument("a '" + name + "' record after the end record");
+      if (name == "end")
+        ended = true;
+      else
+        on_record(name, fields);
+      expect_no_more(fields, name.c_str());
+    } catch (const std::invalid_argument& err) {
+      throw std::invalid_argument(std::string(what) + ": line " + std::to_string(lineno) + ": " + err.what());
+    }
+  }
+  if (!ended)
+    throw std::invalid_argument(std::string(what) + ": ends at line " + std::to_string(lineno) +
+                                " with no end record: the file is cut short (a partial copy?)");
 }
 
 inline std::ofstream open_to_write(const std::string& path) {

@@ -11,7 +11,7 @@ from podsim.cli.options import EXIT_OK
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """Write FILE (the topology), FILE.ranks and FILE.hbm; print the run settings they leave out."""
+    """Write FILE (the topology), FILE.ranks, FILE.hbm and FILE.run, saying what each holds."""
     system = podsim.system(args.system)
     system.topology.save(args.file)
     print(f"podsim: wrote {args.file}: {system.name}, {system.topology!r} (load with podsim::load_topology or podsim.Topology.load)")
@@ -25,22 +25,20 @@ def export_command(args: argparse.Namespace) -> int:
     podsim.hbm.Device.from_rank(system.rank_memory).config().save(str(hbm))
     print(f"podsim: wrote {hbm}: the HBM of one rank, from the sourced presets (load with podsim::memory::load_hbm_config "
           "and couple a rank with Simulator::attach_memory)")
-    # The file holds the fabric only; the system's packet and transaction sizes are run settings,
-    # which a C++ host must set itself to get what podsim.simulate(system, ...) gets.
-    fields = {"mtu": "mtu_bytes"}
-    defaults = system.run_defaults()
-    settings = ", ".join(f"{fields.get(k, k)} = {v}" for k, v in defaults.items())
-    if settings:
-        print(f"run settings of {system.name} (not in the file; a C++ host sets them in podsim::SimConfig): {settings}")
-    if "txn_bytes" not in defaults:
-        print(f"with {hbm.name} attached, set txn_bytes = {podsim.simulation.MEMORY_TXN_BYTES} as memory=True does "
-              "(memory is accessed a transaction at a time)")
+    # Packet and transaction sizes are run settings, not part of the fabric: FILE.run holds them
+    # as podsim.simulate(system) runs, and the transaction size of a run coupled to HBM.
+    run = Path(f"{args.file}.run")
+    memory_txn = podsim.Simulation(system, memory=True)._core.config["txn_bytes"]
+    podsim.Simulation(system)._core.save_config(str(run), memory_txn)
+    print(f"podsim: wrote {run}: the run settings of podsim.simulate({system.name!r}) (packet, header and "
+          f"transaction sizes, ...; load with podsim::load_sim_config(path, with_memory), with_memory for ranks "
+          f"coupled to {hbm.name}: transactions of {memory_txn:,} bytes)")
     return EXIT_OK
 
 
 def add_command(sub: Any) -> None:
     """``export``, on the subcommand set ``sub``."""
-    p = sub.add_parser("export", help="write a system's fabric to a topology file for C++ hosts")
+    p = sub.add_parser("export", help="write a system's fabric, ranks, HBM and run settings as files for C++ hosts")
     p.add_argument("system", metavar="SYSTEM")
     p.add_argument("file", metavar="FILE")
     p.set_defaults(func=export_command)
