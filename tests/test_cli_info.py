@@ -87,11 +87,12 @@ def test_export_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     np.testing.assert_array_equal(back.channels().rate_Bps, topo.channels().rate_Bps)
 
 
-def test_export_tells_a_cpp_host_the_run_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The file holds the fabric only: CloudMatrix 384's packet and transaction sizes must reach a
-    C++ host some other way, or its results differ from podsim.simulate's."""
+def test_export_gives_a_cpp_host_the_run_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The topology file holds the fabric only: CloudMatrix 384's packet and transaction sizes
+    reach a C++ host in FILE.run, else its results would differ from podsim.simulate's."""
     code, out, _ = run(capsys, "export", "cloudmatrix384", str(tmp_path / "cm.topo"))
     assert code == 0 and "podsim::load_sim_config" in out
+    assert "4,128-byte packets with 32-byte headers, transactions of 4,096 bytes" in out
     # They go in FILE.run, exactly as podsim.simulate(system) runs, with and without HBM.
     cm = podsim.system("cloudmatrix384")
     for memory in (False, True):

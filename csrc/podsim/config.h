@@ -48,4 +48,8 @@ struct SimConfig {
   std::uint64_t replay_ps = 0;
 };
 
+// Throws std::invalid_argument naming the first setting out of its range, as the Simulator does
+// when it is built (and load_sim_config when it reads a run file).
+void validate(const SimConfig& config);
+
 }  // namespace podsim

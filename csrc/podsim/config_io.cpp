@@ -1,8 +1,9 @@
 #include "podsim/config_io.h"
 
-#include <array>
 #include <fstream>
+#include <iterator>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -22,6 +23,12 @@ struct Settings {
   std::uint64_t memory_txn_bytes = 0;
 };
 
+// The names of RoutingPolicy's and LossRecovery's values, in order of their codes.
+constexpr const char* kRoutingNames[] = {"ecmp", "spray", "adaptive"};
+static_assert(std::size(kRoutingNames) == static_cast<std::size_t>(RoutingPolicy::kAdaptive) + 1);
+constexpr const char* kRecoveryNames[] = {"retransmit", "replay"};
+static_assert(std::size(kRecoveryNames) == static_cast<std::size_t>(LossRecovery::kReplay) + 1);
+
 // One field of the file: how to read it from and write it into the settings, its largest value
 // (the field's type; flags 0 or 1), and for an enumeration the names of its values in order.
 // One table serves saving and loading, so the two cannot drift apart.
@@ -30,13 +37,13 @@ struct Field {
   std::uint64_t (*get)(const Settings&);
   void (*set)(Settings&, std::uint64_t);
   std::uint64_t max;
-  std::vector<std::string> names;
+  std::span<const char* const> names;
 };
 
 template <auto Member>
-Field setting(const char* name, std::vector<std::string> names = {}) {
+constexpr Field setting(const char* name, std::span<const char* const> names = {}) {
   using T = std::remove_cvref_t<decltype(std::declval<SimConfig&>().*Member)>;
-  std::uint64_t max = 0;
+  std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
   if constexpr (std::is_same_v<T, bool>)
     max = 1;
   else if constexpr (std::is_enum_v<T>)
@@ -44,46 +51,40 @@ Field setting(const char* name, std::vector<std::string> names = {}) {
   else
     max = std::numeric_limits<T>::max();
   return {name, [](const Settings& s) -> std::uint64_t { return static_cast<std::uint64_t>(s.config.*Member); },
-          [](Settings& s, std::uint64_t v) { s.config.*Member = static_cast<T>(v); }, max, std::move(names)};
+          [](Settings& s, std::uint64_t v) { s.config.*Member = static_cast<T>(v); }, max, names};
 }
 
-const std::vector<Field>& fields() {
-  static const std::vector<Field> kFields = {
-      setting<&SimConfig::mtu_bytes>("mtu_bytes"),
-      setting<&SimConfig::header_bytes>("header_bytes"),
-      setting<&SimConfig::ack_bytes>("ack_bytes"),
-      setting<&SimConfig::request_bytes>("request_bytes"),
-      setting<&SimConfig::txn_bytes>("txn_bytes"),
-      setting<&SimConfig::routing>("routing", {"ecmp", "spray", "adaptive"}),
-      setting<&SimConfig::seed>("seed"),
-      setting<&SimConfig::endpoint_window_packets>("endpoint_window_packets"),
-      setting<&SimConfig::check>("check"),
-      setting<&SimConfig::trace_limit>("trace_limit"),
-      setting<&SimConfig::recovery>("recovery", {"retransmit", "replay"}),
-      setting<&SimConfig::retransmit_timeout_ps>("retransmit_timeout_ps"),
-      setting<&SimConfig::replay_ps>("replay_ps"),
-      {"memory_txn_bytes", [](const Settings& s) { return s.memory_txn_bytes; },
-       [](Settings& s, std::uint64_t v) { s.memory_txn_bytes = v; }, std::numeric_limits<std::uint64_t>::max(), {}},
-  };
-  return kFields;
+const Field kFields[] = {
+    setting<&SimConfig::mtu_bytes>("mtu_bytes"),
+    setting<&SimConfig::header_bytes>("header_bytes"),
+    setting<&SimConfig::ack_bytes>("ack_bytes"),
+    setting<&SimConfig::request_bytes>("request_bytes"),
+    setting<&SimConfig::txn_bytes>("txn_bytes"),
+    setting<&SimConfig::routing>("routing", kRoutingNames),
+    setting<&SimConfig::seed>("seed"),
+    setting<&SimConfig::endpoint_window_packets>("endpoint_window_packets"),
+    setting<&SimConfig::check>("check"),
+    setting<&SimConfig::trace_limit>("trace_limit"),
+    setting<&SimConfig::recovery>("recovery", kRecoveryNames),
+    setting<&SimConfig::retransmit_timeout_ps>("retransmit_timeout_ps"),
+    setting<&SimConfig::replay_ps>("replay_ps"),
+    {"memory_txn_bytes", [](const Settings& s) { return s.memory_txn_bytes; },
+     [](Settings& s, std::uint64_t v) { s.memory_txn_bytes = v; }, std::numeric_limits<std::uint64_t>::max(), {}},
+};
+
+std::string known_names(std::span<const char* const> names) {
+  std::string known;
+  for (const char* n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+  return known;
 }
 
 std::uint64_t read_value(std::istringstream& in, const Field& f) {
-  if (f.names.empty()) {
-    const auto value = text::read_field<std::uint64_t>(in, f.name, "<field> <value>");
-    if (value > f.max)
-      throw std::invalid_argument(std::string(f.name) + ": must be at most " + std::to_string(f.max) + ", got " +
-                                  std::to_string(value));
-    return value;
-  }
+  if (f.names.empty()) return text::read_field<std::uint64_t>(in, f.name, "<field> <value>", f.max);
   std::string token;
   if (!(in >> token)) throw std::invalid_argument(std::string(f.name) + ": missing (<field> <value>)");
-  std::string known;
-  for (std::size_t i = 0; i < f.names.size(); ++i) {
+  for (std::size_t i = 0; i < f.names.size(); ++i)
     if (token == f.names[i]) return i;
-    known += (i ? ", " : "") + f.names[i];
-  }
-  throw std::invalid_argument(std::string(f.name) + ": must be one of " + known + ", got '" + token + "'");
+  throw std::invalid_argument(std::string(f.name) + ": must be one of " + known_names(f.names) + ", got '" + token + "'");
 }
 
 }  // namespace
@@ -91,12 +92,13 @@ std::uint64_t read_value(std::istringstream& in, const Field& f) {
 void save_sim_config(const SimConfig& config, std::uint64_t memory_txn_bytes, std::ostream& out) {
   const Settings s{config, memory_txn_bytes};
   out << kMagic << '\n';
-  for (const Field& f : fields()) {
+  validate(config);  // an enumeration out of range would have no name
+  for (const Field& f : kFields) {
     out << f.name << ' ';
     if (f.names.empty())
       out << f.get(s);
     else
-      out << f.names.at(f.get(s));
+      out << f.names[f.get(s)];
     out << '\n';
   }
   out << "end\n";
@@ -104,12 +106,16 @@ void save_sim_config(const SimConfig& config, std::uint64_t memory_txn_bytes, st
 
 SimConfig load_sim_config(std::istream& in, bool with_memory) {
   Settings s;
-  const std::vector<Field>& all = fields();
+  const std::span<const Field> all = kFields;
   std::vector<bool> seen(all.size(), false);
   text::read_records(in, "run file", kMagic, [&](const std::string& name, std::istringstream& record) {
     std::size_t k = 0;
     while (k < all.size() && name != all[k].name) ++k;
-    if (k == all.size()) throw std::invalid_argument("unknown field '" + name + "'");
+    if (k == all.size()) {
+      std::vector<const char*> names;
+      for (const Field& f : all) names.push_back(f.name);
+      throw std::invalid_argument("unknown field '" + name + "' (the fields: " + known_names(names) + ")");
+    }
     if (seen[k]) throw std::invalid_argument(name + ": given twice");
     all[k].set(s, read_value(record, all[k]));
     seen[k] = true;
@@ -118,6 +124,11 @@ SimConfig load_sim_config(std::istream& in, bool with_memory) {
     if (!seen[k])
       throw std::invalid_argument(std::string("run file: ") + all[k].name + ": missing (every field must be given)");
   if (with_memory) s.config.txn_bytes = s.memory_txn_bytes;
+  try {
+    validate(s.config);
+  } catch (const std::invalid_argument& err) {
+    throw std::invalid_argument(std::string("run file: ") + err.what());
+  }
   return s.config;
 }
 

@@ -10,8 +10,8 @@
 //   end
 //
 // Blank lines and '#' comment lines are skipped, as in a topology file. Loading refuses a
-// missing, repeated or unknown field, an unknown name and a file without the end record (cut
-// short); the Simulator validates the values themselves when it is built.
+// missing, repeated or unknown field, an unknown name, a file without the end record (cut short)
+// and settings the Simulator would refuse (validate), so what loads is a configuration it accepts.
 #pragma once
 
 #include <cstdint>

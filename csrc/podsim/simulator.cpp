@@ -54,26 +54,7 @@ Topology with_queue_state_checked(Topology topo) {
 
 Simulator::Simulator(Topology topology, const SimConfig& config)
     : topo_(with_queue_state_checked(std::move(topology))), cfg_(config), routes_(topo_) {
-  if (cfg_.mtu_bytes <= cfg_.header_bytes)
-    throw std::invalid_argument("mtu_bytes: must be larger than header_bytes = " + std::to_string(cfg_.header_bytes) +
-                                ", got " + std::to_string(cfg_.mtu_bytes));
-  if (cfg_.mtu_bytes > kMaxPacketBytes)
-    throw std::invalid_argument("mtu_bytes: must be <= 2^30 bytes, got " + std::to_string(cfg_.mtu_bytes));
-  const std::string up_to_mtu = "must be in [1, mtu_bytes = " + std::to_string(cfg_.mtu_bytes) + "], got ";
-  if (cfg_.ack_bytes == 0 || cfg_.ack_bytes > cfg_.mtu_bytes)
-    throw std::invalid_argument("ack_bytes: " + up_to_mtu + std::to_string(cfg_.ack_bytes));
-  if (cfg_.request_bytes == 0 || cfg_.request_bytes > cfg_.mtu_bytes)
-    throw std::invalid_argument("request_bytes: " + up_to_mtu + std::to_string(cfg_.request_bytes));
-  // An out-of-range enumerator would otherwise run silently as whatever the switches fall to.
-  if (static_cast<unsigned>(cfg_.routing) > static_cast<unsigned>(RoutingPolicy::kAdaptive))
-    throw std::invalid_argument("routing: must be kEcmp, kSpray or kAdaptive (0, 1 or 2), got " +
-                                std::to_string(static_cast<unsigned>(cfg_.routing)));
-  if (static_cast<unsigned>(cfg_.recovery) > static_cast<unsigned>(LossRecovery::kReplay))
-    throw std::invalid_argument("recovery: must be kRetransmit or kReplay (0 or 1), got " +
-                                std::to_string(static_cast<unsigned>(cfg_.recovery)));
-  if (cfg_.retransmit_timeout_ps > kMaxTime || cfg_.replay_ps > kMaxTime)
-    throw std::invalid_argument("retransmit_timeout_ps, replay_ps: must be <= 2^62 ps, got " +
-                                std::to_string(cfg_.retransmit_timeout_ps) + ", " + std::to_string(cfg_.replay_ps));
+  validate(cfg_);
 
   const std::size_t nc = topo_.num_channels();
   out_.resize(nc);

@@ -10,7 +10,8 @@
 // which `podsim export` writes too, lists the ranks' endpoint indices.) With HBM_FILE (FILE.hbm from
 // `podsim export`), every rank is coupled to its own HBM: sends read their data from it, receives
 // write into it. The run settings (packet and transaction sizes) come from FILE.run when `podsim
-// export` wrote one, as podsim.simulate(system) uses them; else they are the engine's defaults.
+// export` wrote one, as podsim.simulate(system) uses them; else they are the engine's defaults,
+// with 64 KiB transactions when coupled to HBM (as Python's memory=True).
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
       cfg = podsim::load_sim_config(run_file, memory);  // with HBM, memory's transaction size
       std::cout << "run settings from " << run_file << ": " << cfg.mtu_bytes << "-byte packets, transactions of "
                 << cfg.txn_bytes << " bytes (0: a message is one)\n";
+    } else if (memory) {
+      cfg.txn_bytes = 64 << 10;  // memory is accessed a transaction at a time
     }
     podsim::Simulator sim(std::move(topo), cfg);
     if (memory) {

@@ -2,7 +2,8 @@
 // PodsimBackend, which owns the podsim::Simulator, the host's scheduled callbacks and the matching
 // of receives to arriving messages. Only podsim's public embedding API (podsim/podsim.h) is used.
 //
-//   PodsimBackend net(podsim::load_topology("pod.topo"), podsim::SimConfig{}, ranks);
+//   PodsimBackend net(podsim::load_topology("pod.topo"),                    // `podsim export SYSTEM pod.topo`
+//                     podsim::load_sim_config("pod.topo.run", false), ranks); // its run settings
 //   std::vector<std::unique_ptr<PodsimNetworkApi>> apis;          // one per rank, given to Sys
 //   for (int r = 0; r < ranks; ++r) apis.push_back(std::make_unique<PodsimNetworkApi>(net, r));
 //   ... create ASTRA-sim's Sys objects, fire their workloads ...

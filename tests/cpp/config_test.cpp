@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -79,6 +80,29 @@ int main() {
   hbm.t.tCL = 14375;
   hbm.stacks = 0xFFFFFFFFU;
   expect_refused("HBM stacks", [&] { sim.attach_memory(0, hbm); }, "stacks: must be in [1, 64], got 4294967295");
+
+  // A run file, through the stream overloads a host may use: what is saved loads back, and a
+  // setting the Simulator would refuse is refused on loading, naming the file.
+  podsim::SimConfig run;
+  run.mtu_bytes = 2080;
+  run.routing = podsim::RoutingPolicy::kSpray;
+  run.recovery = podsim::LossRecovery::kReplay;
+  std::stringstream saved;
+  podsim::save_sim_config(run, 65536, saved);
+  std::stringstream again(saved.str());
+  const podsim::SimConfig back = podsim::load_sim_config(saved, false);
+  const podsim::SimConfig with_memory = podsim::load_sim_config(again, true);
+  if (back.mtu_bytes != 2080 || back.routing != podsim::RoutingPolicy::kSpray ||
+      back.recovery != podsim::LossRecovery::kReplay || back.txn_bytes != 0 || with_memory.txn_bytes != 65536) {
+    std::printf("run file: did not load back what was saved\n");
+    ++failures;
+  }
+  std::string text = saved.str();
+  text.replace(text.find("mtu_bytes 2080"), 14, "mtu_bytes 16");
+  expect_refused("a run file with an MTU smaller than its header", [&] {
+    std::stringstream bad(text);
+    (void)podsim::load_sim_config(bad, false);
+  }, "run file: mtu_bytes: must be larger than header_bytes = 32, got 16");
 
   expect_refused("a topology file that is a directory", [] { (void)podsim::load_topology("/"); },
                  "path: '/' is a directory, not a topology file");

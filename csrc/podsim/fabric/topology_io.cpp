@@ -96,8 +96,7 @@ Topology load_topology(std::istream& in) {
         constexpr const char* kRecord = "switch buffer latency cut_through ports name";
         const auto buffer = read_field<std::uint64_t>(fields, "buffer", kRecord);
         const auto latency = read_field<Time>(fields, "latency", kRecord);
-        const auto cut = read_field<std::uint32_t>(fields, "cut_through", kRecord);
-        if (cut > 1) throw std::invalid_argument("cut_through: must be 0 or 1, got " + std::to_string(cut));
+        const auto cut = read_field<std::uint32_t>(fields, "cut_through", kRecord, 1);
         const auto ports = read_field<std::uint32_t>(fields, "ports", kRecord);
         topo.add_switch(rest_of_line(fields), latency, buffer, cut != 0, ports);
       } else if (kind == "link") {

@@ -112,11 +112,7 @@ HbmConfig load_hbm_config(std::istream& in) {
         m = map_field(field);
       }
     } else {
-      const auto value = text::read_field<std::uint64_t>(fields, kFields[k].name, "<field> <value>");
-      if (value > kFields[k].max)
-        throw std::invalid_argument(name + ": must be at most " + std::to_string(kFields[k].max) + ", got " +
-                                    std::to_string(value));
-      kFields[k].set(config, value);
+      kFields[k].set(config, text::read_field<std::uint64_t>(fields, kFields[k].name, "<field> <value>", kFields[k].max));
     }
     seen[k] = true;
   });

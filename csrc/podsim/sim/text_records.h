@@ -1,5 +1,5 @@
-// Reading and writing the plain-text record files (a topology, an HBM configuration) that let a
-// C++ host load what the Python layer built, without Python or a TOML parser. A record is a line
+// Reading and writing the plain-text record files (a topology, an HBM configuration, a run's
+// settings) that let a C++ host load what the Python layer built, without Python or a TOML parser. A record is a line
 // of whitespace-separated fields; blank lines and lines whose first non-blank character is '#'
 // hold none, and lines may end with "\r\n" (a file edited on Windows).
 #pragma once
@@ -18,19 +18,20 @@
 
 namespace podsim::text {
 
-// The next field of a record, as an unsigned integer of type T. Not `fields >> value`: stream
-// extraction takes "-1" and wraps it around to the type's largest value, which would load as a
-// huge buffer or timing without complaint.
+// The next field of a record, as an unsigned integer of type T, at most `max` (a flag: 0 or 1).
+// Not `fields >> value`: stream extraction takes "-1" and wraps it around to the type's largest
+// value, which would load as a huge buffer or timing without complaint.
 template <typename T>
-T read_field(std::istringstream& fields, const char* name, const char* record) {
+T read_field(std::istringstream& fields, const char* name, const char* record,
+             T max = std::numeric_limits<T>::max()) {
   std::string token;
   if (!(fields >> token)) throw std::invalid_argument(std::string(name) + ": missing (" + record + ")");
   T value{};
   const char* end = token.data() + token.size();
   const auto [stop, ec] = std::from_chars(token.data(), end, value);
-  if (ec == std::errc::result_out_of_range)
-    throw std::invalid_argument(std::string(name) + ": must be at most " +
-                                std::to_string(std::numeric_limits<T>::max()) + ", got " + token);
+  const std::string bound = max == 1 ? "must be 0 or 1" : "must be at most " + std::to_string(max);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc{} && stop == end && value > max))
+    throw std::invalid_argument(std::string(name) + ": " + bound + ", got " + token);
   if (ec != std::errc{} || stop != end)
     throw std::invalid_argument(std::string(name) + ": expected a non-negative integer, got '" + token + "'");
   return value;

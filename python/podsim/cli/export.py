@@ -26,13 +26,16 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"podsim: wrote {hbm}: the HBM of one rank, from the sourced presets (load with podsim::memory::load_hbm_config "
           "and couple a rank with Simulator::attach_memory)")
     # Packet and transaction sizes are run settings, not part of the fabric: FILE.run holds them
-    # as podsim.simulate(system) runs, and the transaction size of a run coupled to HBM.
+    # as podsim.simulate(system) runs with its defaults, and the transaction size of a run coupled
+    # to HBM (the system's own, else memory=True's).
     run = Path(f"{args.file}.run")
-    memory_txn = podsim.Simulation(system, memory=True)._core.config["txn_bytes"]
-    podsim.Simulation(system)._core.save_config(str(run), memory_txn)
-    print(f"podsim: wrote {run}: the run settings of podsim.simulate({system.name!r}) (packet, header and "
-          f"transaction sizes, ...; load with podsim::load_sim_config(path, with_memory), with_memory for ranks "
-          f"coupled to {hbm.name}: transactions of {memory_txn:,} bytes)")
+    sim = podsim.Simulation(system)
+    memory_txn = system.run_defaults().get("txn_bytes", podsim.simulation.MEMORY_TXN_BYTES)
+    sim._core.save_config(str(run), memory_txn)
+    txn = f"transactions of {sim._core.config['txn_bytes']:,} bytes" if sim._core.config["txn_bytes"] else "a message per transaction"
+    print(f"podsim: wrote {run}: its run settings ({sim.mtu:,}-byte packets with {sim.header_bytes}-byte headers, {txn}; "
+          f"coupled to its HBM, transactions of {memory_txn:,} bytes), as podsim.simulate runs it by default "
+          "(load with podsim::load_sim_config)")
     return EXIT_OK
 
 
