@@ -28,28 +28,43 @@ def test_system_rows_hold_the_article_figures(cmp: podsim.Comparison) -> None:
     ok = "cloudmatrix384-sa better than gb300-nvl72"
     for metric, cm, nv in (
         ("BF16 dense", 299.52, 180),
-        ("HBM bandwidth", 1228.8, 576),
+        ("HBM bandwidth, uni", 1228.8, 576),
         ("Scale-up bandwidth, bidi", 268.8, 129.6),
-        ("HBM capacity", 49.152, 20.736),
+        ("HBM capacity", 48, 20.25),  # TiB: 384 x 128 and 72 x 288 of the DRAM makers' GB (GiB)
         ("Scale-up domain", 384, 72),
     ):
         r = _row(df, "system", metric)
         assert r["cloudmatrix384-sa"] == pytest.approx(cm) and r["gb300-nvl72"] == pytest.approx(nv)
         assert r["cloudmatrix384-sa/gb300-nvl72"] == pytest.approx(cm / nv)
         assert bool(r[ok]) is True
-    power = _row(df, "system", "Power, system figure")[ok]
-    assert power is not None and not power
-    # The two power figures are not on one basis, and the table says so.
+    # The two power figures are not on one basis: the table says so, and gives no verdict on
+    # power or per watt.
     bases = cmp.power_bases()
-    assert "all-in" in bases["cloudmatrix384-sa"] and "power-shelf DC output" in bases["gb300-nvl72"]
-    assert cmp.to_markdown().endswith(f"gb300-nvl72: {bases['gb300-nvl72']}.")
+    assert "(all-in)" in bases["cloudmatrix384-sa"] and "(power-shelf output)" in bases["gb300-nvl72"]
+    assert cmp.to_markdown().endswith(
+        f"gb300-nvl72: {bases['gb300-nvl72']}. The bases differ (or are not stated), so the power and per-watt rows "
+        "get no verdict.")
+    assert not cmp.power_alike()
+    for scope, metric in (("system", "Power, system figure"), ("per chip", "Power, share of the system figure"),
+                          ("per watt", "BF16 dense"), ("per watt", "HBM bandwidth, uni")):
+        r = _row(df, scope, metric)
+        assert r[ok] is None and r["cloudmatrix384-sa/gb300-nvl72"] > 0, (scope, metric)
+
+
+def test_power_on_one_basis_gets_verdicts() -> None:
+    """SemiAnalysis's all-in figures for CloudMatrix 384 and GB200 NVL72 compare like with like."""
+    c = podsim.compare(["cloudmatrix384", "gb200-nvl72"])
+    assert c.power_alike()
+    r = _row(c.to_pandas(), "system", "Power, system figure")
+    assert r["cloudmatrix384/gb200-nvl72"] == pytest.approx(559 / 145)
+    assert r["cloudmatrix384 better than gb200-nvl72"] is False
+    assert "per watt: BF16 dense" in c.failures()
 
 
 def test_claim_fails_per_chip_and_per_watt(cmp: podsim.Comparison) -> None:
     assert not cmp.better_on_all()
     failures = cmp.failures()
-    for row in ("system: Power, system figure", "per chip: BF16 dense", "per chip: HBM bandwidth",
-                "per chip: Scale-up bandwidth, bidi", "per watt: BF16 dense", "per watt: HBM bandwidth"):
+    for row in ("per chip: BF16 dense", "per chip: HBM bandwidth, uni", "per chip: Scale-up bandwidth, bidi"):
         assert row in failures
     assert "system: BF16 dense" not in failures
     # A row with a figure for only one system is no verdict either way (910C has no FP8).
@@ -63,7 +78,7 @@ def test_markdown_without_tabulate(cmp: podsim.Comparison, monkeypatch: pytest.M
     assert lines[0].startswith("| scope | metric | unit | cloudmatrix384-sa | gb300-nvl72 |")
     assert lines[1].count("|") == lines[0].count("|")
     assert "| system | Scale-up bandwidth, bidi | TB/s | 268.8 | 129.6 | 2.07× | yes |" in md
-    assert "| system | HBM bandwidth | TB/s | 1,228.8 | 576 | 2.13× | yes |" in md
+    assert "| system | HBM bandwidth, uni | TB/s | 1,228.8 | 576 | 2.13× | yes |" in md
     assert "| per watt | BF16 dense | TFLOPS/kW |" in md and "**no**" in md
     assert "on every metric with figures for both: **no**\n\nPower is each spec's system figure" in md
 

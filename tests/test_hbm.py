@@ -472,7 +472,7 @@ def test_capacity_agrees_with_the_system_spec(name: str) -> None:
     """The spec quotes HBM in the industry's 2**30-byte gigabytes: every rank's device holds its
     spec capacity so counted. GB300's 12-high stacks once got the preset's 8-high rows (192 GiB)."""
     rank = podsim.systems.system(name).rank_memory
-    assert Device.from_rank(rank).capacity_bytes == round(rank.capacity_bytes / 1e9) * 2**30
+    assert Device.from_rank(rank).capacity_bytes == rank.capacity_bytes
     assert Device.from_rank(rank, rows=1024).rows == 1024
 
 

@@ -121,13 +121,13 @@ def _hand_peak(s: podsim.System) -> dict[str, float]:
     }
 
 
-EXPECTED = {  # the public figures (TB/s, TB, PFLOPS), hardware.md §1.1 and §2
-    "cloudmatrix384": {"scale_up_bidi_Bps": 301.056e12, "hbm_bandwidth_uni_Bps": 1228.8e12, "hbm_capacity_bytes": 49.152e12, "bf16_flops": 299.52e15},
-    "cloudmatrix384-sa": {"scale_up_bidi_Bps": 268.8e12, "hbm_bandwidth_uni_Bps": 1228.8e12, "hbm_capacity_bytes": 49.152e12, "bf16_flops": 299.52e15},
-    "gb300-nvl72": {"scale_up_bidi_Bps": 129.6e12, "hbm_bandwidth_uni_Bps": 576e12, "hbm_capacity_bytes": 20.736e12, "bf16_flops": 180e15},
-    "gb200-nvl72": {"scale_up_bidi_Bps": 129.6e12, "hbm_bandwidth_uni_Bps": 576e12, "hbm_capacity_bytes": 13.824e12, "bf16_flops": 180e15},
-    "hgx-h100": {"scale_up_bidi_Bps": 7.2e12, "hbm_bandwidth_uni_Bps": 26.8e12, "hbm_capacity_bytes": 0.64e12, "bf16_flops": 7.912e15},
-    "hgx-h20": {"scale_up_bidi_Bps": 7.2e12, "hbm_bandwidth_uni_Bps": 32e12, "hbm_capacity_bytes": 0.768e12, "bf16_flops": 1.184e15},
+EXPECTED = {  # the public figures (TB/s, PFLOPS; capacities in the DRAM makers' GB, GiB), hardware.md §1.1 and §2
+    "cloudmatrix384": {"scale_up_bidi_Bps": 301.056e12, "hbm_bandwidth_uni_Bps": 1228.8e12, "hbm_capacity_bytes": 384 * 128 * 2**30, "bf16_flops": 299.52e15},
+    "cloudmatrix384-sa": {"scale_up_bidi_Bps": 268.8e12, "hbm_bandwidth_uni_Bps": 1228.8e12, "hbm_capacity_bytes": 384 * 128 * 2**30, "bf16_flops": 299.52e15},
+    "gb300-nvl72": {"scale_up_bidi_Bps": 129.6e12, "hbm_bandwidth_uni_Bps": 576e12, "hbm_capacity_bytes": 72 * 288 * 2**30, "bf16_flops": 180e15},
+    "gb200-nvl72": {"scale_up_bidi_Bps": 129.6e12, "hbm_bandwidth_uni_Bps": 576e12, "hbm_capacity_bytes": 72 * 192 * 2**30, "bf16_flops": 180e15},
+    "hgx-h100": {"scale_up_bidi_Bps": 7.2e12, "hbm_bandwidth_uni_Bps": 26.8e12, "hbm_capacity_bytes": 8 * 80 * 2**30, "bf16_flops": 7.912e15},
+    "hgx-h20": {"scale_up_bidi_Bps": 7.2e12, "hbm_bandwidth_uni_Bps": 32e12, "hbm_capacity_bytes": 8 * 96 * 2**30, "bf16_flops": 1.184e15},
 }
 
 
@@ -156,7 +156,7 @@ def test_cloudmatrix_extra_figures(cm: podsim.System) -> None:
 def test_rank_memory(cm: podsim.System, nv: podsim.System) -> None:
     die = cm.rank_memory
     assert (die.type, die.stacks, die.gbps_per_pin) == ("HBM2E", 4, 3.125)
-    assert die.bandwidth_uni_Bps == pytest.approx(1.6e12) and die.capacity_bytes == pytest.approx(64e9)
+    assert die.bandwidth_uni_Bps == pytest.approx(1.6e12) and die.capacity_bytes == 64 * 2**30
     assert die.bandwidth_uni_Bps * len(cm.ranks) == pytest.approx(cm.peak().hbm_bandwidth_uni_Bps)
     gpu = nv.rank_memory
     assert (gpu.type, gpu.stacks) == ("HBM3E", 8) and gpu.bandwidth_uni_Bps == pytest.approx(8e12)

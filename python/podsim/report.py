@@ -148,6 +148,35 @@ def injection_peak_uni(topology: Topology, endpoints: Sequence[int] | np.ndarray
     return float(ch.rate_Bps[up].sum())
 
 
+def path_peak_uni(topology: Topology, src: int, dst: Sequence[int] | np.ndarray) -> float:
+    """Sum of the rates of endpoint ``src``'s links that lie on a minimal path to any of the
+    endpoints ``dst``, bytes/s one direction (uni): what a point-to-point transfer can use,
+    whichever of them its routing takes (on CloudMatrix 384, a die's link to its sibling die
+    rather than its switch ports)."""
+    ch = topology.channels()
+    is_endpoint = topology.is_endpoint()
+    into: dict[int, list[int]] = {}
+    for c, (a, b) in enumerate(zip(ch.src.tolist(), ch.dst.tolist())):
+        into.setdefault(b, []).append(c)
+    # Hops to the nearest destination, walking channels backwards; only switches relay.
+    hops = np.full(topology.num_nodes, -1)
+    frontier = [int(d) for d in np.asarray(dst, dtype=np.int64)]
+    hops[frontier] = 0
+    while frontier:
+        nxt = []
+        for node in frontier:
+            if hops[node] > 0 and is_endpoint[node]:
+                continue
+            for c in into.get(node, []):
+                a = int(ch.src[c])
+                if hops[a] < 0:
+                    hops[a] = hops[node] + 1
+                    nxt.append(a)
+        frontier = nxt
+    mine = (ch.src == src) & (hops[ch.dst] >= 0) & (hops[ch.dst] == hops[src] - 1)
+    return float(ch.rate_Bps[mine].sum())
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """One run in numbers. Times in seconds, rates bytes/s; ``None`` where the run did not finish.
@@ -174,11 +203,13 @@ class RunSummary:
             together (uni), else None; the achieved figure spans first start to last delivery,
             the drain included.
         peak_uni_Bps: what the links of the ranks that send payload can inject, all together
-            (uni): every rank for a collective; for a point-to-point test, which sends one way
-            at a time, one rank's (a ping-pong alternates its two ranks; the data of a read flows
-            from its target).
+            (uni): every rank's links into switches for a collective; for a point-to-point test,
+            which sends one way at a time, the sender's links on a minimal path to its peer (a
+            ping-pong alternates its two ranks; the data of a read flows from its target), see
+            :func:`path_peak_uni`.
         peak_per_rank_uni_Bps: what one participating rank's links can inject, on average over
-            the ranks (uni; what busbw is compared with).
+            the ranks (uni; what busbw is compared with); for a point-to-point test, the same
+            as ``peak_uni_Bps``.
         delivered_bytes: payload delivered.
         hbm_coupled: the ranks' HBM was simulated with the fabric (``memory=True``).
         hbm_bytes: bytes the ranks read from and wrote into their HBM (0 when not coupled).
@@ -303,6 +334,14 @@ def summarize(
     senders = np.unique(workload.src)  # data flows src -> dst, for reads too
     # A generator whose ranks take turns (a point-to-point test) says how many send at once.
     senders = senders[: workload.info.get("concurrent_senders", len(senders))]
+    if "concurrent_senders" in workload.info:
+        # A point-to-point test: the links on its path (all of them, the die-to-die link of
+        # sibling dies included), not every link of the ranks.
+        peak = sum(path_peak_uni(topology, int(s), workload.dst[workload.src == s]) for s in senders)
+        peak_per_rank = peak / len(senders)
+    else:
+        peak = injection_peak_uni(topology, senders)
+        peak_per_rank = injection_peak_uni(topology, workload.ranks) / n
     return RunSummary(
         system=system, workload=workload.name, algorithm=workload.algorithm, ranks=n, messages=len(workload),
         size_bytes=int(workload.size_bytes),
@@ -316,8 +355,8 @@ def summarize(
         busbw_Bps=None if stats is None else stats.busbw_Bps,
         achieved_uni_Bps=result.achieved_bandwidth(),
         offered_uni_Bps=float(np.sum(workload.info["offered_Bps"])) if "offered_Bps" in workload.info else None,
-        peak_uni_Bps=injection_peak_uni(topology, senders),
-        peak_per_rank_uni_Bps=injection_peak_uni(topology, workload.ranks) / n,
+        peak_uni_Bps=peak,
+        peak_per_rank_uni_Bps=peak_per_rank,
         delivered_bytes=int(ledger.delivered_bytes.sum()), hbm_coupled=hbm_coupled,
         hbm_bytes=int(ledger.hbm_read_bytes.sum() + ledger.hbm_write_bytes.sum()), hbm_peak_uni_Bps=hbm_peak_uni_Bps,
         lost_packets=int(ledger.lost_packets.sum()), replayed_packets=int(ledger.replayed_packets.sum()),

@@ -18,6 +18,7 @@ from podsim.cli.running import emit, markdown, simulate, summary
 from podsim.cli.workload_options import (
     ENGINE_DEFAULTS, ENGINE_OPTS, WORKLOAD_OPTS, add_workload_options, build, check_workloads,
 )
+from podsim.units import format_bytes
 
 
 def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[str, Any]]:
@@ -83,7 +84,13 @@ def compare_command(args: argparse.Namespace) -> int:
             rows += _achieved_rows(w, summaries)
     human = [comparison.to_markdown()]
     if rows:
-        human += ["", *markdown(rows, names)]
+        human += ["", *markdown(rows, names), ""]
+        # What reproduces the runs (the table shows the sizes).
+        for w, summaries in runs.items():
+            one = summaries[0]
+            each = "" if one.message_bytes is None else f", messages of {format_bytes(one.message_bytes)}"
+            human.append(f"{w}: routing {one.routing}, seed {one.seed}{each}; each system with its spec's packet and "
+                         "transaction sizes (`podsim run SYSTEM ...` for one, with its settings in full)")
     if interrupted:
         human += ["", "interrupted; what was reached:"] + [line for ss in runs.values() for s in ss for line in s.lines()]
     data = {"peak": comparison.to_pandas().to_dict(orient="records"), "power_bases": comparison.power_bases(),

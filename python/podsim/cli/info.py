@@ -50,7 +50,7 @@ _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("fp8_flops", "FP8 dense", _peta("FLOPS")),
     ("fp4_flops", "FP4 dense", _peta("FLOPS")),
     ("int8_ops", "INT8 dense", _peta("OPS")),
-    ("hbm_capacity_bytes", "HBM capacity", _opt(lambda x: f"{x / 1e12:,.4g} TB")),
+    ("hbm_capacity_bytes", "HBM capacity", _opt(lambda x: f"{x / 2**40:,.4g} TiB")),
     ("hbm_bandwidth_uni_Bps", "HBM bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_uni_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_bidi_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "bidi"))),

@@ -122,10 +122,10 @@ class Device:
         ``rank`` needs ``type``, ``gbps_per_pin``, ``stacks``, ``bus_bits_per_stack`` and
         ``capacity_bytes``; other keyword arguments go to :class:`Device`.
 
-        The rows per bank come from the rank's capacity, unless ``rows`` is given. Spec sheets
-        quote HBM in the DRAM industry's gigabytes, 2**30 bytes (a "24 GB" HBM3E stack holds
-        24 GiB), so a rank of ``capacity_bytes`` = 288e9 (GB300's eight 12-high 36 GB stacks)
-        gets 288 GiB: half as many rows again as the preset's 8-high stacks.
+        The rows per bank come from the rank's capacity in bytes, unless ``rows`` is given. Spec
+        sheets quote HBM in the DRAM industry's gigabytes, 2**30 bytes (a "24 GB" HBM3E stack
+        holds 24 GiB), as the shipped specs write them: GB300's eight 12-high "36 GB" stacks are
+        288 GiB, half as many rows again as the preset's 8-high stacks.
         """
         for name in ("type", "gbps_per_pin", "stacks", "bus_bits_per_stack", "capacity_bytes"):
             if not hasattr(rank, name):
@@ -135,8 +135,7 @@ class Device:
             row_bytes = integer(rank.stacks, "stacks", 1, 64) * org["pcs_per_stack"] * org["bank_groups"] * (
                 org["banks_per_group"] * org["row_bytes"]
             )
-            capacity = Fraction(str(rank.capacity_bytes)) / 10**9 * 2**30
-            kwargs["rows"] = math.floor(capacity / row_bytes)
+            kwargs["rows"] = math.floor(Fraction(str(rank.capacity_bytes)) / row_bytes)
         return cls.from_chip(rank.type, rank.gbps_per_pin, rank.stacks, rank.bus_bits_per_stack, **kwargs)
 
     @property

@@ -34,8 +34,8 @@ _ROWS = (
     _Row("system", "fp8_flops", "FP8 dense", "PFLOPS", 1e15, "higher"),
     _Row("system", "fp4_flops", "FP4 dense", "PFLOPS", 1e15, "higher"),
     _Row("system", "int8_ops", "INT8 dense", "POPS", 1e15, "higher"),
-    _Row("system", "hbm_capacity_bytes", "HBM capacity", "TB", 1e12, "higher"),
-    _Row("system", "hbm_bandwidth_uni_Bps", "HBM bandwidth", "TB/s", 1e12, "higher"),
+    _Row("system", "hbm_capacity_bytes", "HBM capacity", "TiB", 2**40, "higher"),
+    _Row("system", "hbm_bandwidth_uni_Bps", "HBM bandwidth, uni", "TB/s", 1e12, "higher"),
     _Row("system", "scale_up_bidi_Bps", "Scale-up bandwidth, bidi", "TB/s", 1e12, "higher"),
     _Row("system", "scale_up_uni_Bps", "Scale-up bandwidth, uni", "TB/s", 1e12, "higher"),
     _Row("system", "scale_out_uni_Bps", "Scale-out bandwidth, uni", "TB/s", 1e12, "higher"),
@@ -45,14 +45,14 @@ _ROWS = (
     _Row("system", "transceivers_scale_up", "Optical transceivers, scale-up", "modules", 1, "lower"),
     _Row("system", "optics_power_W", "Optics power, scale-up", "kW", 1e3, "lower"),
     _Row("per chip", "bf16_flops", "BF16 dense", "TFLOPS", 1e12, "higher"),
-    _Row("per chip", "hbm_capacity_bytes", "HBM capacity", "GB", 1e9, "higher"),
-    _Row("per chip", "hbm_bandwidth_uni_Bps", "HBM bandwidth", "TB/s", 1e12, "higher"),
+    _Row("per chip", "hbm_capacity_bytes", "HBM capacity", "GiB", 2**30, "higher"),
+    _Row("per chip", "hbm_bandwidth_uni_Bps", "HBM bandwidth, uni", "TB/s", 1e12, "higher"),
     _Row("per chip", "scale_up_bidi_Bps", "Scale-up bandwidth, bidi", "GB/s", 1e9, "higher"),
     _Row("per chip", "scale_out_uni_Bps", "Scale-out bandwidth, uni", "GB/s", 1e9, "higher"),
     _Row("per chip", "power_W", "Power, share of the system figure", "W", 1, "lower"),
     _Row("per watt", "bf16_flops", "BF16 dense", "TFLOPS/kW", 1e9, "higher"),
-    _Row("per watt", "hbm_capacity_bytes", "HBM capacity", "GB/kW", 1e6, "higher"),
-    _Row("per watt", "hbm_bandwidth_uni_Bps", "HBM bandwidth", "GB/s/kW", 1e6, "higher"),
+    _Row("per watt", "hbm_capacity_bytes", "HBM capacity", "GiB/kW", 2**30 / 1e3, "higher"),
+    _Row("per watt", "hbm_bandwidth_uni_Bps", "HBM bandwidth, uni", "GB/s/kW", 1e6, "higher"),
     _Row("per watt", "scale_up_bidi_Bps", "Scale-up bandwidth, bidi", "GB/s/kW", 1e6, "higher"),
 )
 
@@ -110,9 +110,12 @@ class Comparison:
                 continue
             shown = [None if v is None else v / row.scale for v in values]
             a = values[0]
+            # Power figures on different bases (an all-in total, a power shelf's output) give a
+            # ratio but no verdict.
+            unlike = (row.key == "power_W" or row.scope == "per watt") and not self.power_alike()
             verdicts: list[bool | None] = []
             for b in values[1:]:
-                if a is None or b is None:
+                if a is None or b is None or unlike:
                     verdicts.append(None)
                 else:
                     verdicts.append(a > b if row.better == "higher" else a < b)
@@ -162,18 +165,27 @@ class Comparison:
         lines += ["", f"{first} better than {', '.join(others)} on every metric with figures for both: **{verdict}**"]
         bases = self.power_bases()
         if bases:
+            alike = ("" if self.power_alike() else
+                     " The bases differ (or are not stated), so the power and per-watt rows get no verdict.")
             lines += ["", "Power is each spec's system figure, on the basis its source states (compare only like with "
-                      "like): " + "; ".join(f"{name}: {basis}" for name, basis in bases.items()) + "."]
+                      "like): " + "; ".join(f"{name}: {basis}" for name, basis in bases.items()) + "." + alike]
         return "\n".join(lines)
+
+    def power_alike(self) -> bool:
+        """Every system's power figure is on the same stated basis (``[power] basis``, one of
+        :data:`~podsim.systems.spec.POWER_BASES`)."""
+        bases = {s.spec.power.get("basis") for s in self.systems}
+        return len(bases) == 1 and None not in bases
 
     def power_bases(self) -> dict[str, str]:
         """Per system with a power figure, what it is and where it comes from (the spec's
-        ``[power] system`` value, note, source and evidence)."""
+        ``[power] system`` value, basis, note, source and evidence)."""
         out = {}
         for s in self.systems:
             q = s.spec.power.get("system")
             if q is not None:
-                out[s.name] = f"{q.value:,} {q.unit}, {q.note} ({q.source} [{q.evidence}])"
+                basis = s.spec.power.get("basis", "basis not stated")
+                out[s.name] = f"{q.value:,} {q.unit} ({basis}), {q.note} ({q.source} [{q.evidence}])"
         return out
 
     def __repr__(self) -> str:

@@ -40,7 +40,7 @@ class Peak:
         chips: compute packages; ``ranks``: compute endpoints.
         bf16_flops, fp8_flops, fp4_flops: dense tensor FLOP/s of the whole system.
         int8_ops: dense INT8 OP/s of the whole system.
-        hbm_capacity_bytes: HBM capacity, bytes (GB = 1e9).
+        hbm_capacity_bytes: HBM capacity, bytes (the DRAM makers' "GB" are GiB, 2**30 bytes).
         hbm_bandwidth_uni_Bps: HBM bandwidth, bytes/s (half-duplex: reads or writes at a time).
         scale_up_uni_Bps, scale_up_bidi_Bps: scale-up bandwidth, one direction / both summed.
         scale_out_uni_Bps: scale-out (NIC) bandwidth, one direction.

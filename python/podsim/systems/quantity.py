@@ -30,7 +30,7 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "flops": {"FLOP/s": 1.0, "TFLOPS": 1e12, "PFLOPS": 1e15},
     "ops": {"OP/s": 1.0, "TOPS": 1e12, "POPS": 1e15},
     "power": {"W": 1.0, "kW": 1e3},
-    "bytes": {"B": 1.0, "KiB": 1024.0, "MiB": 1024.0**2, "GB": 1e9, "TB": 1e12},
+    "bytes": {"B": 1.0, "KiB": 1024.0, "MiB": 1024.0**2, "GiB": 1024.0**3, "GB": 1e9, "TB": 1e12},
     "time": {"s": 1.0, "us": 1e-6, "ns": 1e-9, "ps": 1e-12},
     # Failure rate in FIT: failures per 1e9 device-hours (MTBF [h] = 1e9 / FIT). Base unit: per hour.
     "failure_rate": {"FIT": 1e-9},

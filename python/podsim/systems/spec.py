@@ -80,6 +80,10 @@ class _Table:
     optional: bool = False
 
 
+#: What a system power figure counts: "all-in" (compute, network, cooling and power conversion, as
+#: an analyst's rack total) or "power-shelf output" (what the rack's power shelves deliver).
+POWER_BASES = ("all-in", "power-shelf output")
+
 _COUNT = _Q("count", integer=True)
 _COUNT0 = _Q("count", integer=True, minimum=0)
 
@@ -190,7 +194,8 @@ _SYSTEM_HEAD = {
 }
 _SYSTEM_REST = {
     "scale_out": _Table({"rate_uni_per_chip": _Q("bandwidth", engine=False), "transceivers_per_chip": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
-    "power": _Table({"system": _Q("power")}, optional=True),
+    # basis: what the figure counts, so that comparisons put like with like (POWER_BASES).
+    "power": _Table({"system": _Q("power"), "basis": _Str(POWER_BASES, optional=True)}, optional=True),
     "racks": _Table({"compute": _COUNT, "network": _Q("count", integer=True, minimum=0, optional=True)}, optional=True),
     # Packet and transaction sizes of the scale-up protocol: the defaults podsim.simulate uses
     # for this system (each can still be given per run).
