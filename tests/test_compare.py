@@ -80,7 +80,8 @@ def test_markdown_without_tabulate(cmp: podsim.Comparison, monkeypatch: pytest.M
     assert "| system | Scale-up bandwidth, bidi | TB/s | 268.8 | 129.6 | 2.07× | yes |" in md
     assert "| system | HBM bandwidth, uni | TB/s | 1,228.8 | 576 | 2.13× | yes |" in md
     assert "| per watt | BF16 dense | TFLOPS/kW |" in md and "**no**" in md
-    assert "on every metric with figures for both: **no**\n\nPower is each spec's system figure" in md
+    assert "on every metric with figures for both: **no** (a – is no figure" in md
+    assert "or no verdict)\n\nPower is each spec's system figure" in md
 
 
 def test_three_systems_and_paper_basis() -> None:

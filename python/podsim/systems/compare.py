@@ -162,7 +162,8 @@ class Comparison:
                 cells.append("–" if ok is None else ("yes" if ok else "**no**"))
             lines.append("| " + " | ".join(cells) + " |")
         verdict = "yes" if self.better_on_all() else "no"
-        lines += ["", f"{first} better than {', '.join(others)} on every metric with figures for both: **{verdict}**"]
+        lines += ["", f"{first} better than {', '.join(others)} on every metric with figures for both: **{verdict}** "
+                  "(a – is no figure: a data type the chip lacks, or a figure no source gives; or no verdict)"]
         bases = self.power_bases()
         if bases:
             alike = ("" if self.power_alike() else
