@@ -212,7 +212,7 @@ type = "HBM2E"
 stacks = { value = 8, unit = "count", source = "test", evidence = "V" }
 bus_bits_per_stack = { value = 1024, unit = "bit", source = "test", evidence = "V" }
 gbps_per_pin = { value = 3.125, unit = "Gb/s", source = "test", evidence = "V" }
-capacity_per_stack = { value = 16, unit = "GB", source = "test", evidence = "V" }
+capacity_per_stack = { value = 16, unit = "GiB", source = "test", evidence = "V" }
 """, "chips.island-910c.scale_up_links", "cannot reach"),
     "HBM pin rate contradicting the quoted bandwidth": (
         BASE.replace('chip = "ascend-910c"', 'chip = "fast-hbm"') + """
@@ -230,7 +230,7 @@ type = "HBM2E"
 stacks = { value = 8, unit = "count", source = "test", evidence = "V" }
 bus_bits_per_stack = { value = 1024, unit = "bit", source = "test", evidence = "V" }
 gbps_per_pin = { value = 6.4, unit = "Gb/s", source = "test", evidence = "V" }
-capacity_per_stack = { value = 16, unit = "GB", source = "test", evidence = "V" }
+capacity_per_stack = { value = 16, unit = "GiB", source = "test", evidence = "V" }
 bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence = "V" }
 """, "chips.fast-hbm.hbm.gbps_per_pin", "6.4 Gb/s"),
     "redefining a shipped component": (
@@ -256,6 +256,12 @@ bandwidth_quoted_uni = { value = 3.2, unit = "TB/s", source = "test", evidence =
         + '\n[links.fast]\ntitle = "x"\nrate_uni = { value = 2000, unit = "TB/s", source = "t", evidence = "V" }\n',
         "links.fast.rate_uni.value", "got 2000 TB/s"),
 }
+
+# HBM capacity in decimal GB would lose 7%: the DRAM makers' "GB" are GiB.
+BAD["HBM capacity in decimal GB"] = (
+    BAD["HBM pin rate contradicting the quoted bandwidth"][0].replace("value = 6.4,", "value = 3.125,").replace(
+        'capacity_per_stack = { value = 16, unit = "GiB"', 'capacity_per_stack = { value = 16, unit = "GB"'),
+    "chips.fast-hbm.hbm.capacity_per_stack.unit", "(DRAM makers' GB are GiB), got 'GB'")
 
 NVL72 = (SRC / "specs" / "systems" / "gb300-nvl72.toml").read_text()
 

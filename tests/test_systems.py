@@ -196,7 +196,7 @@ type = "HBM3"
 stacks = { value = 2, unit = "count", source = "test", evidence = "V" }
 bus_bits_per_stack = { value = 1024, unit = "bit", source = "test", evidence = "V" }
 gbps_per_pin = { value = 6.4, unit = "Gb/s", source = "test", evidence = "V" }
-capacity_per_stack = { value = 16, unit = "GB", source = "test", evidence = "V" }
+capacity_per_stack = { value = 16, unit = "GiB", source = "test", evidence = "V" }
 
 [links.fast]
 title = "test link"

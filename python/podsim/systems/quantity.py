@@ -30,7 +30,10 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "flops": {"FLOP/s": 1.0, "TFLOPS": 1e12, "PFLOPS": 1e15},
     "ops": {"OP/s": 1.0, "TOPS": 1e12, "POPS": 1e15},
     "power": {"W": 1.0, "kW": 1e3},
-    "bytes": {"B": 1.0, "KiB": 1024.0, "MiB": 1024.0**2, "GiB": 1024.0**3, "GB": 1e9, "TB": 1e12},
+    "bytes": {"B": 1.0, "KiB": 1024.0, "MiB": 1024.0**2, "GB": 1e9, "TB": 1e12},
+    # DRAM capacity: its makers' "GB" are GiB (a "16 GB" HBM stack holds 16 x 2**30 bytes), so
+    # only binary units, lest a decimal GB lose 7%.
+    "dram_bytes": {"B": 1.0, "GiB": 1024.0**3, "TiB": 1024.0**4},
     "time": {"s": 1.0, "us": 1e-6, "ns": 1e-9, "ps": 1e-12},
     # Failure rate in FIT: failures per 1e9 device-hours (MTBF [h] = 1e9 / FIT). Base unit: per hour.
     "failure_rate": {"FIT": 1e-9},
@@ -214,7 +217,8 @@ def parse_quantity(
         if unit:
             raise SpecError(file, f"{path}.unit", f"a flag has no unit, got {unit!r}")
     elif unit not in units:
-        raise SpecError(file, f"{path}.unit", f"expected one of {sorted(units)}, got {unit!r}")
+        why = " (DRAM makers' GB are GiB)" if dimension == "dram_bytes" else ""
+        raise SpecError(file, f"{path}.unit", f"expected one of {sorted(units)}{why}, got {unit!r}")
     source, evidence, note = raw["source"], raw["evidence"], raw.get("note", "")
     if not isinstance(source, str) or not source:
         raise SpecError(file, f"{path}.source", f"expected a non-empty source key, got {source!r}")

@@ -130,7 +130,7 @@ _CHIP = {
             "stacks": _COUNT,
             "bus_bits_per_stack": _Q("bits", integer=True),
             "gbps_per_pin": _Q("pin_rate"),
-            "capacity_per_stack": _Q("bytes"),
+            "capacity_per_stack": _Q("dram_bytes"),
             "bandwidth_quoted_uni": _Q("bandwidth", optional=True, engine=False),
         },
         optional=True,
