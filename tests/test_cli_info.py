@@ -67,9 +67,12 @@ def test_peak_text_json_and_csv(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 0
     assert "INT8 dense" in out and f"{podsim.system('gb300-nvl72').peak().int8_ops / 1e15:,.4g} POPS" in out
     assert "TB/s uni" in out and "TB/s bidi" in out and "gb300-nvl72" in out
-    data = run_json(capsys, "peak", SMALL, "--out", str(tmp_path / "p.csv"))
+    # A power figure says what it counts (hgx-h100 has none).
+    assert [line.split()[-1] for line in out.splitlines() if line.startswith("power basis")] == ["output"]
+    data = run_json(capsys, "peak", SMALL, "gb300-nvl72", "--out", str(tmp_path / "p.csv"))
     expected = podsim.system(SMALL).peak()
     assert data[0]["scale_up_bidi_Bps"] == expected.scale_up_bidi_Bps
+    assert (data[0]["power_basis"], data[1]["power_basis"]) == (None, "power-shelf output")
     back = pd.read_csv(tmp_path / "p.csv")
     assert back.loc[0, "hbm_bandwidth_uni_Bps"] == expected.hbm_bandwidth_uni_Bps
 

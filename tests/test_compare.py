@@ -42,9 +42,9 @@ def test_system_rows_hold_the_article_figures(cmp: podsim.Comparison) -> None:
     bases = cmp.power_bases()
     assert "(all-in)" in bases["cloudmatrix384-sa"] and "(power-shelf output)" in bases["gb300-nvl72"]
     assert cmp.to_markdown().endswith(
-        f"gb300-nvl72: {bases['gb300-nvl72']}. The bases differ (or are not stated), so the power and per-watt rows "
-        "get no verdict.")
-    assert not cmp.power_alike()
+        f"gb300-nvl72: {bases['gb300-nvl72']}. The bases of cloudmatrix384-sa and gb300-nvl72 differ (or are not "
+        "stated), so the power and per-watt rows give no verdict between them.")
+    assert not cmp.power_alike(cmp.systems[1])
     for scope, metric in (("system", "Power, system figure"), ("per chip", "Power, share of the system figure"),
                           ("per watt", "BF16 dense"), ("per watt", "HBM bandwidth, uni")):
         r = _row(df, scope, metric)
@@ -54,11 +54,19 @@ def test_system_rows_hold_the_article_figures(cmp: podsim.Comparison) -> None:
 def test_power_on_one_basis_gets_verdicts() -> None:
     """SemiAnalysis's all-in figures for CloudMatrix 384 and GB200 NVL72 compare like with like."""
     c = podsim.compare(["cloudmatrix384", "gb200-nvl72"])
-    assert c.power_alike()
+    assert c.power_alike(c.systems[1])
     r = _row(c.to_pandas(), "system", "Power, system figure")
     assert r["cloudmatrix384/gb200-nvl72"] == pytest.approx(559 / 145)
     assert r["cloudmatrix384 better than gb200-nvl72"] is False
     assert "per watt: BF16 dense" in c.failures()
+    # Decided per pair: a third system without a power figure, or on another basis, changes
+    # nothing between these two.
+    for third in ("hgx-h100", "gb300-nvl72"):
+        c3 = podsim.compare(["cloudmatrix384", "gb200-nvl72", third])
+        r = _row(c3.to_pandas(), "system", "Power, system figure")
+        assert r["cloudmatrix384 better than gb200-nvl72"] is False and r[f"cloudmatrix384 better than {third}"] is None
+        assert "per watt: BF16 dense" in c3.failures()
+        assert ("differ" in c3.to_markdown()) == (third == "gb300-nvl72")
 
 
 def test_claim_fails_per_chip_and_per_watt(cmp: podsim.Comparison) -> None:

@@ -83,6 +83,19 @@ def test_injection_peak_matches_the_system_peak() -> None:
     assert report.injection_peak_uni(s.topology, s.ranks) == s.peak().scale_up_uni_Bps
 
 
+def test_a_path_peak_counts_the_links_routing_can_take() -> None:
+    """Endpoints do not relay: of S's two 2-hop paths to D, only the one through a switch counts,
+    as in the engine's routing; a direct link is the shortest path and alone."""
+    t = podsim.Topology()
+    s, d, w = (t.add_endpoint(n) for n in ("s", "d", "w"))
+    x = t.add_switch("x", latency_ps=0, buffer_bytes=1 << 16)
+    for a, b in ((s, x), (x, d), (s, w), (w, d)):
+        t.connect(a, b, rate_Bps=100e9, latency_ps=1000)
+    assert report.path_peak_uni(t, s, [d]) == 100e9
+    t.connect(s, d, rate_Bps=30e9, latency_ps=1000)
+    assert report.path_peak_uni(t, s, [d]) == 30e9
+
+
 def _png(path: Path) -> None:
     data = path.read_bytes()
     assert data[:8] == PNG and len(data) > 10_000

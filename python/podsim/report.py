@@ -173,7 +173,9 @@ def path_peak_uni(topology: Topology, src: int, dst: Sequence[int] | np.ndarray)
                     hops[a] = hops[node] + 1
                     nxt.append(a)
         frontier = nxt
-    mine = (ch.src == src) & (hops[ch.dst] >= 0) & (hops[ch.dst] == hops[src] - 1)
+    # A next hop is a switch or the destination itself, as the engine's routing takes it.
+    relays = ~is_endpoint[ch.dst] | (hops[ch.dst] == 0)
+    mine = (ch.src == src) & relays & (hops[ch.dst] >= 0) & (hops[ch.dst] == hops[src] - 1)
     return float(ch.rate_Bps[mine].sum())
 
 

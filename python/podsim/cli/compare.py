@@ -87,10 +87,11 @@ def compare_command(args: argparse.Namespace) -> int:
         human += ["", *markdown(rows, names), ""]
         # What reproduces the runs (the table shows the sizes).
         for w, summaries in runs.items():
-            one = summaries[0]
-            each = "" if one.message_bytes is None else f", messages of {format_bytes(one.message_bytes)}"
-            human.append(f"{w}: routing {one.routing}, seed {one.seed}{each}; each system with its spec's packet and "
-                         "transaction sizes (`podsim run SYSTEM ...` for one, with its settings in full)")
+            sizes = "; ".join(f"{s.system} {s.messages:,} messages of "
+                              f"{'several sizes' if s.message_bytes is None else format_bytes(s.message_bytes)}"
+                              for s in summaries)
+            human.append(f"{w}: routing {summaries[0].routing}, seed {summaries[0].seed}; {sizes}; each system with its "
+                         "spec's packet and transaction sizes (`podsim run SYSTEM ...` for one, with its settings in full)")
     if interrupted:
         human += ["", "interrupted; what was reached:"] + [line for ss in runs.values() for s in ss for line in s.lines()]
     data = {"peak": comparison.to_pandas().to_dict(orient="records"), "power_bases": comparison.power_bases(),

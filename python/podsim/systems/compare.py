@@ -112,10 +112,10 @@ class Comparison:
             a = values[0]
             # Power figures on different bases (an all-in total, a power shelf's output) give a
             # ratio but no verdict.
-            unlike = (row.key == "power_W" or row.scope == "per watt") and not self.power_alike()
+            on_power = row.key == "power_W" or row.scope == "per watt"
             verdicts: list[bool | None] = []
-            for b in values[1:]:
-                if a is None or b is None or unlike:
+            for other, b in zip(self.systems[1:], values[1:]):
+                if a is None or b is None or (on_power and not self.power_alike(other)):
                     verdicts.append(None)
                 else:
                     verdicts.append(a > b if row.better == "higher" else a < b)
@@ -163,20 +163,22 @@ class Comparison:
             lines.append("| " + " | ".join(cells) + " |")
         verdict = "yes" if self.better_on_all() else "no"
         lines += ["", f"{first} better than {', '.join(others)} on every metric with figures for both: **{verdict}** "
-                  "(a – is no figure: a data type the chip lacks, or a figure no source gives; or no verdict)"]
+                  "(a – is no figure: a data type the chip lacks, or a figure no source gives; or no ratio, over 0; or no verdict)"]
         bases = self.power_bases()
         if bases:
-            alike = ("" if self.power_alike() else
-                     " The bases differ (or are not stated), so the power and per-watt rows get no verdict.")
+            unlike = [s.name for s in self.systems[1:] if s.name in bases and first in bases and not self.power_alike(s)]
+            alike = ("" if not unlike else
+                     f" The bases of {first} and {', '.join(unlike)} differ (or are not stated), so the power and "
+                     "per-watt rows give no verdict between them.")
             lines += ["", "Power is each spec's system figure, on the basis its source states (compare only like with "
                       "like): " + "; ".join(f"{name}: {basis}" for name, basis in bases.items()) + "." + alike]
         return "\n".join(lines)
 
-    def power_alike(self) -> bool:
-        """Every system's power figure is on the same stated basis (``[power] basis``, one of
-        :data:`~podsim.systems.spec.POWER_BASES`)."""
-        bases = {s.spec.power.get("basis") for s in self.systems}
-        return len(bases) == 1 and None not in bases
+    def power_alike(self, other: System) -> bool:
+        """The first system's power figure and ``other``'s are on the same stated basis
+        (``[power] basis``, one of :data:`~podsim.systems.spec.POWER_BASES`)."""
+        a, b = self.systems[0].spec.power.get("basis"), other.spec.power.get("basis")
+        return a is not None and a == b
 
     def power_bases(self) -> dict[str, str]:
         """Per system with a power figure, what it is and where it comes from (the spec's
