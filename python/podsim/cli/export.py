@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import podsim
-from podsim.cli.options import EXIT_OK
+from podsim.cli.options import EXIT_OK, SYSTEM_HELP
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -41,7 +41,11 @@ def export_command(args: argparse.Namespace) -> int:
 
 def add_command(sub: Any) -> None:
     """``export``, on the subcommand set ``sub``."""
-    p = sub.add_parser("export", help="write a system's fabric, ranks, HBM and run settings as files for C++ hosts")
-    p.add_argument("system", metavar="SYSTEM")
-    p.add_argument("file", metavar="FILE")
+    p = sub.add_parser(
+        "export", help="write a system's fabric, ranks, HBM and run settings as files for C++ hosts",
+        description="Write FILE (the fabric: podsim::load_topology), FILE.ranks (the compute ranks' endpoint "
+                    "indices, in rank order), FILE.hbm (one rank's HBM: podsim::memory::load_hbm_config) and "
+                    "FILE.run (the run settings of podsim.simulate(SYSTEM): podsim::load_sim_config).")
+    p.add_argument("system", metavar="SYSTEM", help=SYSTEM_HELP)
+    p.add_argument("file", metavar="FILE", help="path of the topology file; the others are named after it")
     p.set_defaults(func=export_command)

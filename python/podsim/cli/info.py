@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 import podsim
-from podsim.cli.options import EXIT_OK, add_output
+from podsim.cli.options import EXIT_OK, SYSTEM_HELP, add_output
 from podsim.cli.running import emit
 from podsim.cli.workload_options import WORKLOADS, defaults_text
 from podsim.systems import load_spec
@@ -84,6 +84,6 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=list_command)
 
     p = sub.add_parser("peak", help="peak figures of systems (compute, HBM, scale-up uni/bidi, power)")
-    p.add_argument("systems", nargs="+", metavar="SYSTEM", help="shipped name (see 'podsim list') or a .toml spec")
+    p.add_argument("systems", nargs="+", metavar="SYSTEM", help=SYSTEM_HELP)
     add_output(p)
     p.set_defaults(func=peak_command)

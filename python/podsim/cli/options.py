@@ -21,6 +21,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 IMAGE = (".png", ".svg", ".pdf")
 #: Help of every command's ``--quiet``.
 QUIET_HELP = "no progress on stderr (a bar on a terminal; otherwise a line a minute once a run takes longer)"
+#: Help of a SYSTEM argument.
+SYSTEM_HELP = "shipped name (see 'podsim list') or a .toml spec"
 
 
 class UsageError(Exception):

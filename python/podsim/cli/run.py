@@ -9,7 +9,8 @@ import numpy as np
 
 import podsim
 from podsim.cli.options import (
-    EXIT_INTERRUPTED, EXIT_OK, IMAGE, QUIET_HELP, UsageError, add_output, arg, fault_change, note, output, positive_int,
+    EXIT_INTERRUPTED, EXIT_OK, IMAGE, QUIET_HELP, SYSTEM_HELP, UsageError, add_output, arg, fault_change, note, output,
+    positive_int,
 )
 from podsim.cli.running import emit, simulate, summary
 from podsim.cli.workload_options import WORKLOADS, add_workload_options, build, check_workloads
@@ -98,7 +99,7 @@ def run_command(args: argparse.Namespace) -> int:
 def add_command(sub: Any) -> None:
     """``run``, on the subcommand set ``sub``."""
     p = sub.add_parser("run", help="simulate a workload on a system: completion time, algbw/busbw, achieved vs peak")
-    p.add_argument("system", metavar="SYSTEM")
+    p.add_argument("system", metavar="SYSTEM", help=SYSTEM_HELP)
     p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
     add_workload_options(p)
     add_output(p)

@@ -16,7 +16,7 @@ import pandas as pd
 import podsim
 from podsim.cli.errors import as_option
 from podsim.cli.options import (
-    EXIT_FAILED, EXIT_OK, CheckingParser, Parser, UsageError, add_output, flag, is_given, positive_int,
+    EXIT_FAILED, EXIT_OK, SYSTEM_HELP, CheckingParser, Parser, UsageError, add_output, flag, is_given, positive_int,
 )
 from podsim.cli.running import emit, summary
 from podsim.cli.workload_options import WORKLOAD_OPTS, WORKLOADS, add_workload_options, build, check_workloads
@@ -162,7 +162,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 def add_command(sub: Any) -> None:
     """``sweep``, on the subcommand set ``sub``."""
     p = sub.add_parser("sweep", help="run a workload over a grid of design points (podsim.sweep), one row per point")
-    p.add_argument("system", metavar="SYSTEM")
+    p.add_argument("system", metavar="SYSTEM", help=SYSTEM_HELP)
     p.add_argument("workload", metavar="WORKLOAD", help=", ".join(WORKLOADS))
     p.add_argument("--vary", type=_vary, action="append", required=True, metavar="NAME=V1,V2",
                    help="a run option and its values (repeatable; the grid is every combination), e.g. routing=ecmp,adaptive; "
