@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <span>
 #include <sstream>
 #include <stdexcept>
@@ -43,13 +42,11 @@ struct Field {
 template <auto Member>
 constexpr Field setting(const char* name, std::span<const char* const> names = {}) {
   using T = std::remove_cvref_t<decltype(std::declval<SimConfig&>().*Member)>;
-  std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
-  if constexpr (std::is_same_v<T, bool>)
-    max = 1;
-  else if constexpr (std::is_enum_v<T>)
-    max = names.size() - 1;
+  std::uint64_t max = 0;
+  if constexpr (std::is_enum_v<T>)
+    max = names.size() - 1;  // a value per name
   else
-    max = std::numeric_limits<T>::max();
+    max = text::largest<T>();
   return {name, [](const Settings& s) -> std::uint64_t { return static_cast<std::uint64_t>(s.config.*Member); },
           [](Settings& s, std::uint64_t v) { s.config.*Member = static_cast<T>(v); }, max, names};
 }
@@ -69,7 +66,7 @@ const Field kFields[] = {
     setting<&SimConfig::retransmit_timeout_ps>("retransmit_timeout_ps"),
     setting<&SimConfig::replay_ps>("replay_ps"),
     {"memory_txn_bytes", [](const Settings& s) { return s.memory_txn_bytes; },
-     [](Settings& s, std::uint64_t v) { s.memory_txn_bytes = v; }, std::numeric_limits<std::uint64_t>::max(), {}},
+     [](Settings& s, std::uint64_t v) { s.memory_txn_bytes = v; }, text::largest<std::uint64_t>(), {}},
 };
 
 std::string known_names(std::span<const char* const> names) {

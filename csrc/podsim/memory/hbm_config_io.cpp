@@ -1,7 +1,6 @@
 #include "podsim/memory/hbm_config_io.h"
 
 #include <fstream>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -28,7 +27,7 @@ struct Field {
 template <auto Member>
 constexpr Field timing(const char* name) {
   return {name, [](const HbmConfig& c) -> std::uint64_t { return c.t.*Member; },
-          [](HbmConfig& c, std::uint64_t v) { c.t.*Member = v; }, std::numeric_limits<Time>::max()};
+          [](HbmConfig& c, std::uint64_t v) { c.t.*Member = v; }, text::largest<Time>()};
 }
 
 template <auto Member>
@@ -36,7 +35,7 @@ constexpr Field setting(const char* name) {
   using T = std::remove_cvref_t<decltype(std::declval<HbmConfig&>().*Member)>;
   return {name, [](const HbmConfig& c) -> std::uint64_t { return static_cast<std::uint64_t>(c.*Member); },
           [](HbmConfig& c, std::uint64_t v) { c.*Member = static_cast<T>(v); },
-          std::is_same_v<T, bool> ? 1 : std::numeric_limits<T>::max()};
+          text::largest<T>()};
 }
 
 const Field kFields[] = {

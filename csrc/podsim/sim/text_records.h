@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -15,8 +16,18 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 namespace podsim::text {
+
+// The largest value a field of type T holds in a file: 1 for a flag (bool), else the type's own.
+template <typename T>
+constexpr std::uint64_t largest() {
+  if constexpr (std::is_same_v<T, bool>)
+    return 1;
+  else
+    return std::numeric_limits<T>::max();
+}
 
 // The next field of a record, as an unsigned integer of type T, at most `max` (a flag: 0 or 1).
 // Not `fields >> value`: stream extraction takes "-1" and wraps it around to the type's largest

@@ -66,13 +66,13 @@ def peak_command(args: argparse.Namespace) -> int:
     peaks = [s.peak() for s in systems]
     rows = [[label, *(fmt(getattr(p, key)) for p in peaks)] for key, label, fmt in _PEAK_ROWS]
     # What each power figure counts: figures on different bases do not compare.
-    bases = [s.spec.power.get("basis", "–") if p.power_W is not None else "–" for s, p in zip(systems, peaks)]
+    bases = [s.spec.power.get("basis") if p.power_W is not None else None for s, p in zip(systems, peaks)]
     at = next(i for i, (key, _, _) in enumerate(_PEAK_ROWS) if key == "power_W") + 1
-    rows.insert(at, ["power basis", *bases])
+    rows.insert(at, ["power basis", *(b or "–" for b in bases)])
     head = ["", *(p.system for p in peaks)]
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     human = ["  ".join(f"{c:>{w}}" if i else f"{c:{w}}" for i, (c, w) in enumerate(zip(r, widths))) for r in [head, *rows]]
-    data = [{**p.to_dict(), "power_basis": None if b == "–" else b} for p, b in zip(peaks, bases)]
+    data = [{**p.to_dict(), "power_basis": b} for p, b in zip(peaks, bases)]
     emit(args, human, data, pd.DataFrame(data))
     return EXIT_OK
 
