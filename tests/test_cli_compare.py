@@ -23,7 +23,7 @@ def test_compare_peak_and_achieved(capsys: pytest.CaptureFixture[str], tmp_path:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     back = pd.read_csv(csv)
     achieved = back[back["scope"].str.startswith("achieved")]
-    assert len(achieved) == 14 and (achieved[achieved["metric"] == "delivered / peak"][[SMALL, "hgx-h20"]] <= 100).all().all()
+    assert len(achieved) == 2 * 10 and (achieved[achieved["metric"] == "delivered / peak"][[SMALL, "hgx-h20"]] <= 100).all().all()
     data = run_json(capsys, "compare", SMALL, "hgx-h20", "--workload", "broadcast", "--size", "64KiB")
     assert [r["system"] for r in data["runs"]["broadcast"]] == [SMALL, "hgx-h20"]
     assert all(r["complete"] for r in data["runs"]["broadcast"])
@@ -66,3 +66,24 @@ def test_compare_reports_hbm_when_coupled(capsys: pytest.CaptureFixture[str]) ->
     row = next(line for line in out.splitlines() if "HBM read + written, all ranks, uni" in line)
     # Every payload byte is read once and written once, over the completion time.
     assert f"| {h100['hbm_bytes'] / h100['time_s'] / 1e12:,.4g} |" in row and "| HBM / HBM peak | % |" in out
+
+
+def test_compare_says_what_a_rank_is_and_compares_chips(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same --ranks is 8 CloudMatrix 384 packages (two dies each) and 16 GPUs: per chip, the
+    busbw of a package's ranks together; the note says what a rank is and whose engines are ideal."""
+    argv = ["compare", "cloudmatrix384", "gb300-nvl72", "--workload", "all-reduce", "--ranks", "16", "--size", "1MiB"]
+    data = run_json(capsys, *argv)
+    cm, nv = data["runs"]["all-reduce"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and "| chips (packages of those ranks) |  | 8 | 16 |" in out
+    row = next(line for line in out.splitlines() if "busbw per chip (its ranks together), uni" in line)
+    assert f"| {2 * cm['busbw_Bps'] / 1e9:,.4g} | {nv['busbw_Bps'] / 1e9:,.4g} |" in row
+    assert "A rank is one fabric endpoint (cloudmatrix384 2 per chip; gb300-nvl72 1 per chip)" in out
+    assert "gb300-nvl72 ideal (no published measurement to calibrate on" in out
+    # A point-to-point test: one rank sends (no per-chip row), to a peer that is not at the same
+    # distance everywhere (rank 1 is CloudMatrix 384's sibling die, over its die-to-die link); a
+    # bandwidth test's messages all start at once, so it shows no latency.
+    code, out, _ = run(capsys, "compare", "cloudmatrix384", "gb300-nvl72", "--workload", "p2p", "--size", "64KiB")
+    assert code == 0 and "per chip (its ranks" not in out and "message latency" not in out
+    assert "| channels on the path (hops) |  | 1 | 2 |" in out and "| chips (packages of those ranks) |  | 1 | 2 |" in out
+    assert "| size S (the test's payload) | MiB | 1 | 1 |" in out

@@ -67,6 +67,10 @@ def test_peak_text_json_and_csv(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 0
     assert "INT8 dense" in out and f"{podsim.system('gb300-nvl72').peak().int8_ops / 1e15:,.4g} POPS" in out
     assert "TB/s uni" in out and "TB/s bidi" in out and "gb300-nvl72" in out
+    # Capacity in TiB from 1 TiB on, else GiB: 8 x 80 GiB is 640 GiB, 72 x 288 GiB 20.25 TiB.
+    assert [line.split()[2:] for line in out.splitlines() if line.startswith("HBM capacity")] == [
+        ["640", "GiB", "20.25", "TiB"]
+    ]
     # A power figure says what it counts (hgx-h100 has none).
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("power basis")] == ["output"]
     data = run_json(capsys, "peak", SMALL, "gb300-nvl72", "--out", str(tmp_path / "p.csv"))

@@ -194,3 +194,32 @@ def test_synthetic_reports_the_load_it_offered(capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "run", SMALL, "synthetic", "--pattern", "uniform", "--load", "0.5")
     assert f"offered {format_rate(data['offered_uni_Bps'], 'uni')} (50.0% of that peak) while messages arrive" in out
     assert run_json(capsys, "run", SMALL, "all-to-all")["offered_uni_Bps"] is None
+
+
+def test_summary_of_a_fabric_without_switches() -> None:
+    """A direct-connect mesh injects over all its links: 3 x 100 GB/s per rank of a 4-mesh (a peak
+    of links into switches would be 0, and every share of it a division by zero)."""
+    mesh = podsim.fabrics.full_mesh(4, podsim.fabrics.LinkParams(100e9, 100_000))
+    wl = podsim.workloads.all_to_all(mesh.endpoints, 1 << 20)
+    summary = report.summarize("mesh", wl, podsim.simulate(mesh, wl), mesh, routing="adaptive", seed=1, mtu=4096)
+    assert summary.peak_per_rank_uni_Bps == 300e9 and summary.peak_uni_Bps == 4 * 300e9
+    assert 0.9 < summary.efficiency <= 1
+    assert any("link peak 300 GB/s uni per rank, 97." in line for line in summary.lines())
+
+
+
+def test_auto_chunks_and_expert_copies(capsys: pytest.CaptureFixture[str]) -> None:
+    """--chunks and --redundant-experts default to the generator's choice, which 'auto' also asks for."""
+    size = ["--size", "4MiB"]
+    pipelined = run_json(capsys, "run", SMALL, "broadcast", *size)
+    assert pipelined["messages"] == 7 * 8  # a chain of 8 ranks, in 8 chunks of 512 KiB
+    assert run_json(capsys, "run", SMALL, "broadcast", *size, "--chunks", "auto")["time_s"] == pipelined["time_s"]
+    assert run_json(capsys, "run", SMALL, "broadcast", *size, "--chunks", "1")["messages"] == 7
+    assert run_json(capsys, "run", SMALL, "all-reduce", *size)["messages"] == 2 * 7 * 8  # a ring stays whole
+    # EP8 of 4 experts: 4 copies by default, one slot per rank; none leaves half the ranks without
+    # an expert, so every dispatch goes to one of 4 ranks (3 per sender holding one, 4 otherwise).
+    moe = ["moe", "--experts", "4", "--top-k", "2", "--tokens", "64"]
+    bare = run_json(capsys, "run", SMALL, *moe, "--redundant-experts", "0")
+    auto = run_json(capsys, "run", SMALL, *moe, "--redundant-experts", "auto")
+    assert auto["time_s"] == run_json(capsys, "run", SMALL, *moe)["time_s"] and auto["messages"] > bare["messages"]
+    assert bare["messages"] == 2 * (4 * 3 + 4 * 4) + 4  # dispatch, combine, and a sync per expert rank

@@ -161,6 +161,20 @@ def test_double_tree_closed_form(n: int, chunks: int) -> None:
     assert sent(wl).max() <= 2 * S
 
 
+def test_chains_and_trees_are_pipelined_by_default() -> None:
+    """A chain or tree unpipelined sends all the data hop after hop: by default it is cut in 512
+    KiB chunks of S; rings stay whole."""
+    S = 64 << 20
+    for op, algorithm in (("all_reduce", "tree"), ("broadcast", "ring"), ("broadcast", "tree"), ("reduce", "ring")):
+        assert getattr(W, op)(np.arange(8), S, algorithm=algorithm).info["chunks"] == S // C.AUTO_CHUNK_BYTES, op
+    assert W.broadcast(np.arange(8), S + 1).info["chunks"] == S // C.AUTO_CHUNK_BYTES + 1  # rounded up
+    assert W.all_reduce(np.arange(8), 6, algorithm="tree").info["chunks"] == 1
+    for op in ("all_reduce", "all_gather", "reduce_scatter"):
+        assert getattr(W, op)(np.arange(8), S).info["chunks"] == 1
+    assert W.all_reduce(np.arange(8), S, algorithm="rhd").info["chunks"] == 1
+    assert W.broadcast(np.arange(8), S, chunks=1).info["chunks"] == 1
+
+
 @pytest.mark.parametrize(("n", "g"), [(4, 2), (8, 4), (12, 3), (16, 4), (6, 6), (6, 1)])
 def test_hierarchical_closed_form(n: int, g: int) -> None:
     G = n // g
@@ -221,7 +235,8 @@ def test_size_limits_name_what_the_caller_gave() -> None:
     with pytest.raises(ValueError, match=r"iterations: 65537 messages x size_bytes 281474976710656 is 2\*\*64"):
         podsim.workloads.point_to_point(s, 1 << 48, iterations=(1 << 16) + 1)
     with pytest.raises(ValueError, match=r"dispatch_bytes: 1048576 tokens x 1073741824 bytes between two ranks"):
-        podsim.workloads.moe(s.ranks[:2], 1 << 20, num_experts=1, top_k=1, dispatch_bytes=1 << 30)
+        podsim.workloads.moe(s.ranks[:2], 1 << 20, num_experts=1, top_k=1, redundant_experts=0,
+                             dispatch_bytes=1 << 30)
 
 
 def test_totals_beyond_64_bits_are_exact() -> None:
@@ -666,6 +681,20 @@ def test_moe_skew_and_redundant_experts() -> None:
     again = W.moe(np.arange(n), T, skew=1.5, seed=1)
     np.testing.assert_array_equal(again.size, hot.size)
     assert not np.array_equal(W.moe(np.arange(n), T, skew=1.5, seed=2).size, hot.size)
+
+
+def test_moe_gives_every_expert_rank_a_slot_by_default() -> None:
+    """EP300 of 256 experts: 44 copies of the hottest experts by default, one slot per rank; without
+    them 44 ranks would hold no expert and receive nothing."""
+    filled = W.moe(np.arange(300), 4, seed=1)
+    assert len(filled.info["slot_expert"]) == 300 and filled.info["ranks_without_expert"] == 0
+    assert np.array_equal(np.unique(filled.info["slot_rank"]), np.arange(300))
+    bare = W.moe(np.arange(300), 4, redundant_experts=0, seed=1)
+    assert bare.info["ranks_without_expert"] == 44
+    assert len(np.setdiff1d(np.arange(300), bare.dst[in_phase(bare, "dispatch")])) == 44  # they receive nothing
+    shared = W.moe(np.arange(300), 4, shared_expert_ranks=20, seed=1)
+    assert len(shared.info["slot_expert"]) == 280 and shared.info["ranks_without_expert"] == 0
+    assert W.moe(np.arange(64), 4, seed=1).info["ranks_without_expert"] == 0  # 256 slots: 4 per rank
 
 
 @pytest.mark.parametrize("ep", [8, 16, 32, 64, 72, 128, 256])

@@ -136,16 +136,16 @@ def tier_utilization_over_time(
 
 
 def injection_peak_uni(topology: Topology, endpoints: Sequence[int] | np.ndarray) -> float:
-    """Sum of the rates of the given endpoints' links into switches, bytes/s one direction (uni).
+    """What the given endpoints can inject together, bytes/s one direction (uni): the sum of their
+    :meth:`Topology.injection_rates_uni` (their links into switches; all their links on a fabric
+    without switches).
 
     For all compute ranks of a shipped system this is ``System.peak().scale_up_uni_Bps``; for a
     subset of ranks it is the peak that subset can inject.
     """
-    ch = topology.channels()
     mine = np.zeros(topology.num_nodes, dtype=bool)
     mine[np.asarray(endpoints, dtype=np.int64)] = True
-    up = mine[ch.src] & ~topology.is_endpoint()[ch.dst]
-    return float(ch.rate_Bps[up].sum())
+    return float(topology.injection_rates_uni()[mine].sum())
 
 
 def path_peak_uni(topology: Topology, src: int, dst: Sequence[int] | np.ndarray) -> float:

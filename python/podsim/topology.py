@@ -229,6 +229,15 @@ class Topology:
         """Boolean array over node ids: True for endpoints."""
         return self._core.node_columns()["kind"] == 0
 
+    def injection_rates_uni(self) -> np.ndarray:
+        """Per node id, what it can inject into the fabric, bytes/s one direction (uni): the sum
+        of its links into switches (CloudMatrix 384's die-to-die link to the sibling die is not
+        one), or, for a node with no link into a switch (a direct-connect mesh), of all its links."""
+        ch = self.channels()
+        into_switches = np.bincount(ch.src, weights=np.where(self.is_endpoint()[ch.dst], 0.0, ch.rate_Bps), minlength=self.num_nodes)
+        every_link = np.bincount(ch.src, weights=ch.rate_Bps, minlength=self.num_nodes)
+        return np.where(into_switches > 0, into_switches, every_link)
+
     def channels(self) -> ChannelTable:
         """All channels as columns."""
         return ChannelTable(**self._core.channel_columns())

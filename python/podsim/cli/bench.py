@@ -63,7 +63,8 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("demo", help="run a small all-to-all on a CloudMatrix-shaped Clos")
     p.add_argument("--groups", type=int_in(1, 48), default=2, metavar="N", help="groups of 16 endpoints, in [1, 48] (default 2)")
-    p.add_argument("--bytes-per-pair", type=arg(parse_size, "bytes_per_pair"), default=64 << 10, help="e.g. 64KiB (default)")
+    p.add_argument("--bytes-per-pair", type=arg(parse_size, "bytes_per_pair"), default=64 << 10, metavar="SIZE",
+                   help="bytes from each endpoint to each other (default 64KiB)")
     p.add_argument("--routing", choices=sorted(podsim.ROUTING), default="adaptive", help=ROUTING_HELP)
-    p.add_argument("--seed", type=seed, default=1)
+    p.add_argument("--seed", type=seed, default=1, help="engine seed: ECMP hashes and adaptive tie-breaks (default 1)")
     p.set_defaults(func=demo_command)

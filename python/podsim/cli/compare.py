@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import podsim
@@ -21,21 +22,58 @@ from podsim.cli.workload_options import (
 from podsim.units import format_bytes
 
 
-def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[str, Any]]:
-    """Rows of achieved figures of one workload on each system, in the comparison's layout."""
+#: What S is, by workload: NCCL's convention for the collectives.
+_SIZE_MEANS = {"point_to_point": "the test's payload", "moe": "mean bytes a rank sends", "synthetic": "mean bytes a rank sends"}
+
+
+def _ranks_per_chip(system: podsim.System) -> int:
+    """Fabric endpoints (ranks) per compute package: 2 dies on CloudMatrix 384, 1 GPU on NVL72."""
+    peak = system.peak()
+    return peak.ranks // peak.chips
+
+
+def _chips_used(workload: podsim.workloads.Workload, system: podsim.System) -> int:
+    """Packages that ``workload``'s ranks are on (a package's ranks are adjacent in rank order)."""
+    index = np.flatnonzero(np.isin(system.ranks, workload.ranks))  # their positions in rank order
+    return len(np.unique(index // _ranks_per_chip(system)))
+
+
+def _achieved_rows(name: str, summaries: list[report.RunSummary], chips: dict[str, int],
+                   hops: dict[str, int]) -> list[dict[str, Any]]:
+    """Rows of achieved figures of one workload on each system, in the comparison's layout
+    (per system: ``chips`` its ranks are on, ``hops`` the channels between a point-to-point
+    test's two ranks)."""
     what = f"achieved: {name} ({summaries[0].algorithm})"
-    metrics: tuple[tuple[str, str, str, Callable[[report.RunSummary], float | None]], ...] = (
-        ("size S (NCCL convention)", "MiB", "", lambda s: s.size_bytes / 2**20),
+    p2p = summaries[0].workload == "point_to_point"
+    Metric = tuple[str, str, str, Callable[[report.RunSummary], float | None]]
+    per_chip: tuple[Metric, ...] = () if p2p else (  # every rank sends (in a point-to-point test, one)
+        ("busbw per chip (its ranks together), uni", "GB/s", "higher",
+         lambda s: None if s.busbw_Bps is None else s.busbw_Bps * s.ranks / chips[s.system] / 1e9),
+    )
+    metrics: tuple[Metric, ...] = (
+        # A rank is a fabric endpoint, a die on CloudMatrix 384 and a GPU on NVL72: the same
+        # --ranks is half as many chips on the former, so a per-rank figure compares a die with
+        # a GPU; per chip, a package with a package, as the peak rows do.
+        ("ranks (fabric endpoints)", "", "", lambda s: s.ranks),
+        ("chips (packages of those ranks)", "", "", lambda s: chips[s.system]),
+        (f"size S ({_SIZE_MEANS.get(summaries[0].workload, 'NCCL convention')})", "MiB", "", lambda s: s.size_bytes / 2**20),
         # Neither vendor publishes its packet size, and short transfers depend on it: shown, so
         # that a comparison of two assumptions is not read as one of two machines.
         ("packet size (MTU), header included", "B", "", lambda s: s.mtu),
         ("completion time", "us", "lower", lambda s: None if s.time_s is None else s.time_s * 1e6),
         ("busbw per rank, uni", "GB/s", "higher", lambda s: None if s.busbw_Bps is None else s.busbw_Bps / 1e9),
+        *per_chip,
         ("delivered, all ranks, uni", "TB/s", "higher", lambda s: s.achieved_uni_Bps / 1e12),
         ("peak injection, sending ranks, uni", "TB/s", "higher", lambda s: s.peak_uni_Bps / 1e12),
         ("delivered / peak", "%", "higher", lambda s: 100 * s.efficiency),
     )
-    if summaries[0].workload == "point_to_point":  # a latency test: the latency, both ways of timing it
+    if p2p:
+        # Rank 0 and --peer are not the same pair on every system (on CloudMatrix 384, rank 1 is
+        # the sibling die, one die-to-die hop away): the path's length says how they differ.
+        metrics += (("channels on the path (hops)", "", "", lambda s: hops.get(s.system)),)
+    if p2p and not summaries[0].algorithm.startswith("bandwidth"):
+        # A latency test: the latency, both ways of timing it (in a bandwidth test every message
+        # starts at once, and its "latency" is mostly queueing behind the others).
         metrics += (
             ("message latency, mean, to last byte delivered", "us", "lower",
              lambda s: None if s.message_latency_s is None else s.message_latency_s * 1e6),
@@ -50,6 +88,17 @@ def _achieved_rows(name: str, summaries: list[report.RunSummary]) -> list[dict[s
         )
     return [{"scope": what, "metric": label, "unit": unit, "better": better, **{s.system: get(s) for s in summaries}}
             for label, unit, better, get in metrics]
+
+
+def _rank_note(systems: list[podsim.System]) -> str:
+    """What a rank is on each system, and whose endpoint engines are ideal (upper bounds)."""
+    kinds = "; ".join(f"{s.name} {_ranks_per_chip(s)} per chip" for s in systems)
+    ideal = [s.name for s in systems if not s.spec.chip.get("endpoint")]
+    text = f"A rank is one fabric endpoint ({kinds}); per-chip rows add a chip's ranks."
+    if ideal and len(ideal) < len(systems):
+        text += (f" Endpoint engines: {', '.join(ideal)} ideal (no published measurement to calibrate on: its "
+                 "figures are upper bounds), the others calibrated on measurements (README, Calibration).")
+    return text
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -68,10 +117,15 @@ def compare_command(args: argparse.Namespace) -> int:
     comparison = podsim.compare(systems)
     rows: list[dict[str, Any]] = []
     runs: dict[str, list[report.RunSummary]] = {}
+    chips: dict[str, dict[str, int]] = {}  # per workload and system
+    hops: dict[str, int] = {}
     interrupted = False
     for w in args.workload:
         for s in systems:
             wl = build(s, w, args)
+            chips.setdefault(w, {})[s.name] = _chips_used(wl, s)
+            if wl.name == "point_to_point":
+                hops[s.name] = s.path_count(int(wl.src[0]), int(wl.dst[0]))[0]
             res, interrupted = simulate(s, wl, args, trace=False)
             runs.setdefault(w, []).append(summary(s, wl, res, args))
             if interrupted:
@@ -81,7 +135,7 @@ def compare_command(args: argparse.Namespace) -> int:
     names = [s.name for s in systems]
     for w, summaries in runs.items():
         if len(summaries) == len(systems):
-            rows += _achieved_rows(w, summaries)
+            rows += _achieved_rows(w, summaries, chips[w], hops)
     human = [comparison.to_markdown()]
     if rows:
         human += ["", *markdown(rows, names), ""]
@@ -92,6 +146,7 @@ def compare_command(args: argparse.Namespace) -> int:
                               for s in summaries)
             human.append(f"{w}: routing {summaries[0].routing}, seed {summaries[0].seed}; {sizes}; each system with its "
                          "spec's packet and transaction sizes (`podsim run SYSTEM ...` for one, with its settings in full)")
+        human.append(_rank_note(systems))
     if interrupted:
         human += ["", "interrupted; what was reached:"] + [line for ss in runs.values() for s in ss for line in s.lines()]
     data = {"peak": comparison.to_pandas().to_dict(orient="records"), "power_bases": comparison.power_bases(),

@@ -143,7 +143,8 @@ def add_command(sub: Any) -> None:
                    help="simulated time, e.g. 10us (default; all 768 dies of cloudmatrix384 take about 10 s for it)")
     p.add_argument("--ranks", type=positive_int, metavar="N", help="simulate the first N ranks' HBM (default: all)")
     p.add_argument("--outstanding", type=positive_int, default=256, metavar="N", help="requests in flight per rank (default 256)")
-    p.add_argument("--seed", type=seed, default=1)
+    p.add_argument("--seed", type=seed, default=1,
+                   help="seed of the random draws (random addresses, which requests write); each rank draws from it and its index (default 1)")
     add_output(p)
     p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.set_defaults(func=hbm_command)

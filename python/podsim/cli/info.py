@@ -42,6 +42,11 @@ def _opt(fmt: Callable[[float], str]) -> Callable[[float | None], str]:
     return lambda x: "–" if x is None else fmt(x)
 
 
+def _capacity(n: float) -> str:
+    """HBM capacity in TiB from 1 TiB on, else GiB (an HGX H100's 640 GiB, not 0.625 TiB)."""
+    return f"{n / 2**40:,.4g} TiB" if n >= 2**40 else f"{n / 2**30:,.4g} GiB"
+
+
 #: Rows of ``podsim peak``: Peak field, label, how to show it.
 _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("chips", "chips", str),
@@ -50,7 +55,7 @@ _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("fp8_flops", "FP8 dense", _peta("FLOPS")),
     ("fp4_flops", "FP4 dense", _peta("FLOPS")),
     ("int8_ops", "INT8 dense", _peta("OPS")),
-    ("hbm_capacity_bytes", "HBM capacity", _opt(lambda x: f"{x / 2**40:,.4g} TiB")),
+    ("hbm_capacity_bytes", "HBM capacity", _opt(_capacity)),
     ("hbm_bandwidth_uni_Bps", "HBM bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_uni_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "uni"))),
     ("scale_up_bidi_Bps", "scale-up bandwidth", _opt(lambda x: format_rate(x, "bidi"))),

@@ -124,6 +124,15 @@ def int_in(lo: int, hi: int | None = None, shown: str | None = None) -> Callable
     return convert
 
 
+def or_auto(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert``, or None for ``auto`` (the generator's own choice, which a default None is too)."""
+
+    def either(text: str) -> Any:
+        return None if text == "auto" else convert(text)
+
+    return either
+
+
 positive_int = int_in(1)
 seed = int_in(0, 2**64 - 1, "0, 2**64 - 1")
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import podsim
-from podsim.cli.options import UsageError, arg, dest, flag, fraction, positive_int, seed
+from podsim.cli.options import UsageError, arg, dest, flag, fraction, int_in, or_auto, positive_int, seed
 from podsim.units import exact_size, exact_time, parse_size, parse_time_ps
 from podsim.workloads import ALGORITHMS, Workload
 from podsim.workloads.p2p import PATTERNS as P2P_PATTERNS
@@ -64,7 +64,7 @@ def _algorithms(op: str) -> str:
 
 
 _W = podsim.workloads
-_COLLECTIVE = {"size": 1 << 20, "algorithm": "ring", "chunks": 1}
+_COLLECTIVE = {"size": 1 << 20, "algorithm": "ring", "chunks": None}
 _ROOTED = {**_COLLECTIVE, "root": 0}
 #: Workloads by command-line name. Defaults keep a run of the largest shipped system to seconds.
 WORKLOADS: dict[str, WorkloadKind] = {
@@ -76,9 +76,11 @@ WORKLOADS: dict[str, WorkloadKind] = {
                                    f"--size input per rank; {_algorithms('reduce_scatter')}"),
     "broadcast": WorkloadKind(_collective(_W.broadcast, rooted=True), _ROOTED, f"--size from --root; {_algorithms('broadcast')}"),
     "reduce": WorkloadKind(_collective(_W.reduce, rooted=True), _ROOTED, f"--size to --root; {_algorithms('reduce')}"),
-    "moe": WorkloadKind(lambda t, a: _W.moe(t, a.tokens, num_experts=a.experts, top_k=a.top_k, skew=a.skew, seed=a.seed),
-                        {"tokens": 16, "experts": 256, "top_k": 8, "skew": 0.0},
-                        "MoE dispatch + combine: --tokens per rank, --experts, --top-k, --skew (Zipf exponent)"),
+    "moe": WorkloadKind(lambda t, a: _W.moe(t, a.tokens, num_experts=a.experts, top_k=a.top_k, skew=a.skew,
+                                              redundant_experts=a.redundant_experts, seed=a.seed),
+                        {"tokens": 16, "experts": 256, "top_k": 8, "skew": 0.0, "redundant_experts": None},
+                        "MoE dispatch + combine: --tokens per rank, --experts, --top-k, --skew (Zipf exponent), "
+                        "--redundant-experts"),
     "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, a.size, pattern=a.pattern, peer=a.peer, iterations=a.iterations),
                         {"size": 64 << 10, "pattern": "bandwidth", "iterations": 16, "peer": 1},
                         "rank 0 to rank --peer (on CloudMatrix 384 rank 1 is the other die of rank 0's package, "
@@ -95,7 +97,10 @@ WORKLOAD_OPTS = tuple(dict.fromkeys(d for kind in WORKLOADS.values() for d in ki
 
 
 def _shown(dest: str, value: Any) -> str:
-    """A default as it would be typed on the command line, exactly (``64KiB``, ``2us``)."""
+    """A default as it would be typed on the command line, exactly (``64KiB``, ``2us``); None is
+    ``auto``, the generator's own choice."""
+    if value is None:
+        return "auto"
     if dest in ("size", "bytes_per_pair"):
         return exact_size(value)
     if dest == "duration":
@@ -136,12 +141,16 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
     add("--bytes-per-pair", type=arg(parse_size, "bytes_per_pair"), metavar="SIZE", text="all-to-all: bytes from each rank to each other, e.g. 64KiB")
     add("--size", "--bytes", type=arg(parse_size, "size"), metavar="SIZE", text="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
     add("--algorithm", metavar="NAME", text="collective algorithm: ring, tree, rhd, hierarchical")
-    add("--chunks", type=positive_int, metavar="N", text="collectives: pipeline chunks")
+    add("--chunks", type=or_auto(positive_int), metavar="N",
+        text="collectives: pipeline chunks; auto is 512 KiB of S per chunk for tree all-reduce, broadcast and "
+             "reduce (a chain or tree is slow unpipelined), 1 for the others")
     add("--root", type=int, metavar="RANK", text="broadcast/reduce: root rank index")
     add("--tokens", type=positive_int, metavar="N", text="moe: tokens per rank")
     add("--experts", type=positive_int, metavar="N", text="moe: routed experts")
     add("--top-k", type=positive_int, metavar="K", text="moe: experts per token")
     add("--skew", type=float, metavar="S", text="moe: Zipf exponent of expert popularity")
+    add("--redundant-experts", type=or_auto(int_in(0, 1 << 16)), metavar="N",
+        text="moe: extra copies of the hottest experts; auto gives every expert rank a slot (EP768 of 256 experts: 512)")
     add("--pattern", metavar="NAME", text=f"p2p pattern: {', '.join(P2P_PATTERNS)}; synthetic: {', '.join(SYNTHETIC_PATTERNS)}")
     add("--iterations", type=positive_int, metavar="N", text="p2p: messages")
     add("--peer", type=int, metavar="RANK", text="p2p: the rank that rank 0 sends to")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from podsim import _validate as v
-from podsim.workloads._dag import Template, binary_tree, depths, expand, resolve_ranks, to_workload
+from podsim.workloads._dag import MAX_MESSAGES, Template, binary_tree, depths, expand, resolve_ranks, to_workload
 from podsim.workloads.workload import Workload
 
 #: Algorithms accepted by each collective.
@@ -29,6 +29,14 @@ ALGORITHMS = {
 
 #: Largest number of chunks a collective may be cut into.
 MAX_CHUNKS = 1 << 16
+#: Bytes of the buffer per chunk when ``chunks`` is None on an algorithm that passes data along
+#: a chain or tree (tree all-reduce, broadcast, reduce): NCCL's steps with its default 4 MiB
+#: buffer in 8 steps (an assumption: NCCL's slicing also depends on protocol and version). Unlike
+#: a ring's steps, such a transfer is as slow as sending all the data hop after hop unless it is
+#: pipelined: 64 MiB broadcast on hgx-h100 in one chunk reaches a seventh of a link's rate.
+AUTO_CHUNK_BYTES = 512 << 10
+#: (operation, algorithm) pairs that chunks=None pipelines.
+_CHAINED = {("all_reduce", "tree"), ("broadcast", "ring"), ("broadcast", "tree"), ("reduce", "ring"), ("reduce", "tree")}
 
 
 def _algorithm(op: str, algorithm: Any) -> str:
@@ -37,10 +45,18 @@ def _algorithm(op: str, algorithm: Any) -> str:
     return str(algorithm)
 
 
-def _chunking(chunks: Any, window: Any) -> tuple[int, int | None]:
-    chunks = v.integer(chunks, "chunks", 1, MAX_CHUNKS)
+def _chunking(chunks: Any, window: Any) -> tuple[int | None, int | None]:
+    chunks = None if chunks is None else v.integer(chunks, "chunks", 1, MAX_CHUNKS)
     window = None if window is None else v.integer(window, "window", 1, MAX_CHUNKS)
     return chunks, window
+
+
+def _auto_chunks(op: str, algorithm: str, size_bytes: int, t: Template) -> int:
+    """The chunks of ``chunks=None``: one per :data:`AUTO_CHUNK_BYTES` of the buffer for a chain
+    or tree (rounded up; within the limits on chunks and messages); 1 for the others."""
+    if (op, algorithm) not in _CHAINED:
+        return 1
+    return max(1, min(-(-size_bytes // AUTO_CHUNK_BYTES), MAX_MESSAGES // t.count, MAX_CHUNKS))
 
 
 def _power_of_two(n: int, algorithm: str, op: str) -> None:
@@ -233,6 +249,8 @@ def _collective(
         t = _double_tree(n)
     else:
         t = _rooted(n, v.integer(root, "root", 0, n - 1), op, algorithm)
+    if chunks is None:
+        chunks = _auto_chunks(op, algorithm, size_bytes, t)
     src, dst, size, step, phase, deps = expand(t, size_bytes, chunks, window, f"{op} {algorithm}")
     factor = {"all_reduce": 2 * (n - 1) / n, "all_gather": (n - 1) / n, "reduce_scatter": (n - 1) / n}
     return to_workload(
@@ -243,7 +261,7 @@ def _collective(
 
 
 def all_reduce(
-    target: Any, size_bytes: int, *, algorithm: str = "ring", chunks: int = 1, window: int | None = 2,
+    target: Any, size_bytes: int, *, algorithm: str = "ring", chunks: int | None = None, window: int | None = 2,
     groups: Any = None,
 ) -> Workload:
     """All-reduce of a ``size_bytes`` buffer on every rank (NCCL ``S``; busbw factor ``2(n-1)/n``).
@@ -256,7 +274,9 @@ def all_reduce(
             halving-doubling; non-powers of two fold the extra ranks in first and out last) or
             ``"hierarchical"`` (ring reduce-scatter in each group, ring all-reduce across groups,
             ring all-gather in each group; needs equal-size groups).
-        chunks: the buffer is cut into this many pipelined chunks, in [1, 65536].
+        chunks: the buffer is cut into this many pipelined chunks, in [1, 65536]; None (the
+            default) pipelines a chain or tree in chunks of :data:`AUTO_CHUNK_BYTES` (512 KiB)
+            and leaves the others (ring, rhd, hierarchical) in one.
         window: chunks of one transfer in flight at once (chunk c of a message waits for chunk
             c - window of it to be delivered), in [1, 65536]; None for no limit. Chunks in flight
             from one rank share its links packet by packet (the engine serves a rank's messages
@@ -271,7 +291,7 @@ def all_reduce(
 
 
 def all_gather(
-    target: Any, size_bytes: int, *, algorithm: str = "ring", chunks: int = 1, window: int | None = 2
+    target: Any, size_bytes: int, *, algorithm: str = "ring", chunks: int | None = None, window: int | None = 2
 ) -> Workload:
     """All-gather whose output is ``size_bytes`` per rank (each contributes ``size_bytes / n``;
     busbw factor ``(n-1)/n``). ``algorithm`` is ``"ring"`` or ``"rhd"`` (recursive doubling,
@@ -280,7 +300,7 @@ def all_gather(
 
 
 def reduce_scatter(
-    target: Any, size_bytes: int, *, algorithm: str = "ring", chunks: int = 1, window: int | None = 2
+    target: Any, size_bytes: int, *, algorithm: str = "ring", chunks: int | None = None, window: int | None = 2
 ) -> Workload:
     """Reduce-scatter of a ``size_bytes`` input per rank (each ends with ``size_bytes / n``;
     busbw factor ``(n-1)/n``). ``algorithm`` is ``"ring"`` or ``"rhd"`` (recursive halving,
@@ -289,7 +309,7 @@ def reduce_scatter(
 
 
 def broadcast(
-    target: Any, size_bytes: int, *, root: int = 0, algorithm: str = "ring", chunks: int = 1,
+    target: Any, size_bytes: int, *, root: int = 0, algorithm: str = "ring", chunks: int | None = None,
     window: int | None = 2,
 ) -> Workload:
     """Broadcast of ``size_bytes`` from rank index ``root`` (busbw factor 1). ``algorithm`` is
@@ -299,7 +319,7 @@ def broadcast(
 
 
 def reduce(
-    target: Any, size_bytes: int, *, root: int = 0, algorithm: str = "ring", chunks: int = 1,
+    target: Any, size_bytes: int, *, root: int = 0, algorithm: str = "ring", chunks: int | None = None,
     window: int | None = 2,
 ) -> Workload:
     """Reduce of a ``size_bytes`` buffer per rank to rank index ``root`` (busbw factor 1): the

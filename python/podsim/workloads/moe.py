@@ -11,7 +11,9 @@ Model (each assumption is a parameter where it matters):
 * Expert slots (``num_experts`` routed experts plus ``redundant_experts`` extra copies of the
   hottest experts, as EPLB does) are laid out in contiguous balanced blocks over the first
   ``n - shared_expert_ranks`` ranks. A token picking a replicated expert goes to one of its copies
-  at random.
+  at random. By default there are just enough copies for every expert rank to hold a slot: EP768
+  on CloudMatrix 384 with 256 experts gets 512 copies, where 256 slots would leave two dies in
+  three without an expert (and their links idle).
 * Shared experts: with ``shared_expert_ranks = 0`` every rank computes the shared expert locally
   (no traffic); otherwise the last ``shared_expert_ranks`` ranks host shared-expert replicas and
   every token is also sent to one of them (source rank modulo their number).
@@ -161,7 +163,7 @@ def moe(
     num_experts: int = 256,
     top_k: int = 8,
     hidden: int = 7168,
-    redundant_experts: int = 0,
+    redundant_experts: int | None = None,
     shared_expert_ranks: int = 0,
     skew: float = 0.0,
     dispatch_dtype: str = "int8",
@@ -183,7 +185,9 @@ def moe(
         num_experts: routed experts, in [1, 2**16] and at least top_k.
         top_k: routed experts per token, in [1, min(num_experts, 1024)].
         hidden: hidden size, elements (for the default bytes per token).
-        redundant_experts: extra copies of the hottest experts, in [0, 2**16].
+        redundant_experts: extra copies of the hottest experts, in [0, 2**16]; None (the
+            default) gives ``max(0, n - shared_expert_ranks - num_experts)``, one slot per expert
+            rank at least. Fewer slots than expert ranks leave some ranks without an expert.
         shared_expert_ranks: ranks (the last ones) dedicated to shared experts, in [0, n - 1].
         skew: Zipf exponent of expert popularity, in [0, 10]; 0 is uniform.
         dispatch_dtype: dtype of dispatched tokens; their size is
@@ -202,7 +206,8 @@ def moe(
         A :class:`Workload` with phases ``dispatch``, ``sync`` and ``combine``; ``size_bytes`` is
         the mean bytes a rank sends over both phases (busbw factor 1). ``info`` holds the bytes
         per token, ``slot_rank`` and ``slot_expert`` (the placement), ``slot_load`` (token copies
-        per expert slot, local ones included) and ``local_fraction`` (token copies not sent).
+        per expert slot, local ones included), ``local_fraction`` (token copies not sent) and
+        ``ranks_without_expert`` (expert ranks holding no slot).
     """
     ranks, _ = resolve_ranks(target)
     n = len(ranks)
@@ -214,8 +219,12 @@ def moe(
     if n * tokens * top_k > MAX_MESSAGES:
         raise ValueError(f"tokens_per_rank: {n} ranks x {tokens} tokens x top_k {top_k} = {n * tokens * top_k} token "
                          f"copies to route, more than {MAX_MESSAGES} (2^28)")
-    extra = v.integer(redundant_experts, "redundant_experts", 0, 1 << 16)
     shared = v.integer(shared_expert_ranks, "shared_expert_ranks", 0, n - 1)
+    hosts = n - shared
+    if redundant_experts is None:
+        extra = max(0, hosts - experts)
+    else:
+        extra = v.integer(redundant_experts, "redundant_experts", 0, 1 << 16)
     if isinstance(skew, bool) or not isinstance(skew, (int, float, np.integer, np.floating)):
         raise TypeError(f"skew: expected a number, got {type(skew).__name__}")
     if not 0.0 <= float(skew) <= 10.0:
@@ -238,7 +247,6 @@ def moe(
     chosen, prob = _gate(rng, n * tokens, experts, top_k, float(skew))
     # Slots: experts 0..E-1, then copies of the hottest experts; contiguous blocks over hosts.
     slot_expert = np.concatenate([np.arange(experts), np.argsort(-prob, kind="stable")[np.arange(extra) % experts]])
-    hosts = n - shared
     slot_rank = np.arange(len(slot_expert)) * hosts // len(slot_expert)
     # Replica choice: slots of each expert contiguous in `by_expert`; pick one uniformly.
     by_expert = np.argsort(slot_expert, kind="stable")
@@ -305,5 +313,6 @@ def moe(
             "slot_expert": slot_expert,
             "slot_load": np.bincount(slot.reshape(-1), minlength=len(slot_expert)),
             "local_fraction": 1.0 - int(remote.sum()) / int(keep.sum()),
+            "ranks_without_expert": hosts - len(np.unique(slot_rank)),
         },
     )

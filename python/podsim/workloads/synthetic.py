@@ -27,9 +27,7 @@ MAX_MESSAGES = 1 << 26
 
 def _injection_rate(target: Any, ranks: np.ndarray, rate_Bps: Any) -> np.ndarray:
     """Per-rank injection rate, bytes/s (uni): given (one number, or one per rank), or the sum of
-    the rank's links into switches: what it can inject into the fabric (CloudMatrix's die-to-die
-    link to its sibling die is not). A rank with no link into a switch (a direct-connect mesh)
-    injects over all its links."""
+    :meth:`Topology.injection_rates_uni` of the rank."""
     if rate_Bps is not None:
         if isinstance(rate_Bps, (str, bytes)):
             raise TypeError(f"rate_Bps: expected a number or one per rank, got {type(rate_Bps).__name__} {rate_Bps!r}")
@@ -43,10 +41,7 @@ def _injection_rate(target: Any, ranks: np.ndarray, rate_Bps: Any) -> np.ndarray
     topo = getattr(target, "topology", None)
     if topo is None:
         raise ValueError("rate_Bps: needed when the target has no topology to take link rates from")
-    ch = topo.channels()
-    into_switches = np.bincount(ch.src, weights=np.where(topo.is_endpoint()[ch.dst], 0.0, ch.rate_Bps), minlength=topo.num_nodes)
-    every_link = np.bincount(ch.src, weights=ch.rate_Bps, minlength=topo.num_nodes)
-    rate = np.where(into_switches > 0, into_switches, every_link)[ranks]
+    rate = topo.injection_rates_uni()[ranks]
     if np.any(rate <= 0):
         raise ValueError(f"ranks: endpoint {ranks[np.argmax(rate <= 0)]} has no outgoing link")
     return rate
