@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -62,6 +63,32 @@ def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
     assert err.startswith("podsim: error: ") and err.count("\n") == 1, err
     assert words in err
     assert "Traceback" not in err
+
+
+def test_an_unwritable_output_is_refused_before_the_run(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder named like the file is found before the run, and the probe leaves nothing behind;
+    a write that fails after the run (a full disk) still prints the results first."""
+    (tmp_path / "d.csv").mkdir()
+    for option, name in (("--out", "d.csv"), ("--plot", "p.png")):
+        target = tmp_path / name
+        if option == "--plot":
+            target.mkdir()
+        code, out, err = run(capsys, "run", SMALL, "all-reduce", option, str(target))
+        assert code == 2 and out == "" and f"cannot write {str(target)!r}: Is a directory" in err
+    code, out, err = run(capsys, "run", SMALL, "all-reduce", "--out", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "q.png"),
+                         "--json")
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "p.png", "q.png", "t.csv"]
+
+    def disk_full(table: object, path: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(podsim.report, "write_table", disk_full)
+    code, out, err = run(capsys, "run", SMALL, "all-reduce", "--out", str(tmp_path / "u.csv"))
+    assert code == 2 and "completed in" in out
+    assert err.strip().endswith("--out: cannot write " + repr(str(tmp_path / "u.csv")) + ": No space left on device; the results are above")
+    assert not (tmp_path / "u.csv").exists()
 
 
 @pytest.fixture

@@ -108,6 +108,22 @@ def test_ctrl_c_in_hbm_reports_what_was_reached(capsys: pytest.CaptureFixture[st
         podsim.hbm.simulate_system(podsim.system(SMALL), podsim.hbm.sequential_read(), duration_ps=5_000_000,
                                    progress=interrupt_at_the_second_step)
     assert got.value.result.duration_ps == calls[1] == 2_500_000 and got.value.result.requests > 0
+
+    # A signal arriving while the engine runs a step raises when that step returns: its work is
+    # counted, and so must its time be (measured up to the step before, 2 ranks read at 1.5x peak).
+    class StoppedInStep(podsim._core.HbmStream):
+        def run_until(self, t: int) -> bool:
+            done = super().run_until(t)
+            if t >= 2_500_000:
+                raise KeyboardInterrupt
+            return done
+
+    monkeypatch.setattr(podsim._core, "HbmStream", StoppedInStep)
+    with pytest.raises(podsim.hbm.Interrupted) as got:
+        podsim.hbm.simulate_system(podsim.system(SMALL), podsim.hbm.sequential_read(), duration_ps=5_000_000)
+    stopped = got.value.result
+    assert stopped.duration_ps == 2_500_000 and 0.5 < stopped.efficiency <= 1
+    monkeypatch.undo()
     # From the command line, in the second of three systems: the first in full, the second up to
     # where it was (steps of 5 us on 2 ranks), the third not at all; exit 130.
     original = podsim.hbm.simulate

@@ -218,3 +218,46 @@ def test_check_mode_and_ledger_hold_on_busy_clos() -> None:
     assert res.ledger.balanced
     assert int(res.ledger.delivered_bytes.sum()) == msgs.total_bytes
     assert int(res.ledger.in_flight_packets.sum()) == 0
+
+
+def test_a_switch_buffer_of_one_packet_paces_the_sender_by_the_credit_round_trip() -> None:
+    """The space a packet holds at a store-and-forward switch comes back when its tail has left
+    the switch, one reverse link latency later: with room for one packet, the sender sends one
+    per 2 serializations + 2 link latencies + the switch's latency (a credit returned when the
+    packet starts leaving, or after the forward latency, comes out early or late)."""
+    lat, sw, n = 1_000_000, 150_000, 10
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    s = t.add_switch("s", latency_ps=sw, buffer_bytes=MTU, cut_through=False)
+    t.connect(a, s, rate_Bps=RATE, latency_ps=lat)
+    t.connect(s, b, rate_Bps=RATE, latency_ps=lat)
+    res = podsim.simulate(t, podsim.Messages([a], [b], [n * (MTU - HDR)]), mtu=MTU, header_bytes=HDR)
+    ser = ser_ps(MTU, RATE)
+    period = 2 * ser + 2 * lat + sw
+    assert res.messages.delivered_ps[0] == (n - 1) * period + 2 * ser + 2 * lat + sw
+
+
+def test_the_latency_histogram_bins_each_data_packet_by_its_latency() -> None:
+    """Bucket k counts latencies in [2^k, 2^(k+1)): one 100 B write, 14,715 ps, is in bucket 13."""
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    t.connect(a, b, rate_Bps=RATE, latency_ps=LAT)
+    res = podsim.simulate(t, podsim.Messages([a], [b], [100]), mtu=MTU, header_bytes=HDR)
+    latency = ser_ps(100 + HDR, RATE) + LAT
+    hist = np.asarray(res.packet_latency_histogram)
+    assert latency == 14_715 and np.flatnonzero(hist).tolist() == [13] and hist.sum() == 1  # the ack is not data
+    many = podsim.simulate(t, podsim.Messages([a, a, b], [b, b, a], [1 << 20, 5000, 64]), mtu=MTU, header_bytes=HDR)
+    assert many.packet_latency_histogram.sum() == 259 + 2 + 1  # every data packet, once
+
+
+def test_a_read_engine_fetches_a_short_last_transaction_in_its_own_time() -> None:
+    """A 5,000 B read in 4,000 B transactions, one at a time, from a 1 GB/s read engine: each
+    transaction is a request, the fetch of its own bytes (4 us, then 1 us) and its data back."""
+    rate = 1_000_000_000
+    t = podsim.Topology()
+    a = t.add_endpoint("a", read_rate_Bps=rate, max_outstanding_reads=1)
+    b = t.add_endpoint("b", read_rate_Bps=rate, max_outstanding_reads=1)
+    t.connect(a, b, rate_Bps=RATE, latency_ps=LAT)
+    res = podsim.simulate(t, podsim.Messages([a], [b], [5000], kind="read"), mtu=MTU, header_bytes=HDR, txn_bytes=4000)
+    expect = sum(ser_ps(HDR, RATE) + LAT + ser_ps(n, rate) + ser_ps(n + HDR, RATE) + LAT for n in (4000, 1000))
+    assert res.messages.delivered_ps[0] == expect

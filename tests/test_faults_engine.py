@@ -95,6 +95,10 @@ def test_replay_from_the_sender_loses_nothing_when_it_has_another_port() -> None
              retransmit_timeout_ps=50_000_000)
     assert rt.ledger.lost_packets[0] == led.replayed_packets[0]
     assert rt.messages.end_ps[0] > 50_000_000 > res.messages.end_ps[0]
+    # Bytes are payload, headers not counted: each packet lost early in the message is a full one.
+    full = MTU - HDR
+    assert led.replayed_bytes[0] == full * led.replayed_packets[0]
+    assert rt.ledger.lost_bytes[0] == rt.ledger.retransmitted_bytes[0] == full * rt.ledger.lost_packets[0]
 
 
 def test_a_cut_off_destination_is_reported_and_a_repair_reconnects_it() -> None:
@@ -149,6 +153,7 @@ def test_a_transmission_cut_off_by_a_failure_is_charged_to_the_failure_only() ->
     assert clean.channels.busy_ps[c] == 4_032_000
     assert cut.complete and cut.ledger.lost_packets[0] == 1
     assert cut.channels.busy_ps[c] == 1_000_000 + 4_032_000  # cut at 1 us, then sent again whole
+    assert cut.ledger.lost_bytes[0] == cut.ledger.retransmitted_bytes[0] == 4000  # payload, not the 4,032 on the wire
 
 
 def test_same_seed_and_schedule_give_identical_results() -> None:

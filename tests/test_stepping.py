@@ -263,3 +263,51 @@ def test_ctrl_c_stops_a_long_run_and_keeps_the_partial_result() -> None:
     assert 0 < partial.events
     assert partial.ledger.balanced
     assert int(partial.ledger.delivered_bytes.sum()) < msgs.total_bytes
+
+
+def test_another_thread_is_refused_while_one_runs() -> None:
+    """The engine runs without the GIL: another thread's call would change its state mid-event (a
+    crash, or a false invariant violation), so it is refused while the run lasts."""
+    import threading
+
+    t = clos()
+    sim = podsim.Simulation(t)
+    sim.add(all_to_all(t, 64 << 10))
+    in_run, go, refused = threading.Event(), threading.Event(), []
+
+    def watch(now_ps: int, events: int) -> None:  # called in the running thread, which may use sim
+        assert sim.now == now_ps
+        in_run.set()
+        go.wait(timeout=60)  # the run stays in progress while the other thread tries
+
+    runner = threading.Thread(target=lambda: sim.run(progress=watch))
+    runner.start()
+    assert in_run.wait(timeout=60)
+    for call in (lambda: sim.add(all_to_all(t, 64)), lambda: sim.inject(t.endpoints[0], t.endpoints[1], 64),
+                 sim.check_invariants, sim.result, sim.run, lambda: sim.now):
+        with pytest.raises(RuntimeError, match="in use by another thread") as e:
+            call()
+        refused.append(str(e.value).split(":")[0])
+    go.set()
+    runner.join()
+    assert refused == ["Simulation.add", "Simulation.inject", "Simulation.check_invariants", "Simulation.result",
+                       "Simulation.run", "Simulation.now"]
+    assert sim.result().complete and sim.idle
+
+
+def test_work_added_by_the_last_progress_call_runs() -> None:
+    """run() goes on while events are due: a message injected when progress reports the stop runs too."""
+    t = clos()
+    sim = podsim.Simulation(t)
+    sim.add(all_to_all(t, 4096))
+    a, b = t.endpoints[:2]
+    added: list[int] = []
+
+    def more(now_ps: int, events: int) -> None:
+        if sim.idle and not added:  # the call at the stop
+            added.append(sim.inject(a, b, 4096))
+
+    sim.run(progress=more)
+    assert added and sim.result().complete and sim.result().messages.end_ps[added[0]] > 0
+    sim.run_until(sim.now + 10**6, progress=lambda now_ps, events: added.append(sim.inject(b, a, 64)) if len(added) == 1 else None)
+    assert len(added) == 2 and sim.result().complete

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
+import threading
 import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, Union, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union, cast
 
 import numpy as np
 
@@ -48,6 +50,31 @@ are stuck in buffers (a cyclic buffer dependency of the topology and routing).""
 CutOff = _core.CutOff
 CutOff.__doc__ = """Raised when faults left messages with no path between their endpoints and no repair is
 scheduled. Not a subclass of :class:`Deadlock`: catch both (or ``RuntimeError``)."""
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_thread(method: _F) -> _F:
+    """Refuse ``method`` while another thread uses the simulation: the engine runs without the
+    GIL, so a call from another thread would change or read its state mid-event (a crash, or
+    a false invariant violation). The running thread's own callbacks may call it (the lock is
+    reentrant)."""
+
+    @functools.wraps(method)
+    def guarded(self: Simulation, *args: Any, **kwargs: Any) -> Any:
+        if not self._in_use.acquire(blocking=False):
+            raise RuntimeError(
+                f"Simulation.{method.__name__}: the simulation is in use by another thread (running, or being "
+                "changed); use it from one thread at a time (to watch a run, pass progress= or register on_complete, "
+                "which are called in the running thread)"
+            )
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._in_use.release()
+
+    return cast(_F, guarded)
 
 
 def _takes_done(fn: Callable[..., Any]) -> bool:
@@ -244,6 +271,7 @@ class Simulation:
         # callback). A callback that raises leaves the rest here; they are made first on resuming.
         self._undelivered: deque[tuple[int, int, int]] = deque()
         self._wall_s = 0.0
+        self._in_use = threading.RLock()  # held by the thread using the engine (see _one_thread)
         # Of every message added, for progress(now_ps, events, done); a float, as the sum may pass
         # 2^64 (2^26 messages of up to 2^48 bytes) and a fraction needs no more precision.
         self._payload_bytes = 0.0
@@ -254,21 +282,25 @@ class Simulation:
         return self._topology
 
     @property
+    @_one_thread
     def now(self) -> int:
         """Current simulated time, ps."""
         return self._core.now
 
     @property
+    @_one_thread
     def next_event_ps(self) -> int | None:
         """Time of the next pending event, ps, or None when idle."""
         t = self._core.next_event_time
         return None if t == _NEVER else t
 
     @property
+    @_one_thread
     def idle(self) -> bool:
         """True when no event is pending."""
         return self._core.idle
 
+    @_one_thread
     def inject(
         self,
         src: int,
@@ -311,6 +343,7 @@ class Simulation:
         self._payload_bytes += size
         return int(msg)
 
+    @_one_thread
     def add(self, messages: Messages) -> np.ndarray:
         """Add a batch of messages now; returns their ids. Dependencies stay within the batch."""
         if not isinstance(messages, Messages):
@@ -328,6 +361,7 @@ class Simulation:
         self._payload_bytes += float(messages.size.sum(dtype=np.float64))
         return np.arange(first, first + len(messages), dtype=np.uint32)
 
+    @_one_thread
     def fail(self, target: Any, at_ps: int | None = None) -> None:
         """Take ``target`` down at ``at_ps`` (default: now).
 
@@ -339,10 +373,12 @@ class Simulation:
         """
         self._change(target, at_ps, up=False)
 
+    @_one_thread
     def repair(self, target: Any, at_ps: int | None = None) -> None:
         """Bring ``target`` (as in :meth:`fail`) back at ``at_ps`` (default: now)."""
         self._change(target, at_ps, up=True)
 
+    @_one_thread
     def schedule(self, changes: Iterable[Change]) -> None:
         """Apply a fault schedule, ``changes``: :func:`podsim.faults.fail` / :func:`podsim.faults.repair` items."""
         from podsim.faults.timeline import Change
@@ -363,10 +399,12 @@ class Simulation:
         for c in channels_of(self._fabric, target):
             self._core.schedule_fault(int(c), when, up)
 
+    @_one_thread
     def channel_up(self, channel: int) -> bool:
         """Whether channel ``channel`` is in service now."""
         return bool(self._core.channel_up(v.integer(channel, "channel", 0, 2**32 - 1)))
 
+    @_one_thread
     def on_complete(self, fn: CompletionFn) -> None:
         """Call ``fn(message_id, end_ps)`` whenever a message completes from now on, with
         :attr:`now` equal to its end time, so the callback may :meth:`inject` follow-up work.
@@ -382,6 +420,7 @@ class Simulation:
             self._core.set_stop_on_completion(True)
         self._callbacks.append(fn)
 
+    @_one_thread
     def run_until(self, t_ps: int, *, progress: ProgressFn | None = None) -> None:
         """Process every event at or before ``t_ps``, then set :attr:`now` to ``t_ps``.
 
@@ -396,6 +435,7 @@ class Simulation:
         self._drive(t_ps, progress)
         self._core.advance_until(t_ps)
 
+    @_one_thread
     def run(self, *, progress: ProgressFn | None = None) -> None:
         """Run until no event is left. Raises :class:`CutOff` if faults left messages with no
         path, :class:`Deadlock` if messages are otherwise unfinished.
@@ -416,10 +456,15 @@ class Simulation:
         t0 = time.perf_counter()
         try:
             self._notify()
-            while self._core.run(until, _NEVER, engine_progress) == _STOP_COMPLETION:
-                # The engine paused right after the completing event, so now is the end time.
-                self._undelivered.extend((int(m), self.now, 0) for m in self._core.take_completed())
-                self._notify()
+            while True:
+                stop = self._core.run(until, _NEVER, engine_progress)
+                if stop == _STOP_COMPLETION:
+                    # The engine paused right after the completing event, so now is the end time.
+                    self._undelivered.extend((int(m), self.now, 0) for m in self._core.take_completed())
+                    self._notify()
+                elif self._core.idle or self._core.next_event_time > until:
+                    break
+                # else the progress call at the stop added work that is due: run it too.
         finally:
             self._wall_s += time.perf_counter() - t0
 
@@ -442,10 +487,12 @@ class Simulation:
             self._undelivered[0] = (m, end_ps, k + 1)
             self._callbacks[k](m, end_ps)
 
+    @_one_thread
     def check_invariants(self) -> None:
         """Verify every credit and ledger identity now; raises :class:`InvariantViolation`."""
         self._core.check_invariants()
 
+    @_one_thread
     def result(self) -> Result:
         """A snapshot of everything measured so far."""
         core = self._core

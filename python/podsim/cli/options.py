@@ -86,6 +86,19 @@ def fault_change(*, up: bool) -> Callable[[str], podsim.faults.Change]:
     return convert
 
 
+def writable(path: Path) -> None:
+    """Refuse ``path`` unless a file can be written there (not a folder, permissions, a read-only
+    file system), found by opening it to append: a file that was not there is removed again."""
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
+    if not existed:
+        path.unlink()
+
+
 def output(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     """An argparse ``type=`` for a file to write: checked before any long run (known suffix,
     existing folder, Parquet support present), so a typo never costs a finished simulation."""
@@ -96,6 +109,7 @@ def output(suffixes: tuple[str, ...]) -> Callable[[str], str]:
             raise argparse.ArgumentTypeError(f"expected a file ending in {' or '.join(suffixes)}, got {text!r}")
         if not path.parent.is_dir():
             raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} does not exist")
+        writable(path)
         if ".parquet" in suffixes:
             try:
                 report.table_format(path)

@@ -92,15 +92,19 @@ def summary(system: podsim.System, wl: Workload, res: podsim.Result, args: argpa
 
 def emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataFrame | None) -> None:
     """Print ``human`` lines, or ``data`` as JSON with --json; write ``table`` to --out if asked."""
+    def show() -> None:
+        print(report.to_json(data) if getattr(args, "json", False) else "\n".join(human))
+
     # The file first: a reader that stops early (| head) must not cost the user the file.
     out = getattr(args, "out", None)
     if out is not None and table is not None:
-        report.write_table(table, out)
+        try:
+            report.write_table(table, out)
+        except OSError as err:  # (checked before the run; a disk can still fill up)
+            show()
+            raise OSError(f"--out: cannot write {out!r}: {err.strerror or err}; the results are above") from None
         note(f"wrote {out}")
-    if getattr(args, "json", False):
-        print(report.to_json(data))
-    else:
-        print("\n".join(human))
+    show()
 
 
 def markdown(rows: list[dict[str, Any]], systems: list[str]) -> list[str]:

@@ -257,19 +257,19 @@ def simulate(
             trfc_ps=device.preset.timing_ps["tRFC"],
         )
 
-    t = reached = 0
+    t = 0
     try:
         while True:
             t = min(t + chunk, until) if until is not None else t + chunk
             finished = stream.run_until(t)
-            reached = t
             if progress is not None:
                 progress(t, stream.completed)
             if (until is not None and t >= until) or (until is None and finished):
                 break
     except KeyboardInterrupt:
-        # The engine stops between steps, so the window up to the last one reached is measured in full.
-        raise Interrupted(result(reached)) from None
+        # The engine stops between steps: the counters hold every device's work up to the
+        # stream's time, the step under way when Ctrl-C came included, so that is the window.
+        raise Interrupted(result(stream.now)) from None
     return result(until if until is not None else int(stream.last_completion))
 
 

@@ -72,6 +72,8 @@ def point_to_point(
         raise ValueError(f"peer: must differ from initiator ({a})")
     iters = v.integer(iterations, "iterations", 1, 1 << 24)
     if pattern != "bandwidth":
+        if window is not None and window != 1:  # (a window of 1 is what they keep: harmless)
+            raise ValueError(f"window: applies to pattern='bandwidth' only; {pattern} keeps one message in flight, got {window!r}")
         w = 1
     else:
         w = min(16, iters) if window is None else v.integer(window, "window", 1, iters)

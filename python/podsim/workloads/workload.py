@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,10 +115,15 @@ class Workload(Messages):
         self.ranks = v.int_array(ranks, "ranks", None, 0, 2**32 - 2, np.uint32)
         self.size_bytes = v.integer(size_bytes, "size_bytes", 1)
         self.bus_factor = v.positive_float(bus_factor, "bus_factor")
+        if isinstance(phase_names, (str, bytes)) or not isinstance(phase_names, Iterable):
+            raise TypeError(f"phase_names: expected a sequence of names such as ('dispatch', 'combine'), "
+                            f"got {type(phase_names).__name__} {phase_names!r}")
         self.phase_names = tuple(v.name(p, "phase_names") for p in phase_names)
         if not 1 <= len(self.phase_names) <= 256:  # a phase index is one byte per message
             raise ValueError(f"phase_names: must name 1 to 256 phases, got {len(self.phase_names)}")
         self.phase = v.int_array(phase, "phase", len(self), 0, len(self.phase_names) - 1, np.uint8)
+        if info is not None and not isinstance(info, Mapping):
+            raise TypeError(f"info: expected a dict of extra facts, got {type(info).__name__} {info!r}")
         self.info = dict(info or {})
         # evaluate() attributes each message's bytes to its ranks: every end must be one.
         for field, ends in (("src", self.src), ("dst", self.dst)):
