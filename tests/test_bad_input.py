@@ -429,3 +429,13 @@ def test_errors_name_the_value_the_user_gave() -> None:
     assert podsim.simulate(t, msgs, header_bytes=0, ack_bytes=8, request_bytes=8).complete
     with pytest.raises(ValueError, match=re.escape("channel: must be in [0, 1], got 99")):
         podsim.Simulation(t).channel_up(99)
+
+
+def test_a_messages_column_is_not_replaced_after_it_was_checked() -> None:
+    """A column set after the batch was built skipped every check (an int64 array reached the
+    bindings, which refused it with a message about their signature)."""
+    m = podsim.Messages([0, 1], [1, 0], [1, 2])
+    for column in ("src", "dst", "size", "kind", "deps", "delay_ps", "tag"):
+        with pytest.raises(AttributeError, match=f"Messages.{column}: read-only"):
+            setattr(m, column, np.zeros(2, dtype=np.int64))
+    assert m.src.tolist() == [0, 1] and m.deps.shape == (0, 2)

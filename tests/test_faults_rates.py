@@ -120,7 +120,8 @@ def test_schedule_state_at_a_time_feeds_apply(cm: podsim.System, cm_cat: faults.
     assert len(f.removed_links) > 0
     with pytest.raises(ValueError, match="t_h"):
         sch.at(sch.duration_h + 1)
-    for kw, field in (({"shape": 0}, "shape"), ({"age_h": -1}, "age_h"), ({"repair_h": 0}, "repair_h")):
+    for kw, field in (({"shape": 0}, "shape"), ({"age_h": -1}, r"age_h: must be a finite number in \[0, inf\) h, got -1"),
+                      ({"age_h": float("nan")}, "age_h"), ({"repair_h": 0}, "repair_h")):
         with pytest.raises(ValueError, match=field):
             faults.draw(cm, 10, catalog=cm_cat, **kw)
     with pytest.raises(ValueError, match="duration_h"):

@@ -132,6 +132,9 @@ def test_assumptions_are_overridable_parameters() -> None:
     assert numpy_valued.topology.nodes().set_index("name").loc["node00/l1sw0", "latency_ps"] == 200_000
     with pytest.raises(ValueError, match=r"no field 'switchs'; did you mean 'switches'\?"):
         podsim.system("cloudmatrix384", overrides={"switchs.ub-l1.latency": 200})
+    # A figure beyond any hardware would make totals infinite, and compare call inf "better".
+    with pytest.raises(ValueError, match=r"bf16_dense.value: must be at most 1e\+30 FLOP/s in base units, got 1e\+300 TFLOPS"):
+        podsim.system("cloudmatrix384", overrides={"chip.compute.bf16_dense": 1e300})
 
 
 # ---- bad specs (issue item 7): each names the file, the field and the value -------------------

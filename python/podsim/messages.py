@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,21 @@ def _deps(deps: Any, n: int) -> np.ndarray:
     return flat.reshape(-1, 2)
 
 
+class _Column:
+    """A column of :class:`Messages`, checked when the batch is built and not replaced after (an
+    array of another dtype or range would otherwise reach the engine unchecked)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> np.ndarray:
+        return cast(np.ndarray, obj.__dict__["_" + self.name])
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(f"Messages.{self.name}: read-only (each column is checked when the batch is built); "
+                             f"build a new Messages with the {self.name} you want")
+
+
 class Messages:
     """A batch of messages as columns (no Python object per message).
 
@@ -62,7 +77,18 @@ class Messages:
             ``before`` is delivered (its last byte at its dst). Cycles are rejected.
         delay_ps: wait after the dependencies are met (or after injection) before starting, ps.
         tag: free integer per message, carried into the results (e.g. a collective step).
+
+    The columns (``src``, ``dst``, ``size``, ``kind``, ``deps``, ``delay_ps``, ``tag``) are
+    numpy arrays that cannot be replaced once built.
     """
+
+    src = _Column()
+    dst = _Column()
+    size = _Column()
+    kind = _Column()
+    deps = _Column()
+    delay_ps = _Column()
+    tag = _Column()
 
     def __init__(
         self,
@@ -75,14 +101,17 @@ class Messages:
         delay_ps: Sequence[int] | np.ndarray | int = 0,
         tag: Sequence[int] | np.ndarray | int = 0,
     ) -> None:
-        self.src = v.int_array(src, "src", None, 0, 2**32 - 2, np.uint32)
-        n = len(self.src)
-        self.dst = v.int_array(dst, "dst", n, 0, 2**32 - 2, np.uint32)
-        self.size = v.int_array(size, "size", n, 1, MAX_MESSAGE_BYTES, np.uint64)
-        self.kind = _kinds(kind, n)
-        self.deps = _deps(deps, n)
-        self.delay_ps = v.int_array(delay_ps, "delay_ps", n, 0, 1 << 62, np.uint64)
-        self.tag = v.int_array(tag, "tag", n, 0, v.U64_MAX, np.uint64)
+        src_ids = v.int_array(src, "src", None, 0, 2**32 - 2, np.uint32)
+        n = len(src_ids)
+        self.__dict__.update(
+            _src=src_ids,
+            _dst=v.int_array(dst, "dst", n, 0, 2**32 - 2, np.uint32),
+            _size=v.int_array(size, "size", n, 1, MAX_MESSAGE_BYTES, np.uint64),
+            _kind=_kinds(kind, n),
+            _deps=_deps(deps, n),
+            _delay_ps=v.int_array(delay_ps, "delay_ps", n, 0, 1 << 62, np.uint64),
+            _tag=v.int_array(tag, "tag", n, 0, v.U64_MAX, np.uint64),
+        )
         same = np.flatnonzero(self.src == self.dst)
         if same.size:
             raise ValueError(f"dst: message {same[0]} has dst == src ({self.src[same[0]]})")

@@ -12,7 +12,7 @@ import pandas as pd
 import podsim
 from podsim._validate import MAX_TIME_PS
 from podsim.cli.options import (
-    EXIT_INTERRUPTED, EXIT_OK, QUIET_HELP, UsageError, add_output, arg, note, positive_int, seed,
+    EXIT_INTERRUPTED, EXIT_OK, QUIET_HELP, UsageError, add_output, arg, note, positive_int, refuse_twice, seed,
 )
 from podsim.cli.progress import Progress
 from podsim.cli.running import emit, markdown
@@ -75,10 +75,7 @@ def hbm_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--duration: must be longer than 0 and at most 2**62 ps (about 53 days), "
                          f"got {format_time_ps(args.duration)}")
     systems = [podsim.system(n) for n in args.systems]
-    names = [s.name for s in systems]
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-    if twice is not None:
-        raise UsageError(f"systems: {twice!r} is given twice")
+    refuse_twice(systems)
     for s in systems:  # all checked before any long run
         if args.ranks is not None and args.ranks > len(s.ranks):
             raise UsageError(f"--ranks: {s.name} has {len(s.ranks)} ranks, got {args.ranks}")

@@ -18,6 +18,7 @@ failure *during* a run is :func:`podsim.faults.fail` (:mod:`podsim.faults.timeli
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,8 +171,11 @@ def draw(system: Any, duration_h: float, *, seed: int | np.random.SeedSequence =
     shape = v.positive_float(shape, "shape")
     if not SHAPE_RANGE[0] <= shape <= SHAPE_RANGE[1]:
         raise ValueError(f"shape: Weibull shape must be in [{SHAPE_RANGE[0]}, {SHAPE_RANGE[1]}], got {shape!r}")
-    if age_h != 0:
-        age_h = v.positive_float(age_h, "age_h", unit="h")
+    if isinstance(age_h, bool) or not isinstance(age_h, numbers.Real):
+        raise TypeError(f"age_h: expected a number, got {type(age_h).__name__} {age_h!r}")
+    if not 0 <= float(age_h) < math.inf:
+        raise ValueError(f"age_h: must be a finite number in [0, inf) h, got {age_h!r}")
+    age_h = float(age_h)
     if repair_h is not None:
         repair_h = v.positive_float(repair_h, "repair_h", unit="h")
     cat = catalog if catalog is not None else Catalog(system)

@@ -94,6 +94,11 @@ class SpecError(ValueError):
         self.message = message
 
 
+#: Largest figure a spec may give, in its dimension's base unit (B/s, FLOPS, B, ...): far beyond
+#: any hardware, and small enough that totals over any count of parts stay finite floats.
+MAX_FIGURE = 1e30
+
+
 def _number(raw: Any, file: str, path: str, minimum: float | None) -> float | int:
     """``raw`` as a finite Python number, at least ``minimum`` (None: > 0)."""
     if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, numbers.Real):
@@ -237,6 +242,8 @@ def parse_quantity(
         num = _number(x, file, where, minimum)
         written = f"{_exact(num)} {shown_unit}".rstrip()
         si = _to_base(num, units[unit], integer, file, where, written, base)
+        if abs(si) > MAX_FIGURE:  # (system totals multiply it by counts: they must stay finite)
+            raise SpecError(file, where, f"must be at most {MAX_FIGURE:g} {base or ''} in base units, got {written}".replace("  ", " "))
         if dimension == "time" and engine:
             _whole_ps(num, unit, file, where, written)
         if integer and isinstance(num, float) and num.is_integer():
