@@ -96,7 +96,7 @@ def _rank_note(systems: list[podsim.System]) -> str:
     ideal = [s.name for s in systems if not s.spec.chip.get("endpoint")]
     text = f"A rank is one fabric endpoint ({kinds}); per-chip rows add a chip's ranks."
     if ideal and len(ideal) < len(systems):
-        text += (f" Endpoint engines: {', '.join(ideal)} ideal (no published measurement to calibrate on: its "
+        text += (f" Endpoint engines: {', '.join(ideal)} ideal (no published measurement to calibrate on: their "
                  "figures are upper bounds), the others calibrated on measurements (README, Calibration).")
     return text
 
