@@ -337,6 +337,9 @@ _GOOD_ENDPOINT = "endpoint 65536 0 7 0 0 0 0 0 0 0 0 a"
         ("link 0 -1 28000000000000 10000", "b: expected a non-negative integer, got '-1'"),
         ("link 0 0 28000000000000 -10", "latency: expected a non-negative integer, got '-10'"),
         ("link 0 0 28000000000000 10 12", "unexpected text after latency: '12'"),
+        # Times are bounded by the engine's last time, 2^62 ps, not by their 64-bit type.
+        ("link 0 0 28000000000000 18446744073709551615", "latency: must be at most 4611686018427387904, got 184467"),
+        ("switch 65536 4611686018427387905 0 0 s", "latency: must be at most 4611686018427387904, got 4611686018427387905"),
     ],
 )
 def test_topology_file_fields_are_checked(record: str, message: str, tmp_path: Path) -> None:

@@ -223,3 +223,19 @@ def test_auto_chunks_and_expert_copies(capsys: pytest.CaptureFixture[str]) -> No
     auto = run_json(capsys, "run", SMALL, *moe, "--redundant-experts", "auto")
     assert auto["time_s"] == run_json(capsys, "run", SMALL, *moe)["time_s"] and auto["messages"] > bare["messages"]
     assert bare["messages"] == 2 * (4 * 3 + 4 * 4) + 4  # dispatch, combine, and a sync per expert rank
+
+
+def test_all_to_all_by_size_per_rank(capsys: pytest.CaptureFixture[str]) -> None:
+    """--size gives all-to-all's S (its own share included), so S is the same on systems of
+    different rank counts; a size that does not divide says what it became."""
+    by_pair = run_json(capsys, "run", SMALL, "all-to-all", "--bytes-per-pair", "1KiB")
+    by_size = run_json(capsys, "run", SMALL, "all-to-all", "--size", "8KiB")
+    assert by_size["size_bytes"] == 8 << 10 and by_size["time_s"] == by_pair["time_s"]
+    code, out, err = run(capsys, "run", SMALL, "all-to-all", "--size", "1001")
+    assert code == 0 and "note: --size 1001 over 8 ranks: 125 B per pair, so S = 1,000 B" in err
+    code, _, err = run(capsys, "run", SMALL, "all-to-all", "--size", "4", "--bytes-per-pair", "1KiB")
+    assert code == 2 and "--size, --bytes-per-pair: all-to-all takes one of them" in err
+    code, _, err = run(capsys, "run", SMALL, "all-to-all", "--size", "4")
+    assert code == 2 and "--size: all-to-all over 8 ranks needs at least 8 B" in err
+    data = run_json(capsys, "compare", SMALL, "gb300-nvl72", "--workload", "all-to-all", "--size", "72KiB")
+    assert [r["size_bytes"] for r in data["runs"]["all-to-all"]] == [72 << 10, 72 << 10]

@@ -261,3 +261,16 @@ def test_a_read_engine_fetches_a_short_last_transaction_in_its_own_time() -> Non
     res = podsim.simulate(t, podsim.Messages([a], [b], [5000], kind="read"), mtu=MTU, header_bytes=HDR, txn_bytes=4000)
     expect = sum(ser_ps(HDR, RATE) + LAT + ser_ps(n, rate) + ser_ps(n + HDR, RATE) + LAT for n in (4000, 1000))
     assert res.messages.delivered_ps[0] == expect
+
+
+def test_utilization_counts_from_the_first_start() -> None:
+    """A message that starts 1 ms in leaves its link as busy as one that starts at 0: the wait
+    is before the traffic, as achieved_bandwidth() already counted it."""
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    c = t.connect(a, b, rate_Bps=RATE, latency_ps=LAT)
+    now = podsim.simulate(t, podsim.Messages([a], [b], [1 << 20]), mtu=MTU, header_bytes=HDR)
+    late = podsim.simulate(t, podsim.Messages([a], [b], [1 << 20], delay_ps=10**9), mtu=MTU, header_bytes=HDR)
+    assert late.channels.start_ps == 10**9 and now.channels.start_ps == 0
+    assert late.channels.utilization[c] == now.channels.utilization[c] > 0.98
+    assert late.achieved_bandwidth() == now.achieved_bandwidth()

@@ -105,6 +105,14 @@ def test_run_figure_with_and_without_trace(tmp_path: Path, clos: podsim.Topology
     _png(plot.run_figure(traced, clos, tmp_path / "traced.png", peak_uni_Bps=8 * 28e9, title="traced"))
     plain = podsim.simulate(clos, podsim.Messages(traced.messages.src, traced.messages.dst, traced.messages.size))
     _png(plot.run_figure(plain, clos, tmp_path / "plain.png"))
+    # A run drawn over another fabric, or against a peak that is no rate, is refused by name.
+    other = podsim.fabrics.star(3, podsim.fabrics.LinkParams(28e9, 10_000))  # 3 links: 6 channels
+    with pytest.raises(ValueError, match=r"topology: has 6 channels, the result \d+: not the run's fabric"):
+        plot.run_figure(traced, other, tmp_path / "other.png")
+    for bad in (float("nan"), -1.0, 0):
+        with pytest.raises(ValueError, match="peak_uni_Bps: must be a finite rate > 0"):
+            plot.run_figure(traced, clos, tmp_path / "bad.png", peak_uni_Bps=bad)
+    assert not (tmp_path / "other.png").exists() and not (tmp_path / "bad.png").exists()
 
 
 def test_packet_latency_curve_stays_within_the_message_latencies(traced: podsim.Result) -> None:

@@ -130,6 +130,8 @@ def test_assumptions_are_overridable_parameters() -> None:
         podsim.system("cloudmatrix384", overrides={"chip.compute.bf16_dens": 752})
     numpy_valued = podsim.system("cloudmatrix384", overrides={"switches.ub-l1.latency": np.int64(200)})
     assert numpy_valued.topology.nodes().set_index("name").loc["node00/l1sw0", "latency_ps"] == 200_000
+    store_and_forward = podsim.system("cloudmatrix384", overrides={"switches.ub-l1.cut_through": np.bool_(False)})
+    assert not store_and_forward.topology.nodes().set_index("name").loc["node00/l1sw0", "cut_through"]
     with pytest.raises(ValueError, match=r"no field 'switchs'; did you mean 'switches'\?"):
         podsim.system("cloudmatrix384", overrides={"switchs.ub-l1.latency": 200})
     # A figure beyond any hardware would make totals infinite, and compare call inf "better".

@@ -245,6 +245,7 @@ def clashing_point(point: dict[str, Any], seed: np.random.SeedSequence) -> dict[
         ({"points": [{"x": 1}], "seed": -1}, TypeError, "seed"),
         ({"points": [{"x": 1}], "resume": True}, ValueError, "needs out_dir"),
         ({"points": [{"x": 1}], "file_format": "xlsx", "out_dir": "unused"}, ValueError, "file_format"),
+        ({"points": [{"x": 1}], "progress": 5}, TypeError, "progress: expected True, False, None or a function"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:

@@ -67,6 +67,9 @@ def test_window_clips_and_selects(system: podsim.System, run: podsim.Result) -> 
         chrome_trace(run, system.topology, window_ps=(-5, 100))
     with pytest.raises(ValueError, match=r"max_events: must be in \[1, "):
         chrome_trace(run, system.topology, max_events=-1)
+    for window in (None, (0, 1, 2)):
+        with pytest.raises(TypeError, match=r"window_ps: expected \(start, end\) in ps"):
+            chrome_trace(run, system.topology, window_ps=window)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="topology: has 4 channels"):
         chrome_trace(run, podsim.fabrics.star(2, podsim.fabrics.LinkParams(rate_Bps=1e9, latency_ps=1)))
     tier, names = podsim.report.channel_tiers(system.topology)

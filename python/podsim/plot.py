@@ -7,6 +7,8 @@ Each ``*_ax`` function draws into a given matplotlib ``Axes``; :func:`run_figure
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from podsim.report import arrived_over_time, channel_tiers, tier_utilization_over_time
+from podsim.report import arrived_over_time, channel_tiers, require_fabric, tier_utilization_over_time
 from podsim.results import NOT_YET, Result
 from podsim.topology import Topology
 
@@ -56,6 +58,7 @@ def utilization_heatmap_ax(
 
     Returns the image (for a colour bar).
     """
+    require_fabric(result, topology)
     tier, names = channel_tiers(topology, roles)
     tr = result.trace
     used = result.channels.packets > 0
@@ -121,6 +124,7 @@ def throughput_ax(ax: Axes, result: Result, topology: Topology, peak_uni_Bps: fl
     the run; a dashed line at ``peak_uni_Bps`` if given. Packet-accurate, from the last-hop
     links, with a complete trace, else from message deliveries (see
     :func:`podsim.report.arrived_over_time`)."""
+    require_fabric(result, topology)
     lo, hi = _run_window(result)
     unit, scale = _time_unit(hi - lo)
     edges = np.linspace(lo, hi, TIME_BINS + 1)
@@ -186,6 +190,8 @@ def run_figure(
     """Four panels of one run: utilisation per tier, latency CDF, throughput over time, and
     achieved against ``peak_uni_Bps`` (bytes/s, uni; the bar panel is left out without it),
     the bars named ``label``. Saved to ``path``; returns it."""
+    if peak_uni_Bps is not None and not (isinstance(peak_uni_Bps, numbers.Real) and 0 < peak_uni_Bps < math.inf):
+        raise ValueError(f"peak_uni_Bps: must be a finite rate > 0 in bytes/s, or None, got {peak_uni_Bps!r}")
     fig = Figure(figsize=(13, 8.5), layout="constrained")
     axes = fig.subplots(2, 2)
     img = utilization_heatmap_ax(axes[0, 0], result, topology, roles)

@@ -46,6 +46,14 @@ def node_levels(topology: Topology) -> np.ndarray:
     return level
 
 
+def require_fabric(result: Result, topology: Topology) -> None:
+    """Raise ValueError unless ``result`` is a run on ``topology`` (as many channels): a figure or
+    trace of one run drawn over another fabric would mislabel every channel."""
+    if topology.num_channels != len(result.channels):
+        raise ValueError(f"topology: has {topology.num_channels} channels, the result {len(result.channels)}: "
+                         "not the run's fabric")
+
+
 def channel_tiers(topology: Topology, roles: Sequence[str] | np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Group channels into tiers by the levels (and, if given, the roles) of their two ends.
 

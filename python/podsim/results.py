@@ -74,7 +74,8 @@ class ChannelStats:
     ``wire_bytes`` counts everything serialized (headers, acks, requests); ``payload_bytes`` only
     message data. ``busy_ps`` is the time spent serializing. ``rate_Bps`` is per direction (uni).
     A transmission counts when it starts: one cut off by its channel failing counts in full in the
-    bytes and packets, and in ``busy_ps`` up to the failure only. ``duration_ps`` is the run's, to the end of its traffic (see :func:`traffic_end_ps`).
+    bytes and packets, and in ``busy_ps`` up to the failure only. ``duration_ps`` is the run's, to the end of its traffic (see :func:`traffic_end_ps`);
+    ``start_ps`` when its first message started (a delayed start is no idle time of the fabric's).
     """
 
     src: np.ndarray
@@ -86,16 +87,19 @@ class ChannelStats:
     packets: np.ndarray
     busy_ps: np.ndarray
     duration_ps: int
+    start_ps: int = 0
 
     def __len__(self) -> int:
         return len(self.src)
 
     @property
     def utilization(self) -> np.ndarray:
-        """Fraction of the run's duration each channel spent serializing, in [0, 1]."""
-        if self.duration_ps == 0:
+        """Fraction of the traffic's time, from ``start_ps`` to ``duration_ps``, each channel
+        spent serializing, in [0, 1] (the window of :meth:`Result.achieved_bandwidth`)."""
+        window = self.duration_ps - self.start_ps
+        if window <= 0:
             return np.zeros(len(self), dtype=float)
-        return self.busy_ps / float(self.duration_ps)
+        return self.busy_ps / float(window)
 
     @property
     def bytes(self) -> np.ndarray:
@@ -104,7 +108,7 @@ class ChannelStats:
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per channel, with utilization."""
-        cols = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "duration_ps"}
+        cols = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("duration_ps", "start_ps")}
         df = pd.DataFrame(cols)
         df["utilization"] = self.utilization
         return df

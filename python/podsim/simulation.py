@@ -16,7 +16,7 @@ import numpy as np
 from podsim import _core
 from podsim import _validate as v
 from podsim.messages import KINDS, MAX_MESSAGE_BYTES, Messages
-from podsim.results import ChannelStats, Ledger, MessageStats, Result, TransmissionTrace, traffic_end_ps
+from podsim.results import NOT_YET, ChannelStats, Ledger, MessageStats, Result, TransmissionTrace, traffic_end_ps
 from podsim.topology import Topology
 
 if TYPE_CHECKING:
@@ -521,6 +521,7 @@ class Simulation:
                 src=ch.src, dst=ch.dst, rate_Bps=ch.rate_Bps, latency_ps=ch.latency_ps,
                 wire_bytes=cc["wire_bytes"], payload_bytes=cc["payload_bytes"], packets=cc["packets"],
                 busy_ps=cc["busy_ps"], duration_ps=traffic_end_ps(mc["end_ps"], core.messages_incomplete == 0, core.now),
+                start_ps=int(mc["start_ps"].min()) if (mc["start_ps"] != NOT_YET).any() else 0,
             ),
             ledger=Ledger(
                 endpoint=self._topology.endpoints, engine_packets_in_flight=core.packets_in_flight,

@@ -237,6 +237,9 @@ def _progress(progress: bool | ProgressFn | None) -> ProgressFn | None:
         return progress
     if progress is None:
         progress = sys.stderr.isatty()
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: expected True, False, None or a function (done, total) -> None, "
+                        f"got {type(progress).__name__} {progress!r}")
     if not progress:
         return None
 

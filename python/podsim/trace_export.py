@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from podsim import _validate as v
-from podsim.report import channel_tiers, tier_utilization_over_time
+from podsim.report import channel_tiers, require_fabric, tier_utilization_over_time
 from podsim.results import NOT_YET, Result
 from podsim.topology import Topology
 from podsim.units import format_time_ps
@@ -66,11 +66,12 @@ def chrome_trace(
         TraceTooLarge: the window holds more than ``max_events`` events.
         ValueError: the window is empty or starts after the run.
     """
+    if not isinstance(window_ps, (tuple, list)) or len(window_ps) != 2:
+        raise TypeError(f"window_ps: expected (start, end) in ps, end None for the end of the traffic, got {window_ps!r}")
     lo = v.integer(window_ps[0], "window_ps", 0, v.MAX_TIME_PS)
     hi = result.traffic_end_ps if window_ps[1] is None else v.integer(window_ps[1], "window_ps", 0, v.MAX_TIME_PS)
     max_events = v.integer(max_events, "max_events", 1)
-    if topology.num_channels != len(result.channels.bytes):
-        raise ValueError(f"topology: has {topology.num_channels} channels, the result {len(result.channels.bytes)}: not the run's fabric")
+    require_fabric(result, topology)
     if hi <= lo or lo >= max(result.now_ps, 1):
         raise ValueError(f"window: [{lo}, {hi}) ps = [{format_time_ps(lo)}, {format_time_ps(hi)}) is empty or after "
                          f"the run's end ({result.now_ps} ps = {format_time_ps(result.now_ps)})")

@@ -80,12 +80,12 @@ Topology load_topology(std::istream& in) {
             "endpoint buffer latency ports issue fetch commit max_reads max_writes read_rate write_rate "
             "write_issue_rate name";
         const auto buffer = read_field<std::uint64_t>(fields, "buffer", kRecord);
-        const auto latency = read_field<Time>(fields, "latency", kRecord);
+        const auto latency = read_field<Time>(fields, "latency", kRecord, kMaxTime);
         const auto ports = read_field<std::uint32_t>(fields, "ports", kRecord);
         EndpointParams ep;
-        ep.issue_ps = read_field<Time>(fields, "issue", kRecord);
-        ep.read_fetch_ps = read_field<Time>(fields, "fetch", kRecord);
-        ep.write_commit_ps = read_field<Time>(fields, "commit", kRecord);
+        ep.issue_ps = read_field<Time>(fields, "issue", kRecord, kMaxTime);
+        ep.read_fetch_ps = read_field<Time>(fields, "fetch", kRecord, kMaxTime);
+        ep.write_commit_ps = read_field<Time>(fields, "commit", kRecord, kMaxTime);
         ep.max_reads = read_field<std::uint32_t>(fields, "max_reads", kRecord);
         ep.max_writes = read_field<std::uint32_t>(fields, "max_writes", kRecord);
         ep.read_rate = read_field<RateMilliBps>(fields, "read_rate", kRecord);
@@ -95,7 +95,7 @@ Topology load_topology(std::istream& in) {
       } else if (kind == "switch") {
         constexpr const char* kRecord = "switch buffer latency cut_through ports name";
         const auto buffer = read_field<std::uint64_t>(fields, "buffer", kRecord);
-        const auto latency = read_field<Time>(fields, "latency", kRecord);
+        const auto latency = read_field<Time>(fields, "latency", kRecord, kMaxTime);
         const auto cut = read_field<std::uint32_t>(fields, "cut_through", kRecord, 1);
         const auto ports = read_field<std::uint32_t>(fields, "ports", kRecord);
         topo.add_switch(rest_of_line(fields), latency, buffer, cut != 0, ports);
@@ -104,7 +104,7 @@ Topology load_topology(std::istream& in) {
         const auto a = read_field<NodeId>(fields, "a", kRecord);
         const auto b = read_field<NodeId>(fields, "b", kRecord);
         const auto rate = read_field<RateMilliBps>(fields, "rate", kRecord);
-        const auto latency = read_field<Time>(fields, "latency", kRecord);
+        const auto latency = read_field<Time>(fields, "latency", kRecord, kMaxTime);
         expect_no_more(fields, "latency");
         topo.connect_exact(a, b, rate, latency);
       } else {

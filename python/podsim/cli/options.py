@@ -86,6 +86,17 @@ def fault_change(*, up: bool) -> Callable[[str], podsim.faults.Change]:
     return convert
 
 
+class Once(argparse.Action):
+    """Store an option's value, refusing a second one: under two names (``--size``, ``--bytes``)
+    the last would otherwise win without a word."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{'/'.join(self.option_strings)}: given twice; give one value")
+        setattr(namespace, self.dest, values)
+
+
 def refuse_twice(systems: Sequence[podsim.System]) -> None:
     """A system named twice side by side is a typo for another one: refuse it."""
     names = [s.name for s in systems]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import podsim
-from podsim.cli.options import UsageError, arg, dest, flag, fraction, int_in, or_auto, positive_int, seed
+from podsim.cli.options import Once, UsageError, arg, dest, flag, fraction, int_in, note, or_auto, positive_int, seed
 from podsim.units import exact_size, exact_time, parse_size, parse_time_ps
 from podsim.workloads import ALGORITHMS, Workload
 from podsim.workloads.p2p import PATTERNS as P2P_PATTERNS
@@ -37,16 +37,18 @@ class WorkloadKind:
         defaults: the workload options (argparse dests) it reads, with the value each takes when
             not given (in the option's units: sizes in bytes, times in ps); others are refused.
         summary: one line for ``podsim list``, which adds the defaults.
+        also: options it reads besides, with no default (None when not given).
     """
 
     make: Callable[[Any, argparse.Namespace], Workload]
     defaults: Mapping[str, Any]
     summary: str
+    also: frozenset[str] = frozenset()
 
     @property
     def options(self) -> frozenset[str]:
         """The workload options (argparse dests) it reads."""
-        return frozenset(self.defaults)
+        return frozenset(self.defaults) | self.also
 
 
 def _collective(fn: Callable[..., Workload], rooted: bool = False) -> Callable[[Any, argparse.Namespace], Workload]:
@@ -59,6 +61,21 @@ def _collective(fn: Callable[..., Workload], rooted: bool = False) -> Callable[[
     return make
 
 
+def _all_to_all(target: Any, a: argparse.Namespace) -> Workload:
+    """All-to-all of ``--bytes-per-pair``, or of ``--size`` S per rank in NCCL's convention (its
+    own share included: S / ranks to each rank), which holds S fixed across systems of different
+    rank counts."""
+    if a.size is None:
+        return _W.all_to_all(target, a.bytes_per_pair)
+    n = len(target.ranks)
+    per_pair = a.size // n
+    if per_pair < 1:
+        raise UsageError(f"--size: all-to-all over {n} ranks needs at least {n} B (1 per pair), got {a.size}")
+    if per_pair * n != a.size:
+        note(f"note: --size {exact_size(a.size)} over {n} ranks: {per_pair:,} B per pair, so S = {per_pair * n:,} B")
+    return _W.all_to_all(target, per_pair)
+
+
 def _algorithms(op: str) -> str:
     return f"--algorithm {'/'.join(ALGORITHMS[op])}"
 
@@ -68,8 +85,9 @@ _COLLECTIVE = {"size": 1 << 20, "algorithm": "ring", "chunks": None}
 _ROOTED = {**_COLLECTIVE, "root": 0}
 #: Workloads by command-line name. Defaults keep a run of the largest shipped system to seconds.
 WORKLOADS: dict[str, WorkloadKind] = {
-    "all-to-all": WorkloadKind(lambda t, a: _W.all_to_all(t, a.bytes_per_pair), {"bytes_per_pair": 1 << 10},
-                               "every rank sends --bytes-per-pair to every other"),
+    "all-to-all": WorkloadKind(lambda t, a: _all_to_all(t, a), {"bytes_per_pair": 1 << 10},
+                               "every rank sends --bytes-per-pair to every other (or --size S per rank)",
+                               also=frozenset({"size"})),
     "all-reduce": WorkloadKind(_collective(_W.all_reduce), _COLLECTIVE, f"--size per rank; {_algorithms('all_reduce')}"),
     "all-gather": WorkloadKind(_collective(_W.all_gather), _COLLECTIVE, f"--size output per rank; {_algorithms('all_gather')}"),
     "reduce-scatter": WorkloadKind(_collective(_W.reduce_scatter), _COLLECTIVE,
@@ -93,7 +111,7 @@ WORKLOADS: dict[str, WorkloadKind] = {
                               "--size per message, --load, --duration"),
 }
 #: Every workload option (argparse dest), in the order of ``podsim run --help``.
-WORKLOAD_OPTS = tuple(dict.fromkeys(d for kind in WORKLOADS.values() for d in kind.defaults))
+WORKLOAD_OPTS = tuple(dict.fromkeys(d for kind in WORKLOADS.values() for d in (*kind.defaults, *sorted(kind.also))))
 
 
 def _shown(dest: str, value: Any) -> str:
@@ -139,7 +157,9 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
         g.add_argument(*flags, help=f"{text} {_default_help(dest(flags[0]))}", **kw)
 
     add("--bytes-per-pair", type=arg(parse_size, "bytes_per_pair"), metavar="SIZE", text="all-to-all: bytes from each rank to each other, e.g. 64KiB")
-    add("--size", "--bytes", type=arg(parse_size, "size"), metavar="SIZE", text="collectives: NCCL size S, e.g. 1GiB; p2p/synthetic: bytes per message")
+    add("--size", "--bytes", type=arg(parse_size, "size"), metavar="SIZE", action=Once,
+        text="collectives: NCCL size S, e.g. 1GiB (all-to-all: instead of --bytes-per-pair, S / ranks to each rank, "
+             "the same S on every system); p2p/synthetic: bytes per message")
     add("--algorithm", metavar="NAME", text="collective algorithm: ring, tree, rhd, hierarchical")
     add("--chunks", type=or_auto(positive_int), metavar="N",
         text="collectives: pipeline chunks; auto is 512 KiB of S per chunk for tree all-reduce, broadcast and "
@@ -187,5 +207,7 @@ def build(system: podsim.System, name: str, args: argparse.Namespace) -> Workloa
             raise UsageError(f"--ranks: {system.name} has {len(system.ranks)} ranks, got {args.ranks} (need 2 or more)")
         target = _Ranks(system.ranks[: args.ranks], system.rank_group[: args.ranks], system.topology)
     kind = WORKLOADS[name]
+    if name == "all-to-all" and args.size is not None and args.bytes_per_pair is not None:
+        raise UsageError("--size, --bytes-per-pair: all-to-all takes one of them (S = ranks x bytes per pair)")
     unset = {d: v for d, v in kind.defaults.items() if getattr(args, d) is None}
     return kind.make(target, argparse.Namespace(**{**vars(args), **unset}))

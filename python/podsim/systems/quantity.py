@@ -217,8 +217,9 @@ def parse_quantity(
     units = DIMENSIONS[dimension]
     unit = raw.get("unit", "")
     if dimension == "flag":
-        if not isinstance(raw["value"], bool):
+        if not isinstance(raw["value"], (bool, np.bool_)):
             raise SpecError(file, f"{path}.value", f"expected true or false, got {raw['value']!r}")
+        raw = {**raw, "value": bool(raw["value"])}  # (a numpy bool from an override computed with numpy)
         if unit:
             raise SpecError(file, f"{path}.unit", f"a flag has no unit, got {unit!r}")
     elif unit not in units:
