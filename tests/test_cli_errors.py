@@ -35,6 +35,8 @@ from podsim.cli.progress import Progress
         (["run", SMALL, "all-reduce", "--ranks", "99"], "--ranks"),
         (["run", SMALL, "all-reduce", "--trace-window", "0:5us"], "--trace-window needs --trace"),
         (["run", SMALL, "all-reduce", "--trace-window", "5us"], "trace_window"),
+        (["run", SMALL, "all-reduce", "--trace", "t.json", "--trace-window", "0:5000000000000s"],
+         "trace_window: times must be at most 2**62 ps"),
         (["run", SMALL, "all-reduce", "--out", "table.xlsx"], ".csv or .parquet"),
         (["run", SMALL, "all-reduce", "--plot", "/nonexistent-dir/p.png"], "does not exist"),
         (["run", SMALL, "all-reduce", "--trace", "t.txt"], ".json"),

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from cli_helpers import run, run_json
 
+import podsim
 from podsim.units import format_time_ps
 
 
@@ -30,6 +32,34 @@ def test_ctrl_c_stops_an_in_process_sweep() -> None:
     finally:
         proc.kill()
     assert proc.returncode == 130 and "podsim: interrupted" in err, err
+
+
+def test_an_interrupted_sweep_keeps_the_points_it_finished(capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during the second of three points: the API raises SweepInterrupted with the first
+    point's rows, and the command prints them before exiting 130 (it printed only "interrupted")."""
+    module = sys.modules["podsim.sweep"]
+    real, calls = module._run_point, []
+
+    def second_interrupted(task: Any) -> Any:
+        calls.append(task.index)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(module, "_run_point", second_interrupted)
+    code, out, err = run(capsys, "sweep", "hgx-h100", "all-reduce", "--size", "64KiB", "--vary", "routing=ecmp,spray,adaptive",
+                         "--workers", "1")
+    assert code == 130 and "podsim: interrupted" in err
+    assert out.startswith("hgx-h100 all-reduce: interrupted, 1 of 3 points done") and "ecmp" in out and "spray" not in out
+    calls.clear()
+    with pytest.raises(podsim.SweepInterrupted) as stop:
+        podsim.sweep(_one_row, [{"x": 1}, {"x": 2}, {"x": 3}], max_workers=0, progress=False)
+    assert stop.value.points == 3 and stop.value.frame["x"].tolist() == [1]
+
+
+def _one_row(point: dict[str, Any], seed: Any) -> dict[str, Any]:
+    return {"y": 2 * point["x"]}
 
 
 def test_sweep_resumes_from_its_out_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from podsim.simulation import (
     Simulation,
     simulate,
 )
-from podsim.sweep import PointFailedWarning, sweep
+from podsim.sweep import PointFailedWarning, SweepInterrupted, sweep
 from podsim import workloads
 from podsim.topology import ChannelTable, Topology
 from podsim.systems import Comparison, Peak, System, compare, list_systems, system
@@ -65,6 +65,7 @@ __all__ = [
     "PointFailedWarning",
     "Result",
     "Simulation",
+    "SweepInterrupted",
     "System",
     "Topology",
     "TransmissionTrace",

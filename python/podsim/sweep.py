@@ -73,6 +73,17 @@ class PointFailedWarning(RuntimeWarning):
     """Some points of a sweep raised; their rows carry the error, the other points are complete."""
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep. ``frame`` holds the rows of the points finished by then (read back
+    or run), in point order, as :func:`sweep` would have returned them; ``points`` is how many
+    the sweep had."""
+
+    def __init__(self, frame: pd.DataFrame, points: int) -> None:
+        super().__init__(f"sweep interrupted: {frame['point'].nunique() if len(frame) else 0} of {points} points done")
+        self.frame = frame
+        self.points = points
+
+
 @dataclass(frozen=True)
 class _Task:
     index: int
@@ -301,7 +312,8 @@ def sweep(
         missing). ``df.attrs["sweep"]`` holds the root seed, counts and file format, and
         ``df.attrs["tracebacks"]`` the traceback of each failed point.
 
-    A point that raises does not stop the others; the sweep then warns with
+    Ctrl-C raises :class:`SweepInterrupted` (a ``KeyboardInterrupt``) carrying the rows of the
+    points finished by then. A point that raises does not stop the others; the sweep then warns with
     :class:`PointFailedWarning`. A worker process that dies (crash, out of memory) fails the points
     it took with it; ``resume=True`` then re-runs only those.
 
@@ -344,11 +356,18 @@ def sweep(
     todo = [t for t in tasks if t.index not in outcomes]
     report = _progress(progress)
 
+    def finished() -> pd.DataFrame:  # the rows of the points done so far, in point order
+        done = [outcomes[i].frame for i in sorted(outcomes)]
+        return pd.concat(done, ignore_index=True) if done else pd.DataFrame(columns=list(RESERVED))
+
     if executor is None and max_workers == 0:
-        for t in todo:  # here, so that a KeyboardInterrupt reaches the point under way
-            outcomes[t.index] = _run_point(t)
-            if report is not None:
-                report(len(outcomes), len(tasks))
+        try:
+            for t in todo:  # here, so that a KeyboardInterrupt reaches the point under way
+                outcomes[t.index] = _run_point(t)
+                if report is not None:
+                    report(len(outcomes), len(tasks))
+        except KeyboardInterrupt:
+            raise SweepInterrupted(finished(), len(tasks)) from None
         todo_left: list[_Task] = []
     else:
         todo_left = todo
@@ -378,6 +397,8 @@ def sweep(
                     err.__traceback__ = None
                 if report is not None:
                     report(len(outcomes), len(tasks))
+    except KeyboardInterrupt:
+        raise SweepInterrupted(finished(), len(tasks)) from None
     finally:
         if own and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -109,6 +109,8 @@ def parse_window_ps(text: str, field: str = "window") -> tuple[int, int | None]:
     hi = parse_time_ps(hi_text, field) if hi_text.strip() else None
     if hi is not None and hi <= lo:
         raise ValueError(f"{field}: END must be after START, got {text!r}")
+    if max(lo, hi or 0) > 1 << 62:  # (found here, not after the run that the window is of)
+        raise ValueError(f"{field}: times must be at most 2**62 ps (about 53 days, the last simulated time), got {text!r}")
     return lo, hi
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 import podsim
 from podsim.cli.errors import as_option
 from podsim.cli.options import (
-    EXIT_FAILED, EXIT_OK, SYSTEM_HELP, CheckingParser, Parser, UsageError, add_output, flag, is_given, positive_int,
+    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, SYSTEM_HELP, CheckingParser, Parser, UsageError, add_output, flag, is_given, note,
+    positive_int,
 )
 from podsim.cli.running import emit, summary
 from podsim.cli.workload_options import WORKLOAD_OPTS, WORKLOADS, add_workload_options, build, check_workloads
@@ -101,7 +102,7 @@ def _text(table: pd.DataFrame, axes: list[str]) -> str:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Check every point of the grid, then run them all; print a row per point."""
-    from podsim.sweep import grid, sweep
+    from podsim.sweep import SweepInterrupted, grid, sweep
 
     axes = dict(args.vary)
     if len(axes) != len(args.vary):
@@ -152,8 +153,16 @@ def sweep_command(args: argparse.Namespace) -> int:
                 where = " ".join(f"{k}={v}" for k, v in point.items())
                 raise UsageError(f"--vary point {where}: {as_option(str(err), trial)}") from None
     # One worker runs in this process (no start-up cost for small sweeps, and Ctrl-C stops it).
-    table = sweep(partial(_point, base), points, seed=args.seed, max_workers=0 if args.workers == 1 else args.workers,
-                  out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    try:
+        table = sweep(partial(_point, base), points, seed=args.seed, max_workers=0 if args.workers == 1 else args.workers,
+                      out_dir=args.out_dir, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    except SweepInterrupted as stop:  # what was finished, then the usual exit code of Ctrl-C
+        done = stop.frame["point"].nunique() if len(stop.frame) else 0
+        human = [f"{args.system} {args.workload}: interrupted, {done} of {len(points)} points done",
+                 *([_text(stop.frame, list(axes))] if done else [])]
+        emit(args, human, stop.frame.to_dict(orient="records"), stop.frame)
+        note("interrupted")
+        return EXIT_INTERRUPTED
     human = [f"{args.system} {args.workload}: {len(points)} points", _text(table, list(axes))]
     emit(args, human, table.to_dict(orient="records"), table)
     return EXIT_FAILED if "error" in table and table["error"].notna().any() else EXIT_OK
