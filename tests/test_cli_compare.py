@@ -87,3 +87,6 @@ def test_compare_says_what_a_rank_is_and_compares_chips(capsys: pytest.CaptureFi
     assert code == 0 and "per chip (its ranks" not in out and "message latency" not in out
     assert "| channels on the path (hops) |  | 1 | 2 |" in out and "| chips (packages of those ranks) |  | 1 | 2 |" in out
     assert "| size S (the test's payload) | MiB | 1 | 1 |" in out
+    rows = run_json(capsys, "compare", "cloudmatrix384", "gb300-nvl72", "--workload", "p2p", "--size", "64KiB")["achieved"]
+    hops = next(r for r in rows if r["metric"] == "channels on the path (hops)")
+    assert (hops["cloudmatrix384"], hops["gb300-nvl72"]) == (1, 2)  # the JSON has every row the table has

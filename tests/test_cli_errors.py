@@ -45,6 +45,7 @@ from podsim.cli.progress import Progress
         (["run", SMALL], "WORKLOAD"),
         (["compare", SMALL], "at least 2 systems"),
         (["run", SMALL, "all-reduce", "--size", "1KiB", "--bytes", "2KiB"], "--size/--bytes: given twice; give one value"),
+        (["run", SMALL, "p2p", "--chunks", "auto"], "--chunks does not apply to p2p"),  # auto is a value like any other
         (["peak", SMALL, "gb300-nvl72", SMALL], f"systems: {SMALL!r} is given twice"),
         (["compare", SMALL, "hgx-h20", "--size", "1MiB"], "--size: applies to a workload run; add --workload NAME"),
         # Engine options, even those with a default, were once ignored without a workload.

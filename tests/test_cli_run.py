@@ -239,3 +239,8 @@ def test_all_to_all_by_size_per_rank(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 2 and "--size: all-to-all over 8 ranks needs at least 8 B" in err
     data = run_json(capsys, "compare", SMALL, "gb300-nvl72", "--workload", "all-to-all", "--size", "72KiB")
     assert [r["size_bytes"] for r in data["runs"]["all-to-all"]] == [72 << 10, 72 << 10]
+    # With other workloads, --bytes-per-pair is all-to-all's and --size theirs.
+    data = run_json(capsys, "compare", SMALL, "gb300-nvl72", "--workload", "all-reduce", "--workload", "all-to-all",
+                    "--size", "256KiB", "--bytes-per-pair", "1KiB")
+    assert [r["size_bytes"] for r in data["runs"]["all-to-all"]] == [8 << 10, 72 << 10]
+    assert [r["size_bytes"] for r in data["runs"]["all-reduce"]] == [256 << 10, 256 << 10]

@@ -285,7 +285,7 @@ def test_another_thread_is_refused_while_one_runs() -> None:
     assert in_run.wait(timeout=60)
     for call in (lambda: sim.add(all_to_all(t, 64)), lambda: sim.inject(t.endpoints[0], t.endpoints[1], 64),
                  sim.check_invariants, sim.result, sim.run, lambda: sim.now):
-        with pytest.raises(RuntimeError, match="in use by another thread") as e:
+        with pytest.raises(RuntimeError, match="running in another thread") as e:
             call()
         refused.append(str(e.value).split(":")[0])
     go.set()
@@ -293,6 +293,34 @@ def test_another_thread_is_refused_while_one_runs() -> None:
     assert refused == ["Simulation.add", "Simulation.inject", "Simulation.check_invariants", "Simulation.result",
                        "Simulation.run", "Simulation.now"]
     assert sim.result().complete and sim.idle
+
+
+def test_a_reading_thread_never_refuses_the_thread_that_runs() -> None:
+    """Only a run makes another thread's call unsafe: a monitor reading results between runs
+    waits for nothing and refuses nothing (a call that found it reading was once refused)."""
+    import threading
+
+    t = clos()
+    sim = podsim.Simulation(t)
+    sim.add(all_to_all(t, 16 << 10))
+    stop, reads, refused = threading.Event(), [], []
+
+    def monitor() -> None:
+        while not stop.is_set():
+            try:
+                reads.append(sim.result().events)
+            except RuntimeError:
+                refused.append(1)  # while a run is under way: expected
+
+    watcher = threading.Thread(target=monitor)
+    watcher.start()
+    try:
+        while not sim.idle:
+            sim.run_until(sim.now + 100_000)
+    finally:
+        stop.set()
+        watcher.join()
+    assert sim.result().complete and reads == sorted(reads)
 
 
 def test_work_added_by_the_last_progress_call_runs() -> None:

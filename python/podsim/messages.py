@@ -56,12 +56,20 @@ class _Column:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, obj: Any, objtype: type | None = None) -> np.ndarray:
-        return cast(np.ndarray, obj.__dict__["_" + self.name])
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:  # on the class: the descriptor, as a property gives
+            return self
+        try:
+            return cast(np.ndarray, obj.__dict__["_" + self.name])
+        except KeyError:
+            raise AttributeError(f"Messages.{self.name}: not set") from None
 
     def __set__(self, obj: Any, value: Any) -> None:
         raise AttributeError(f"Messages.{self.name}: read-only (each column is checked when the batch is built); "
                              f"build a new Messages with the {self.name} you want")
+
+    def __delete__(self, obj: Any) -> None:
+        self.__set__(obj, None)
 
 
 class Messages:

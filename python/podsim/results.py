@@ -94,8 +94,9 @@ class ChannelStats:
 
     @property
     def utilization(self) -> np.ndarray:
-        """Fraction of the traffic's time, from ``start_ps`` to ``duration_ps``, each channel
-        spent serializing, in [0, 1] (the window of :meth:`Result.achieved_bandwidth`)."""
+        """Fraction of the traffic's time, from the first message start (``start_ps``) to the
+        end of the traffic (``duration_ps``, :func:`traffic_end_ps`), each channel spent
+        serializing, in [0, 1]."""
         window = self.duration_ps - self.start_ps
         if window <= 0:
             return np.zeros(len(self), dtype=float)

@@ -56,19 +56,22 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _one_thread(method: _F) -> _F:
-    """Refuse ``method`` while another thread uses the simulation: the engine runs without the
-    GIL, so a call from another thread would change or read its state mid-event (a crash, or
-    a false invariant violation). The running thread's own callbacks may call it (the lock is
-    reentrant)."""
+    """Refuse ``method`` while another thread runs the simulation: the engine runs without the
+    GIL, so a call from another thread would change or read its state mid-event (a crash, or a
+    false invariant violation). Other calls hold the GIL throughout; one that finds the lock held
+    by another thread's call (not a run) waits for it. The running thread's own callbacks may
+    call anything (the lock is reentrant)."""
 
     @functools.wraps(method)
     def guarded(self: Simulation, *args: Any, **kwargs: Any) -> Any:
-        if not self._in_use.acquire(blocking=False):
-            raise RuntimeError(
-                f"Simulation.{method.__name__}: the simulation is in use by another thread (running, or being "
-                "changed); use it from one thread at a time (to watch a run, pass progress= or register on_complete, "
-                "which are called in the running thread)"
-            )
+        while not self._in_use.acquire(timeout=0.001):
+            runner = self._runner
+            if runner is not None and runner != threading.get_ident():
+                raise RuntimeError(
+                    f"Simulation.{method.__name__}: the simulation is running in another thread; use it from one "
+                    "thread at a time (to watch a run, pass progress= or register on_complete, which are called in "
+                    "the running thread)"
+                )
         try:
             return method(self, *args, **kwargs)
         finally:
@@ -272,6 +275,7 @@ class Simulation:
         self._undelivered: deque[tuple[int, int, int]] = deque()
         self._wall_s = 0.0
         self._in_use = threading.RLock()  # held by the thread using the engine (see _one_thread)
+        self._runner: int | None = None  # the thread running the engine, while it runs
         # Of every message added, for progress(now_ps, events, done); a float, as the sum may pass
         # 2^64 (2^26 messages of up to 2^48 bytes) and a fraction needs no more precision.
         self._payload_bytes = 0.0
@@ -454,6 +458,7 @@ class Simulation:
                            if progress is not None and _takes_done(progress)
                            else cast("Callable[[int, int], None] | None", progress))
         t0 = time.perf_counter()
+        outer, self._runner = self._runner, threading.get_ident()  # (outer: a run from a callback)
         try:
             self._notify()
             while True:
@@ -466,6 +471,7 @@ class Simulation:
                     break
                 # else the progress call at the stop added work that is due: run it too.
         finally:
+            self._runner = outer
             self._wall_s += time.perf_counter() - t0
 
     def _with_done(self, fn: Callable[[int, int, float], None]) -> Callable[[int, int], None]:

@@ -150,7 +150,7 @@ def compare_command(args: argparse.Namespace) -> int:
     if interrupted:
         human += ["", "interrupted; what was reached:"] + [line for ss in runs.values() for s in ss for line in s.lines()]
     data = {"peak": comparison.to_pandas().to_dict(orient="records"), "power_bases": comparison.power_bases(),
-            "runs": {w: [s.to_dict() for s in ss] for w, ss in runs.items()}}
+            "runs": {w: [s.to_dict() for s in ss] for w, ss in runs.items()}, "achieved": rows}
     table = pd.concat([comparison.to_pandas(), pd.DataFrame(rows)], ignore_index=True) if rows else comparison.to_pandas()
     emit(args, human, data, table)
     if args.plot is not None:

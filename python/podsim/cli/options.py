@@ -157,13 +157,23 @@ def int_in(lo: int, hi: int | None = None, shown: str | None = None) -> Callable
     return convert
 
 
+#: An option's value that leaves the choice to the generator (its None).
+AUTO = "auto"
+
+
 def or_auto(convert: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``convert``, or None for ``auto`` (the generator's own choice, which a default None is too)."""
+    """``convert``, or :data:`AUTO` for ``auto``: given, so that a workload that does not read
+    the option refuses it as it would any value."""
 
     def either(text: str) -> Any:
-        return None if text == "auto" else convert(text)
+        return AUTO if text == AUTO else convert(text)
 
     return either
+
+
+def auto(value: Any) -> Any:
+    """An option's value for the generator: None for :data:`AUTO`."""
+    return None if value == AUTO else value
 
 
 positive_int = int_in(1)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import podsim
-from podsim.cli.options import Once, UsageError, arg, dest, flag, fraction, int_in, note, or_auto, positive_int, seed
+from podsim.cli.options import AUTO, Once, UsageError, arg, auto, dest, flag, fraction, int_in, note, or_auto, positive_int, seed
 from podsim.units import exact_size, exact_time, parse_size, parse_time_ps
 from podsim.workloads import ALGORITHMS, Workload
 from podsim.workloads.p2p import PATTERNS as P2P_PATTERNS
@@ -53,7 +53,7 @@ class WorkloadKind:
 
 def _collective(fn: Callable[..., Workload], rooted: bool = False) -> Callable[[Any, argparse.Namespace], Workload]:
     def make(target: Any, a: argparse.Namespace) -> Workload:
-        kw: dict[str, Any] = {"algorithm": a.algorithm, "chunks": a.chunks}
+        kw: dict[str, Any] = {"algorithm": a.algorithm, "chunks": auto(a.chunks)}
         if rooted:
             kw["root"] = a.root
         return fn(target, a.size, **kw)
@@ -81,11 +81,11 @@ def _algorithms(op: str) -> str:
 
 
 _W = podsim.workloads
-_COLLECTIVE = {"size": 1 << 20, "algorithm": "ring", "chunks": None}
+_COLLECTIVE = {"size": 1 << 20, "algorithm": "ring", "chunks": AUTO}
 _ROOTED = {**_COLLECTIVE, "root": 0}
 #: Workloads by command-line name. Defaults keep a run of the largest shipped system to seconds.
 WORKLOADS: dict[str, WorkloadKind] = {
-    "all-to-all": WorkloadKind(lambda t, a: _all_to_all(t, a), {"bytes_per_pair": 1 << 10},
+    "all-to-all": WorkloadKind(_all_to_all, {"bytes_per_pair": 1 << 10},
                                "every rank sends --bytes-per-pair to every other (or --size S per rank)",
                                also=frozenset({"size"})),
     "all-reduce": WorkloadKind(_collective(_W.all_reduce), _COLLECTIVE, f"--size per rank; {_algorithms('all_reduce')}"),
@@ -95,8 +95,8 @@ WORKLOADS: dict[str, WorkloadKind] = {
     "broadcast": WorkloadKind(_collective(_W.broadcast, rooted=True), _ROOTED, f"--size from --root; {_algorithms('broadcast')}"),
     "reduce": WorkloadKind(_collective(_W.reduce, rooted=True), _ROOTED, f"--size to --root; {_algorithms('reduce')}"),
     "moe": WorkloadKind(lambda t, a: _W.moe(t, a.tokens, num_experts=a.experts, top_k=a.top_k, skew=a.skew,
-                                              redundant_experts=a.redundant_experts, seed=a.seed),
-                        {"tokens": 16, "experts": 256, "top_k": 8, "skew": 0.0, "redundant_experts": None},
+                                              redundant_experts=auto(a.redundant_experts), seed=a.seed),
+                        {"tokens": 16, "experts": 256, "top_k": 8, "skew": 0.0, "redundant_experts": AUTO},
                         "MoE dispatch + combine: --tokens per rank, --experts, --top-k, --skew (Zipf exponent), "
                         "--redundant-experts"),
     "p2p": WorkloadKind(lambda t, a: _W.point_to_point(t, a.size, pattern=a.pattern, peer=a.peer, iterations=a.iterations),
@@ -115,10 +115,7 @@ WORKLOAD_OPTS = tuple(dict.fromkeys(d for kind in WORKLOADS.values() for d in (*
 
 
 def _shown(dest: str, value: Any) -> str:
-    """A default as it would be typed on the command line, exactly (``64KiB``, ``2us``); None is
-    ``auto``, the generator's own choice."""
-    if value is None:
-        return "auto"
+    """A default as it would be typed on the command line, exactly (``64KiB``, ``2us``, ``auto``)."""
     if dest in ("size", "bytes_per_pair"):
         return exact_size(value)
     if dest == "duration":
@@ -192,6 +189,8 @@ def check_workloads(names: Sequence[str], args: argparse.Namespace) -> None:
     for name in names:
         if name not in WORKLOADS:
             raise UsageError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    if list(names) == ["all-to-all"] and args.size is not None and args.bytes_per_pair is not None:
+        raise UsageError("--size, --bytes-per-pair: all-to-all takes one of them (S = ranks x bytes per pair)")
     taken = frozenset().union(*(WORKLOADS[n].options for n in names))
     for opt in WORKLOAD_OPTS:
         if getattr(args, opt) is not None and opt not in taken:
@@ -207,7 +206,8 @@ def build(system: podsim.System, name: str, args: argparse.Namespace) -> Workloa
             raise UsageError(f"--ranks: {system.name} has {len(system.ranks)} ranks, got {args.ranks} (need 2 or more)")
         target = _Ranks(system.ranks[: args.ranks], system.rank_group[: args.ranks], system.topology)
     kind = WORKLOADS[name]
-    if name == "all-to-all" and args.size is not None and args.bytes_per_pair is not None:
-        raise UsageError("--size, --bytes-per-pair: all-to-all takes one of them (S = ranks x bytes per pair)")
-    unset = {d: v for d, v in kind.defaults.items() if getattr(args, d) is None}
-    return kind.make(target, argparse.Namespace(**{**vars(args), **unset}))
+    given = vars(args)
+    if name == "all-to-all" and args.bytes_per_pair is not None:  # it wins; --size is the other workloads'
+        given = {**given, "size": None}
+    unset = {d: v for d, v in kind.defaults.items() if given[d] is None}
+    return kind.make(target, argparse.Namespace(**{**given, **unset}))

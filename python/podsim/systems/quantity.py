@@ -244,7 +244,8 @@ def parse_quantity(
         written = f"{_exact(num)} {shown_unit}".rstrip()
         si = _to_base(num, units[unit], integer, file, where, written, base)
         if abs(si) > MAX_FIGURE:  # (system totals multiply it by counts: they must stay finite)
-            raise SpecError(file, where, f"must be at most {MAX_FIGURE:g} {base or ''} in base units, got {written}".replace("  ", " "))
+            in_base = f"{MAX_FIGURE:g} {base}" if base else f"{MAX_FIGURE:g}"
+            raise SpecError(file, where, f"must be at most {in_base} in base units, got {written}")
         if dimension == "time" and engine:
             _whole_ps(num, unit, file, where, written)
         if integer and isinstance(num, float) and num.is_integer():
