@@ -274,3 +274,22 @@ def test_utilization_counts_from_the_first_start() -> None:
     assert late.channels.start_ps == 10**9 and now.channels.start_ps == 0
     assert late.channels.utilization[c] == now.channels.utilization[c] > 0.98
     assert late.achieved_bandwidth() == now.achieved_bandwidth()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_adaptive_routing_counts_bytes_sent_but_not_yet_freed(seed: int) -> None:
+    """Two one-packet messages cross switch s, which has two equal uplinks to b. When the second
+    arrives, the first has left (nothing is queued) but still holds space at the next hop: an
+    output's load counts those bytes, so the second takes the other uplink whatever the seed
+    (counting queued bytes only, a tie, half the seeds sent both the same way)."""
+    lat = 1_000_000  # credits take microseconds to come back: the first packet's are still out
+    t = podsim.Topology()
+    a, b = t.add_endpoint("a"), t.add_endpoint("b")
+    s, t0, t1 = (t.add_switch(n, latency_ps=100_000, buffer_bytes=64 << 10) for n in ("s", "t0", "t1"))
+    t.connect(a, s, rate_Bps=RATE, latency_ps=lat)
+    up = [t.connect(s, x, rate_Bps=RATE, latency_ps=lat) for x in (t0, t1)]
+    for x in (t0, t1):
+        t.connect(x, b, rate_Bps=RATE, latency_ps=lat)
+    res = podsim.simulate(t, podsim.Messages([a, a], [b, b], [1000, 1000]), mtu=MTU, header_bytes=HDR,
+                          routing="adaptive", seed=seed)
+    assert [int(res.channels.packets[c]) for c in up] == [1, 1]
