@@ -289,3 +289,28 @@ def test_faults_never_lose_or_duplicate_a_packet(case: tuple[Scenario, list[faul
     assert np.all(led.retransmitted_bytes <= led.lost_bytes)
     event(f"lost packets: {'0' if led.lost_packets.sum() == 0 else '1+'}")
     event(f"replayed packets: {'0' if led.replayed_packets.sum() == 0 else '1+'}")
+
+
+def test_a_message_to_a_peer_cut_off_until_a_repair_waits_for_it() -> None:
+    """Injected while a fault cuts its destination off, a message waits for the scheduled repair
+    (it was refused as 'not connected', though one injected just before the outage waited); a
+    pair the fabric never connects is still refused at once."""
+    t = two_paths(second_path=False)
+    sim = podsim.Simulation(t, mtu=MTU, header_bytes=HDR, check=True)
+    sim.fail(2, at_ps=1_000)
+    sim.repair(2, at_ps=10_000_000)
+    sim.run_until(2_000)
+    m = sim.inject(0, 1, 4096)
+    sim.run()
+    res = sim.result()
+    assert res.complete and res.messages.end_ps[m] > 10_000_000
+    island = podsim.Topology()
+    a, b, c = island.add_endpoint("a"), island.add_endpoint("b"), island.add_endpoint("c")
+    s1, s2 = (island.add_switch(n, latency_ps=1000, buffer_bytes=64 << 10) for n in ("s1", "s2"))
+    for x, s in ((a, s1), (b, s1), (c, s2)):
+        island.connect(x, s, rate_Bps=1e9, latency_ps=1000)
+    apart = podsim.Simulation(island)
+    apart.fail(0, at_ps=10**6)
+    with pytest.raises(ValueError, match="'c' and 'a' are not connected both ways"):
+        apart.inject(a, c, 64)
+    assert apart.inject(a, b, 64) == 0

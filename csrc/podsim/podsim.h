@@ -11,6 +11,12 @@
 // integer picoseconds. See simulator.h for the model and topology.h for building fabrics.
 #pragma once
 
+// The installed core is built without libstdc++'s debug mode, whose containers have another
+// layout: a host built with it links cleanly and then corrupts memory. Refuse it here instead.
+#if defined(_GLIBCXX_DEBUG)
+#error "podsim: the core library is built without _GLIBCXX_DEBUG; build this host without it (see the README, Embedding)"
+#endif
+
 #include "podsim/config.h"
 #include "podsim/config_io.h"
 #include "podsim/fabric/topology.h"

@@ -161,8 +161,10 @@ void Simulator::validate_message(NodeId src, NodeId dst, std::uint64_t size, Mes
                                   topo_.node(n).name + "' (" + std::to_string(dev->config().capacity_bytes()) +
                                   " bytes); set txn_bytes" + at);
   }
-  if (routes_.hops(src, topo_.endpoint_index(dst)) == RoutingTable::kUnreachable ||
-      routes_.hops(dst, topo_.endpoint_index(src)) == RoutingTable::kUnreachable)
+  const bool routed = routes_.hops(src, topo_.endpoint_index(dst)) != RoutingTable::kUnreachable &&
+                      routes_.hops(dst, topo_.endpoint_index(src)) != RoutingTable::kUnreachable;
+  // With faults the routes are today's: a pair cut off until a repair may still be sent to.
+  if (!routed && !(connectivity_ && connectivity_->connected(topo_, src, dst)))
     throw std::invalid_argument("dst: endpoint '" + topo_.node(dst).name + "' and '" + topo_.node(src).name +
                                 "' are not connected both ways" + at);
 }

@@ -22,12 +22,14 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
 #include "podsim/config.h"
+#include "podsim/fabric/connectivity.h"
 #include "podsim/fabric/routing.h"
 #include "podsim/fabric/topology.h"
 #include "podsim/memory/hbm_config.h"
@@ -125,6 +127,13 @@ class Simulator {
   static constexpr std::size_t kMaxQueuePairs = std::size_t{1} << 31;
 
   Simulator(Topology topology, const SimConfig& config);
+  // Movable, not copyable (it owns its HBM devices): a copy is refused where it is written,
+  // not deep inside a member.
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+  Simulator(Simulator&&) = default;
+  Simulator& operator=(Simulator&&) = default;
+  ~Simulator() = default;
 
   const Topology& topology() const { return topo_; }
   const RoutingTable& routing() const { return routes_; }
@@ -132,7 +141,9 @@ class Simulator {
 
   // Adds one message; it starts `delay_ps` after its dependencies (earlier message ids) are
   // delivered, or after now() when it has none. Returns its id. Bad arguments (ids, size, kind,
-  // a start past 2^62 ps) throw std::invalid_argument and add nothing.
+  // a start past 2^62 ps, endpoints the fabric does not connect) throw std::invalid_argument and
+  // add nothing. Endpoints that a fault cuts off until a scheduled repair are connected: the
+  // message waits for the repair (without one, the run ends in CutOff).
   std::uint32_t add_message(NodeId src, NodeId dst, std::uint64_t size, MessageKind kind, Time delay_ps,
                             std::uint64_t tag, std::span<const std::uint32_t> deps = {});
   // Adds many messages at once; dependency pairs (before, after) are indices into this batch.
@@ -144,7 +155,8 @@ class Simulator {
 
   Time now() const { return now_; }
   Time next_event_time() const { return queue_.next_time(); }
-  // Processes events up to and including time `until`, at most `max_events` of them. Throws
+  // Processes events up to and including time `until`, at most `max_events` of them; now() is
+  // then the last event's time (advance_until also moves now() on to its time). Throws
   // TimeOverflow if an event would fall past kMaxTime; the simulation cannot go on after that,
   // nor after a callback threw (the exception passes through; later calls throw logic_error).
   // Not from inside a callback (logic_error): a callback's work is done when it returns.
@@ -452,6 +464,8 @@ class Simulator {
   Topology topo_;
   SimConfig cfg_;
   RoutingTable routes_;
+  // What the intact fabric connects, once a fault is scheduled (routes_ then change).
+  std::optional<Connectivity> connectivity_;
   EventQueue queue_;
   Time now_ = 0;
 

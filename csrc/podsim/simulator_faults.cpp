@@ -16,6 +16,7 @@ void Simulator::schedule_fault(ChannelId c, Time at, bool up) {
   if (at < now_ || at > kMaxTime)
     throw std::invalid_argument("at_ps: must be in [now = " + std::to_string(now_) + ", 2^62] ps, got " +
                                 std::to_string(at));
+  if (!connectivity_) connectivity_.emplace(topo_);  // before the first fault changes the routes
   faults_ = true;
   const auto [it, fresh] = pending_batch_.try_emplace(at, static_cast<std::uint32_t>(fault_batches_.size()));
   if (fresh) {

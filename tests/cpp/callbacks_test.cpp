@@ -5,8 +5,14 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "podsim/podsim.h"
+
+// A copy would be refused deep inside a member; it is refused where it is written. Moving
+// (returning a Simulator, keeping several in a vector) works.
+static_assert(!std::is_copy_constructible_v<podsim::Simulator> && !std::is_copy_assignable_v<podsim::Simulator>);
+static_assert(std::is_move_constructible_v<podsim::Simulator> && std::is_move_assignable_v<podsim::Simulator>);
 
 namespace {
 
