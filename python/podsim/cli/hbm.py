@@ -12,10 +12,11 @@ import pandas as pd
 import podsim
 from podsim._validate import MAX_TIME_PS
 from podsim.cli.options import (
-    EXIT_INTERRUPTED, EXIT_OK, QUIET_HELP, UsageError, add_output, arg, note, positive_int, refuse_twice, seed,
+    EXIT_INTERRUPTED, EXIT_OK, QUIET_HELP, UsageError, add_output, arg, note, positive_int, seed,
 )
 from podsim.cli.progress import Progress
 from podsim.cli.running import emit, markdown
+from podsim.systems.compare import refuse_same_names
 from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps
 
 #: ``podsim hbm --pattern`` names and the :mod:`podsim.hbm` patterns they make (with the
@@ -75,7 +76,7 @@ def hbm_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--duration: must be longer than 0 and at most 2**62 ps (about 53 days), "
                          f"got {format_time_ps(args.duration)}")
     systems = [podsim.system(n) for n in args.systems]
-    refuse_twice(systems)
+    refuse_same_names(systems)  # (a column twice is a typo for another system)
     for s in systems:  # all checked before any long run
         if args.ranks is not None and args.ranks > len(s.ranks):
             raise UsageError(f"--ranks: {s.name} has {len(s.ranks)} ranks, got {args.ranks}")

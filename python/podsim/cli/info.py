@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 
 import podsim
-from podsim.cli.options import EXIT_OK, SYSTEM_HELP, add_output, refuse_twice
+from podsim.cli.options import EXIT_OK, SYSTEM_HELP, add_output
 from podsim.cli.running import emit
 from podsim.cli.workload_options import WORKLOADS, defaults_text
 from podsim.systems import load_spec
+from podsim.systems.compare import refuse_same_names
 from podsim.units import format_rate
 
 
@@ -68,7 +69,7 @@ _PEAK_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
 def peak_command(args: argparse.Namespace) -> int:
     """Print the peak figures of ``args.systems``, a column each."""
     systems = [podsim.system(n) for n in args.systems]
-    refuse_twice(systems)
+    refuse_same_names(systems)  # (a column twice is a typo for another system)
     peaks = [s.peak() for s in systems]
     rows = [[label, *(fmt(getattr(p, key)) for p in peaks)] for key, label, fmt in _PEAK_ROWS]
     # What each power figure counts: figures on different bases do not compare.

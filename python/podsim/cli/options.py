@@ -97,14 +97,6 @@ class Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def refuse_twice(systems: Sequence[podsim.System]) -> None:
-    """A system named twice side by side is a typo for another one: refuse it."""
-    names = [s.name for s in systems]
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-    if twice is not None:
-        raise UsageError(f"systems: {twice!r} is given twice")
-
-
 def writable(path: Path) -> None:
     """Refuse ``path`` unless a file can be written there (not a folder, permissions, a read-only
     file system), found by opening it to append: a file that was not there is removed again."""

@@ -87,17 +87,7 @@ class Comparison:
         if len(self.systems) < 2 or not all(isinstance(s, System) for s in self.systems):
             raise ValueError(f"systems: need at least 2 podsim.System objects, got {self.systems!r}")
         # Tables and their columns are keyed by system name: a repeated name would overwrite.
-        first_of: dict[str, int] = {}
-        for i, s in enumerate(self.systems):
-            j = first_of.setdefault(s.name, i)
-            if j != i:
-                a, b = self.systems[j].spec.file, s.spec.file
-                what = f"{a!r} is given twice" if a == b else f"{a!r} and {b!r} are both named {s.name!r}"
-                raise ValueError(
-                    f"systems: {what} (positions {j + 1} and {i + 1}); each system compared needs its own "
-                    f"[system] name: to compare a variant, set one in its spec file, or with "
-                    f"podsim.system(..., overrides={{'system.name': ...}})"
-                )
+        refuse_same_names(self.systems)
         self.peaks = [s.peak() for s in self.systems]
 
     def _table(self) -> list[tuple[_Row, list[float | None], list[bool | None]]]:
@@ -193,6 +183,22 @@ class Comparison:
 
     def __repr__(self) -> str:
         return f"Comparison({[s.name for s in self.systems]})"
+
+
+def refuse_same_names(systems: Sequence[System]) -> None:
+    """Raise ValueError naming the first two of ``systems`` (side by side in a table, keyed by
+    name) that share a name: the same spec given twice, or two specs of one name."""
+    first_of: dict[str, int] = {}
+    for i, s in enumerate(systems):
+        j = first_of.setdefault(s.name, i)
+        if j != i:
+            a, b = systems[j].spec.file, s.spec.file
+            what = f"{a!r} is given twice" if a == b else f"{a!r} and {b!r} are both named {s.name!r}"
+            raise ValueError(
+                f"systems: {what} (positions {j + 1} and {i + 1}); each system compared needs its own "
+                f"[system] name: to compare a variant, set one in its spec file, or with "
+                f"podsim.system(..., overrides={{'system.name': ...}})"
+            )
 
 
 def compare(systems: Sequence[System | str | os.PathLike[str]]) -> Comparison:
