@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -442,3 +443,29 @@ def test_a_messages_column_is_not_replaced_after_it_was_checked() -> None:
         with pytest.raises(AttributeError, match=f"Messages.{column}: read-only"):
             setattr(m, column, np.zeros(2, dtype=np.int64))
     assert m.src.tolist() == [0, 1] and m.deps.shape == (0, 2)
+
+
+def test_a_messages_column_is_not_written_in_place_and_the_callers_arrays_are_not_frozen() -> None:
+    src = np.array([0, 1], dtype=np.uint32)
+    m = podsim.Messages(src, [1, 0], [1, 2])
+    for column in ("src", "dst", "size", "kind", "deps", "delay_ps", "tag"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(m, column)[...] = 0
+    src[0] = 5  # the caller's array is copied, not frozen, and the batch does not see the change
+    assert m.src.tolist() == [0, 1]
+
+
+def test_an_unpickled_messages_batch_is_checked_and_frozen_like_a_new_one() -> None:
+    m = podsim.Messages([0, 1], [1, 0], [5, 6], kind=["read", "write"], deps=[(0, 1)], delay_ps=[3, 4], tag=[9, 8])
+    back = pickle.loads(pickle.dumps(m))
+    for column in ("src", "dst", "size", "kind", "deps", "delay_ps", "tag"):
+        assert np.array_equal(getattr(back, column), getattr(m, column))
+        assert not getattr(back, column).flags.writeable
+    # The state of a batch pickled when the columns were plain attributes, and a tampered one.
+    old = object.__new__(podsim.Messages)
+    old.__setstate__({"src": [0], "dst": [1], "size": [3], "kind": [1], "deps": None, "delay_ps": [0], "tag": [0]})
+    assert old.kind.tolist() == [1] and len(old) == 1
+    with pytest.raises(ValueError, match="size: entries must be in"):
+        object.__new__(podsim.Messages).__setstate__(
+            {"_src": [0], "_dst": [1], "_size": [0], "_kind": [0], "_deps": None, "_delay_ps": [0], "_tag": [0]}
+        )

@@ -50,8 +50,8 @@ def _deps(deps: Any, n: int) -> np.ndarray:
 
 
 class _Column:
-    """A column of :class:`Messages`, checked when the batch is built and not replaced after (an
-    array of another dtype or range would otherwise reach the engine unchecked)."""
+    """A column of :class:`Messages`, checked when the batch is built and then fixed: neither
+    replaced nor written in place (its array is read-only), so what was checked is what runs."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -70,6 +70,9 @@ class _Column:
 
     def __delete__(self, obj: Any) -> None:
         self.__set__(obj, None)
+
+
+_COLUMNS = ("src", "dst", "size", "kind", "deps", "delay_ps", "tag")
 
 
 class Messages:
@@ -123,6 +126,19 @@ class Messages:
         same = np.flatnonzero(self.src == self.dst)
         if same.size:
             raise ValueError(f"dst: message {same[0]} has dst == src ({self.src[same[0]]})")
+        for name in _COLUMNS:
+            # Every column is a fresh array (int_array and the kind and deps parsers copy), so
+            # freezing it leaves the caller's arrays writable.
+            self.__dict__["_" + name].flags.writeable = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__, so an unpickled batch is checked and frozen like a new one.
+        return (_rebuild, ({name: getattr(self, name) for name in _COLUMNS},))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickles written before the columns were fixed hold them under their plain names.
+        columns = {name: state.get(name, state.get("_" + name)) for name in _COLUMNS}
+        self.__init__(**columns)  # type: ignore[misc]
 
     def __len__(self) -> int:
         return len(self.src)
@@ -162,3 +178,7 @@ class Messages:
 
     def __repr__(self) -> str:
         return f"Messages({len(self)} messages, {self.total_bytes} bytes, {len(self.deps)} dependencies)"
+
+
+def _rebuild(columns: dict[str, np.ndarray]) -> Messages:
+    return Messages(**columns)
