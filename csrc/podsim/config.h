@@ -31,7 +31,8 @@ struct SimConfig {
   std::uint64_t txn_bytes = 0;
   RoutingPolicy routing = RoutingPolicy::kAdaptive;
   std::uint64_t seed = 1;
-  // Packets an endpoint keeps queued at its ports ahead of transmission; 0 = 2 per port.
+  // Packets an endpoint keeps queued at its ports ahead of transmission; 0 = 2 per port that is
+  // up (resized when a fault takes one of its ports down or a repair brings it back).
   // Small values defer the port choice, which is what makes adaptive routing adaptive.
   std::uint32_t endpoint_window_packets = 0;
   bool check = false;                 // verify ledger and credit identities after every event

@@ -115,11 +115,7 @@ Simulator::Simulator(Topology topology, const SimConfig& config)
   }
   const std::size_t ne = topo_.num_endpoints();
   eps_.resize(ne);
-  for (std::uint32_t e = 0; e < ne; ++e) {
-    const std::size_t ports = topo_.out_channels(topo_.endpoints()[e]).size();
-    eps_[e].window = cfg_.endpoint_window_packets ? cfg_.endpoint_window_packets
-                                                  : static_cast<std::uint32_t>(std::max<std::size_t>(2 * ports, 1));
-  }
+  for (std::uint32_t e = 0; e < ne; ++e) size_window(e);
   ledger_.hbm_read_bytes.assign(ne, 0);
   ledger_.hbm_write_bytes.assign(ne, 0);
   hbm_.resize(ne);
@@ -1207,6 +1203,16 @@ std::uint32_t Simulator::payload_of(std::uint32_t m, std::uint64_t seq) const {
   const std::uint64_t offset = k * st.txn_size + (seq - k * st.ppt) * payload_max;
   const std::uint64_t txn_end = std::min(st.size, (k + 1) * st.txn_size);
   return static_cast<std::uint32_t>(std::min(payload_max, txn_end - offset));
+}
+
+void Simulator::size_window(std::uint32_t ep) {
+  if (cfg_.endpoint_window_packets) {
+    eps_[ep].window = cfg_.endpoint_window_packets;
+    return;
+  }
+  std::uint32_t up = 0;
+  for (const ChannelId c : topo_.out_channels(topo_.endpoints()[ep])) up += out_[c].down ? 0 : 1;
+  eps_[ep].window = std::max<std::uint32_t>(2 * up, 1);
 }
 
 void Simulator::refill(std::uint32_t ep) {

@@ -432,6 +432,9 @@ class Simulator {
   void deliver(std::uint32_t p, NodeId at);
   void complete(std::uint32_t m);
   void refill(std::uint32_t ep);
+  // The endpoint's window: the configured one, or two packets per port that is up (so a fabric
+  // with a channel failed at time 0 runs as the same fabric built without it).
+  void size_window(std::uint32_t ep);
   void send_control(PacketKind kind, std::uint32_t m, std::uint32_t txn, NodeId from, NodeId to);
   void enqueue(NodeId n, std::uint32_t input, std::uint32_t p);
   std::uint32_t choose_port(NodeId n, const Packet& pk, std::span<const std::uint16_t> cand);

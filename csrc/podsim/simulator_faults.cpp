@@ -5,6 +5,7 @@
 // identity injected - delivered = packets alive holds throughout, and the fault counters obey
 // lost - retransmitted = awaiting retransmission + stranded. A message's packets are delivered
 // exactly once: a packet is only ever resent after it was lost, never while a copy is alive.
+#include <algorithm>
 #include <string>
 
 #include "podsim/simulator.h"
@@ -62,11 +63,20 @@ void Simulator::on_fault(std::uint32_t batch) {
   if (failed.empty() && !repaired) return;
   recompute_routes();
   for (const ChannelId c : failed) reroute_queued(c);
+  // Endpoints whose ports changed queue two packets per port that is up again; one that gained a
+  // port fills it now, not at its next packet's departure.
+  std::vector<std::uint32_t> resized;
+  for (const FaultChange& change : changes) {
+    const std::uint32_t ep = topo_.endpoint_index(topo_.channel(change.channel).src);
+    if (ep != kNone && std::find(resized.begin(), resized.end(), ep) == resized.end()) resized.push_back(ep);
+  }
+  for (const std::uint32_t ep : resized) size_window(ep);
   if (!repaired) return;
   // A repair may reconnect sources that held packets with no path.
   std::vector<std::uint32_t> held;
   held.swap(stranded_);
   for (const std::uint32_t p : held) resend(p);
+  for (const std::uint32_t ep : resized) refill(ep);
 }
 
 void Simulator::reroute_queued(ChannelId c) {

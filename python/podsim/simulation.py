@@ -179,7 +179,8 @@ class Simulation:
             as with ECMP) or ``"adaptive"`` (least occupied candidate output).
         seed: integer or ``numpy.random.SeedSequence``; same inputs and seed give identical results.
         endpoint_window_packets: packets an endpoint keeps queued at its ports ahead of
-            transmission (default 2 per port).
+            transmission (default 2 per port that is up: a port a fault takes down stops counting,
+            so a fabric with an element failed at time 0 runs as the one ``faults.apply`` builds).
         check: verify the ledger and credit identities after every event and raise
             :class:`InvariantViolation` on the first broken one (slow; off by default).
         txn_bytes: bytes per memory transaction. A write transaction is acknowledged by its

@@ -39,6 +39,9 @@ struct HbmTiming {
 enum class MapField : std::uint8_t { kPc = 0, kBankGroup = 1, kBank = 2, kColumn = 3, kRow = 4 };
 inline constexpr std::size_t kMapFields = 5;
 
+// A default-constructed HbmConfig is not a device: its timings are zero, which validate() refuses.
+// A host loads a sourced preset (hbm_config_io.h, written by `podsim export`) or sets every
+// timing itself; no datasheet figure lives in this header.
 struct HbmConfig {
   HbmTiming t;
   // Organisation. A pseudo-channel (PC) is the unit with its own data bus and command timing.
