@@ -24,8 +24,15 @@ def test_compare_peak_and_achieved(capsys: pytest.CaptureFixture[str], tmp_path:
     back = pd.read_csv(csv)
     achieved = back[back["scope"].str.startswith("achieved")]
     assert len(achieved) == 2 * 10 and (achieved[achieved["metric"] == "delivered / peak"][[SMALL, "hgx-h20"]] <= 100).all().all()
+    # The achieved rows carry the ratio and the verdict as the peak rows do (they were left empty).
+    ratio, verdict = f"{SMALL}/hgx-h20", f"{SMALL} better than hgx-h20"
+    assert (achieved[ratio] == achieved[SMALL] / achieved["hgx-h20"]).all()
+    time = achieved[achieved["metric"] == "completion time"].iloc[0]
+    assert time[verdict] == (time[SMALL] < time["hgx-h20"])
+    assert achieved[achieved["metric"] == "ranks (fabric endpoints)"][verdict].isna().all()  # neither better
     data = run_json(capsys, "compare", SMALL, "hgx-h20", "--workload", "broadcast", "--size", "64KiB")
     assert [r["system"] for r in data["runs"]["broadcast"]] == [SMALL, "hgx-h20"]
+    assert all(r[ratio] == pytest.approx(r[SMALL] / r["hgx-h20"]) for r in data["achieved"])
     assert all(r["complete"] for r in data["runs"]["broadcast"])
 
 

@@ -39,7 +39,7 @@ def test_hbm_patterns_and_a_comparison_table(capsys: pytest.CaptureFixture[str],
     assert rows[0]["peak_Bps"] == pytest.approx(2 / 72 * podsim.system("gb300-nvl72").peak().hbm_bandwidth_uni_Bps, rel=1e-12)
     code, out, _ = run(capsys, *argv, "--out", str(tmp_path / "hbm.csv"))
     ratio = rows[0]["achieved_Bps"] / rows[1]["achieved_Bps"]
-    assert code == 0 and f"| HBM strided | achieved, read + written, all ranks, uni | TB/s | {rows[0]['achieved_Bps'] / 1e12:,.4g} | " \
+    assert code == 0 and f"| HBM strided, 256 requests in flight per rank | achieved, read + written, all ranks, uni | TB/s | {rows[0]['achieved_Bps'] / 1e12:,.4g} | " \
         f"{rows[1]['achieved_Bps'] / 1e12:,.4g} | {ratio:.2f}× |" in out
     table = pd.read_csv(tmp_path / "hbm.csv")
     assert table["system"].tolist() == ["gb300-nvl72", SMALL] and table["latency.p99_ps"].gt(0).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,13 @@ def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_and_install_paths(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--groups", "1", "--bytes-per-pair", "4KiB")
     assert code == 0 and "ledger balanced: True" in out
+    # The printed rate is over the printed time to the last byte (it was printed next to the
+    # time to the last acknowledgement): 16 x 15 pairs of 4 KiB.
+    time = re.search(r"last byte delivered after ([\d.]+) us", out)
+    rate = re.search(r"achieved ([\d.]+) ([GT])B/s uni", out)
+    assert time and rate and "last acknowledgement after" in out
+    scale = {"G": 1e9, "T": 1e12}[rate[2]]
+    assert float(rate[1]) * scale * float(time[1]) * 1e-6 == pytest.approx(16 * 15 * 4096, rel=2e-3)
     code, out, _ = run(capsys, "--cmake-dir")
     assert code == 0 and (Path(out.strip()) / "podsimConfig.cmake").is_file()
     code, out, _ = run(capsys, "--include-dir")

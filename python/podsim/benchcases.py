@@ -253,4 +253,6 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         )
     out.append("makespan: first message start to the last message complete at its initiator (a write's "
                "acknowledgement back; 'podsim run' times to the last byte delivered)")
+    out.append("TB/s uni: payload delivered over the time from the first start to the last byte delivered, "
+               "so a little more than bytes / makespan")
     return out

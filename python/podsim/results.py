@@ -269,22 +269,26 @@ class Result:
             return 0
         return int(self.messages.end_ps[done].max()) - int(self.messages.start_ps.min())
 
-    def achieved_bandwidth(self) -> float:
-        """Payload bytes delivered per second of simulated time, all endpoints together (uni).
-
-        The window runs from the first message start to the last delivery; for a run that
-        stopped early (paused, interrupted), to the time it stopped, since the bytes delivered
-        then include parts of messages still in flight.
-        """
+    def delivery_window_ps(self) -> int:
+        """From the first message start to the last delivery, ps: the window of
+        :meth:`achieved_bandwidth`. For a run that stopped early (paused, interrupted), to the
+        time it stopped, since the bytes delivered then include parts of messages still in
+        flight. 0 if nothing started. (:attr:`makespan_ps` runs on to the last completion at the
+        initiator, a write's acknowledgement back.)"""
         started = self.messages.start_ps != NOT_YET
         if not started.any():
-            return 0.0
+            return 0
         if self.complete:
             delivered = self.messages.delivered_ps
             end = int(delivered[delivered != NOT_YET].max())
         else:
             end = self.now_ps
-        window = end - int(self.messages.start_ps[started].min())
+        return max(end - int(self.messages.start_ps[started].min()), 0)
+
+    def achieved_bandwidth(self) -> float:
+        """Payload bytes delivered per second of simulated time, all endpoints together (uni),
+        over :meth:`delivery_window_ps`."""
+        window = self.delivery_window_ps()
         if window <= 0:
             return 0.0
         return float(self.ledger.delivered_bytes.sum()) / (window * 1e-12)

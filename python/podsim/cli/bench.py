@@ -45,8 +45,10 @@ def demo_command(args: argparse.Namespace) -> int:
     res = podsim.simulate(topo, msgs, routing=args.routing, seed=args.seed)
     peak = report.injection_peak_uni(topo, topo.endpoints)
     print(f"{topo!r}: all-to-all, {format_bytes(args.bytes_per_pair)} per pair, {len(msgs)} messages, routing={args.routing}")
-    print(f"  completed in {format_time_ps(res.makespan_ps)} simulated, {res.wall_s:.2f} s wall, {res.events} events")
-    print(f"  achieved {format_rate(res.achieved_bandwidth(), 'uni')} of {format_rate(peak, 'uni')} injection peak")
+    print(f"  last byte delivered after {format_time_ps(res.delivery_window_ps())} simulated (last acknowledgement "
+          f"after {format_time_ps(res.makespan_ps)}), {res.wall_s:.2f} s wall, {res.events} events")
+    print(f"  achieved {format_rate(res.achieved_bandwidth(), 'uni')} (bytes delivered over the time to the last byte) "
+          f"of {format_rate(peak, 'uni')} injection peak")
     print(f"  ledger balanced: {res.ledger.balanced}")
     return EXIT_OK
 

@@ -15,7 +15,7 @@ from podsim import report
 from podsim.cli.options import (
     EXIT_INTERRUPTED, EXIT_OK, IMAGE, QUIET_HELP, UsageError, add_output, flag, given, is_given, note, output,
 )
-from podsim.cli.running import emit, markdown, simulate, summary
+from podsim.cli.running import emit, markdown, simulate, summary, table_rows
 from podsim.cli.workload_options import (
     ENGINE_DEFAULTS, ENGINE_OPTS, WORKLOAD_OPTS, add_workload_options, build, check_workloads,
 )
@@ -86,8 +86,7 @@ def _achieved_rows(name: str, summaries: list[report.RunSummary], chips: dict[st
             ("HBM / HBM peak", "%", "", lambda s: None if s.hbm_uni_Bps is None or not s.hbm_peak_uni_Bps
              else 100 * s.hbm_uni_Bps / s.hbm_peak_uni_Bps),
         )
-    return [{"scope": what, "metric": label, "unit": unit, "better": better, **{s.system: get(s) for s in summaries}}
-            for label, unit, better, get in metrics]
+    return table_rows(what, metrics, summaries, lambda s: s.system)
 
 
 def _rank_note(systems: list[podsim.System]) -> str:

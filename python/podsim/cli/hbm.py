@@ -15,7 +15,7 @@ from podsim.cli.options import (
     EXIT_INTERRUPTED, EXIT_OK, QUIET_HELP, UsageError, add_output, arg, note, positive_int, seed,
 )
 from podsim.cli.progress import Progress
-from podsim.cli.running import emit, markdown
+from podsim.cli.running import emit, markdown, table_rows
 from podsim.systems.compare import refuse_same_names
 from podsim.units import format_bytes, format_rate, format_time_ps, parse_size, parse_time_ps
 
@@ -114,11 +114,12 @@ def hbm_command(args: argparse.Namespace) -> int:
                    ("pin peak, all ranks, uni", "TB/s", "higher", lambda d: d["peak_Bps"] / 1e12),
                    ("achieved / pin peak", "%", "higher", lambda d: 100 * d["efficiency"]),
                    ("achieved per rank, uni", "TB/s", "higher", lambda d: d["achieved_Bps"] / d["ranks"] / 1e12),
-                   (f"mean latency, {args.outstanding} in flight per rank (queueing included)", "ns", "lower",
+                   ("mean latency (queueing included)", "ns", "lower",
                     lambda d: None if d["latency"]["mean_ps"] is None else d["latency"]["mean_ps"] / 1e3))
-        what = f"HBM {args.pattern}"
-        rows = [{"scope": what, "metric": label, "unit": unit, "better": better, **{d["system"]: get(d) for d in data}}
-                for label, unit, better, get in metrics]
+        # The requests each rank keeps in flight bound what it achieves (Little's law), whatever
+        # its pseudo-channel count: part of what is compared.
+        what = f"HBM {args.pattern}, {args.outstanding} requests in flight per rank"
+        rows = table_rows(what, metrics, data, lambda d: d["system"])
         human += ["", *markdown(rows, [d["system"] for d in data])]
     emit(args, human, data, pd.json_normalize(data))
     if interrupted is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from podsim import report
 from podsim.cli.options import given, note
 from podsim.cli.progress import Progress
 from podsim.workloads import Workload
+
+T = TypeVar("T")
 
 #: Packet transmissions a run records for ``--plot`` and ``--trace`` (about 40 bytes each).
 TRACE_RECORD_LIMIT = 2_000_000
@@ -107,13 +110,35 @@ def emit(args: argparse.Namespace, human: list[str], data: Any, table: pd.DataFr
     show()
 
 
+def table_rows(scope: str, metrics: Sequence[tuple[str, str, str, Callable[[T], float | None]]], subjects: Sequence[T],
+               name: Callable[[T], str]) -> list[dict[str, Any]]:
+    """Rows of figures side by side in the peak comparison's layout: per metric ``(label, unit,
+    better, get)`` a value per subject (keyed by ``name``), then per other subject ``X`` the
+    first's ratio ``<first>/X`` and verdict ``<first> better than X`` (None without both figures
+    or when ``better`` is empty: a figure that is neither better higher nor lower)."""
+    names = [name(x) for x in subjects]
+    rows = []
+    for label, unit, better, get in metrics:
+        values = [get(x) for x in subjects]
+        row: dict[str, Any] = {"scope": scope, "metric": label, "unit": unit, "better": better, **dict(zip(names, values))}
+        a = values[0]
+        for other, b in zip(names[1:], values[1:]):
+            row[f"{names[0]}/{other}"] = a / b if a is not None and b else None
+            row[f"{names[0]} better than {other}"] = (
+                None if a is None or b is None or not better else (a > b if better == "higher" else a < b))
+        rows.append(row)
+    return rows
+
+
 def markdown(rows: list[dict[str, Any]], systems: list[str]) -> list[str]:
-    """A markdown table of achieved rows, with the first system's ratio to each other one."""
+    """A markdown table of achieved rows, with the first system's ratio to each other one (the
+    rows' ``<first>/<other>`` entries)."""
     head = ["scope", "metric", "unit", *systems, *(f"{systems[0]} / {o}" for o in systems[1:])]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (2 * len(systems) - 1)) + "|"]
     for r in rows:
         vals = [r[s] for s in systems]
         cells = [r["scope"], r["metric"], r["unit"], *("–" if v is None else f"{v:,.4g}" for v in vals)]
-        cells += ["–" if vals[0] is None or not v else f"{vals[0] / v:.2f}×" for v in vals[1:]]
+        ratios = [r[f"{systems[0]}/{o}"] for o in systems[1:]]
+        cells += ["–" if ratio is None else f"{ratio:.2f}×" for ratio in ratios]
         out.append("| " + " | ".join(cells) + " |")
     return out
