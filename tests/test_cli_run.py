@@ -208,6 +208,26 @@ def test_summary_of_a_fabric_without_switches() -> None:
 
 
 
+def test_bidi_peak_is_twice_the_uni_peak(capsys: pytest.CaptureFixture[str]) -> None:
+    """8 GB300 GPUs x 18 NVLink5 links x 50 GB/s = 7.2 TB/s uni into the fabric; both directions
+    summed, 14.4 TB/s bidi."""
+    code, out, _ = run(capsys, "run", "gb300-nvl72", "all-reduce", "--size", "1MiB", "--ranks", "8")
+    assert code == 0
+    assert "of 7.2 TB/s uni peak injection (14.4 TB/s bidi)" in out
+
+
+def test_per_rank_link_peak_counts_ranks_that_only_receive(capsys: pytest.CaptureFixture[str]) -> None:
+    """Incast over 8 GPUs: 7 send, one only receives. The injection peak is the senders' links
+    (7 x 18 x 50 GB/s = 6.3 TB/s), but busbw is per rank, so its link peak is one GPU's
+    18 NVLink5 links x 50 GB/s = 900 GB/s uni, not the senders' peak spread over all 8."""
+    argv = ("run", "gb300-nvl72", "synthetic", "--pattern", "incast", "--ranks", "8")
+    data = run_json(capsys, *argv)
+    assert data["peak_uni_Bps"] == pytest.approx(7 * 18 * 50e9, rel=1e-12)
+    assert data["peak_per_rank_uni_Bps"] == pytest.approx(18 * 50e9, rel=1e-12)
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and "(link peak 900 GB/s uni per rank, " in out
+
+
 def test_auto_chunks_and_expert_copies(capsys: pytest.CaptureFixture[str]) -> None:
     """--chunks and --redundant-experts default to the generator's choice, which 'auto' also asks for."""
     size = ["--size", "4MiB"]

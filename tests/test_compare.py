@@ -4,7 +4,9 @@ claim that CloudMatrix 384 beats GB300 NVL72 "on all metrics"."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -77,6 +79,40 @@ def test_claim_fails_per_chip_and_per_watt(cmp: podsim.Comparison) -> None:
     assert "system: BF16 dense" not in failures
     # A row with a figure for only one system is no verdict either way (910C has no FP8).
     assert _row(cmp.to_pandas(), "system", "FP8 dense")["cloudmatrix384-sa better than gb300-nvl72"] is None
+
+
+def test_fewer_optical_modules_is_better() -> None:
+    """CloudMatrix 384 with 2 instead of 4 scale-out modules per chip: 5376 scale-up modules +
+    384 x 2 = 6144, against 5376 + 384 x 4 = 6912 as shipped; fewer modules wins the row."""
+    fewer = podsim.system("cloudmatrix384", overrides={"system.name": "cm-fewer-optics",
+                                                       "scale_out.transceivers_per_chip": 2})
+    c = podsim.compare([fewer, "cloudmatrix384"])
+    r = _row(c.to_pandas(), "system", "Optical transceivers")
+    assert (r["cm-fewer-optics"], r["cloudmatrix384"]) == (6144, 6912)
+    assert bool(r["cm-fewer-optics better than cloudmatrix384"]) is True
+    assert "system: Optical transceivers" not in c.failures()
+
+
+def test_better_on_all_when_every_row_wins() -> None:
+    """CloudMatrix 384 against a copy of itself made worse on every row: rates and capacities x 0.25,
+    half the chips (so per chip each rate is x 0.5, power x 4), power, modules and optics power
+    x 2 (per watt x 0.125). Same spec, so the power bases match and every row gives a verdict:
+    all of them for the first system. A figure missing for the other gives no verdict, not a loss."""
+    c = podsim.Comparison([podsim.system("cloudmatrix384"),
+                           podsim.system("cloudmatrix384", overrides={"system.name": "cm-worse"})])
+    p = c.peaks[1]
+    assert p.power_W is not None and p.transceivers is not None and p.optics_power_W is not None
+    rates: dict[str, Any] = {k: None if getattr(p, k) is None else 0.25 * getattr(p, k) for k in (*p.RATES, "int8_ops")}
+    c.peaks[1] = replace(p, **rates, chips=p.chips // 2, power_W=2 * p.power_W, transceivers=2 * p.transceivers,
+                         transceivers_scale_up=2 * p.transceivers_scale_up, optics_power_W=2 * p.optics_power_W)
+    verdicts = c.to_pandas()["cloudmatrix384 better than cm-worse"]
+    assert all(v is True for v in verdicts.tolist()) and len(verdicts) == 24 - 2  # no FP8, FP4 rows: the 910C has neither
+    assert c.better_on_all() and c.failures() == []
+    assert "on every metric with figures for both: **yes**" in c.to_markdown()
+    c.peaks[1] = replace(c.peaks[1], scale_out_uni_Bps=None)
+    assert _row(c.to_pandas(), "system", "Scale-out bandwidth, uni")["cloudmatrix384 better than cm-worse"] is None
+    assert c.better_on_all() and c.failures() == []
+    assert "on every metric with figures for both: **yes**" in c.to_markdown()
 
 
 def test_markdown_without_tabulate(cmp: podsim.Comparison, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -153,6 +153,21 @@ def test_cloudmatrix_extra_figures(cm: podsim.System) -> None:
     assert nv.fp4_flops == pytest.approx(1080e15) and nv.transceivers_scale_up == 0 and nv.transceivers is None
 
 
+def test_optics_power_sums_every_optical_tier(tmp_path: Path) -> None:
+    """CloudMatrix 384 with its die-L1 links optical too. Each tier has 5376 links of 224 Gb/s
+    (die-L1: 48 nodes x 16 dies x 7 L1; L1-L2: 48 x 7 L1 x 16 L2); a 400G LPO module (4 x 112G
+    lanes) carries two of them, so 2688 modules per end, 5376 per tier, 10752 in all; at 4.5 W
+    each (links.toml) 48.384 kW of optics."""
+    path = tmp_path / "optical-ranks.toml"
+    path.write_text('[system]\nname = "cm-optical-ranks"\ntitle = "t"\nextends = "cloudmatrix384"\n'
+                    '[topology.rank_link]\ntransceiver = "lpo-400g"\n')
+    s = podsim.system(path)
+    assert s.inventory().links["die-l1"] == s.inventory().links["l1-l2"] == 5376
+    p = s.peak()
+    assert p.transceivers_scale_up == 10752
+    assert p.optics_power_W == pytest.approx(10752 * 4.5, rel=1e-12)
+
+
 def test_rank_memory(cm: podsim.System, nv: podsim.System) -> None:
     die = cm.rank_memory
     assert (die.type, die.stacks, die.gbps_per_pin) == ("HBM2E", 4, 3.125)

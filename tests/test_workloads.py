@@ -485,6 +485,22 @@ def test_evaluate_checks_the_result_and_offsets() -> None:
         b.evaluate(None)
 
 
+def test_rank_send_rate_is_credited_to_the_sender(nv: podsim.System) -> None:
+    """A ring broadcast of 1 MiB from rank 0 in one chunk is the chain 0 -> 1 -> 2 -> 3: the last
+    rank only receives, so it sent nothing (0 by definition); rank 0 sent the whole buffer in its
+    one message, so its rate is S over that message's start to delivery."""
+    size = 1 << 20
+    wl = W.broadcast(nv.ranks[:4], size, chunks=1)
+    res = podsim.simulate(nv, wl)
+    send = wl.evaluate(res).phases["broadcast"].rank_send_Bps
+    m = res.messages
+    first = np.flatnonzero(m.src == nv.ranks[0])
+    assert len(first) == 1 and m.size[first[0]] == size
+    span_s = (int(m.delivered_ps[first[0]]) - int(m.start_ps[first[0]])) * 1e-12
+    assert send[0] == pytest.approx(size / span_s, rel=1e-12)
+    assert send[3] == 0
+
+
 def _one_way_ps(wire_bytes: int) -> int:
     ser = math.ceil(wire_bytes / RATE * 1e12)
     return 2 * (ser + LINK_PS) + SWITCH_PS  # store-and-forward through one switch
@@ -700,6 +716,17 @@ def test_moe_gives_every_expert_rank_a_slot_by_default() -> None:
     shared = W.moe(np.arange(300), 4, shared_expert_ranks=20, seed=1)
     assert len(shared.info["slot_expert"]) == 280 and shared.info["ranks_without_expert"] == 0
     assert W.moe(np.arange(64), 4, seed=1).info["ranks_without_expert"] == 0  # 256 slots: 4 per rank
+
+
+def test_moe_size_counts_dispatch_and_combine(nv: podsim.System) -> None:
+    """S is what a rank sends in both phases. A dispatched INT8 token with top_k 2 is
+    7168 + ceil(7168 / 128) * 4 + 2 * 8 = 7408 B (values, per-128 scales, expert ids and weights),
+    a combined BF16 token 2 * 7168 = 14336 B. Two experts on two ranks, each token to both: one
+    copy stays local and exactly one goes to the other rank (and comes back), so each rank sends
+    4 * (7408 + 14336) = 86976 B; dispatch alone would be 4 * 7408 = 29632 B."""
+    wl = W.moe(nv.ranks[:2], 4, num_experts=2, top_k=2)
+    assert wl.info["dispatch_bytes_per_token"] == 7408
+    assert wl.size_bytes == 86976
 
 
 @pytest.mark.parametrize("ep", [8, 16, 32, 64, 72, 128, 256])
