@@ -86,6 +86,18 @@ def test_run_out_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path, 
     assert set(back["phase"]) == set(wl.phase_names)
 
 
+def test_the_printed_latencies_are_the_means_of_the_written_columns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The summary's message latency (to the last byte) and completion latency (to the write's
+    acknowledgement) are the means of --out's delivered_latency_ps and latency_ps: the file had
+    only the latter, under the name the summary gives the former."""
+    path = tmp_path / "a2a.csv"
+    data = run_json(capsys, "run", SMALL, "all-to-all", "--bytes-per-pair", "16KiB", "--out", str(path))
+    back = pd.read_csv(path)
+    assert (back["delivered_latency_ps"] < back["latency_ps"]).all()  # writes: the acknowledgement comes after
+    assert data["message_latency_s"] == pytest.approx(back["delivered_latency_ps"].mean() * 1e-12, rel=1e-9)
+    assert data["completion_latency_s"] == pytest.approx(back["latency_ps"].mean() * 1e-12, rel=1e-9)
+
+
 def test_parquet_without_pyarrow_names_the_extra(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` fail
     code, _, err = run(capsys, "peak", SMALL, "--out", str(tmp_path / "p.parquet"))

@@ -41,9 +41,20 @@ class MessageStats:
 
     @property
     def latency_ps(self) -> np.ndarray:
-        """``end_ps - start_ps`` per message (int64 ps); -1 for messages not complete."""
+        """``end_ps - start_ps`` per message (int64 ps): to completion at the initiator (a
+        write's acknowledgement back), what a measured write latency times; -1 for messages not
+        complete. :attr:`delivered_latency_ps` stops at the last byte delivered."""
         out = self.end_ps.astype(np.int64) - self.start_ps.astype(np.int64)
         out[~self.complete] = -1
+        return out
+
+    @property
+    def delivered_latency_ps(self) -> np.ndarray:
+        """``delivered_ps - start_ps`` per message (int64 ps): to the last byte delivered at the
+        destination (``podsim run``'s "message latency"); -1 for messages not delivered."""
+        delivered = self.delivered_ps != NOT_YET
+        out = self.delivered_ps.astype(np.int64) - self.start_ps.astype(np.int64)
+        out[~delivered] = -1
         return out
 
     def to_pandas(self) -> pd.DataFrame:
@@ -55,6 +66,8 @@ class MessageStats:
             df[col] = s.mask(s == NOT_YET)
         df["latency_ps"] = pd.array(self.latency_ps, dtype="Int64")
         df.loc[~self.complete, "latency_ps"] = pd.NA
+        df["delivered_latency_ps"] = pd.array(self.delivered_latency_ps, dtype="Int64")
+        df.loc[self.delivered_ps == NOT_YET, "delivered_latency_ps"] = pd.NA
         return df
 
 
