@@ -86,6 +86,17 @@ def test_run_out_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path, 
     assert set(back["phase"]) == set(wl.phase_names)
 
 
+def test_out_names_the_ranks_of_each_message(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--peer and --root count ranks, src and dst are fabric node ids (rank 5 of NVL72 is node 23):
+    the file gives both."""
+    path = tmp_path / "p2p.csv"
+    code, _, _ = run(capsys, "run", "cloudmatrix384", "p2p", "--peer", "16", "--iterations", "2", "--out", str(path))
+    back = pd.read_csv(path)
+    assert code == 0 and (back["src_rank"] == 0).all() and (back["dst_rank"] == 16).all()
+    ranks = podsim.system("cloudmatrix384").ranks
+    assert (back["src"] == ranks[0]).all() and (back["dst"] == ranks[16]).all() and ranks[16] != 16
+
+
 def test_the_printed_latencies_are_the_means_of_the_written_columns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The summary's message latency (to the last byte) and completion latency (to the write's
     acknowledgement) are the means of --out's delivered_latency_ps and latency_ps: the file had

@@ -74,6 +74,10 @@ def run_command(args: argparse.Namespace) -> int:
     run = summary(system, wl, res, args)
     table = res.messages.to_pandas()
     table["phase"] = np.asarray(wl.phase_names)[wl.phase]
+    # src and dst are fabric node ids; the ranks are what --peer, --root and --ranks count.
+    rank = np.full(system.topology.num_nodes, -1, dtype=np.int64)
+    rank[system.ranks] = np.arange(len(system.ranks))
+    table["src_rank"], table["dst_rank"] = rank[table["src"]], rank[table["dst"]]
     human = run.lines()
     if args.fail or args.repair:  # the peaks are computed on the intact fabric
         plan = ", ".join(_change_text(c) for c in args.fail + args.repair)
