@@ -66,6 +66,20 @@ def test_nvl72_has_no_optics_and_no_copper_rate() -> None:
     assert faults.optics(nv).empty and nv.peak().optics_power_W == 0.0
 
 
+def test_nvl72_scale_out_optics_are_unknown_not_zero() -> None:
+    # The spec declares a scale-out NIC per GPU but no module count (faults.md §5.3 (iv)): the
+    # modules exist, so the row says so and a total over them is unknown, not the scale-up figure.
+    nv = podsim.system("gb300-nvl72")
+    out = faults.failure_rates(nv).set_index("domain").loc["scale-out"]
+    assert out["count"] is pd.NA and math.isnan(out["failures_per_day"])
+    assert "module count not in spec" in out["note"]
+    with pytest.warns(RuntimeWarning, match=r"gb300-nvl72: scale-out optical module .*module count not in spec.*NaN"):
+        risk = faults.job_risk(nv, domains=("scale-up", "scale-out"))
+    assert all(math.isnan(x) for x in risk.values())
+    # A spec with no scale-out network (an HGX baseboard) has no scale-out row to be unknown.
+    assert "scale-out" not in set(faults.failure_rates(podsim.system("hgx-h100"))["domain"])
+
+
 def test_fit_override_takes_a_listed_alternative() -> None:
     worse = podsim.system("cloudmatrix384", overrides={"transceivers.lpo-400g.fit": 2000})
     q = worse.spec.transceivers["lpo-400g"]["fit"]

@@ -7,7 +7,9 @@ Rates come from the spec (``fit`` of the optical module and of the switch chips,
 failures a Poisson process: for ``N`` elements at ``FIT`` each, ``lambda = N x FIT x 1e-9`` per
 hour, ``MTBF = 1 / lambda`` and ``P(>= 1 failure in T) = 1 - exp(-lambda T)`` (faults.md §5.3).
 Electrical and copper links have no published rate (faults.md §3): they are listed with ``fit``
-NaN and left out of the totals.
+NaN and left out of the totals. Scale-out optics whose count the spec does not give (NVL72: a NIC
+per GPU, no module count; faults.md §5.3 (iv)) are listed with ``count`` NA: they exist, so a
+total over the scale-out domain is unknown (NaN), not the smaller scale-up figure.
 
 A draw (:func:`draw`) gives the failure times of one job; :meth:`Schedule.at` turns a time into
 the failed elements, which :func:`podsim.faults.apply` evaluates. A job's failures are hours apart
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +45,13 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
     the caller has one already; it is built here otherwise).
 
     Columns: ``domain`` (``"scale-up"``: elements of the simulated fabric; ``"scale-out"``: the
-    NIC network's optics, counted from the spec but not simulated), ``element``, ``draw`` (the
-    :meth:`Catalog.names` kind listing these elements, ``""`` when they are not in the fabric), ``count``, ``fit`` (failures
-    per 1e9 element-hours; NaN = not published), ``source``, ``evidence``, ``note``,
-    ``failures_per_day``, ``mtbf_h`` (mean hours between failures of the class).
+    NIC network's optics, counted from the spec but not simulated; no row when the spec has no
+    ``[scale_out]`` table), ``element``, ``draw`` (the :meth:`Catalog.names` kind listing these
+    elements, ``""`` when they are not in the fabric), ``count`` (nullable integer: NA when the
+    spec declares a scale-out network but no module count), ``fit`` (failures per 1e9
+    element-hours; NaN = not published), ``source``, ``evidence``, ``note``,
+    ``failures_per_day``, ``mtbf_h`` (mean hours between failures of the class; NaN when the
+    count or the rate is unknown).
 
     Raises:
         TypeError: ``system`` is not a System (for a FaultedSystem, pass its ``.base``).
@@ -54,10 +60,10 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
     spec = system.spec
     rows: list[dict[str, Any]] = []
 
-    def add(domain: str, element: str, kind: str, count: int, q: Any, note: str = "") -> None:
+    def add(domain: str, element: str, kind: str, count: int | None, q: Any, note: str = "") -> None:
         fit = float(q.value) if q is not None else math.nan
         rows.append({
-            "domain": domain, "element": element, "draw": kind, "count": int(count), "fit": fit,
+            "domain": domain, "element": element, "draw": kind, "count": pd.NA if count is None else int(count), "fit": fit,
             "source": q.source if q is not None else "", "evidence": q.evidence if q is not None else "",
             "note": note or (q.note if q is not None else "no published failure rate"),
         })
@@ -77,13 +83,16 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
             add("scale-up", f"electrical link {tier}", f"link:{tier}", n, None,
                 "no published failure rate for electrical/copper scale-up links (faults.md §3)")
     out_modules = system.inventory().transceivers_scale_out
-    if out_modules:
+    # A scale-out network with no module count (None) is listed, as unknown; 0 modules is none.
+    if spec.scale_out and out_modules != 0:
         # The spec names no module type for the scale-out network: it gets the scale-up module's rate.
         q = next((spec.transceivers[m].get("fit") for m in modules.values()), None)
-        add("scale-out", "optical module (scale-out network)", "", out_modules, q,
-            "module type not in the spec; the scale-up module's FIT is assumed" if q is not None else "")
-    df = pd.DataFrame(rows)
-    per_hour = df["count"] * df["fit"] * 1e-9
+        notes = ["module count not in spec (scale_out.transceivers_per_chip)"] if out_modules is None else []
+        notes.append("module type not in the spec; the scale-up module's FIT is assumed" if q is not None
+                     else "module type and FIT not in the spec")
+        add("scale-out", "optical module (scale-out network)", "", out_modules, q, "; ".join(notes))
+    df = pd.DataFrame(rows).astype({"count": "Int64"})
+    per_hour = df["count"].astype("float64") * df["fit"] * 1e-9
     df["failures_per_day"] = per_hour * HOURS_PER_DAY
     df["mtbf_h"] = 1.0 / per_hour
     return df
@@ -92,6 +101,11 @@ def failure_rates(system: Any, catalog: Catalog | None = None) -> pd.DataFrame:
 def job_risk(system: Any, hours: Sequence[float] = (24.0, 168.0), *, domains: Sequence[str] = ("scale-up",),
              catalog: Catalog | None = None) -> dict[str, float]:
     """Totals over the element classes of ``domains`` that have a published rate.
+
+    A class whose count is unknown (``count`` NA in :func:`failure_rates`: NVL72's scale-out
+    optics, whose module count its spec does not give) makes every total NaN, with a
+    ``RuntimeWarning`` naming it: those parts exist and fail, so the total of the classes
+    known would understate the risk. Classes with no published rate (copper links) are left out.
 
     Returns ``{"failures_per_day", "mtbf_h", "mtbf_days", "p_fail_<T>h"...}``: expected failures per
     day, mean time between failures (hours, days), and for each job length ``T`` (hours) the
@@ -107,8 +121,14 @@ def job_risk(system: Any, hours: Sequence[float] = (24.0, 168.0), *, domains: Se
     if isinstance(domains, str) or not set(domains) <= set(DOMAINS):
         raise ValueError(f"domains: each must be one of {list(DOMAINS)}, got {domains!r}")
     rates = failure_rates(system, catalog)
-    sel = rates[rates["domain"].isin(domains) & rates["fit"].notna()]
-    per_hour = float((sel["count"] * sel["fit"]).sum() * 1e-9)
+    unknown = rates[rates["domain"].isin(domains) & rates["count"].isna()]
+    sel = rates[rates["domain"].isin(domains) & rates["fit"].notna() & rates["count"].notna()]
+    per_hour = float((sel["count"].astype("float64") * sel["fit"]).sum() * 1e-9)
+    if len(unknown):
+        what = "; ".join(f"{r.domain} {r.element}: {r.note}" for r in unknown.itertuples())
+        warnings.warn(f"job_risk: {system.name}: {what}; its failure rate is unknown, so every total is NaN "
+                      "(domains=('scale-up',) counts the rest)", RuntimeWarning, stacklevel=2)
+        per_hour = math.nan
     out = {"failures_per_day": per_hour * HOURS_PER_DAY,
            "mtbf_h": math.inf if per_hour == 0 else 1.0 / per_hour}
     out["mtbf_days"] = out["mtbf_h"] / HOURS_PER_DAY
