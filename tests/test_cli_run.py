@@ -126,6 +126,33 @@ def test_run_through_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["complete"] and data["lost_packets"] > 0
 
 
+def test_run_records_its_fault_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    """The JSON of a run says which faults it went through and how packets were recovered, so a
+    saved result can be told apart from a fault-free one and rerun."""
+    data = run_json(capsys, "run", "gb300-nvl72", "p2p", "--fail", "link:nvswitch00~gpu00@1us", "--recovery", "replay")
+    assert data["faults"] == [{"action": "fail", "element": "link:nvswitch00~gpu00", "at_ps": 1_000_000}]
+    assert data["recovery"] == "replay"
+    # Not given: podsim's default, as no [transport] table of NVL72 gives one.
+    assert data["retransmit_timeout_ps"] == podsim.simulation.DEFAULT_RECOVERY_PS["retransmit_timeout_ps"]
+    data = run_json(capsys, "run", "cloudmatrix384", "p2p", "--fail", "switch:node00/l1sw0@1us",
+                    "--repair", "switch:node00/l1sw0@2us", "--retransmit-timeout", "3us")
+    assert [(c["action"], c["at_ps"]) for c in data["faults"]] == [("fail", 1_000_000), ("repair", 2_000_000)]
+    assert (data["recovery"], data["retransmit_timeout_ps"]) == ("retransmit", 3_000_000)
+    data = run_json(capsys, "run", "cloudmatrix384", "p2p")
+    assert data["faults"] == [] and data["retransmit_timeout_ps"] == podsim.system("cloudmatrix384").run_defaults()["retransmit_timeout_ps"]
+    code, out, _ = run(capsys, "run", "gb300-nvl72", "p2p", "--fail", "link:nvswitch00~gpu00@1us")
+    assert code == 0 and "  recovery: retransmit, retransmit timeout 10 us" in out
+    code, out, _ = run(capsys, "run", "gb300-nvl72", "p2p")
+    assert "retransmit timeout" not in out
+
+
+def test_run_help_states_the_recovery_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "retransmit (the default, for every system)" in text and "faults.md §4.1" in text
+    assert "(default: the system's [transport] spec, else 10us)" in text
+
+
 def test_run_fault_errors_name_the_problem(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "run", "gb300-nvl72", "all-to-all", "--fail", "bogus")
     assert code == options.EXIT_USAGE and "KIND:NAME[@TIME]" in err

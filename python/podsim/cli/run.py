@@ -9,8 +9,8 @@ import numpy as np
 
 import podsim
 from podsim.cli.options import (
-    EXIT_INTERRUPTED, EXIT_OK, IMAGE, QUIET_HELP, SYSTEM_HELP, UsageError, add_output, arg, fault_change, note, output,
-    positive_int,
+    EXIT_INTERRUPTED, EXIT_OK, IMAGE, QUIET_HELP, SYSTEM_HELP, UsageError, add_output, arg, fault_change, given, note,
+    output, positive_int,
 )
 from podsim.cli.running import emit, simulate, summary
 from podsim.cli.workload_options import WORKLOADS, add_workload_options, build, check_workloads
@@ -51,6 +51,19 @@ def _check_fault_plan(fails: list[podsim.faults.Change], repairs: list[podsim.fa
             down_since[c.target] = c.at_ps
 
 
+def _fault_settings(system: podsim.System, args: argparse.Namespace) -> dict[str, Any]:
+    """The run's fault plan as given (--fail options, then --repair options, each in command-line
+    order), its recovery mode and the retransmission timeout it ran with, ps: given, else the
+    system's ``[transport]`` spec, else podsim's default (as :func:`podsim.simulate` resolves it)."""
+    defaults = {**podsim.simulation.DEFAULT_RECOVERY_PS, **system.run_defaults()}
+    return {
+        "faults": [{"action": "repair" if c.up else "fail", "element": _element_text(c), "at_ps": c.at_ps}
+                   for c in args.fail + args.repair],
+        "recovery": args.recovery,
+        "retransmit_timeout_ps": given(args.retransmit_timeout, defaults["retransmit_timeout_ps"]),
+    }
+
+
 def _note_late_faults(changes: list[podsim.faults.Change], res: podsim.Result) -> None:
     """Say so when a fault or repair came after the traffic had ended: it changed nothing."""
     end = res.traffic_end_ps
@@ -79,10 +92,13 @@ def run_command(args: argparse.Namespace) -> int:
     rank[system.ranks] = np.arange(len(system.ranks))
     table["src_rank"], table["dst_rank"] = rank[table["src"]], rank[table["dst"]]
     human = run.lines()
+    settings = _fault_settings(system, args)
     if args.fail or args.repair:  # the peaks are computed on the intact fabric
         plan = ", ".join(_change_text(c) for c in args.fail + args.repair)
         human.insert(-1, f"  fault plan: {plan} (the peaks above are of the intact fabric)")
-    emit(args, human, run.to_dict(), table)
+        human.insert(-1, f"  recovery: {settings['recovery']}, retransmit timeout "
+                         f"{format_time_ps(settings['retransmit_timeout_ps'])}")
+    emit(args, human, {**run.to_dict(), **settings}, table)
     if args.plot is not None:
         report_title = f"{system.name}: {wl.name} ({wl.algorithm}), S = {format_bytes(wl.size_bytes)}"
         from podsim import plot  # matplotlib loads in ~0.5 s: only when a plot is asked for
@@ -117,8 +133,13 @@ def add_command(sub: Any) -> None:
                    help="take an element down at TIME (default 0), e.g. switch:plane0/l2sw00@20us, tray:tray0 (repeatable)")
     f.add_argument("--repair", type=fault_change(up=True), action="append", default=[], metavar="KIND:NAME@TIME",
                    help="bring an element back at TIME (repeatable)")
+    # One default for every system: link-level replay is documented for NVLink (faults.md §4.1)
+    # but no spec field says so, and for UB it was not found (§4.2); the help points to it.
     f.add_argument("--recovery", choices=sorted(podsim.RECOVERY), default="retransmit",
-                   help="packets on a failing wire: lost and retransmitted end to end, or replayed by link-level retry")
+                   help="packets on a failing wire: retransmit (the default, for every system): lost and sent "
+                        "again end to end; replay: sent again by link-level retry. NVLink has flit CRC and link-level "
+                        "replay (faults.md §4.1), so replay models NVL72 and HGX; no UB link-level retry is published (§4.2)")
     f.add_argument("--retransmit-timeout", type=arg(parse_time_ps, "retransmit_timeout"), metavar="TIME",
-                   help="end-to-end retransmission timeout, e.g. 10us (default: the system's transport spec)")
+                   help="end-to-end retransmission timeout, e.g. 10us (default: the system's [transport] spec, else "
+                        f"{format_time_ps(podsim.simulation.DEFAULT_RECOVERY_PS['retransmit_timeout_ps']).replace(' ', '')})")
     p.set_defaults(func=run_command)
