@@ -119,8 +119,10 @@ def test_failures_accumulate_and_duplicates_count_once(nv: podsim.System) -> Non
 def test_bad_elements_and_arguments_name_the_field(nv: podsim.System) -> None:
     with pytest.raises(ValueError, match="nvswitch99"):
         faults.apply(nv, [faults.switch("nvswitch99")])
-    with pytest.raises(ValueError, match="no such optical module"):
+    with pytest.raises(ValueError, match="gb300-nvl72 has no optical modules in its scale-up fabric"):
         faults.apply(nv, [faults.transceiver("nvswitch00/xcvr0")])
+    with pytest.raises(ValueError, match=r"no such optical module \(e\.g\. 'node00/l1sw0/xcvr0'\)"):
+        faults.apply(podsim.system("cloudmatrix384"), [faults.transceiver("nvswitch00/xcvr0")])
     with pytest.raises(ValueError, match="9 switch trays"):
         faults.apply(nv, [faults.tray(9)])
     with pytest.raises(ValueError, match="no link between"):
@@ -135,6 +137,26 @@ def test_bad_elements_and_arguments_name_the_field(nv: podsim.System) -> None:
         faults.Element("cable", "x")
     with pytest.raises(ValueError, match="no switch trays"):
         faults.Catalog(podsim.system("cloudmatrix384")).names("tray")
+
+
+def test_element_errors_say_what_is_valid(nv: podsim.System) -> None:
+    """A wrong name is answered with a name that would work, not only with what is wrong."""
+    hgx = podsim.system("hgx-h100")
+    with pytest.raises(ValueError, match=r"^failures: link:gpu0~gpu1#0: no link between 'gpu0' and 'gpu1' "
+                                         r"\(link tiers: gpu-switch\); e\.g\. 'gpu0~nvswitch0'$"):
+        faults.apply(hgx, [faults.link("gpu0", "gpu1")])
+    with pytest.raises(ValueError, match=r"no link between 'gpu00' and 'nvswitch0' \(link tiers: gpu-switch\); e\.g\. 'gpu00->nvswitch00'$"):
+        faults.apply(nv, [faults.direction("gpu00", "nvswitch0")])
+    with pytest.raises(ValueError, match=r"'nvswitch0' and 'gpu0' have 5 parallel links: index 0 to 4, got 5$"):
+        faults.apply(hgx, [faults.link("nvswitch0", "gpu0", 5)])
+    with pytest.raises(ValueError, match=r"^b: a node name has no '#', got 'gpu00#3'; give the link's index as index=3$"):
+        faults.direction("nvswitch00", "gpu00#3")
+    with pytest.raises(ValueError, match=r"^failures: direction:nvswitch00->gpu00#x: expected a name like 'a->b' "
+                                         r"or 'a->b#1' \(node names, then the index of a parallel link\)$"):
+        faults.apply(nv, [faults.Element("direction", "nvswitch00->gpu00#x")])
+    with pytest.raises(ValueError, match=r"^failures: transceiver:x: gb300-nvl72 has no optical modules in its "
+                                         r"scale-up fabric \(its links are electrical\)$"):
+        faults.apply(nv, [faults.transceiver("x")])
 
 
 def test_directions_are_listed_and_each_is_one_channel_of_its_link(cm_cat: faults.Catalog) -> None:

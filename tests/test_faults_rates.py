@@ -43,8 +43,11 @@ def test_job_risk_is_poisson(cm: podsim.System, cm_cat: faults.Catalog) -> None:
     assert risk["p_fail_168h"] == pytest.approx(1 - math.exp(-lam * 168))
     everything = faults.job_risk(cm, domains=("scale-up", "scale-out"), catalog=cm_cat)
     assert everything["failures_per_day"] > risk["failures_per_day"]
-    with pytest.raises(ValueError, match=r"^hours: must be a finite number in \(0, inf\] h, got 0.0$"):
-        faults.job_risk(cm, hours=(0,), catalog=cm_cat)
+    for bad, shown in ((0, "0.0"), (math.inf, "inf")):  # the range excludes both ends
+        with pytest.raises(ValueError, match=rf"^hours: must be a finite number in \(0, inf\) h, got {shown}$"):
+            faults.job_risk(cm, hours=(bad,), catalog=cm_cat)
+    with pytest.raises(ValueError, match=r"^duration_h: must be a finite number in \(0, inf\) h, got inf$"):
+        faults.draw(cm, math.inf, catalog=cm_cat)
     with pytest.raises(ValueError, match=r"domains: each must be one of \['scale-up', 'scale-out'\]"):
         faults.job_risk(cm, domains=["scaleup"], catalog=cm_cat)
 

@@ -80,13 +80,15 @@ def integer(value: Any, field: str, lo: int = 0, hi: int = U64_MAX, hi_why: str 
 
 
 def positive_float(value: Any, field: str, hi: float = math.inf, unit: str = "") -> float:
-    """Return ``value`` as a finite float in ``(0, hi]`` or raise naming ``field`` (and the range's
-    ``unit``, when it has one)."""
+    """Return ``value`` as a finite float in ``(0, hi]`` (``(0, inf)`` when ``hi`` is inf) or raise
+    naming ``field`` (and the range's ``unit``, when it has one)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{field}: expected a number, got {type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value) or value <= 0 or value > hi:
-        raise ValueError(f"{field}: must be a finite number in (0, {hi:g}]{f' {unit}' if unit else ''}, got {value!r}")
+        # With no upper bound the range is open at both ends: inf itself is refused.
+        interval = "(0, inf)" if math.isinf(hi) else f"(0, {hi:g}]"
+        raise ValueError(f"{field}: must be a finite number in {interval}{f' {unit}' if unit else ''}, got {value!r}")
     return value
 
 

@@ -70,12 +70,22 @@ class Element:
 
 def link(a: str, b: str, index: int = 0) -> Element:
     """The ``index``-th link between nodes named ``a`` and ``b`` (either order)."""
-    return Element("link", f"{a}~{b}#{index}")
+    return Element("link", _pair_name(a, b, index, "~"))
 
 
 def direction(a: str, b: str, index: int = 0) -> Element:
     """Direction ``a -> b`` of the ``index``-th link between ``a`` and ``b`` (see module docs)."""
-    return Element("direction", f"{a}->{b}#{index}")
+    return Element("direction", _pair_name(a, b, index, "->"))
+
+
+def _pair_name(a: str, b: str, index: int, sep: str) -> str:
+    """``"a<sep>b#index"``; refuses a node name carrying its own ``#i``, which would otherwise
+    be read as the index and the given ``index`` appended after it (``"b#3#0"``)."""
+    for field, node in (("a", a), ("b", b)):
+        if isinstance(node, str) and "#" in node:
+            body, _, idx = node.partition("#")
+            raise ValueError(f"{field}: a node name has no '#', got {node!r}; give the link's index as index={idx or 'i'}")
+    return f"{a}{sep}{b}#{index}"
 
 
 def transceiver(name: str) -> Element:
@@ -149,6 +159,8 @@ class Catalog:
         )
         self._touches_switch = ~(is_ep[a] & is_ep[b])
         self._by_name = dict(zip(names, first.tolist()))
+        self._parallel = {(self._names[x], self._names[y]): n for (x, y), n in seen.items()}
+        self._system = system.name
         self._switches = np.flatnonzero(~is_ep)
         self._switch_by_name = {self._names[s]: int(s) for s in self._switches}
         self.transceivers = self._modules(optical, system.spec.transceivers)
@@ -233,12 +245,15 @@ class Catalog:
         if kind in ("link", "direction"):
             return np.array([self._link_id(element)], dtype=np.int64)
         if kind == "transceiver":
+            if self.transceivers.empty:
+                raise ValueError(f"failures: {element}: {self._system} has no optical modules in its scale-up fabric "
+                                 "(its links are electrical)")
             if name not in self._xcvr:
-                raise ValueError(f"failures: {element}: no such optical module (e.g. {self._example(self.transceivers['name'])})")
+                raise ValueError(f"failures: {element}: no such optical module (e.g. {self.transceivers['name'].iloc[0]!r})")
             return np.asarray(self._xcvr[name], dtype=np.int64)
         if kind == "switch":
             if name not in self._switch_by_name:
-                raise ValueError(f"failures: {element}: no switch chip of that name (e.g. {self._example(list(self._switch_by_name))})")
+                raise ValueError(f"failures: {element}: no switch chip of that name (e.g. {next(iter(self._switch_by_name))!r})")
             return self._links_of_nodes([self._switch_by_name[name]])
         t = int(name[4:]) if name.startswith("tray") and name[4:].isdigit() else -1
         if not 0 <= t < len(self.trays):
@@ -264,18 +279,29 @@ class Catalog:
         sep = "~" if element.kind == "link" else "->"
         body, _, idx = element.name.partition("#")
         a, found, b = body.partition(sep)
-        if not found:
-            raise ValueError(f"failures: {element}: expected a name like 'a{sep}b' or 'a{sep}b#1'")
+        if not found or not (idx or "0").isdecimal():
+            raise ValueError(f"failures: {element}: expected a name like 'a{sep}b' or 'a{sep}b#1' "
+                             "(node names, then the index of a parallel link)")
         for x, y in ((a, b), (b, a)):
-            key = f"{x}~{y}#{idx or 0}"
+            key = f"{x}~{y}#{int(idx or 0)}"
             if key in self._by_name:
                 return self._by_name[key]
-        raise ValueError(f"failures: {element}: no link between {a!r} and {b!r} (index {idx or 0})")
+            parallel = self._parallel.get((x, y), 0)
+            if parallel:
+                raise ValueError(f"failures: {element}: {x!r} and {y!r} have {parallel} parallel links: "
+                                 f"index 0 to {parallel - 1}, got {idx}")
+        raise ValueError(f"failures: {element}: no link between {a!r} and {b!r} {self._link_example(a, b, sep)}")
 
-    @staticmethod
-    def _example(names: Any) -> str:
-        names = list(names)
-        return repr(names[0]) if names else "none in this system"
+    def _link_example(self, a: str, b: str, sep: str) -> str:
+        """The link tiers and a link name that exists: one of a node the caller named when it has
+        links (written from that node), else the first link."""
+        ids = {self._names[n]: n for n in np.union1d(self.links["a"], self.links["b"]).tolist()}
+        mine = next((n for n in (a, b) if n in ids), None)
+        rows = self.links if mine is None else self.links[(self.links["a"] == ids[mine]) | (self.links["b"] == ids[mine])]
+        x, y = self._names[rows["a"].iloc[0]], self._names[rows["b"].iloc[0]]
+        if mine == y:
+            x, y = y, x
+        return f"(link tiers: {', '.join(sorted(set(self.links['tier'])))}); e.g. {x + sep + y!r}"
 
 
 def _group(ids: list[int], rates: np.ndarray, capacity: float) -> list[tuple[int, ...]]:
