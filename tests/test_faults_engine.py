@@ -179,6 +179,27 @@ def test_bad_fault_input_names_the_field() -> None:
         podsim.simulate(two_paths(), one_message(), faults=[(2, 1000)])
 
 
+def test_a_change_too_late_to_finish_after_is_refused_before_the_run() -> None:
+    """A repair at the last simulated time (Change accepts up to 2^62) used to fail mid-run with an
+    OverflowError about delays and rates; it is refused when scheduled, naming the change and the
+    bound: 2^62 ps less the retransmission timeout."""
+    hgx = podsim.system("hgx-h100")
+    wl = podsim.workloads.all_to_all(hgx, 4096)
+    down = [faults.fail(faults.switch(f"nvswitch{k}")) for k in range(4)]
+    late = faults.repair(faults.switch("nvswitch0"), at_ps=1 << 62)
+    bound = (1 << 62) - 1_000_000
+    with pytest.raises(ValueError, match=rf"^at_ps \(repair of switch:nvswitch0\): must be in \[0, {bound}\] "
+                                         r"\(2\^62 ps, the last simulated time, less the retransmission timeout, "
+                                         r"1000000 ps.*\), got 4611686018427387904$"):
+        podsim.simulate(hgx, wl, faults=[*down, late], retransmit_timeout_ps=1_000_000)
+    with pytest.raises(ValueError, match=r"^at_ps \(fail of channel 2\): must be in"):
+        podsim.Simulation(two_paths(), mtu=MTU, header_bytes=HDR).fail(2, at_ps=(1 << 62) - 1)
+    # At the bound the run finishes: the waiting messages go through after the repair.
+    res = podsim.simulate(hgx, wl, faults=[*down, faults.repair(faults.switch("nvswitch0"), at_ps=bound)],
+                          retransmit_timeout_ps=1_000_000)
+    assert res.complete and res.makespan_ps > bound
+
+
 # ---------------------------------------------------------------------------------------------
 # Elements of shipped systems
 

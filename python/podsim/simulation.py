@@ -247,6 +247,7 @@ class Simulation:
                 return v.integer(header_bytes, f"{field} (default: header_bytes)", 1, mtu)
             return v.integer(given, field, 1, mtu)
 
+        self._retransmit_timeout_ps = v.integer(retransmit_timeout_ps, "retransmit_timeout_ps", 1, MAX_TIME_PS)
         self._core = _core.Simulator(
             self._topology._core,
             mtu,
@@ -260,7 +261,7 @@ class Simulation:
             0 if trace is None else v.integer(trace, "trace", 1),
             0 if txn_bytes is None else v.integer(txn_bytes, "txn_bytes", 1, MAX_MESSAGE_BYTES),
             RECOVERY[recovery],
-            v.integer(retransmit_timeout_ps, "retransmit_timeout_ps", 1, MAX_TIME_PS),
+            self._retransmit_timeout_ps,
             v.integer(replay_ps, "replay_ps", 0, MAX_TIME_PS),
         )
         self.recovery = recovery
@@ -374,7 +375,8 @@ class Simulation:
         :class:`podsim.faults.Element` (``faults.link("a", "b")``, ``faults.direction(...)``,
         ``faults.transceiver(...)``, ``faults.switch(...)``, ``faults.tray(k)``): every channel it
         carries. Packets on a failing wire follow :attr:`recovery`; packets queued for it are
-        rerouted; paths are recomputed over what is still up.
+        rerouted; paths are recomputed over what is still up. ``at_ps`` is in [now, 2^62 - the
+        retransmission timeout], so that the run has room to go on after the change.
         """
         self._change(target, at_ps, up=False)
 
@@ -396,9 +398,17 @@ class Simulation:
             self._change(change.target, change.at_ps, up=change.up)
 
     def _change(self, target: Any, at_ps: int | None, *, up: bool) -> None:
+        from podsim.faults.elements import Element
         from podsim.faults.timeline import channels_of
 
-        when = self.now if at_ps is None else v.integer(at_ps, "at_ps", 0, MAX_TIME_PS)
+        # A run goes on after a change (packets a failure loses are sent again a timeout later,
+        # waiting ones move on a repair): a change at the last simulated time would end the run
+        # mid-way with an overflow that names no cause, so it is refused here, naming the change.
+        what = f"{'repair' if up else 'fail'} of {target if isinstance(target, Element) else f'channel {target}'}"
+        when = v.integer(self.now if at_ps is None else at_ps, f"at_ps ({what})", 0,
+                         MAX_TIME_PS - self._retransmit_timeout_ps,
+                         hi_why=f"2^62 ps, the last simulated time, less the retransmission timeout, "
+                                f"{self._retransmit_timeout_ps} ps, to leave the run room after the change")
         if when < self.now:
             raise ValueError(f"at_ps: must be >= now ({self.now}), got {when}")
         for c in channels_of(self._fabric, target):
