@@ -83,7 +83,7 @@ def _pair_name(a: str, b: str, index: int, sep: str) -> str:
     be read as the index and the given ``index`` appended after it (``"b#3#0"``)."""
     for field, node in (("a", a), ("b", b)):
         if isinstance(node, str) and "#" in node:
-            body, _, idx = node.partition("#")
+            idx = node.partition("#")[2]
             raise ValueError(f"{field}: a node name has no '#', got {node!r}; give the link's index as index={idx or 'i'}")
     return f"{a}{sep}{b}#{index}"
 
